@@ -1,0 +1,184 @@
+// A struct codec derived from spec/layouts.json: field maps <-> bytes. Nothing is
+// encoded by hand, so a wrong offset in the layouts shows up in every driver that
+// talks to a real kernel.
+export type ScalarType = "u8" | "u16" | "u32" | "u64" | "s32" | "s64";
+
+export interface FieldDef {
+  name: string;
+  offset: number;
+  type: string;
+  count?: number;
+  aliases?: string[];
+  union?: string;
+  out?: boolean;
+}
+
+export interface StructDef {
+  name: string;
+  size: number;
+  profiles: string;
+  prefix?: string;
+  note?: string;
+  fields: FieldDef[];
+}
+
+/** Decoded values: integers are bigint; arrays and nested structs keep their shape. */
+export type Decoded = bigint | Decoded[] | { [field: string]: Decoded };
+/** Encoder input: integers as bigint or safe numbers, arrays, nested maps, or "field[i]" keys. */
+export type FieldInput = bigint | number | FieldInput[] | { [field: string]: FieldInput };
+export type FieldMap = { [field: string]: FieldInput };
+
+const SCALAR_BYTES: Record<ScalarType, number> = { u8: 1, u16: 2, u32: 4, u64: 8, s32: 4, s64: 8 };
+
+export function isScalar(type: string): type is ScalarType {
+  return type in SCALAR_BYTES;
+}
+
+export class CodecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CodecError";
+  }
+}
+
+export class StructCodec {
+  constructor(private readonly structs: ReadonlyMap<string, StructDef>) {}
+
+  get(name: string): StructDef {
+    const s = this.structs.get(name);
+    if (!s) throw new CodecError(`unknown struct ${name}`);
+    return s;
+  }
+
+  sizeOf(type: string): number {
+    return isScalar(type) ? SCALAR_BYTES[type] : this.get(type).size;
+  }
+
+  encode(name: string, values: FieldMap = {}): Uint8Array {
+    const out = new Uint8Array(this.get(name).size);
+    this.encodeInto(out, 0, name, values, name);
+    return out;
+  }
+
+  private encodeInto(buf: Uint8Array, base: number, name: string, values: FieldMap, path: string): void {
+    const def = this.get(name);
+    const byName = fieldIndex(def);
+    for (const [key, value] of Object.entries(values)) {
+      const m = /^([a-z_][a-z0-9_]*)(?:\[(\d+)\])?$/.exec(key);
+      const field = m ? byName.get(m[1]!) : undefined;
+      if (!m || !field) throw new CodecError(`${path}: no field "${key}" (fields: ${def.fields.map((f) => f.name).join(", ")})`);
+      const count = field.count ?? 1;
+      const elem = this.sizeOf(field.type);
+      if (m[2] !== undefined) {
+        const i = Number(m[2]);
+        if (field.count === undefined || i >= count) throw new CodecError(`${path}.${key}: index out of range (count ${count})`);
+        this.encodeElement(buf, base + field.offset + i * elem, field.type, value, `${path}.${key}`);
+      } else if (field.count !== undefined) {
+        if (!Array.isArray(value) || value.length > count) throw new CodecError(`${path}.${key}: expected an array of at most ${count} elements`);
+        value.forEach((v, i) => this.encodeElement(buf, base + field.offset + i * elem, field.type, v, `${path}.${key}[${i}]`));
+      } else {
+        this.encodeElement(buf, base + field.offset, field.type, value, `${path}.${key}`);
+      }
+    }
+  }
+
+  private encodeElement(buf: Uint8Array, at: number, type: string, value: FieldInput, path: string): void {
+    if (isScalar(type)) {
+      if (typeof value !== "bigint" && typeof value !== "number") throw new CodecError(`${path}: expected an integer`);
+      writeScalar(buf, at, type, toBigInt(value, path), path);
+    } else {
+      if (typeof value !== "object" || value === null || Array.isArray(value)) throw new CodecError(`${path}: expected a field map for struct ${type}`);
+      this.encodeInto(buf, at, type, value as FieldMap, path);
+    }
+  }
+
+  decode(name: string, bytes: Uint8Array, at = 0): { [field: string]: Decoded } {
+    const def = this.get(name);
+    if (bytes.length < at + def.size) throw new CodecError(`${name}: need ${def.size} bytes, have ${bytes.length - at}`);
+    const result: { [field: string]: Decoded } = {};
+    for (const field of def.fields) {
+      const type = field.type;
+      const elem = this.sizeOf(type);
+      const one = (i: number): Decoded =>
+        isScalar(type) ? readScalar(bytes, at + field.offset + i * elem, type) : this.decode(type, bytes, at + field.offset + i * elem);
+      result[field.name] = field.count === undefined ? one(0) : Array.from({ length: field.count }, (_, i) => one(i));
+    }
+    return result;
+  }
+
+  /** Names of the fields the kernel writes back (decoded into a step's `out`). */
+  outFields(name: string): string[] {
+    return this.get(name).fields.filter((f) => f.out).map((f) => f.name);
+  }
+}
+
+function fieldIndex(def: StructDef): Map<string, FieldDef> {
+  const map = new Map<string, FieldDef>();
+  for (const f of def.fields) {
+    map.set(f.name, f);
+    for (const a of f.aliases ?? []) map.set(a, f);
+  }
+  return map;
+}
+
+function toBigInt(v: bigint | number, path: string): bigint {
+  if (typeof v === "bigint") return v;
+  if (!Number.isSafeInteger(v)) throw new CodecError(`${path}: ${v} is not a safe integer; pass a bigint`);
+  return BigInt(v);
+}
+
+export function writeScalar(buf: Uint8Array, at: number, type: ScalarType, value: bigint, path: string = type): void {
+  const bits = BigInt(SCALAR_BYTES[type] * 8);
+  const min = -(1n << (bits - 1n));
+  const max = (1n << bits) - 1n;
+  if (value < min || value > max) throw new CodecError(`${path}: ${value} does not fit in ${type}`);
+  let v = BigInt.asUintN(Number(bits), value);
+  for (let i = 0; i < SCALAR_BYTES[type]; i++) {
+    buf[at + i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+}
+
+export function readScalar(buf: Uint8Array, at: number, type: ScalarType): bigint {
+  let v = 0n;
+  for (let i = SCALAR_BYTES[type] - 1; i >= 0; i--) v = (v << 8n) | BigInt(buf[at + i]!);
+  return type.startsWith("s") ? BigInt.asIntN(SCALAR_BYTES[type] * 8, v) : v;
+}
+
+/** Structural checks the schema cannot express: fields inside the struct, no overlaps outside unions, prefixes identical. */
+export function layoutProblems(structs: ReadonlyMap<string, StructDef>): { struct: string; field?: string; problem: string }[] {
+  const codec = new StructCodec(structs);
+  const problems: { struct: string; field?: string; problem: string }[] = [];
+  for (const def of structs.values()) {
+    const spans: { f: FieldDef; start: number; end: number }[] = [];
+    for (const f of def.fields) {
+      let elem: number;
+      try {
+        elem = codec.sizeOf(f.type);
+      } catch {
+        problems.push({ struct: def.name, field: f.name, problem: `unknown type ${f.type}` });
+        continue;
+      }
+      if (f.offset % Math.min(elem, 8) !== 0 && isScalar(f.type)) problems.push({ struct: def.name, field: f.name, problem: `offset ${f.offset} is not aligned to ${elem}` });
+      const end = f.offset + elem * (f.count ?? 1);
+      if (end > def.size) problems.push({ struct: def.name, field: f.name, problem: `ends at byte ${end}, past the struct size ${def.size}` });
+      for (const s of spans) {
+        const overlap = f.offset < s.end && s.start < end;
+        const sameUnion = f.union !== undefined && f.union === s.f.union;
+        if (overlap && !sameUnion) problems.push({ struct: def.name, field: f.name, problem: `overlaps field ${s.f.name}` });
+      }
+      spans.push({ f, start: f.offset, end });
+    }
+    if (def.prefix !== undefined) {
+      const base = structs.get(def.prefix);
+      if (!base) problems.push({ struct: def.name, problem: `prefix struct ${def.prefix} is not defined` });
+      else
+        base.fields.forEach((bf, i) => {
+          const f = def.fields[i];
+          if (!f || f.offset !== bf.offset || f.type !== bf.type || (f.count ?? 1) !== (bf.count ?? 1))
+            problems.push({ struct: def.name, field: bf.name, problem: `does not repeat ${def.prefix}.${bf.name} at offset ${bf.offset}` });
+        });
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,312 @@
+// The uAPI as data: load every spec file, validate it against its schema, run the
+// checks a schema cannot express, and answer look-ups per profile.
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { InputError, type InputProblem, pointer } from "./errors.js";
+import { SPEC_DIR } from "./paths.js";
+import { expandProfileSet, loadProfiles, PROFILE_ORDER, type ProfileInfo, type ProfileName } from "./profiles.js";
+import { ioc, formatRequest, type IocDir } from "./ioc.js";
+import { layoutProblems, StructCodec, type StructDef } from "./codec.js";
+import { displayPath, loadValidated } from "./validate.js";
+
+export type { ProfileName } from "./profiles.js";
+
+type NumberText = number | string;
+type ConstantEntry = NumberText | { value: NumberText; profiles?: string; note?: string } | { values: { profiles: string; value: NumberText }[]; note?: string };
+
+interface ConstantsFile {
+  constants: Record<string, Record<string, ConstantEntry>>;
+  ioctls: Record<string, IoctlDefFile[]>;
+}
+
+interface IoctlDefFile {
+  dir: IocDir;
+  nr: string;
+  arg: string | null;
+  on: FdKind[];
+  profiles: string;
+  number: string;
+  returns: "int" | "fd";
+  buffer?: string;
+  note?: string;
+}
+
+export type FdKind = "system" | "vm" | "vcpu" | "guest_memfd";
+
+export interface IoctlDef {
+  name: string;
+  request: number;
+  dir: IocDir;
+  nr: number;
+  /** null: no argument; "value": by value; "u64": pointer to u64; else a struct name */
+  arg: string | null;
+  on: FdKind[];
+  returns: "int" | "fd";
+  /** the struct whose bytes are passed, when it differs from `arg` */
+  buffer?: string;
+}
+
+export interface Source {
+  kind: "api.rst" | "source" | "selftest" | "lore" | "observed" | "spec";
+  ref: string;
+  note?: string;
+}
+
+export interface ClauseVariant {
+  errno?: string[];
+  result?: string;
+  statement?: string;
+  note?: string;
+}
+
+export interface Clause {
+  id: string;
+  area: string;
+  subject: string;
+  title?: string;
+  statement: string;
+  sources: Source[];
+  /** profile set as written in the file -> variant */
+  profiles: Record<string, ClauseVariant>;
+  arch?: string[];
+  verification: { status: "verified" | "observed" | "unverified"; note?: string };
+  file: string;
+}
+
+export interface Area {
+  area: string;
+  title: string;
+  description?: string;
+  subjects: string[];
+  file: string;
+}
+
+export interface Feature {
+  name: string;
+  description: string;
+  probe: string;
+}
+
+export interface Spec {
+  profiles: ProfileInfo[];
+  areas: Area[];
+  clauses: Clause[];
+  clauseById: Map<string, Clause>;
+  features: Feature[];
+  structs: Map<string, StructDef>;
+  codec: StructCodec;
+  /** constant group -> names */
+  groups: Map<string, string[]>;
+  constant(name: string, profile: ProfileName): bigint | undefined;
+  constantsFor(profile: ProfileName): ReadonlyMap<string, bigint>;
+  groupOf(name: string): string | undefined;
+  ioctl(name: string, profile: ProfileName): IoctlDef | undefined;
+  ioctlNames(): string[];
+  /** every profile where the ioctl is defined, with its definition */
+  ioctlRevisions(name: string): { profiles: ProfileName[]; def: IoctlDef; note?: string }[];
+  errnoName(n: number): string;
+  errnoNumber(name: string): number | undefined;
+  signalName(n: number): string;
+  signalNumber(name: string): number | undefined;
+  /** the clause's variant in a profile, or undefined where it does not exist */
+  clauseVariant(clause: Clause, profile: ProfileName): ClauseVariant | undefined;
+}
+
+function num(v: NumberText): bigint {
+  if (typeof v === "number") return BigInt(v);
+  if (v.startsWith("0o")) return BigInt("0o" + v.slice(2));
+  return BigInt(v);
+}
+
+/** Expand profile-set keys to one entry per profile, reporting overlaps. */
+function perProfile<T>(entries: { set: string; value: T }[], where: (i: number) => { file: string; pointer: string }, problems: InputProblem[]): Map<ProfileName, T> {
+  const map = new Map<ProfileName, T>();
+  entries.forEach(({ set, value }, i) => {
+    let profiles: ProfileName[];
+    try {
+      profiles = expandProfileSet(set);
+    } catch (err) {
+      problems.push({ ...where(i), expected: (err as Error).message });
+      return;
+    }
+    for (const p of profiles) {
+      if (map.has(p)) problems.push({ ...where(i), expected: `profile sets that do not overlap (${p} is named twice)` });
+      map.set(p, value);
+    }
+  });
+  return map;
+}
+
+let cached: Spec | undefined;
+
+export function loadSpec(dir: string = SPEC_DIR): Spec {
+  if (cached && dir === SPEC_DIR) return cached;
+  const spec = buildSpec(dir);
+  if (dir === SPEC_DIR) cached = spec;
+  return spec;
+}
+
+function buildSpec(dir: string): Spec {
+  const problems: InputProblem[] = [];
+  const profiles = loadProfiles();
+
+  // Constants
+  const constantsPath = join(dir, "constants.json");
+  const cfile = loadValidated<ConstantsFile>("constants.schema.json", constantsPath);
+  const cdisp = displayPath(constantsPath);
+  const constantValues = new Map<string, Map<ProfileName, bigint>>();
+  const groups = new Map<string, string[]>();
+  const groupByName = new Map<string, string>();
+  for (const [group, entries] of Object.entries(cfile.constants)) {
+    groups.set(group, Object.keys(entries));
+    for (const [name, entry] of Object.entries(entries)) {
+      const at = (i?: number) => ({ file: cdisp, pointer: i === undefined ? pointer("constants", group, name) : pointer("constants", group, name, "values", i) });
+      if (constantValues.has(name)) problems.push({ ...at(), expected: `a constant name used once (${name} is also in group ${groupByName.get(name)})` });
+      groupByName.set(name, group);
+      let list: { set: string; value: bigint }[];
+      if (typeof entry === "number" || typeof entry === "string") list = [{ set: PROFILE_ORDER[0] + "+", value: num(entry) }];
+      else if ("values" in entry) list = entry.values.map((v) => ({ set: v.profiles, value: num(v.value) }));
+      else list = [{ set: entry.profiles ?? PROFILE_ORDER[0] + "+", value: num(entry.value) }];
+      constantValues.set(name, perProfile(list, (i) => at("values" in (entry as object) ? i : undefined), problems));
+    }
+  }
+
+  // Layouts
+  const layoutsPath = join(dir, "layouts.json");
+  const lfile = loadValidated<{ structs: Record<string, Omit<StructDef, "name">> }>("layouts.schema.json", layoutsPath);
+  const structs = new Map<string, StructDef>(Object.entries(lfile.structs).map(([name, s]) => [name, { name, ...s }]));
+  for (const p of layoutProblems(structs)) {
+    const fieldIdx = p.field === undefined ? -1 : structs.get(p.struct)!.fields.findIndex((f) => f.name === p.field);
+    problems.push({ file: displayPath(layoutsPath), pointer: fieldIdx < 0 ? pointer("structs", p.struct) : pointer("structs", p.struct, "fields", fieldIdx), expected: `a consistent layout: ${p.problem}` });
+  }
+  const codec = new StructCodec(structs);
+
+  // Ioctls: the documented number must equal the _IOC computation from the layout.
+  const ioctlRevs = new Map<string, { profiles: ProfileName[]; def: IoctlDef; note?: string }[]>();
+  const ioctlPer = new Map<string, Map<ProfileName, IoctlDef>>();
+  for (const [name, defs] of Object.entries(cfile.ioctls)) {
+    const revs: { set: string; value: IoctlDef; note?: string }[] = [];
+    defs.forEach((d, i) => {
+      const at = { file: cdisp, pointer: pointer("ioctls", name, i) };
+      let size = 0;
+      if (d.arg === "u64") size = 8;
+      else if (d.arg !== null && d.arg !== "value") {
+        if (!structs.has(d.arg)) {
+          problems.push({ ...at, pointer: at.pointer + "/arg", expected: `a struct defined in layouts.json (${d.arg} is not)` });
+          return;
+        }
+        size = structs.get(d.arg)!.size;
+      }
+      if (d.dir === "none" && size !== 0) problems.push({ ...at, expected: "an argument size of 0 for a request without direction" });
+      const request = ioc(d.dir, 0xae, parseInt(d.nr, 16), d.dir === "none" ? 0 : size);
+      if (formatRequest(request) !== d.number.toUpperCase().replace("0X", "0x"))
+        problems.push({ ...at, pointer: at.pointer + "/number", expected: `the _IOC value ${formatRequest(request)} computed from dir, nr and the ${d.arg ?? "argument"} size (file says ${d.number})` });
+      revs.push({ set: d.profiles, value: { name, request, dir: d.dir, nr: parseInt(d.nr, 16), arg: d.arg, on: d.on, returns: d.returns, ...(d.buffer ? { buffer: d.buffer } : {}) }, ...(d.note ? { note: d.note } : {}) });
+    });
+    const per = perProfile(revs.map((r) => ({ set: r.set, value: r.value })), (i) => ({ file: cdisp, pointer: pointer("ioctls", name, i, "profiles") }), problems);
+    ioctlPer.set(name, per);
+    ioctlRevs.set(name, revs.map((r) => ({ profiles: safeExpand(r.set), def: r.value, ...(r.note ? { note: r.note } : {}) })));
+  }
+
+  // Features
+  const features = loadValidated<{ features: Feature[] }>("features.schema.json", join(dir, "features.json")).features;
+
+  // Clauses
+  const clauseDir = join(dir, "clauses");
+  const areas: Area[] = [];
+  const clauses: Clause[] = [];
+  const clauseById = new Map<string, Clause>();
+  const clauseFiles = readdirSync(clauseDir).filter((f) => f.endsWith(".json")).sort();
+  for (const f of clauseFiles) {
+    const path = join(clauseDir, f);
+    const disp = displayPath(path);
+    let data: { area: string; title: string; description?: string; subjects: string[]; clauses: Omit<Clause, "area" | "file">[] };
+    try {
+      data = loadValidated("clauses.schema.json", path);
+    } catch (err) {
+      if (err instanceof InputError) {
+        problems.push(...err.problems);
+        continue;
+      }
+      throw err;
+    }
+    if (areas.some((a) => a.area === data.area)) problems.push({ file: disp, pointer: "/area", expected: `an area defined once (${data.area} is defined twice)` });
+    areas.push({ area: data.area, title: data.title, ...(data.description ? { description: data.description } : {}), subjects: data.subjects, file: disp });
+    data.clauses.forEach((c, i) => {
+      const at = (...rest: (string | number)[]) => ({ file: disp, pointer: pointer("clauses", i, ...rest) });
+      if (!c.id.startsWith(data.area + "-") || !/^\d{3}$/.test(c.id.slice(data.area.length + 1))) problems.push({ ...at("id"), expected: `an id of the form ${data.area}-NNN` });
+      const prior = clauseById.get(c.id);
+      if (prior) problems.push({ ...at("id"), expected: `a unique clause id (${c.id} is also defined in ${prior.file})` });
+      if (!data.subjects.includes(c.subject)) problems.push({ ...at("subject"), expected: `one of the area's subjects ${JSON.stringify(data.subjects)}` });
+      perProfile(Object.entries(c.profiles).map(([set, value]) => ({ set, value })), () => at("profiles"), problems);
+      const clause: Clause = { ...c, area: data.area, file: disp };
+      clauses.push(clause);
+      clauseById.set(c.id, clause);
+    });
+  }
+
+  if (problems.length > 0) throw new InputError(problems);
+
+  const constantsCache = new Map<ProfileName, Map<string, bigint>>();
+  const variantCache = new Map<Clause, Map<ProfileName, ClauseVariant>>();
+  const errnoByNumber = new Map<number, string>();
+  const signalByNumber = new Map<number, string>();
+  for (const name of groups.get("errno") ?? []) errnoByNumber.set(Number(constantValues.get(name)!.get("linux-6.8")), name);
+  for (const name of groups.get("signal") ?? []) signalByNumber.set(Number(constantValues.get(name)!.get("linux-6.8")), name);
+
+  const spec: Spec = {
+    profiles,
+    areas,
+    clauses,
+    clauseById,
+    features,
+    structs,
+    codec,
+    groups,
+    constant: (name, profile) => constantValues.get(name)?.get(profile),
+    constantsFor(profile) {
+      let m = constantsCache.get(profile);
+      if (!m) {
+        m = new Map();
+        for (const [name, per] of constantValues) {
+          const v = per.get(profile);
+          if (v !== undefined) m.set(name, v);
+        }
+        constantsCache.set(profile, m);
+      }
+      return m;
+    },
+    groupOf: (name) => groupByName.get(name),
+    ioctl: (name, profile) => ioctlPer.get(name)?.get(profile),
+    ioctlNames: () => [...ioctlPer.keys()],
+    ioctlRevisions: (name) => ioctlRevs.get(name) ?? [],
+    errnoName: (n) => errnoByNumber.get(n) ?? `E#${n}`,
+    errnoNumber: (name) => {
+      const v = constantValues.get(name)?.get("linux-6.8");
+      return v === undefined || groupByName.get(name) !== "errno" ? undefined : Number(v);
+    },
+    signalName: (n) => signalByNumber.get(n) ?? `SIG#${n}`,
+    signalNumber: (name) => {
+      const v = constantValues.get(name)?.get("linux-6.8");
+      return v === undefined || groupByName.get(name) !== "signal" ? undefined : Number(v);
+    },
+    clauseVariant(clause, profile) {
+      let m = variantCache.get(clause);
+      if (!m) {
+        m = new Map();
+        for (const [set, v] of Object.entries(clause.profiles)) for (const p of expandProfileSet(set)) m.set(p, v);
+        variantCache.set(clause, m);
+      }
+      return m.get(profile);
+    },
+  };
+  return spec;
+}
+
+function safeExpand(set: string): ProfileName[] {
+  try {
+    return expandProfileSet(set);
+  } catch {
+    return [];
+  }
+}
