@@ -11,7 +11,7 @@ const compiled = new Map<string, ValidateFunction>();
 
 function instance(): Ajv2020 {
   if (ajv) return ajv;
-  ajv = new Ajv2020({ allErrors: true, strict: true, discriminator: true, allowUnionTypes: true });
+  ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, discriminator: true, allowUnionTypes: true });
   for (const name of readdirSync(SCHEMA_DIR).filter((f) => f.endsWith(".schema.json")).sort()) {
     ajv.addSchema(JSON.parse(readFileSync(join(SCHEMA_DIR, name), "utf8")));
   }

@@ -1,0 +1,103 @@
+// The driver contract: what a driver is told (operations) and what it answers
+// (results), in-process types. The wire form of the same values is in wire.ts and
+// described for other languages in CONTRACT.md.
+import type { ProfileName } from "../../spec/index.js";
+import { OPS, type OpName, type ParamKind } from "./ops.js";
+
+export const CONTRACT_VERSION = "1.0";
+
+export type FieldValue = bigint | FieldValue[] | { [field: string]: FieldValue };
+export type FieldValues = { [field: string]: FieldValue };
+
+type KindType<K extends ParamKind, V> = K extends "int"
+  ? bigint
+  : K extends "string"
+    ? string
+    : K extends "bool"
+      ? boolean
+      : K extends "bytes"
+        ? Uint8Array
+        : K extends "int-list"
+          ? bigint[]
+          : K extends "int-or-fields"
+            ? bigint | FieldValues
+            : K extends "enum"
+              ? V extends readonly string[]
+                ? V[number]
+                : string
+              : never;
+
+type Params<O extends OpName> = (typeof OPS)[O]["params"];
+type ParamType<O extends OpName, P extends keyof Params<O>> = Params<O>[P] extends { kind: infer K extends ParamKind; values: infer V }
+  ? KindType<K, V>
+  : Params<O>[P] extends { kind: infer K extends ParamKind }
+    ? KindType<K, undefined>
+    : never;
+type Required_<O extends OpName> = { [P in keyof Params<O> as Params<O>[P] extends { optional: true } ? never : P]: ParamType<O, P> };
+type Optional_<O extends OpName> = { [P in keyof Params<O> as Params<O>[P] extends { optional: true } ? P : never]?: ParamType<O, P> };
+
+/** One operation, e.g. { op: "fallocate", fd: 5n, mode: 3n, offset: 0n, len: 4096n }. */
+export type Op = { [O in OpName]: { op: O; process?: bigint } & Required_<O> & Optional_<O> }[OpName];
+export type OpOf<O extends OpName> = Extract<Op, { op: O }>;
+
+export type OutValue = bigint | string | Uint8Array | OutValue[] | { [k: string]: OutValue };
+
+export interface ExitInfo {
+  /** exit reason by name, e.g. KVM_EXIT_MEMORY_FAULT (numbers differ between profiles) */
+  reason: string;
+  [payload: string]: OutValue;
+}
+
+/** What happened. ret is -1 with errno for a failed call; signal is set when the access raised one. */
+export interface OpResult {
+  ret: bigint;
+  errno?: string;
+  signal?: string;
+  out?: { [field: string]: OutValue };
+  exit?: ExitInfo;
+}
+
+export interface HostFacts {
+  kernel: string;
+  arch: string;
+  pageSize: number;
+  [fact: string]: unknown;
+}
+
+export interface Handshake {
+  contractVersion: string;
+  name: string;
+  version: string;
+  profile: ProfileName;
+  features: string[];
+  host: HostFacts;
+}
+
+export interface ResetReport {
+  /** resources the session still held and the driver released */
+  released: { fds: number; mappings: number; processes: number };
+}
+
+/** A driver session. Implementations: the in-process reference adapter, a child process, a remote command. */
+export interface Driver {
+  readonly handshake: Handshake;
+  call(op: Op): Promise<OpResult>;
+  /** Release every resource the session holds; the next case starts clean. */
+  reset(): Promise<ResetReport>;
+  close(): Promise<void>;
+}
+
+/** Why a driver could not answer. The runner maps these to CRASH, TIMEOUT and ERROR. */
+export class DriverFailure extends Error {
+  constructor(
+    readonly kind: "crash" | "timeout" | "protocol" | "unsupported" | "internal",
+    message: string,
+  ) {
+    super(message);
+    this.name = "DriverFailure";
+  }
+}
+
+export function isOpName(s: string): s is OpName {
+  return Object.prototype.hasOwnProperty.call(OPS, s);
+}

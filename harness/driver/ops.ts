@@ -1,0 +1,92 @@
+// The operations a driver executes, named after the syscalls they are. This table
+// is the single definition: the TypeScript types, the suite schema (steps) and the
+// protocol schema (messages) are all derived from it.
+export type ParamKind =
+  | "int" // an integer (u64/s64 range)
+  | "string"
+  | "bool"
+  | "bytes" // memory contents
+  | "int-list"
+  | "int-or-fields" // an ioctl argument: by value, or a struct as a field map
+  | "enum";
+
+export interface ParamSpec {
+  kind: ParamKind;
+  optional?: boolean;
+  values?: readonly string[];
+  doc: string;
+}
+
+export interface OpSpec {
+  doc: string;
+  params: Readonly<Record<string, ParamSpec>>;
+  result: string;
+}
+
+const int = (doc: string, optional = false): ParamSpec => ({ kind: "int", doc, ...(optional ? { optional } : {}) });
+const fd = int("file descriptor");
+
+export const OPS = {
+  open: { doc: "open(2) a path", params: { path: { kind: "string", doc: "e.g. /dev/kvm" }, flags: int("open flags"), mode: int("creation mode", true) }, result: "ret = new fd" },
+  close: { doc: "close(2)", params: { fd }, result: "ret = 0" },
+  dup: { doc: "dup(2)", params: { fd }, result: "ret = new fd" },
+  fcntl: { doc: "fcntl(2) with an integer argument", params: { fd, cmd: int("F_* command"), arg: int("argument", true) }, result: "ret = fcntl's value" },
+  read: { doc: "read(2) up to len bytes", params: { fd, len: int("bytes to read") }, result: "ret = bytes read; out.data" },
+  write: { doc: "write(2)", params: { fd, data: { kind: "bytes", doc: "bytes to write" } }, result: "ret = bytes written" },
+  pread: { doc: "pread(2)", params: { fd, len: int("bytes to read"), offset: int("file offset") }, result: "ret = bytes read; out.data" },
+  pwrite: { doc: "pwrite(2)", params: { fd, data: { kind: "bytes", doc: "bytes to write" }, offset: int("file offset") }, result: "ret = bytes written" },
+  lseek: { doc: "lseek(2)", params: { fd, offset: int("offset"), whence: int("SEEK_*") }, result: "ret = new offset" },
+  fallocate: { doc: "fallocate(2)", params: { fd, mode: int("FALLOC_FL_* mode"), offset: int("offset"), len: int("length") }, result: "ret = 0" },
+  ftruncate: { doc: "ftruncate(2)", params: { fd, length: int("new size") }, result: "ret = 0" },
+  fchmod: { doc: "fchmod(2)", params: { fd, mode: int("permission bits") }, result: "ret = 0" },
+  fstat: { doc: "fstat(2)", params: { fd }, result: "ret = 0; out = struct stat fields (size, blksize, blocks, ino, mode, nlink, ...)" },
+  fstatfs: { doc: "fstatfs(2)", params: { fd }, result: "ret = 0; out = struct statfs fields (type, bsize, ...)" },
+  fdinfo: { doc: "what /proc/self/fd/N links to and the flags in /proc/self/fdinfo/N", params: { fd }, result: "ret = 0; out.link (string), out.flags (open flags)" },
+  memfd_create: { doc: "memfd_create(2)", params: { name: { kind: "string", doc: "name" }, flags: int("MFD_* flags") }, result: "ret = new fd" },
+  memfd_restricted: { doc: "memfd_restricted(2) from the UPM proposals", params: { flags: int("flags") }, result: "ret = new fd" },
+  mmap: { doc: "mmap(2)", params: { addr: int("hint or fixed address"), len: int("length"), prot: int("PROT_*"), flags: int("MAP_*"), fd: int("fd, or -1"), offset: int("file offset") }, result: "ret = mapped address" },
+  munmap: { doc: "munmap(2)", params: { addr: int("address"), len: int("length") }, result: "ret = 0" },
+  mprotect: { doc: "mprotect(2)", params: { addr: int("address"), len: int("length"), prot: int("PROT_*") }, result: "ret = 0" },
+  madvise: { doc: "madvise(2)", params: { addr: int("address"), len: int("length"), advice: int("MADV_*") }, result: "ret = 0" },
+  load: { doc: "read host memory through a mapping, as the CPU would", params: { addr: int("address"), len: int("bytes (at most 65536)") }, result: "ret = 0 and out.data, or signal (SIGBUS, SIGSEGV)" },
+  store: { doc: "write host memory through a mapping, as the CPU would", params: { addr: int("address"), data: { kind: "bytes", doc: "bytes to store (at most 65536)" } }, result: "ret = 0, or signal" },
+  fork: { doc: "fork(2) the process; later operations name the child with `process`", params: {}, result: "ret = the child's process handle" },
+  ioctl: {
+    doc: "ioctl(2) with a request named in spec/constants.json; the driver encodes struct arguments with spec/layouts.json",
+    params: {
+      fd,
+      request: { kind: "string", doc: "request name, e.g. KVM_CREATE_GUEST_MEMFD" },
+      arg: { kind: "int-or-fields", optional: true, doc: "a value, or the struct's fields (unnamed fields are 0)" },
+      pointer: { kind: "enum", optional: true, values: ["invalid"], doc: "pass a pointer to unmapped memory instead of the argument" },
+    },
+    result: "ret = the ioctl's value; out = the struct as the kernel left it (for requests that take one)",
+  },
+  guest: {
+    doc: "run the vCPU on a guest program that makes one access at a GPA and halts",
+    params: {
+      vcpu: int("vCPU fd"),
+      access: { kind: "enum", values: ["read", "write", "fetch"], doc: "kind of access" },
+      gpa: int("guest physical address"),
+      len: int("bytes to read or write (1, 2, 4 or 8; default 1)", true),
+      data: { kind: "bytes", optional: true, doc: "bytes to write" },
+      private: { kind: "bool", optional: true, doc: "the guest's intent where the architecture lets it choose (SNP C-bit, TDX shared bit); ignored elsewhere" },
+    },
+    result: "ret and errno of the last KVM_RUN; exit = {reason, ...payload}; out.data for completed reads (exit.reason = KVM_EXIT_HLT)",
+  },
+  hypercall: {
+    doc: "run the vCPU on a guest program that issues one hypercall",
+    params: { vcpu: int("vCPU fd"), nr: int("hypercall number"), args: { kind: "int-list", optional: true, doc: "arguments" } },
+    result: "ret and errno of KVM_RUN; exit = {reason, hypercall: {nr, args, flags}}",
+  },
+  inject: {
+    doc: "make the driver's next operation fail on purpose after `after` units of progress (models only)",
+    params: { fault: { kind: "enum", values: ["enomem", "signal"], doc: "what to inject" }, after: int("units of work to let through first (pages)", true) },
+    result: "ret = 0",
+  },
+} as const satisfies Record<string, OpSpec>;
+
+export type OpName = keyof typeof OPS;
+export const OP_NAMES = Object.keys(OPS) as OpName[];
+
+/** Every operation may name the process it runs in (a handle from `fork`); 0 is the first process. */
+export const PROCESS_PARAM: ParamSpec = { kind: "int", optional: true, doc: "process handle (default 0)" };

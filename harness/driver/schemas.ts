@@ -1,0 +1,272 @@
+// Generates spec/schema/suite.schema.json and spec/schema/protocol.schema.json from
+// the op table, so steps, messages and the TypeScript types cannot drift apart.
+// `npm run gen:schemas` writes them; a unit test checks the committed files match.
+import { OPS, PROCESS_PARAM, type ParamSpec } from "./ops.js";
+import { CONTRACT_VERSION } from "./contract.js";
+
+type Schema = Record<string, unknown>;
+const COMMON = "common.schema.json#/$defs/";
+const PARAM_REF = "^\\$\\{[a-z_][a-z0-9_]*\\}$";
+
+function stepParam(p: ParamSpec): Schema {
+  switch (p.kind) {
+    case "int": return { $ref: COMMON + "intOrExpr", description: p.doc };
+    case "string": return { type: "string", description: p.doc };
+    case "bool": return { oneOf: [{ type: "boolean" }, { type: "string", pattern: PARAM_REF }], description: p.doc };
+    case "bytes": return { $ref: "#/$defs/bytes", description: p.doc };
+    case "int-list": return { type: "array", items: { $ref: COMMON + "intOrExpr" }, description: p.doc };
+    case "int-or-fields": return { oneOf: [{ $ref: COMMON + "intOrExpr" }, { $ref: "#/$defs/fields" }], description: p.doc };
+    case "enum": return { oneOf: [{ enum: [...(p.values ?? [])] }, { type: "string", pattern: PARAM_REF }], description: p.doc };
+  }
+}
+
+function wireParam(p: ParamSpec): Schema {
+  switch (p.kind) {
+    case "int": return { $ref: "#/$defs/int", description: p.doc };
+    case "string": return { type: "string", description: p.doc };
+    case "bool": return { type: "boolean", description: p.doc };
+    case "bytes": return { $ref: "#/$defs/hex", description: p.doc };
+    case "int-list": return { type: "array", items: { $ref: "#/$defs/int" }, description: p.doc };
+    case "int-or-fields": return { oneOf: [{ $ref: "#/$defs/int" }, { $ref: "#/$defs/fields" }], description: p.doc };
+    case "enum": return { enum: [...(p.values ?? [])], description: p.doc };
+  }
+}
+
+function opSchemas(param: (p: ParamSpec) => Schema, extra: Schema): Schema[] {
+  return Object.entries(OPS).map(([name, spec]) => {
+    const params = spec.params as Record<string, ParamSpec>;
+    const required = ["op", ...Object.entries(params).filter(([, p]) => p.optional !== true).map(([n]) => n)];
+    return {
+      type: "object",
+      description: spec.doc,
+      required,
+      additionalProperties: false,
+      properties: {
+        op: { const: name },
+        process: param(PROCESS_PARAM),
+        ...Object.fromEntries(Object.entries(params).map(([n, p]) => [n, param(p)])),
+        ...extra,
+      },
+    };
+  });
+}
+
+const matchSchema: Schema = {
+  description: "an integer or expression to equal, or a comparison",
+  oneOf: [
+    { $ref: COMMON + "intOrExpr" },
+    {
+      type: "object",
+      minProperties: 1,
+      maxProperties: 1,
+      additionalProperties: false,
+      properties: Object.fromEntries(
+        [["eq", "ne", "lt", "le", "gt", "ge", "bitsSet", "bitsClear"].map((k) => [k, { $ref: COMMON + "intOrExpr" }]), [["any", { type: "array", minItems: 1, items: { $ref: COMMON + "intOrExpr" } }]]].flat(),
+      ),
+    },
+  ],
+};
+
+export function suiteSchema(): Schema {
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    $id: "suite.schema.json",
+    title: "A conformance suite: cases as data",
+    description: "GENERATED from harness/driver/ops.ts by `npm run gen:schemas`; do not edit by hand. A case's id is `<suite>:<name>` followed by `:k=v;k=v` for its parameters.",
+    type: "object",
+    required: ["suite", "title", "cases"],
+    additionalProperties: false,
+    properties: {
+      $schema: { type: "string" },
+      suite: { type: "string", pattern: "^[a-z0-9_-]+(:[a-z0-9_-]+)*$" },
+      title: { type: "string" },
+      description: { type: "string" },
+      fixtures: {
+        type: "object",
+        propertyNames: { pattern: "^[a-z][a-z0-9_-]*$" },
+        additionalProperties: {
+          type: "object",
+          required: ["steps"],
+          additionalProperties: false,
+          properties: { description: { type: "string" }, requires: { $ref: "#/$defs/requires" }, steps: { $ref: "#/$defs/steps" } },
+        },
+      },
+      cases: { type: "array", minItems: 1, items: { $ref: "#/$defs/case" } },
+    },
+    $defs: {
+      case: {
+        type: "object",
+        required: ["name", "clauses", "steps"],
+        additionalProperties: false,
+        properties: {
+          name: { type: "string", pattern: "^[a-z0-9_]+$" },
+          title: { type: "string" },
+          clauses: { type: "array", minItems: 1, items: { type: "string", pattern: "^[A-Z0-9]+(-[A-Z0-9]+)?-[0-9]{3}$" } },
+          requires: { $ref: "#/$defs/requires" },
+          profiles: { $ref: COMMON + "profileSet" },
+          params: {
+            description: "cartesian product of named value lists (a list, or an object of label -> value), or an explicit list of parameter objects",
+            oneOf: [
+              { type: "object", minProperties: 1, propertyNames: { pattern: "^[a-z_][a-z0-9_]*$" }, additionalProperties: { $ref: "#/$defs/paramValues" } },
+              { type: "array", minItems: 1, items: { type: "object", minProperties: 1, propertyNames: { pattern: "^[a-z_][a-z0-9_]*$" }, additionalProperties: { $ref: "#/$defs/paramValue" } } },
+            ],
+          },
+          fixture: { oneOf: [{ type: "string" }, { type: "array", minItems: 1, items: { type: "string" } }] },
+          control: { type: "string", description: "query of the case(s) that succeed with the same arguments but one; required where a case expects an error or a signal" },
+          steps: { $ref: "#/$defs/steps" },
+          timeoutMs: { type: "integer", minimum: 1 },
+        },
+      },
+      requires: { type: "array", items: { type: "string", pattern: "^!?[a-z0-9-]+(:[a-z0-9-]+)?$" } },
+      paramValue: { oneOf: [{ type: "integer" }, { type: "string", minLength: 1 }, { type: "boolean" }] },
+      paramValues: {
+        oneOf: [
+          { type: "array", minItems: 1, items: { $ref: "#/$defs/paramValue" } },
+          { type: "object", minProperties: 1, propertyNames: { pattern: "^[A-Za-z0-9_+.-]+$" }, additionalProperties: { $ref: "#/$defs/paramValue" } },
+        ],
+      },
+      steps: { type: "array", minItems: 1, items: { $ref: "#/$defs/step" } },
+      step: {
+        type: "object",
+        required: ["op"],
+        discriminator: { propertyName: "op" },
+        oneOf: opSchemas(stepParam, {
+          as: { type: "string", pattern: "^[a-z_][a-z0-9_]*$", description: "bind the result: $name is ret, $name.field is out.field" },
+          expect: { $ref: "#/$defs/expect" },
+          note: { type: "string" },
+        }),
+      },
+      bytes: {
+        oneOf: [
+          { type: "object", required: ["fill", "len"], additionalProperties: false, properties: { fill: { $ref: COMMON + "intOrExpr" }, len: { $ref: COMMON + "intOrExpr" } } },
+          { type: "object", required: ["hex"], additionalProperties: false, properties: { hex: { type: "string", pattern: "^([0-9a-fA-F]{2})*$" } } },
+        ],
+      },
+      fields: {
+        type: "object",
+        propertyNames: { pattern: "^[a-z_][a-z0-9_]*(\\[\\d+\\])?$" },
+        additionalProperties: { oneOf: [{ $ref: COMMON + "intOrExpr" }, { type: "array", items: { $ref: COMMON + "intOrExpr" } }, { $ref: "#/$defs/fields" }] },
+      },
+      match: matchSchema,
+      dataMatch: {
+        oneOf: [
+          { type: "object", required: ["fill"], additionalProperties: false, properties: { fill: { $ref: COMMON + "intOrExpr" } } },
+          { type: "object", required: ["hex"], additionalProperties: false, properties: { hex: { type: "string", pattern: "^([0-9a-fA-F]{2})*$" } } },
+        ],
+      },
+      outcome: {
+        type: "object",
+        description: "what the step must observe; without errno or signal the call must succeed",
+        additionalProperties: false,
+        properties: {
+          ret: { $ref: "#/$defs/match" },
+          errno: { oneOf: [{ $ref: COMMON + "errnoName" }, { type: "array", minItems: 1, items: { $ref: COMMON + "errnoName" } }] },
+          signal: { $ref: COMMON + "signalName" },
+          out: { type: "object", additionalProperties: { oneOf: [{ $ref: "#/$defs/match" }, { $ref: "#/$defs/dataMatch" }] } },
+          data: { $ref: "#/$defs/dataMatch" },
+          exit: {
+            type: "object",
+            required: ["reason"],
+            properties: { reason: { type: "string", pattern: "^KVM_EXIT_[A-Z_]+$" } },
+            additionalProperties: { type: "object", additionalProperties: { $ref: "#/$defs/match" } },
+          },
+        },
+      },
+      expect: {
+        oneOf: [
+          { $ref: "#/$defs/outcome" },
+          {
+            type: "object",
+            required: ["byProfile"],
+            additionalProperties: false,
+            properties: { byProfile: { type: "object", minProperties: 1, propertyNames: { $ref: COMMON + "profileSet" }, additionalProperties: { $ref: "#/$defs/outcome" } } },
+          },
+          {
+            type: "object",
+            required: ["if", "then", "else"],
+            additionalProperties: false,
+            properties: { if: { type: "string" }, then: { $ref: "#/$defs/expect" }, else: { $ref: "#/$defs/expect" } },
+          },
+        ],
+      },
+    },
+  };
+}
+
+export function protocolSchema(): Schema {
+  const hello = {
+    type: "object",
+    required: ["type", "contractVersion", "name", "version", "profile", "features", "host"],
+    additionalProperties: false,
+    properties: {
+      type: { const: "hello" },
+      id: { $ref: "#/$defs/id" },
+      contractVersion: { type: "string", pattern: "^\\d+\\.\\d+$" },
+      name: { type: "string", minLength: 1 },
+      version: { type: "string" },
+      profile: { $ref: COMMON + "profileName" },
+      features: { type: "array", items: { type: "string", pattern: "^[a-z0-9-]+(:[a-z0-9-]+)?$" } },
+      host: { type: "object", required: ["kernel", "arch", "pageSize"], properties: { kernel: { type: "string" }, arch: { type: "string" }, pageSize: { type: "integer", minimum: 1 } } },
+    },
+  };
+  const outValue = { oneOf: [{ $ref: "#/$defs/int" }, { type: "string" }, { type: "array", items: { $ref: "#/$defs/outValue" } }, { type: "object", additionalProperties: { $ref: "#/$defs/outValue" } }] };
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    $id: "protocol.schema.json",
+    title: `privmem-cts driver protocol ${CONTRACT_VERSION} (JSON lines over stdio)`,
+    description: "GENERATED from harness/driver/ops.ts by `npm run gen:schemas`; do not edit by hand. See harness/driver/CONTRACT.md.",
+    oneOf: [{ $ref: "#/$defs/request" }, { $ref: "#/$defs/response" }],
+    $defs: {
+      id: { type: "integer", minimum: 0 },
+      int: { oneOf: [{ type: "integer" }, { type: "string", pattern: "^-?\\d+$" }] },
+      hex: { type: "string", pattern: "^([0-9a-f]{2})*$" },
+      fields: { type: "object", additionalProperties: { oneOf: [{ $ref: "#/$defs/int" }, { type: "array", items: { $ref: "#/$defs/int" } }, { $ref: "#/$defs/fields" }] } },
+      outValue,
+      op: { type: "object", required: ["op"], discriminator: { propertyName: "op" }, oneOf: opSchemas(wireParam, {}) },
+      result: {
+        type: "object",
+        required: ["ret"],
+        additionalProperties: false,
+        properties: {
+          ret: { $ref: "#/$defs/int" },
+          errno: { type: "string", pattern: "^E[A-Z0-9#]+$" },
+          signal: { type: "string", pattern: "^SIG[A-Z0-9#]+$" },
+          out: { type: "object", additionalProperties: { $ref: "#/$defs/outValue" } },
+          exit: { type: "object", required: ["reason"], properties: { reason: { type: "string" } }, additionalProperties: { $ref: "#/$defs/outValue" } },
+        },
+      },
+      request: {
+        description: "runner -> driver",
+        oneOf: [
+          { type: "object", required: ["type", "id", "contractVersion"], additionalProperties: false, properties: { type: { const: "hello" }, id: { $ref: "#/$defs/id" }, contractVersion: { type: "string" } } },
+          { type: "object", required: ["type", "id", "op"], additionalProperties: false, properties: { type: { const: "call" }, id: { $ref: "#/$defs/id" }, op: { $ref: "#/$defs/op" } } },
+          { type: "object", required: ["type", "id"], additionalProperties: false, properties: { type: { enum: ["reset", "shutdown"] }, id: { $ref: "#/$defs/id" } } },
+        ],
+      },
+      response: {
+        description: "driver -> runner",
+        oneOf: [
+          hello,
+          { type: "object", required: ["type", "id", "result"], additionalProperties: false, properties: { type: { const: "result" }, id: { $ref: "#/$defs/id" }, result: { $ref: "#/$defs/result" } } },
+          {
+            type: "object",
+            required: ["type", "id", "released"],
+            additionalProperties: false,
+            properties: {
+              type: { const: "reset" },
+              id: { $ref: "#/$defs/id" },
+              released: { type: "object", required: ["fds", "mappings", "processes"], additionalProperties: false, properties: { fds: { type: "integer" }, mappings: { type: "integer" }, processes: { type: "integer" } } },
+            },
+          },
+          { type: "object", required: ["type", "id"], additionalProperties: false, properties: { type: { const: "bye" }, id: { $ref: "#/$defs/id" } } },
+          {
+            type: "object",
+            required: ["type", "id", "kind", "message"],
+            additionalProperties: false,
+            properties: { type: { const: "error" }, id: { $ref: "#/$defs/id" }, kind: { enum: ["unsupported", "protocol", "internal"] }, message: { type: "string" } },
+          },
+        ],
+      },
+    },
+  };
+}

@@ -1,0 +1,150 @@
+// Wire form of contract values (JSON lines). Integers are JSON numbers when they
+// are safe integers and decimal strings otherwise; bytes are lowercase hex strings.
+// Which fields are bytes or strings follows from ops.ts and from result field names.
+import { DriverFailure, type ExitInfo, type FieldValue, type Op, type OpResult, type OutValue } from "./contract.js";
+import { OPS, type ParamSpec } from "./ops.js";
+
+export type WireInt = number | string;
+
+export function intToWire(v: bigint): WireInt {
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+}
+
+export function intFromWire(v: unknown, what: string): bigint {
+  if (typeof v === "number" && Number.isSafeInteger(v)) return BigInt(v);
+  if (typeof v === "string" && /^-?\d+$/.test(v)) return BigInt(v);
+  throw new DriverFailure("protocol", `${what}: expected an integer, got ${JSON.stringify(v)}`);
+}
+
+export function bytesToHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+}
+
+export function hexToBytes(s: unknown, what: string): Uint8Array {
+  if (typeof s !== "string" || !/^([0-9a-f]{2})*$/i.test(s)) throw new DriverFailure("protocol", `${what}: expected a hex string`);
+  return new Uint8Array(Buffer.from(s, "hex"));
+}
+
+function fieldsToWire(v: FieldValue): unknown {
+  if (typeof v === "bigint") return intToWire(v);
+  if (Array.isArray(v)) return v.map(fieldsToWire);
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fieldsToWire(x)]));
+}
+
+function fieldsFromWire(v: unknown, what: string): FieldValue {
+  if (Array.isArray(v)) return v.map((x, i) => fieldsFromWire(x, `${what}[${i}]`));
+  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fieldsFromWire(x, `${what}.${k}`)]));
+  return intFromWire(v, what);
+}
+
+function paramToWire(spec: ParamSpec, v: unknown): unknown {
+  switch (spec.kind) {
+    case "int": return intToWire(v as bigint);
+    case "bytes": return bytesToHex(v as Uint8Array);
+    case "int-list": return (v as bigint[]).map(intToWire);
+    case "int-or-fields": return typeof v === "bigint" ? intToWire(v) : fieldsToWire(v as FieldValue);
+    default: return v;
+  }
+}
+
+function paramFromWire(spec: ParamSpec, v: unknown, what: string): unknown {
+  switch (spec.kind) {
+    case "int": return intFromWire(v, what);
+    case "bytes": return hexToBytes(v, what);
+    case "int-list":
+      if (!Array.isArray(v)) throw new DriverFailure("protocol", `${what}: expected a list of integers`);
+      return v.map((x, i) => intFromWire(x, `${what}[${i}]`));
+    case "int-or-fields": return typeof v === "object" && v !== null ? fieldsFromWire(v, what) : intFromWire(v, what);
+    case "string":
+      if (typeof v !== "string") throw new DriverFailure("protocol", `${what}: expected a string`);
+      return v;
+    case "bool":
+      if (typeof v !== "boolean") throw new DriverFailure("protocol", `${what}: expected a boolean`);
+      return v;
+    case "enum":
+      if (typeof v !== "string" || !(spec.values ?? []).includes(v)) throw new DriverFailure("protocol", `${what}: expected one of ${JSON.stringify(spec.values)}`);
+      return v;
+  }
+}
+
+export function opToWire(op: Op): Record<string, unknown> {
+  const spec = OPS[op.op];
+  const out: Record<string, unknown> = { op: op.op };
+  if (op.process !== undefined) out.process = intToWire(op.process);
+  for (const [name, p] of Object.entries(spec.params) as [string, ParamSpec][]) {
+    const v = (op as unknown as Record<string, unknown>)[name];
+    if (v !== undefined) out[name] = paramToWire(p, v);
+  }
+  return out;
+}
+
+export function opFromWire(msg: unknown): Op {
+  if (typeof msg !== "object" || msg === null) throw new DriverFailure("protocol", "operation: expected an object");
+  const m = msg as Record<string, unknown>;
+  const name = m.op;
+  if (typeof name !== "string" || !Object.prototype.hasOwnProperty.call(OPS, name)) throw new DriverFailure("protocol", `operation: unknown op ${JSON.stringify(name)}`);
+  const spec = OPS[name as keyof typeof OPS];
+  const op: Record<string, unknown> = { op: name };
+  if (m.process !== undefined) op.process = intFromWire(m.process, `${name}.process`);
+  for (const [pname, p] of Object.entries(spec.params) as [string, ParamSpec][]) {
+    const v = m[pname];
+    if (v === undefined) {
+      if (p.optional !== true) throw new DriverFailure("protocol", `${name}: missing parameter ${pname}`);
+      continue;
+    }
+    op[pname] = paramFromWire(p, v, `${name}.${pname}`);
+  }
+  for (const k of Object.keys(m)) if (k !== "op" && k !== "process" && !(k in spec.params)) throw new DriverFailure("protocol", `${name}: unknown parameter ${k}`);
+  return op as unknown as Op;
+}
+
+/** Fields whose values are not integers: bytes under "data", text under "link" and "reason". */
+function outToWire(key: string, v: OutValue): unknown {
+  if (v instanceof Uint8Array) return bytesToHex(v);
+  if (typeof v === "bigint") return intToWire(v);
+  if (typeof v === "string") return v;
+  if (Array.isArray(v)) return v.map((x) => outToWire(key, x));
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, outToWire(k, x)]));
+}
+
+function outFromWire(key: string, v: unknown, what: string): OutValue {
+  if (key === "data") return hexToBytes(v, what);
+  if (key === "link" || key === "reason") {
+    if (typeof v !== "string") throw new DriverFailure("protocol", `${what}: expected a string`);
+    return v;
+  }
+  if (Array.isArray(v)) return v.map((x, i) => outFromWire(key, x, `${what}[${i}]`));
+  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, outFromWire(k, x, `${what}.${k}`)]));
+  return intFromWire(v, what);
+}
+
+export function resultToWire(r: OpResult): Record<string, unknown> {
+  const out: Record<string, unknown> = { ret: intToWire(r.ret) };
+  if (r.errno !== undefined) out.errno = r.errno;
+  if (r.signal !== undefined) out.signal = r.signal;
+  if (r.out !== undefined) out.out = outToWire("", r.out);
+  if (r.exit !== undefined) out.exit = outToWire("", r.exit);
+  return out;
+}
+
+export function resultFromWire(msg: unknown): OpResult {
+  if (typeof msg !== "object" || msg === null) throw new DriverFailure("protocol", "result: expected an object");
+  const m = msg as Record<string, unknown>;
+  const r: OpResult = { ret: intFromWire(m.ret, "result.ret") };
+  if (m.errno !== undefined) {
+    if (typeof m.errno !== "string" || !/^E[A-Z0-9#]+$/.test(m.errno)) throw new DriverFailure("protocol", "result.errno: expected an errno name");
+    r.errno = m.errno;
+  }
+  if (m.signal !== undefined) {
+    if (typeof m.signal !== "string" || !/^SIG[A-Z0-9#]+$/.test(m.signal)) throw new DriverFailure("protocol", "result.signal: expected a signal name");
+    r.signal = m.signal;
+  }
+  if (m.out !== undefined) r.out = outFromWire("", m.out, "result.out") as Record<string, OutValue>;
+  if (m.exit !== undefined) {
+    const e = outFromWire("", m.exit, "result.exit") as Record<string, OutValue>;
+    if (typeof e.reason !== "string") throw new DriverFailure("protocol", "result.exit.reason: expected a string");
+    r.exit = e as ExitInfo;
+  }
+  for (const k of Object.keys(m)) if (!["ret", "errno", "signal", "out", "exit"].includes(k)) throw new DriverFailure("protocol", `result: unknown field ${k}`);
+  return r;
+}
