@@ -85,6 +85,8 @@ export interface Driver {
   /** Release every resource the session holds; the next case starts clean. */
   reset(): Promise<ResetReport>;
   close(): Promise<void>;
+  /** Stop at once (a timed-out case): kill the process or mark the session unusable. */
+  abort(reason?: string): void;
 }
 
 /** Why a driver could not answer. The runner maps these to CRASH, TIMEOUT and ERROR. */
