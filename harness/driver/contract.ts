@@ -100,6 +100,14 @@ export class DriverFailure extends Error {
   }
 }
 
+/** The driver cannot run on this machine at all (e.g. no /dev/kvm): every case is skipped with this reason. */
+export class DriverUnavailable extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = "DriverUnavailable";
+  }
+}
+
 export function isOpName(s: string): s is OpName {
   return Object.prototype.hasOwnProperty.call(OPS, s);
 }

@@ -193,6 +193,23 @@ export function suiteSchema(): Schema {
   };
 }
 
+export function fixturesSchema(): Schema {
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    $id: "fixtures.schema.json",
+    title: "Fixtures shared by the JSON suites of a directory tree (files named *.fixtures.json)",
+    description: "GENERATED from harness/driver/ops.ts by `npm run gen:schemas`; do not edit by hand.",
+    type: "object",
+    required: ["fixtures"],
+    additionalProperties: false,
+    properties: {
+      $schema: { type: "string" },
+      description: { type: "string" },
+      fixtures: { $ref: "suite.schema.json#/properties/fixtures" },
+    },
+  };
+}
+
 export function protocolSchema(): Schema {
   const hello = {
     type: "object",

@@ -2,9 +2,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SCHEMA_DIR } from "../../spec/paths.js";
-import { protocolSchema, suiteSchema } from "./schemas.js";
+import { fixturesSchema, protocolSchema, suiteSchema } from "./schemas.js";
 
-for (const [name, schema] of [["suite.schema.json", suiteSchema()], ["protocol.schema.json", protocolSchema()]] as const) {
+for (const [name, schema] of [["suite.schema.json", suiteSchema()], ["fixtures.schema.json", fixturesSchema()], ["protocol.schema.json", protocolSchema()]] as const) {
   writeFileSync(join(SCHEMA_DIR, name), JSON.stringify(schema, null, 2) + "\n");
   console.log(`wrote spec/schema/${name}`);
 }

@@ -1,0 +1,309 @@
+// Load suites: JSON suites (validated against spec/schema/suite.schema.json) and
+// TypeScript scenario suites. Parameters are expanded into cases, ids are made,
+// and everything a schema cannot check is checked here, before anything runs:
+// unique ids, known clauses and features, bound names, controls for error cases.
+import { readdirSync, statSync, existsSync } from "node:fs";
+import { join, relative, extname } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Spec } from "../../spec/index.js";
+import { InputError, type InputProblem, pointer } from "../../spec/errors.js";
+import { PROJECT_ROOT } from "../../spec/paths.js";
+import { displayPath, readJson, schemaProblems } from "../../spec/validate.js";
+import { OPS, type ParamSpec } from "../driver/ops.js";
+import { isOpName } from "../driver/contract.js";
+import { ExprError, parse, references } from "./expr.js";
+import { caseId, compileQuery } from "./query.js";
+import type { CaseDef, Expect, Outcome, ParamValue, StepDef } from "./types.js";
+import type { ScenarioSuite } from "../scenario/index.js";
+
+interface SuiteFile {
+  suite: string;
+  title: string;
+  description?: string;
+  fixtures?: Record<string, { description?: string; requires?: string[]; steps: Record<string, unknown>[] }>;
+  cases: {
+    name: string;
+    title?: string;
+    clauses: string[];
+    requires?: string[];
+    profiles?: string;
+    params?: Record<string, ParamValue[] | Record<string, ParamValue>> | Record<string, ParamValue>[];
+    fixture?: string | string[];
+    control?: string;
+    steps: Record<string, unknown>[];
+    timeoutMs?: number;
+  }[];
+}
+
+export interface LoadedSuites {
+  cases: CaseDef[];
+  files: string[];
+}
+
+type Combination = { labels: [string, string][]; values: Record<string, ParamValue> };
+
+/** Expand `params` into combinations, keeping declaration order for ids. */
+export function expandParams(params: SuiteFile["cases"][number]["params"] | ScenarioSuite["cases"][number]["variants"]): Combination[] {
+  if (params === undefined) return [{ labels: [], values: {} }];
+  if (Array.isArray(params)) return params.map((p) => ({ labels: Object.entries(p).map(([k, v]) => [k, String(v)]), values: { ...p } }));
+  let combos: Combination[] = [{ labels: [], values: {} }];
+  for (const [name, spec] of Object.entries(params)) {
+    const choices: [string, ParamValue][] = Array.isArray(spec) ? spec.map((v) => [String(v), v]) : Object.entries(spec);
+    combos = combos.flatMap((c) => choices.map(([label, v]) => ({ labels: [...c.labels, [name, label] as [string, string]], values: { ...c.values, [name]: v } })));
+  }
+  return combos;
+}
+
+function walk(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+/** A TypeScript suite under the project is loaded from its compiled form in dist/. */
+function moduleFor(file: string): string | undefined {
+  const ext = extname(file);
+  if (ext === ".js" || ext === ".mjs") return file;
+  if (ext !== ".ts" || file.endsWith(".d.ts")) return undefined;
+  const rel = relative(PROJECT_ROOT, file);
+  if (rel.startsWith("..")) return undefined;
+  return join(PROJECT_ROOT, "dist", rel.replace(/\.ts$/, ".js"));
+}
+
+type FixtureMap = NonNullable<SuiteFile["fixtures"]>;
+const FIXTURES_SUFFIX = ".fixtures.json";
+
+/** Fixtures shared by every JSON suite in the same directory tree (files named *.fixtures.json). */
+function loadSharedFixtures(files: string[], problems: InputProblem[]): FixtureMap {
+  const shared: FixtureMap = {};
+  for (const file of files.filter((f) => f.endsWith(FIXTURES_SUFFIX))) {
+    const data = readJson(file) as { fixtures: FixtureMap };
+    const p = schemaProblems("fixtures.schema.json", data, file);
+    if (p.length > 0) {
+      problems.push(...p);
+      continue;
+    }
+    for (const [name, fx] of Object.entries(data.fixtures)) {
+      if (shared[name]) problems.push({ file: displayPath(file), pointer: pointer("fixtures", name), expected: `a fixture name defined once (${name} is defined twice)` });
+      shared[name] = fx;
+    }
+  }
+  return shared;
+}
+
+export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuites> {
+  const problems: InputProblem[] = [];
+  const cases: CaseDef[] = [];
+  const files: string[] = [];
+  for (const dir of dirs) {
+    if (!existsSync(dir)) {
+      problems.push({ file: displayPath(dir), pointer: "", expected: "a directory of suites" });
+      continue;
+    }
+    const all = statSync(dir).isDirectory() ? walk(dir) : [dir];
+    const shared = loadSharedFixtures(all, problems);
+    for (const file of all) {
+      if (file.endsWith(FIXTURES_SUFFIX)) files.push(displayPath(file));
+      else if (file.endsWith(".json")) {
+        files.push(displayPath(file));
+        cases.push(...loadJsonSuite(file, shared, problems));
+      } else {
+        const mod = moduleFor(file);
+        if (!mod) continue;
+        files.push(displayPath(file));
+        if (!existsSync(mod)) {
+          problems.push({ file: displayPath(file), pointer: "", expected: `a compiled module at ${displayPath(mod)} (run npm run build)` });
+          continue;
+        }
+        const suite = ((await import(pathToFileURL(mod).href)) as { default?: ScenarioSuite }).default;
+        if (!suite || typeof suite.suite !== "string" || !Array.isArray(suite.cases)) {
+          problems.push({ file: displayPath(file), pointer: "", expected: "a default export made with defineSuite()" });
+          continue;
+        }
+        cases.push(...loadScenarioSuite(suite, displayPath(file), problems));
+      }
+    }
+  }
+  checkCases(spec, cases, problems);
+  if (problems.length > 0) throw new InputError(problems);
+  return { cases, files };
+}
+
+function loadScenarioSuite(suite: ScenarioSuite, file: string, problems: InputProblem[]): CaseDef[] {
+  const out: CaseDef[] = [];
+  suite.cases.forEach((c, i) => {
+    const fixture = c.fixture === undefined ? undefined : suite.fixtures?.[c.fixture];
+    if (c.fixture !== undefined && !fixture) problems.push({ file, pointer: pointer("cases", i, "fixture"), expected: `a fixture defined in the suite (${c.fixture} is not)` });
+    for (const combo of expandParams(c.variants)) {
+      out.push({
+        id: caseId(suite.suite, c.name, combo.labels),
+        suite: suite.suite,
+        name: c.name,
+        ...(c.title ? { title: c.title } : {}),
+        file,
+        pointer: pointer("cases", i),
+        clauses: c.clauses,
+        requires: [...(fixture?.requires ?? []), ...(c.requires ?? [])],
+        ...(c.profiles ? { profiles: c.profiles } : {}),
+        params: combo.values,
+        ...(c.control ? { control: c.control } : {}),
+        ...(c.timeoutMs ? { timeoutMs: c.timeoutMs } : {}),
+        kind: "scenario",
+        scenario: { ...(fixture ? { fixture } : {}), run: c.run },
+      });
+    }
+  });
+  return out;
+}
+
+const STEP_META = new Set(["op", "as", "expect", "note"]);
+
+function loadJsonSuite(file: string, shared: FixtureMap, problems: InputProblem[]): CaseDef[] {
+  const disp = displayPath(file);
+  let data: SuiteFile;
+  try {
+    data = readJson(file) as SuiteFile;
+  } catch (err) {
+    if (err instanceof InputError) problems.push(...err.problems);
+    else throw err;
+    return [];
+  }
+  const schema = schemaProblems("suite.schema.json", data, file);
+  if (schema.length > 0) {
+    problems.push(...schema);
+    return [];
+  }
+  const toStep = (raw: Record<string, unknown>, at: string): StepDef => {
+    const args: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(raw)) if (!STEP_META.has(k)) args[k] = v;
+    return {
+      op: raw.op as StepDef["op"],
+      ...(raw.as !== undefined ? { as: raw.as as string } : {}),
+      ...(raw.expect !== undefined ? { expect: raw.expect as Expect } : {}),
+      ...(raw.note !== undefined ? { note: raw.note as string } : {}),
+      origin: `${disp}#${at}`,
+      args,
+    };
+  };
+  const out: CaseDef[] = [];
+  data.cases.forEach((c, i) => {
+    const fixtureNames = c.fixture === undefined ? [] : Array.isArray(c.fixture) ? c.fixture : [c.fixture];
+    const steps: StepDef[] = [];
+    const requires: string[] = [];
+    fixtureNames.forEach((name) => {
+      const fx = data.fixtures?.[name] ?? shared[name];
+      if (!fx) {
+        problems.push({ file: disp, pointer: pointer("cases", i, "fixture"), expected: `a fixture defined in this suite or a *.fixtures.json file (${name} is not)` });
+        return;
+      }
+      requires.push(...(fx.requires ?? []));
+      const origin = data.fixtures?.[name] ? "" : "shared ";
+      fx.steps.forEach((s, j) => steps.push(toStep(s, `${origin}${pointer("fixtures", name, "steps", j)}`)));
+    });
+    c.steps.forEach((s, j) => steps.push(toStep(s, pointer("cases", i, "steps", j))));
+    for (const combo of expandParams(c.params)) {
+      out.push({
+        id: caseId(data.suite, c.name, combo.labels),
+        suite: data.suite,
+        name: c.name,
+        ...(c.title ? { title: c.title } : {}),
+        file: disp,
+        pointer: pointer("cases", i),
+        clauses: c.clauses,
+        requires: [...requires, ...(c.requires ?? [])],
+        ...(c.profiles ? { profiles: c.profiles } : {}),
+        params: combo.values,
+        ...(c.control ? { control: c.control } : {}),
+        ...(c.timeoutMs ? { timeoutMs: c.timeoutMs } : {}),
+        kind: "steps",
+        steps,
+        fixtures: fixtureNames,
+      });
+    }
+  });
+  return out;
+}
+
+function outcomes(e: Expect | undefined): Outcome[] {
+  if (e === undefined) return [];
+  if ("byProfile" in e) return Object.values(e.byProfile);
+  if ("if" in e) return [...outcomes(e.then), ...outcomes(e.else)];
+  return [e];
+}
+
+function expressionsOf(value: unknown, kind: ParamSpec["kind"] | "match"): string[] {
+  if (typeof value === "string") return kind === "string" || kind === "enum" || kind === "bool" ? [] : [value];
+  if (Array.isArray(value)) return value.flatMap((v) => expressionsOf(v, kind));
+  if (typeof value === "object" && value !== null) {
+    if ("hex" in value) return [];
+    return Object.values(value).flatMap((v) => expressionsOf(v, kind));
+  }
+  return [];
+}
+
+/** Checks over all cases together. */
+function checkCases(spec: Spec, cases: CaseDef[], problems: InputProblem[]): void {
+  const features = new Set(spec.features.map((f) => f.name));
+  const constantNames = new Set([...spec.groups.values()].flat());
+  const ids = new Map<string, CaseDef>();
+  const reported = new Set<string>();
+  for (const c of cases) {
+    const at = (...rest: (string | number)[]) => ({ file: c.file, pointer: c.pointer + pointer(...rest) });
+    const prior = ids.get(c.id);
+    if (prior) problems.push({ ...at("name"), expected: `a unique case id (${c.id} is also defined in ${prior.file}${prior.pointer})` });
+    ids.set(c.id, c);
+    // Per-definition checks run once, not once per parameter combination.
+    const defKey = `${c.file}${c.pointer}`;
+    if (reported.has(defKey)) continue;
+    reported.add(defKey);
+    c.clauses.forEach((id, i) => {
+      if (!spec.clauseById.has(id)) problems.push({ ...at("clauses", i), expected: `a clause id defined in spec/clauses (${id} is not)` });
+    });
+    c.requires.forEach((r, i) => {
+      if (!features.has(r.replace(/^!/, ""))) problems.push({ ...at("requires", i), expected: `a feature from spec/features.json (${r} is not)` });
+    });
+    if (c.kind !== "steps") continue;
+    const bound = new Set<string>();
+    const paramNames = new Set(Object.keys(c.params));
+    let needsControl = false;
+    for (const step of c.steps ?? []) {
+      const where = (suffix = "") => ({ file: step.origin.split("#")[0]!, pointer: step.origin.split("#")[1]! + suffix });
+      if (!isOpName(step.op)) continue;
+      const checkExpr = (src: string, suffix: string) => {
+        try {
+          const { names, refs } = references(parse(src));
+          for (const n of names) if (!paramNames.has(n) && n !== "PAGE_SIZE" && !constantNames.has(n)) problems.push({ ...where(suffix), expected: `a parameter, PAGE_SIZE or a constant from spec/constants.json (${n} is none)` });
+          for (const r of refs) if (!bound.has(r)) problems.push({ ...where(suffix), expected: `a binding made by an earlier step's "as" ($${r} is not bound)` });
+        } catch (err) {
+          if (err instanceof ExprError) problems.push({ ...where(suffix), expected: `a valid expression: ${err.message}` });
+          else throw err;
+        }
+      };
+      for (const [name, p] of Object.entries(OPS[step.op].params) as [string, ParamSpec][]) {
+        const v = step.args[name];
+        if (v !== undefined) for (const src of expressionsOf(v, p.kind)) checkExpr(src, `/${name}`);
+      }
+      if (step.op === "ioctl" && typeof step.args.request === "string" && !spec.ioctlNames().includes(step.args.request))
+        problems.push({ ...where("/request"), expected: `an ioctl named in spec/constants.json (${step.args.request} is not)` });
+      for (const o of outcomes(step.expect)) {
+        if (o.errno !== undefined || o.signal !== undefined) needsControl = true;
+        for (const src of expressionsOf(o.ret, "match")) checkExpr(src, "/expect/ret");
+        for (const src of expressionsOf(o.out, "match")) checkExpr(src, "/expect/out");
+        for (const src of expressionsOf(o.data, "match")) checkExpr(src, "/expect/data");
+        const { reason: _r, ...payload } = o.exit ?? { reason: "" };
+        for (const src of expressionsOf(payload, "match")) checkExpr(src, "/expect/exit");
+      }
+      if (step.as !== undefined) bound.add(step.as);
+    }
+    if (needsControl && c.control === undefined) problems.push({ ...at(), expected: `a "control" naming the case(s) that succeed with the same arguments but one (this case expects an error or a signal)` });
+  }
+  for (const c of cases) {
+    if (c.control === undefined) continue;
+    const m = compileQuery(c.control);
+    if (!cases.some((o) => m(o.id))) problems.push({ file: c.file, pointer: c.pointer + "/control", expected: `a query that matches at least one case (${c.control} matches none)` });
+  }
+}

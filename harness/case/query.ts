@@ -1,0 +1,24 @@
+// Case ids are queries: `area:topic:case_name:k=v;k=v`. The same matcher selects
+// cases (--filter), keys expectations and keys results. A query without wildcards
+// matches that id and everything below it; `*` matches any run of characters and
+// `?` one character.
+export function compileQuery(query: string): (id: string) => boolean {
+  const q = query.trim();
+  if (q === "" || q === "*") return () => true;
+  if (!/[*?]/.test(q)) return (id) => id === q || id.startsWith(q + ":");
+  const re = new RegExp("^" + q.split("").map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&"))).join("") + "$");
+  return (id) => re.test(id);
+}
+
+/** Several queries separated by commas or given separately: a case is selected if any matches. */
+export function compileFilters(filters: string[]): (id: string) => boolean {
+  const parts = filters.flatMap((f) => f.split(",")).map((f) => f.trim()).filter((f) => f !== "");
+  if (parts.length === 0) return () => true;
+  const ms = parts.map(compileQuery);
+  return (id) => ms.some((m) => m(id));
+}
+
+export function caseId(suite: string, name: string, labels: [string, string][]): string {
+  const base = `${suite}:${name}`;
+  return labels.length === 0 ? base : `${base}:${labels.map(([k, v]) => `${k}=${v}`).join(";")}`;
+}

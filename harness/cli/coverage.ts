@@ -1,0 +1,55 @@
+// `privmem-cts coverage`: clause coverage per area, from the results of earlier
+// runs, or, when there are none, from an in-process run of the reference matrix.
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { loadSpec } from "../../spec/index.js";
+import { REPORTS_DIR, SUITES_DIR } from "../../spec/paths.js";
+import { readJson } from "../../spec/validate.js";
+import { loadSuites } from "../case/load.js";
+import { driverChoice, REFERENCE_MATRIX } from "../drivers/index.js";
+import { clauseCoverage, formatCoverage, type RunResults } from "../reporters/coverage.js";
+import { RESULTS_JSON } from "../reporters/files.js";
+import { Expectations } from "../runner/expectations.js";
+import { run } from "../runner/run.js";
+import { err, json, out, parse } from "./common.js";
+
+export const COVERAGE_HELP = `privmem-cts coverage [--json] [--results PATH ...]
+
+Clause coverage: which clauses have at least one passing case, per area, with the
+uncovered ones listed. Reads results.json files (a file, or a directory searched
+recursively; default reports/latest/). With no results at all it runs the suites
+against the reference matrix in process (${REFERENCE_MATRIX.map((c) => `${c.profile}@${c.host}`).join(", ")}).`;
+
+function findResults(path: string): string[] {
+  if (!existsSync(path)) return [];
+  if (statSync(path).isFile()) return [path];
+  return readdirSync(path).flatMap((name) => {
+    const p = join(path, name);
+    return statSync(p).isDirectory() ? findResults(p) : name === RESULTS_JSON ? [p] : [];
+  });
+}
+
+export async function cmdCoverage(argv: string[]): Promise<number> {
+  const { values: o } = parse(argv, { json: { type: "boolean", default: false }, results: { type: "string", multiple: true } });
+  const spec = loadSpec();
+  const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
+  const paths = (o.results ?? [join(REPORTS_DIR, "latest")]).flatMap((p) => findResults(resolve(p)));
+  let runs: RunResults[];
+  if (paths.length > 0) runs = paths.map((p) => readJson(p) as RunResults);
+  else {
+    if (!o.json) err("privmem-cts: no results found; running the suites against the reference matrix in process");
+    runs = [];
+    for (const cfg of REFERENCE_MATRIX) {
+      const r = await run({ spec, cases, driver: driverChoice("reference", cfg), filters: [], timeoutMs: 10000, expectations: Expectations.none(), reporters: [], suiteFiles: files });
+      runs.push({ runInfo: r.info, cases: r.results });
+    }
+  }
+  const report = clauseCoverage(spec, runs, cases);
+  if (o.json) json(report);
+  else {
+    out(`from ${runs.length} run(s): ${runs.map((r) => `${r.runInfo.driver} ${r.runInfo.profile}`).join(", ")}`);
+    out(formatCoverage(report));
+    if (report.withoutCases.length) out(`clauses no case names yet: ${report.withoutCases.length}`);
+  }
+  return 0;
+}

@@ -1,0 +1,96 @@
+// `privmem-cts docs`: one Markdown page per ioctl or object — layout tables, the
+// clauses with their sources and per-profile differences, and the cases that
+// cover each clause — plus an index.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { loadSpec, type Clause, type Spec } from "../../spec/index.js";
+import { formatRequest } from "../../spec/ioc.js";
+import { REPORTS_DIR, SUITES_DIR } from "../../spec/paths.js";
+import { loadSuites } from "../case/load.js";
+import { err, parse } from "./common.js";
+
+export const DOCS_HELP = `privmem-cts docs [--out DIR]
+
+Write the uAPI as documentation (default reports/docs/): index.md, and one page per
+ioctl or object with its request numbers and struct layouts per profile, every
+clause with sources and per-profile variants, and the cases covering each clause.`;
+
+const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+function layoutTable(spec: Spec, struct: string): string[] {
+  const s = spec.structs.get(struct);
+  if (!s) return [];
+  const lines = [`#### struct ${struct} (${s.size} bytes; profiles ${s.profiles})`, "", "| offset | size | type | field | |", "|---:|---:|---|---|---|"];
+  for (const f of s.fields) {
+    const size = spec.codec.sizeOf(f.type) * (f.count ?? 1);
+    const type = f.count ? `${f.type}[${f.count}]` : f.type;
+    const notes = [f.out ? "written back" : "", f.union ? `union ${f.union}` : "", f.aliases ? `alias ${f.aliases.join(", ")}` : ""].filter(Boolean).join("; ");
+    lines.push(`| ${f.offset} | ${size} | ${type} | ${f.name} | ${notes} |`);
+  }
+  if (s.note) lines.push("", s.note);
+  return [...lines, ""];
+}
+
+function ioctlSection(spec: Spec, name: string): string[] {
+  const revs = spec.ioctlRevisions(name);
+  if (revs.length === 0) return [];
+  const lines = ["## Request", "", "| profiles | request | direction | argument | issued on |", "|---|---|---|---|---|"];
+  const structs = new Set<string>();
+  for (const r of revs) {
+    const arg = r.def.arg === null ? "none" : r.def.arg === "value" ? "by value" : r.def.arg;
+    lines.push(`| ${r.profiles.join(", ")} | \`${formatRequest(r.def.request)}\` | ${r.def.dir} | ${arg}${r.def.buffer ? ` (reads ${r.def.buffer})` : ""} | ${r.def.on.join(", ")} |`);
+    for (const s of [r.def.arg, r.def.buffer]) if (s && s !== "value" && s !== "u64") structs.add(s);
+    if (r.note) lines.push(`|  | ${cell(r.note)} | | | |`);
+  }
+  lines.push("", "## Layout", "");
+  for (const s of structs) lines.push(...layoutTable(spec, s));
+  return lines;
+}
+
+function clauseSection(c: Clause, coveredBy: string[]): string[] {
+  const lines = [`### ${c.id}${c.title ? ` — ${c.title}` : ""}`, "", c.statement, ""];
+  lines.push("| profiles | rule in these profiles |", "|---|---|");
+  for (const [set, v] of Object.entries(c.profiles)) {
+    const text = [v.statement, v.errno ? `errno ${v.errno.join(" or ")}` : "", v.result ? `result: ${v.result}` : "", v.note ? `note: ${v.note}` : ""].filter(Boolean).join("; ") || "holds as stated";
+    lines.push(`| ${set} | ${cell(text)} |`);
+  }
+  lines.push("", `Sources (${c.verification.status}${c.verification.note ? `: ${c.verification.note}` : ""}):`);
+  for (const s of c.sources) lines.push(`- ${s.kind}: ${s.ref}${s.note ? ` — ${s.note}` : ""}`);
+  if (c.arch) lines.push(`- architectures: ${c.arch.join(", ")}`);
+  lines.push("", coveredBy.length ? `Covered by ${coveredBy.length} case(s): ${coveredBy.slice(0, 20).map((id) => `\`${id}\``).join(", ")}${coveredBy.length > 20 ? ", ..." : ""}` : "**No case covers this clause yet.**", "");
+  return lines;
+}
+
+export async function cmdDocs(argv: string[]): Promise<number> {
+  const { values: o } = parse(argv, { out: { type: "string" } });
+  const dir = resolve(o.out ?? join(REPORTS_DIR, "docs"));
+  const spec = loadSpec();
+  const { cases } = await loadSuites(spec, [SUITES_DIR]);
+  const byClause = new Map<string, string[]>();
+  for (const c of cases) for (const id of c.clauses) byClause.set(id, [...(byClause.get(id) ?? []), c.id]);
+  mkdirSync(dir, { recursive: true });
+  const index = ["# privmem-cts: the KVM guest private memory uAPI", "", `${spec.clauses.length} clauses in ${spec.areas.length} areas; ${cases.length} cases.`, "", "## Profiles", ""];
+  for (const p of spec.profiles) index.push(`- **${p.name}** (${p.date}, ${p.kind}): ${p.title}`);
+  const pages = new Map<string, Clause[]>();
+  for (const c of spec.clauses) pages.set(c.subject, [...(pages.get(c.subject) ?? []), c]);
+  for (const area of spec.areas) {
+    index.push("", `## ${area.area}: ${area.title}`, "");
+    if (area.description) index.push(area.description, "");
+    for (const subject of area.subjects) {
+      const n = spec.clauses.filter((c) => c.area === area.area && c.subject === subject).length;
+      index.push(`- [${subject}](${slug(subject)}.md) — ${n} clause(s) in this area`);
+    }
+  }
+  for (const [subject, clauses] of pages) {
+    const lines = [`# ${subject}`, "", "[index](index.md)", "", ...ioctlSection(spec, subject)];
+    const struct = subject.replace(/\./g, "_");
+    if (!spec.ioctlRevisions(subject).length && spec.structs.has(struct)) lines.push("## Layout", "", ...layoutTable(spec, struct));
+    lines.push("## Clauses", "");
+    for (const c of clauses) lines.push(...clauseSection(c, byClause.get(c.id) ?? []));
+    writeFileSync(join(dir, `${slug(subject)}.md`), lines.join("\n"));
+  }
+  writeFileSync(join(dir, "index.md"), index.join("\n") + "\n");
+  err(`privmem-cts: wrote ${pages.size + 1} pages to ${relative(process.cwd(), dir) || "."}/`);
+  return 0;
+}

@@ -1,0 +1,157 @@
+// `privmem-cts run`: the main job.
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { loadSpec } from "../../spec/index.js";
+import { EXPECTATIONS_DIR, REPORTS_DIR, SUITES_DIR } from "../../spec/paths.js";
+import { loadSuites } from "../case/load.js";
+import { driverChoice } from "../drivers/index.js";
+import { Expectations } from "../runner/expectations.js";
+import { run, type CaseResult, type Reporter, type RunInfo } from "../runner/run.js";
+import { KtapReporter } from "../reporters/ktap.js";
+import { JsonlReporter, JsonReporter, JunitReporter, junitXml } from "../reporters/files.js";
+import { clauseCoverage, COVERAGE_JSON, CoverageReporter } from "../reporters/coverage.js";
+import { matrixHtml, type MatrixRun } from "../reporters/html.js";
+
+export const MATRIX_HTML = "matrix.html";
+import { err, parse, UsageError } from "./common.js";
+import type { OutcomeName } from "../runner/outcomes.js";
+
+export const RUN_HELP = `privmem-cts run [options]
+
+Run the conformance suites against one driver. KTAP v1 goes to stdout; reports
+(results.jsonl, results.json, junit.xml, coverage.json, matrix.html) go to --out.
+
+  --driver D         reference (default), linux, or remote:<command>
+  --profile P        uAPI revision: upm-v9 upm-v10 rfc-v11 linux-6.8 linux-6.18 linux-7.2 conv-v7
+                     (reference default linux-7.2; linux default: from the running kernel)
+  --host H           reference host model: full (default) or pvm
+                     For the reference, --profile and --host take comma lists: every
+                     combination is run, each into <out>/<profile>@<host>/, and the
+                     KTAP document nests one suite per combination.
+  --suites DIR       suites to load (repeatable; default: suites/)
+  --filter Q         case query, e.g. 'gmem:fallocate:*' (repeatable or comma-separated)
+  --reporter R       what goes to stdout: ktap (default), json, junit
+  --out DIR          report directory (default: reports/latest)
+  --timeout MS       per-case timeout (default 10000)
+  --expectations F   known deviations (default: expectations/<driver>.json if it exists)
+  --no-expectations  ignore the default expectations file
+  --seed N           shuffle case order within each area with this seed
+  --trace            keep every case's operations and results in results.jsonl
+
+Exit status: 0 when nothing failed (PASS, SKIP, XFAIL), 1 on FAIL, ERROR, CRASH,
+TIMEOUT or XPASS, 2 on bad input or usage.`;
+
+class ProgressReporter implements Reporter {
+  private total = 0;
+  private done = 0;
+  begin(_info: RunInfo, plan: { id: string }[]): void {
+    this.total = plan.length;
+  }
+  caseDone(r: CaseResult): void {
+    this.done++;
+    process.stderr.write(`\r\x1b[K[${this.done}/${this.total}] ${r.outcome} ${r.id.slice(0, 100)}`);
+  }
+  end(): void {
+    process.stderr.write("\r\x1b[K");
+  }
+}
+
+class StdoutFileReporter implements Reporter {
+  constructor(private readonly kind: "json" | "junit") {}
+  end(info: RunInfo, results: CaseResult[], summary: Record<OutcomeName, number>): void {
+    if (this.kind === "junit") process.stdout.write(junitXml(info, results));
+    else process.stdout.write(JSON.stringify({ runInfo: info, summary, cases: results.map(({ trace: _t, ...c }) => c) }, null, 2) + "\n");
+  }
+}
+
+export async function cmdRun(argv: string[]): Promise<number> {
+  const { values: o } = parse(argv, {
+    driver: { type: "string", default: "reference" },
+    profile: { type: "string" },
+    host: { type: "string" },
+    suites: { type: "string", multiple: true },
+    filter: { type: "string", multiple: true },
+    reporter: { type: "string", default: "ktap" },
+    out: { type: "string" },
+    timeout: { type: "string", default: "10000" },
+    expectations: { type: "string" },
+    "no-expectations": { type: "boolean", default: false },
+    seed: { type: "string" },
+    trace: { type: "boolean", default: false },
+  });
+  if (!["ktap", "json", "junit"].includes(o.reporter)) throw new UsageError(`--reporter must be ktap, json or junit (got ${o.reporter})`);
+  const timeoutMs = Number(o.timeout);
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout must be a positive integer (got ${o.timeout})`);
+  const seed = o.seed === undefined ? undefined : Number(o.seed);
+  if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer (got ${o.seed})`);
+
+  const spec = loadSpec();
+  const suiteDirs = (o.suites ?? [SUITES_DIR]).map((d) => resolve(d));
+  const { cases, files } = await loadSuites(spec, suiteDirs);
+  const profiles = o.profile === undefined ? [undefined] : o.profile.split(",").map((p) => p.trim());
+  const hosts = o.host === undefined ? [undefined] : o.host.split(",").map((h) => h.trim());
+  if (o.driver !== "reference" && (profiles.length > 1 || hosts.length > 1)) throw new UsageError("comma lists in --profile and --host are for the reference driver");
+  const configs = profiles.flatMap((profile) => hosts.map((host) => ({ profile, host })));
+  const choices = configs.map(({ profile, host }) =>
+    driverChoice(o.driver, { ...(profile !== undefined ? { profile } : {}), ...(host !== undefined ? { host } : {}), onStderr: (chunk) => process.stderr.write(chunk) }),
+  );
+  const defaultExpectations = join(EXPECTATIONS_DIR, `${o.driver.split(":")[0]}.json`);
+  const expectations = () =>
+    o["no-expectations"]
+      ? Expectations.none()
+      : o.expectations !== undefined
+        ? Expectations.load(resolve(o.expectations))
+        : existsSync(defaultExpectations) && !o.driver.startsWith("remote:")
+          ? Expectations.load(defaultExpectations)
+          : Expectations.none();
+
+  const outDir = resolve(o.out ?? join(REPORTS_DIR, "latest"));
+  const nested = configs.length > 1;
+  if (nested && o.reporter === "ktap") {
+    process.stdout.write(`KTAP version 1\n1..${configs.length}\n`);
+  }
+  let exitCode = 0;
+  const merged: MatrixRun[] = [];
+  for (const [i, choice] of choices.entries()) {
+    const label = nested ? configLabel(choice.reproArgs) : choice.label;
+    const dir = nested ? join(outDir, label) : outDir;
+    const exp = expectations();
+    const reporters: Reporter[] = [new JsonlReporter(dir, o.trace), new JsonReporter(dir), new JunitReporter(dir), new CoverageReporter(spec, dir)];
+    if (o.reporter === "ktap") reporters.unshift(new KtapReporter(process.stdout, nested ? "  " : ""));
+    else reporters.push(new StdoutFileReporter(o.reporter as "json" | "junit"));
+    if (process.stderr.isTTY) reporters.push(new ProgressReporter());
+    const result = await run({
+      spec,
+      cases,
+      driver: choice,
+      filters: o.filter ?? [],
+      timeoutMs,
+      expectations: exp,
+      ...(seed !== undefined ? { seed } : {}),
+      reporters,
+      keepTrace: o.trace,
+      suiteFiles: files,
+    });
+    if (nested && o.reporter === "ktap") process.stdout.write(`${result.exitCode === 0 ? "ok" : "not ok"} ${i + 1} ${o.driver} ${label}\n`);
+    exitCode = Math.max(exitCode, result.exitCode);
+    merged.push({ label, runInfo: result.info, cases: result.results });
+    const s = result.summary;
+    err(
+      `privmem-cts: ${result.results.length} cases against ${result.info.driver} (${result.info.profile}${nested ? `, ${label}` : ""}): ` +
+        `${s.PASS} pass, ${s.FAIL} fail, ${s.SKIP} skip, ${s.XFAIL} xfail, ${s.XPASS} xpass, ${s.ERROR} error, ${s.TIMEOUT} timeout, ${s.CRASH} crash` +
+        `${result.info.skippedRun ? ` (driver unavailable: ${result.info.skippedRun})` : ""}; reports in ${relative(process.cwd(), dir) || "."}/`,
+    );
+    const unused = exp.unused();
+    if (unused.length > 0 && (o.filter ?? []).length === 0 && !result.info.skippedRun) err(`privmem-cts: ${unused.length} expectation entries matched no case: ${unused.map((e) => e.query).join(", ")}`);
+  }
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, MATRIX_HTML), matrixHtml(spec, merged));
+  if (nested) writeFileSync(join(outDir, COVERAGE_JSON), JSON.stringify(clauseCoverage(spec, merged, cases), null, 2) + "\n");
+  return exitCode;
+}
+
+/** "--profile linux-6.18 --host pvm" -> "linux-6.18@pvm" */
+function configLabel(args: string[]): string {
+  const get = (k: string) => args[args.indexOf(k) + 1];
+  return args.includes("--host") ? `${get("--profile")}@${get("--host")}` : (get("--profile") ?? "default");
+}

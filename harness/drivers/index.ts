@@ -1,0 +1,84 @@
+// Which drivers exist and how to open them: `reference` (in process), `linux`
+// (a child process talking to /dev/kvm), `remote:<command>` (any executable that
+// speaks the protocol; the command is split into words as a shell would).
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { PROFILE_ORDER, isProfileName, type ProfileName } from "../../spec/profiles.js";
+import { PROJECT_ROOT } from "../../spec/paths.js";
+import { DriverUnavailable, type Driver } from "../driver/contract.js";
+import { ChildProcessDriver, splitCommand } from "../driver/child.js";
+import type { DriverChoice } from "../runner/run.js";
+import { openReference } from "./reference.js";
+
+export const DEFAULT_REFERENCE_PROFILE: ProfileName = "linux-7.2";
+export const DEFAULT_REFERENCE_HOST = "full";
+export const PROFILE_ENV = "PRIVMEM_CTS_PROFILE";
+
+/** The main job's reference configurations: every modelled release on both host models. */
+export const REFERENCE_MATRIX: { profile: ProfileName; host: string }[] = (["linux-6.8", "linux-6.18", "linux-7.2"] as ProfileName[]).flatMap((profile) =>
+  ["full", "pvm"].map((host) => ({ profile, host })),
+);
+
+export interface DriverOptions {
+  profile?: string;
+  host?: string;
+  /** where a child driver's stderr goes */
+  onStderr?: (chunk: string) => void;
+}
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+function checkProfile(p: string | undefined): ProfileName | undefined {
+  if (p === undefined) return undefined;
+  if (!isProfileName(p)) throw new UsageError(`unknown profile ${p} (profiles: ${PROFILE_ORDER.join(", ")})`);
+  return p;
+}
+
+async function openLinuxDriver(profile: ProfileName | undefined, opts: DriverOptions): Promise<Driver> {
+  const mod = join(PROJECT_ROOT, "dist", "harness", "drivers", "linux", "index.js");
+  if (!existsSync(mod)) throw new DriverUnavailable("the linux driver is not built (run npm run build)");
+  const { openLinux } = (await import(pathToFileURL(mod).href)) as { openLinux: (o: { profile?: ProfileName; onStderr?: (s: string) => void }) => Promise<Driver> };
+  return openLinux({ ...(profile ? { profile } : {}), ...(opts.onStderr ? { onStderr: opts.onStderr } : {}) });
+}
+
+export function driverChoice(spec: string, opts: DriverOptions = {}): DriverChoice {
+  const profile = checkProfile(opts.profile);
+  if (spec === "reference") {
+    const p = profile ?? DEFAULT_REFERENCE_PROFILE;
+    const host = opts.host ?? DEFAULT_REFERENCE_HOST;
+    return {
+      label: "reference",
+      reproArgs: ["--profile", p, "--host", host],
+      open: async () => openReference({ profile: p, host }),
+    };
+  }
+  if (opts.host !== undefined) throw new UsageError("--host only applies to the reference driver");
+  if (spec === "linux") {
+    return { label: "linux", reproArgs: profile ? ["--profile", profile] : [], open: () => openLinuxDriver(profile, opts) };
+  }
+  if (spec.startsWith("remote:")) {
+    const words = splitCommand(spec.slice("remote:".length));
+    if (words.length === 0) throw new UsageError("remote: needs a command, e.g. --driver 'remote:npx privmem-cts serve'");
+    return {
+      label: spec,
+      reproArgs: profile ? ["--profile", profile] : [],
+      open: () =>
+        ChildProcessDriver.start({
+          command: words[0]!,
+          args: words.slice(1),
+          env: { ...process.env, ...(profile ? { [PROFILE_ENV]: profile } : {}) },
+          ...(opts.onStderr ? { onStderr: opts.onStderr } : {}),
+        }),
+    };
+  }
+  throw new UsageError(`unknown driver ${spec} (drivers: reference, linux, remote:<command>)`);
+}
+
+/** The driver kinds `privmem-cts drivers` describes. */
+export const DRIVER_KINDS = ["reference", "linux"] as const;

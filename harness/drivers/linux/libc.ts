@@ -1,0 +1,145 @@
+// The libc functions the linux driver calls, through koffi (prebuilt, nothing is
+// compiled). Addresses are plain integers (uint64) so the driver can do pointer
+// arithmetic; struct arguments are Buffers whose bytes come from spec/codec.ts.
+import koffi from "koffi";
+
+const lib = koffi.load("libc.so.6");
+
+/** A raw system call outcome: ret as the C function returned it, errno when it failed. */
+export interface Sys {
+  ret: bigint;
+  errno: number;
+}
+
+type Int = bigint;
+const s32 = (v: Int): bigint => BigInt.asIntN(32, v);
+const u32 = (v: Int): bigint => BigInt.asUintN(32, v);
+const s64 = (v: Int): bigint => BigInt.asIntN(64, v);
+const u64 = (v: Int): bigint => BigInt.asUintN(64, v);
+
+/** Run a libc call and pick up errno at once, before any other call can change it. */
+function sys(call: () => unknown, failed: (ret: bigint) => boolean = (r) => r === -1n): Sys {
+  const ret = BigInt(call() as number | bigint);
+  return failed(ret) ? { ret: -1n, errno: koffi.errno() } : { ret, errno: 0 };
+}
+
+const fn = {
+  open: lib.func("int open(const char *path, int flags, ...)"),
+  close: lib.func("int close(int fd)"),
+  dup: lib.func("int dup(int fd)"),
+  fcntl: lib.func("int fcntl(int fd, int cmd, ...)"),
+  read: lib.func("int64 read(int fd, void *buf, uint64 len)"),
+  write: lib.func("int64 write(int fd, const void *buf, uint64 len)"),
+  pread: lib.func("int64 pread(int fd, void *buf, uint64 len, int64 offset)"),
+  pwrite: lib.func("int64 pwrite(int fd, const void *buf, uint64 len, int64 offset)"),
+  lseek: lib.func("int64 lseek(int fd, int64 offset, int whence)"),
+  fallocate: lib.func("int fallocate(int fd, int mode, int64 offset, int64 len)"),
+  ftruncate: lib.func("int ftruncate(int fd, int64 length)"),
+  fchmod: lib.func("int fchmod(int fd, uint32 mode)"),
+  fstat: lib.func("int fstat(int fd, void *buf)"),
+  fstatfs: lib.func("int fstatfs(int fd, void *buf)"),
+  memfdCreate: lib.func("int memfd_create(const char *name, uint32 flags)"),
+  syscall: lib.func("int64 syscall(int64 number, ...)"),
+  ioctl: lib.func("int ioctl(int fd, uint64 request, ...)"),
+  mmap: lib.func("uint64 mmap(uint64 addr, uint64 len, int prot, int flags, int fd, int64 offset)"),
+  munmap: lib.func("int munmap(uint64 addr, uint64 len)"),
+  mprotect: lib.func("int mprotect(uint64 addr, uint64 len, int prot)"),
+  madvise: lib.func("int madvise(uint64 addr, uint64 len, int advice)"),
+  copyIn: lib.func("memcpy", "uint64", ["uint64", "const void *", "uint64"]),
+  copyOut: lib.func("memcpy", "uint64", ["void *", "uint64", "uint64"]),
+  sysconf: lib.func("long sysconf(int name)"),
+  gettid: lib.func("int gettid(void)"),
+};
+
+export const open = (path: string, flags: Int, mode: Int): Sys => sys(() => fn.open(path, Number(s32(flags)), "uint32", Number(u32(mode))));
+export const close = (fd: Int): Sys => sys(() => fn.close(Number(s32(fd))));
+export const dup = (fd: Int): Sys => sys(() => fn.dup(Number(s32(fd))));
+/** fcntl with an integer argument (long, as the kernel reads it). */
+export const fcntl = (fd: Int, cmd: Int, arg: Int): Sys => sys(() => fn.fcntl(Number(s32(fd)), Number(s32(cmd)), "int64", s64(arg)));
+export const read = (fd: Int, buf: Buffer): Sys => sys(() => fn.read(Number(s32(fd)), buf, BigInt(buf.length)));
+export const write = (fd: Int, data: Uint8Array): Sys => sys(() => fn.write(Number(s32(fd)), Buffer.from(data), BigInt(data.length)));
+export const pread = (fd: Int, buf: Buffer, offset: Int): Sys => sys(() => fn.pread(Number(s32(fd)), buf, BigInt(buf.length), s64(offset)));
+export const pwrite = (fd: Int, data: Uint8Array, offset: Int): Sys => sys(() => fn.pwrite(Number(s32(fd)), Buffer.from(data), BigInt(data.length), s64(offset)));
+export const lseek = (fd: Int, offset: Int, whence: Int): Sys => sys(() => fn.lseek(Number(s32(fd)), s64(offset), Number(s32(whence))));
+export const fallocate = (fd: Int, mode: Int, offset: Int, len: Int): Sys => sys(() => fn.fallocate(Number(s32(fd)), Number(s32(mode)), s64(offset), s64(len)));
+export const ftruncate = (fd: Int, length: Int): Sys => sys(() => fn.ftruncate(Number(s32(fd)), s64(length)));
+export const fchmod = (fd: Int, mode: Int): Sys => sys(() => fn.fchmod(Number(s32(fd)), Number(u32(mode))));
+export const fstat = (fd: Int, buf: Buffer): Sys => sys(() => fn.fstat(Number(s32(fd)), buf));
+export const fstatfs = (fd: Int, buf: Buffer): Sys => sys(() => fn.fstatfs(Number(s32(fd)), buf));
+export const memfdCreate = (name: string, flags: Int): Sys => sys(() => fn.memfdCreate(name, Number(u32(flags))));
+export const syscall1 = (nr: Int, arg: Int): Sys => sys(() => fn.syscall(s64(nr), "uint64", u64(arg)));
+
+/** ioctl with an integer argument (by value, or an address such as an invalid pointer). */
+export const ioctlValue = (fd: Int, request: number, arg: Int): Sys => sys(() => fn.ioctl(Number(s32(fd)), BigInt(request), "uint64", u64(arg)));
+/** ioctl with a pointer to a buffer the kernel reads and/or writes in place. */
+export const ioctlBuffer = (fd: Int, request: number, buf: Buffer): Sys => sys(() => fn.ioctl(Number(s32(fd)), BigInt(request), "void *", buf));
+
+const MAP_FAILED = (1n << 64n) - 1n;
+export const mmap = (addr: Int, len: Int, prot: Int, flags: Int, fd: Int, offset: Int): Sys =>
+  sys(
+    () => fn.mmap(u64(addr), u64(len), Number(s32(prot)), Number(s32(flags)), Number(s32(fd)), s64(offset)),
+    (r) => r === MAP_FAILED,
+  );
+export const munmap = (addr: Int, len: Int): Sys => sys(() => fn.munmap(u64(addr), u64(len)));
+export const mprotect = (addr: Int, len: Int, prot: Int): Sys => sys(() => fn.mprotect(u64(addr), u64(len), Number(s32(prot))));
+export const madvise = (addr: Int, len: Int, advice: Int): Sys => sys(() => fn.madvise(u64(addr), u64(len), Number(s32(advice))));
+
+/** Copy bytes into process memory at addr. The caller has checked that this cannot fault. */
+export function copyToAddress(addr: bigint, data: Uint8Array): void {
+  if (data.length > 0) fn.copyIn(addr, Buffer.from(data.buffer, data.byteOffset, data.byteLength), BigInt(data.length));
+}
+
+/** Copy bytes out of process memory at addr. The caller has checked that this cannot fault. */
+export function copyFromAddress(addr: bigint, len: number): Buffer {
+  const buf = Buffer.alloc(len);
+  if (len > 0) fn.copyOut(buf, addr, BigInt(len));
+  return buf;
+}
+
+const SC_PAGESIZE = 30;
+export const pageSize = (): number => Number(fn.sysconf(SC_PAGESIZE));
+export const gettid = (): number => Number(fn.gettid());
+
+// A per-thread timer that interrupts KVM_RUN (a guest that never halts). These are
+// libc structures, not uAPI, so koffi lays them out.
+const SigEventThread = koffi.struct("privmem_sigevent_thread", {
+  value: "uint64",
+  signo: "int",
+  notify: "int",
+  tid: "int",
+  pad: koffi.array("uint8", 44),
+});
+const ITimerSpec = koffi.struct("privmem_itimerspec", { intervalSec: "int64", intervalNsec: "int64", valueSec: "int64", valueNsec: "int64" });
+const timerCreate = lib.func("timer_create", "int", ["int", koffi.pointer(SigEventThread), koffi.out(koffi.pointer("uint64"))]);
+const timerSettime = lib.func("timer_settime", "int", ["uint64", "int", koffi.pointer(ITimerSpec), "void *"]);
+const timerDelete = lib.func("timer_delete", "int", ["uint64"]);
+
+const CLOCK_MONOTONIC = 1;
+const SIGEV_THREAD_ID = 4;
+
+export class ThreadTimer {
+  private constructor(private readonly id: bigint) {}
+
+  /** A timer that sends `signal` to the calling thread only. */
+  static create(signal: number): ThreadTimer {
+    const out: bigint[] = [0n];
+    const r = timerCreate(CLOCK_MONOTONIC, { value: 0n, signo: signal, notify: SIGEV_THREAD_ID, tid: gettid(), pad: new Array<number>(44).fill(0) }, out);
+    if (r !== 0) throw new Error(`timer_create failed with errno ${koffi.errno()}`);
+    return new ThreadTimer(BigInt(out[0]!));
+  }
+
+  /** Fire once after ms milliseconds; 0 disarms. */
+  arm(ms: number): void {
+    const sec = Math.floor(ms / 1000);
+    const nsec = (ms % 1000) * 1_000_000;
+    timerSettime(this.id, 0, { intervalSec: 0, intervalNsec: 0, valueSec: sec, valueNsec: nsec }, null);
+  }
+
+  disarm(): void {
+    this.arm(0);
+  }
+
+  delete(): void {
+    timerDelete(this.id);
+  }
+}

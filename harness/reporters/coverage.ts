@@ -1,0 +1,84 @@
+// Clause coverage: a clause is covered when at least one case that names it
+// passed. Computed from results, so several runs (hosts, profiles, drivers) merge.
+// Kept apart from code coverage of reference-impl/ (c8), which measures the model.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Spec } from "../../spec/index.js";
+import type { CaseResult, Reporter, RunInfo } from "../runner/run.js";
+
+export interface AreaCoverage {
+  total: number;
+  covered: number;
+  uncovered: string[];
+}
+
+export interface CoverageReport {
+  /** what the figures were computed from */
+  runs: { driver: string; profile: string; host: string }[];
+  clauses: { total: number; covered: number };
+  areas: Record<string, AreaCoverage>;
+  /** clause id -> ids of the passing cases that cover it */
+  coveredBy: Record<string, string[]>;
+  /** clauses that no case names at all (no case written yet) */
+  withoutCases: string[];
+}
+
+export interface RunResults {
+  runInfo: Pick<RunInfo, "driver" | "profile" | "host">;
+  cases: Pick<CaseResult, "id" | "outcome" | "clauses">[];
+}
+
+export function clauseCoverage(spec: Spec, runs: RunResults[], allCases?: { id: string; clauses: string[] }[]): CoverageReport {
+  const coveredBy = new Map<string, Set<string>>();
+  const named = new Set<string>();
+  for (const r of runs)
+    for (const c of r.cases) {
+      for (const id of c.clauses) named.add(id);
+      if (c.outcome !== "PASS") continue;
+      for (const id of c.clauses) {
+        if (!coveredBy.has(id)) coveredBy.set(id, new Set());
+        coveredBy.get(id)!.add(c.id);
+      }
+    }
+  for (const c of allCases ?? []) for (const id of c.clauses) named.add(id);
+  const areas: Record<string, AreaCoverage> = {};
+  for (const a of spec.areas) areas[a.area] = { total: 0, covered: 0, uncovered: [] };
+  for (const clause of spec.clauses) {
+    const a = areas[clause.area]!;
+    a.total++;
+    if (coveredBy.has(clause.id)) a.covered++;
+    else a.uncovered.push(clause.id);
+  }
+  const total = spec.clauses.length;
+  return {
+    runs: runs.map((r) => ({ driver: r.runInfo.driver, profile: r.runInfo.profile, host: String(r.runInfo.host.kernel) })),
+    clauses: { total, covered: coveredBy.size },
+    areas,
+    coveredBy: Object.fromEntries([...coveredBy].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, [...v].sort()])),
+    withoutCases: spec.clauses.filter((c) => !named.has(c.id)).map((c) => c.id),
+  };
+}
+
+export function formatCoverage(c: CoverageReport): string {
+  const lines = [`clause coverage: ${c.clauses.covered}/${c.clauses.total} clauses have a passing case`];
+  for (const [area, a] of Object.entries(c.areas)) {
+    const pct = a.total === 0 ? 100 : Math.round((100 * a.covered) / a.total);
+    lines.push(`  ${area.padEnd(12)} ${String(a.covered).padStart(3)}/${String(a.total).padEnd(3)} ${String(pct).padStart(3)}%${a.uncovered.length ? `  uncovered: ${a.uncovered.join(" ")}` : ""}`);
+  }
+  return lines.join("\n");
+}
+
+export const COVERAGE_JSON = "coverage.json";
+
+/** Writes coverage.json for the run it is attached to. */
+export class CoverageReporter implements Reporter {
+  constructor(
+    private readonly spec: Spec,
+    private readonly dir: string,
+  ) {}
+
+  end(info: RunInfo, results: CaseResult[]): void {
+    mkdirSync(this.dir, { recursive: true });
+    writeFileSync(join(this.dir, COVERAGE_JSON), JSON.stringify(clauseCoverage(this.spec, [{ runInfo: info, cases: results }]), null, 2) + "\n");
+  }
+}

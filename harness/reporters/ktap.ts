@@ -1,0 +1,90 @@
+// KTAP v1 (Documentation/dev-tools/ktap.rst): one nested suite per area, results
+// streamed as cases finish, diagnostics before the result they explain.
+import type { Writable } from "node:stream";
+import type { CaseResult, Reporter, RunInfo } from "../runner/run.js";
+import type { OutcomeName } from "../runner/outcomes.js";
+
+const clean = (s: string) => s.replace(/#/g, "%23").replace(/\s+/g, " ").trim();
+
+export function ktapLine(n: number, r: Pick<CaseResult, "id" | "outcome" | "message">): string {
+  const msg = r.message ? clean(r.message) : "";
+  switch (r.outcome) {
+    case "PASS": return `ok ${n} ${r.id}`;
+    case "SKIP": return `ok ${n} ${r.id} # SKIP ${msg}`.trimEnd();
+    case "XFAIL": return `ok ${n} ${r.id} # XFAIL ${msg}`.trimEnd();
+    case "TIMEOUT": return `not ok ${n} ${r.id} # TIMEOUT ${msg}`.trimEnd();
+    case "ERROR": return `not ok ${n} ${r.id} # ERROR ${msg}`.trimEnd();
+    case "CRASH": return `not ok ${n} ${r.id} # ERROR CRASH ${msg}`.trimEnd();
+    case "XPASS": return `not ok ${n} ${r.id} # XPASS ${msg}`.trimEnd();
+    case "FAIL": return `not ok ${n} ${r.id}`;
+  }
+}
+
+export class KtapReporter implements Reporter {
+  private areas: { area: string; count: number }[] = [];
+  private areaIndex = -1;
+  private inArea = 0;
+  private areaBad = false;
+  private areaAllSkipped = true;
+
+  /** prefix indents the whole document, to nest it under a parent (several runs in one KTAP stream) */
+  constructor(
+    private readonly out: Writable,
+    private readonly prefix = "",
+  ) {}
+
+  private w(line: string): void {
+    this.out.write(this.prefix + line + "\n");
+  }
+
+  begin(info: RunInfo, plan: { id: string; area: string }[]): void {
+    for (const p of plan) {
+      const last = this.areas[this.areas.length - 1];
+      if (last && last.area === p.area) last.count++;
+      else this.areas.push({ area: p.area, count: 1 });
+    }
+    this.w("KTAP version 1");
+    if (info.skippedRun !== undefined) {
+      this.w(`1..0 # SKIP ${clean(info.skippedRun)}`);
+      return;
+    }
+    this.w(`1..${this.areas.length}`);
+    this.w(`# privmem-cts: driver ${info.driver} (${info.driverName} ${info.driverVersion}), profile ${info.profile}, kernel ${info.host.kernel}, ${plan.length} cases`);
+  }
+
+  private closeArea(): void {
+    if (this.areaIndex < 0) return;
+    const a = this.areas[this.areaIndex]!;
+    const n = this.areaIndex + 1;
+    if (this.areaBad) this.w(`not ok ${n} ${a.area}`);
+    else if (this.areaAllSkipped) this.w(`ok ${n} ${a.area} # SKIP`);
+    else this.w(`ok ${n} ${a.area}`);
+  }
+
+  caseDone(r: CaseResult): void {
+    const current = this.areas[this.areaIndex];
+    if (!current || this.inArea === current.count) {
+      this.closeArea();
+      this.areaIndex++;
+      this.inArea = 0;
+      this.areaBad = false;
+      this.areaAllSkipped = true;
+      const a = this.areas[this.areaIndex]!;
+      this.w("  KTAP version 1");
+      this.w(`  1..${a.count}`);
+    }
+    this.inArea++;
+    if (r.outcome !== "SKIP") this.areaAllSkipped = false;
+    if (r.outcome === "FAIL" || r.outcome === "ERROR" || r.outcome === "CRASH" || r.outcome === "TIMEOUT" || r.outcome === "XPASS") {
+      this.areaBad = true;
+      if (r.message) for (const line of r.message.split("\n").slice(0, 8)) this.w(`  # ${r.id}: ${line}`);
+      this.w(`  # repro: ${r.repro}`);
+    }
+    this.w("  " + ktapLine(this.inArea, r));
+  }
+
+  end(_info: RunInfo, _results: CaseResult[], s: Record<OutcomeName, number>): void {
+    this.closeArea();
+    this.w(`# Totals: pass:${s.PASS} fail:${s.FAIL} xfail:${s.XFAIL} xpass:${s.XPASS} skip:${s.SKIP} error:${s.ERROR} timeout:${s.TIMEOUT} crash:${s.CRASH}`);
+  }
+}

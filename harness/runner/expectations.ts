@@ -1,0 +1,65 @@
+// Expectations: known deviations of one driver (and host), each with a reason.
+// An entry turns a matching failure into XFAIL and a matching pass into XPASS.
+import { InputError } from "../../spec/errors.js";
+import { loadValidated, displayPath } from "../../spec/validate.js";
+import { compileQuery } from "../case/query.js";
+import { FAILING, type OutcomeName } from "./outcomes.js";
+
+export interface ExpectationEntry {
+  query: string;
+  expected: OutcomeName | OutcomeName[];
+  reason: string;
+  link?: string;
+  evidence?: string;
+}
+
+export interface ExpectationsFile {
+  driver: string;
+  description?: string;
+  entries: ExpectationEntry[];
+}
+
+export class Expectations {
+  private readonly matchers: { entry: ExpectationEntry; match: (id: string) => boolean; used: boolean }[];
+
+  constructor(
+    readonly file: string | undefined,
+    entries: ExpectationEntry[],
+  ) {
+    this.matchers = entries.map((entry) => ({ entry, match: compileQuery(entry.query), used: false }));
+  }
+
+  static load(file: string): Expectations {
+    const data = loadValidated<ExpectationsFile>("expectations.schema.json", file);
+    data.entries.forEach((e, i) => {
+      for (const o of [e.expected].flat()) if (!FAILING.includes(o)) throw new InputError([{ file: displayPath(file), pointer: `/entries/${i}/expected`, expected: `one of ${FAILING.join(", ")}` }]);
+    });
+    return new Expectations(displayPath(file), data.entries);
+  }
+
+  static none(): Expectations {
+    return new Expectations(undefined, []);
+  }
+
+  /** The entry for a case: the most specific (longest) matching query wins. */
+  lookup(id: string): ExpectationEntry | undefined {
+    let best: (typeof this.matchers)[number] | undefined;
+    for (const m of this.matchers) if (m.match(id) && (!best || m.entry.query.length > best.entry.query.length)) best = m;
+    if (best) best.used = true;
+    return best?.entry;
+  }
+
+  /** Apply an entry to an actual outcome. */
+  classify(id: string, actual: OutcomeName): { outcome: OutcomeName; expected: string; note?: string } {
+    const e = this.lookup(id);
+    if (!e || actual === "SKIP") return { outcome: actual, expected: e ? [e.expected].flat().join("|") : "PASS" };
+    const expected = [e.expected].flat();
+    if (actual === "PASS") return { outcome: "XPASS", expected: expected.join("|"), note: `listed as an expected ${expected.join("/")} (${e.reason}) but passed` };
+    if (expected.includes(actual)) return { outcome: "XFAIL", expected: expected.join("|"), note: e.reason };
+    return { outcome: actual, expected: expected.join("|"), note: `expected ${expected.join("/")} (${e.reason})` };
+  }
+
+  unused(): ExpectationEntry[] {
+    return this.matchers.filter((m) => !m.used).map((m) => m.entry);
+  }
+}

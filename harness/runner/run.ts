@@ -1,0 +1,273 @@
+// The runner: plan the selected cases against a driver's handshake (profile,
+// features), run each in a fresh session with a timeout, survive drivers that
+// crash, hang or lie, apply expectations, and stream results to the reporters.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import type { Spec } from "../../spec/index.js";
+import { expandProfileSet } from "../../spec/profiles.js";
+import { PROJECT_ROOT } from "../../spec/paths.js";
+import { DriverFailure, DriverUnavailable, type Driver, type Handshake } from "../driver/contract.js";
+import { CaseError, CaseRun, type TraceEntry } from "../case/execute.js";
+import { compileFilters } from "../case/query.js";
+import type { CaseDef } from "../case/types.js";
+import { Expectations } from "./expectations.js";
+import { emptySummary, isBad, type OutcomeName } from "./outcomes.js";
+
+export interface DriverChoice {
+  /** as given on the command line, e.g. "reference" or "remote:./my-driver --fast" */
+  label: string;
+  /** extra words for a repro command (--profile, --host) */
+  reproArgs: string[];
+  open(): Promise<Driver>;
+}
+
+export interface RunInfo {
+  driver: string;
+  driverName: string;
+  driverVersion: string;
+  contractVersion: string;
+  profile: string;
+  features: string[];
+  host: Handshake["host"];
+  suiteRevision: string;
+  seed: number | null;
+  filters: string[];
+  expectations: string | null;
+  startedAt: string;
+  skippedRun?: string;
+}
+
+export interface CaseResult {
+  id: string;
+  outcome: OutcomeName;
+  /** what the expectations file said (PASS when it says nothing) */
+  expected: string;
+  area: string;
+  clauses: string[];
+  durationMs: number;
+  message?: string;
+  repro: string;
+  trace?: TraceEntry[];
+}
+
+export interface Reporter {
+  begin?(info: RunInfo, plan: { id: string; area: string }[]): void;
+  caseDone?(r: CaseResult): void;
+  end?(info: RunInfo, results: CaseResult[], summary: Record<OutcomeName, number>): void | Promise<void>;
+}
+
+export interface RunOptions {
+  spec: Spec;
+  cases: CaseDef[];
+  driver: DriverChoice;
+  filters: string[];
+  timeoutMs: number;
+  expectations: Expectations;
+  seed?: number;
+  reporters: Reporter[];
+  /** keep each case's operation trace in its result (agreement reports) */
+  keepTrace?: boolean;
+  suiteFiles: string[];
+}
+
+export interface RunOutcome {
+  info: RunInfo;
+  results: CaseResult[];
+  summary: Record<OutcomeName, number>;
+  exitCode: number;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function suiteRevision(files: string[]): string {
+  const h = createHash("sha256");
+  for (const f of [...files].sort()) {
+    h.update(f);
+    try {
+      h.update(readFileSync(f.startsWith("/") ? f : `${PROJECT_ROOT}/${f}`));
+    } catch {
+      /* a vanished file still changes the hash through its name */
+    }
+  }
+  let git = "";
+  try {
+    git = execFileSync("git", ["-C", PROJECT_ROOT, "rev-parse", "--short=12", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() + " ";
+  } catch {
+    /* not a git checkout */
+  }
+  return `${git}suites-sha256:${h.digest("hex").slice(0, 16)}`;
+}
+
+/** The area a case reports under: the area of its first clause. */
+export function caseArea(spec: Spec, c: CaseDef): string {
+  return spec.clauseById.get(c.clauses[0]!)?.area ?? "UNKNOWN";
+}
+
+/** Why a case does not apply to this driver, or undefined if it does. */
+export function skipReason(spec: Spec, c: CaseDef, hs: Handshake): string | undefined {
+  const profile = hs.profile;
+  if (c.profiles !== undefined) {
+    if (!expandProfileSet(c.profiles).includes(profile)) return `the case is for profiles ${c.profiles}, the driver runs ${profile}`;
+  } else {
+    for (const id of c.clauses) {
+      const clause = spec.clauseById.get(id);
+      if (clause && spec.clauseVariant(clause, profile) === undefined) return `${id} does not exist in profile ${profile} (${Object.keys(clause.profiles).join(", ")})`;
+    }
+  }
+  const features = new Set(hs.features);
+  for (const r of c.requires) {
+    if (r.startsWith("!")) {
+      if (features.has(r.slice(1))) return `needs ${r.slice(1)} to be absent, the driver has it`;
+    } else if (!features.has(r)) return `needs feature ${r}, the driver does not offer it`;
+  }
+  return undefined;
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new DriverFailure("timeout", `the case did not finish within ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function run(opts: RunOptions): Promise<RunOutcome> {
+  const { spec, expectations } = opts;
+  const select = compileFilters(opts.filters);
+  const selected = opts.cases.filter((c) => select(c.id));
+  const startedAt = new Date().toISOString();
+
+  let driver: Driver | undefined;
+  let unavailable: string | undefined;
+  try {
+    driver = await opts.driver.open();
+  } catch (err) {
+    if (err instanceof DriverUnavailable) unavailable = err.reason;
+    else throw err;
+  }
+  const hs: Handshake = driver?.handshake ?? { contractVersion: "-", name: opts.driver.label, version: "-", profile: "linux-6.18", features: [], host: { kernel: "-", arch: "-", pageSize: 0 } };
+  const info: RunInfo = {
+    driver: opts.driver.label,
+    driverName: hs.name,
+    driverVersion: hs.version,
+    contractVersion: hs.contractVersion,
+    profile: hs.profile,
+    features: hs.features,
+    host: hs.host,
+    suiteRevision: suiteRevision(opts.suiteFiles),
+    seed: opts.seed ?? null,
+    filters: opts.filters,
+    expectations: expectations.file ?? null,
+    startedAt,
+    ...(unavailable !== undefined ? { skippedRun: unavailable } : {}),
+  };
+
+  // Order: areas in spec order, cases in file order within an area, shuffled within the area when seeded.
+  const areaOrder = new Map(spec.areas.map((a, i) => [a.area, i]));
+  const withArea = selected.map((c, i) => ({ c, area: caseArea(spec, c), i }));
+  if (opts.seed !== undefined) {
+    const rnd = mulberry32(opts.seed);
+    for (let i = withArea.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [withArea[i], withArea[j]] = [withArea[j]!, withArea[i]!];
+    }
+    withArea.forEach((x, i) => (x.i = i));
+  }
+  withArea.sort((a, b) => (areaOrder.get(a.area) ?? 999) - (areaOrder.get(b.area) ?? 999) || a.i - b.i);
+
+  const plan = unavailable === undefined ? withArea.map(({ c, area }) => ({ id: c.id, area })) : [];
+  for (const r of opts.reporters) r.begin?.(info, plan);
+  const results: CaseResult[] = [];
+  const summary = emptySummary();
+  if (unavailable !== undefined) {
+    for (const r of opts.reporters) await r.end?.(info, results, summary);
+    return { info, results, summary, exitCode: 0 };
+  }
+
+  const reproBase = ["npx", "privmem-cts", "run", "--driver", opts.driver.label, ...opts.driver.reproArgs];
+  for (const { c, area } of withArea) {
+    const start = performance.now();
+    let verdict: { outcome: OutcomeName; message?: string };
+    let trace: TraceEntry[] | undefined;
+    const reason = skipReason(spec, c, hs);
+    if (reason !== undefined) verdict = { outcome: "SKIP", message: reason };
+    else {
+      try {
+        driver ??= await opts.driver.open();
+        const d = driver;
+        const caseRun = new CaseRun(spec, d.handshake, c, d);
+        trace = caseRun.trace;
+        const body = c.kind === "steps" ? caseRun.runSteps() : caseRun.runScenario();
+        verdict = await withTimeout(body, c.timeoutMs ?? opts.timeoutMs, () => d.abort("case timed out"));
+        await withTimeout(d.reset(), opts.timeoutMs, () => d.abort("reset timed out"));
+      } catch (err) {
+        verdict = failureVerdict(err);
+        if (!(err instanceof CaseError) && !(err instanceof DriverFailure && (err.kind === "unsupported" || err.kind === "internal"))) {
+          driver?.abort("replaced after a failure");
+          driver = undefined;
+        } else {
+          try {
+            await driver?.reset();
+          } catch {
+            driver?.abort("reset failed");
+            driver = undefined;
+          }
+        }
+      }
+    }
+    const applied = expectations.classify(c.id, verdict.outcome);
+    const message = [verdict.message, applied.note].filter((m) => m !== undefined).join(" — ");
+    const result: CaseResult = {
+      id: c.id,
+      outcome: applied.outcome,
+      expected: applied.expected,
+      area,
+      clauses: c.clauses,
+      durationMs: Math.round((performance.now() - start) * 1000) / 1000,
+      ...(message ? { message } : {}),
+      repro: [...reproBase, "--filter", c.id].map(shellQuote).join(" "),
+      ...(opts.keepTrace && trace ? { trace } : {}),
+    };
+    summary[result.outcome]++;
+    results.push(result);
+    for (const r of opts.reporters) r.caseDone?.(result);
+  }
+  try {
+    await driver?.close();
+  } catch {
+    /* closing a broken driver is not a result */
+  }
+  for (const r of opts.reporters) await r.end?.(info, results, summary);
+  const exitCode = results.some((r) => isBad(r.outcome)) ? 1 : 0;
+  return { info, results, summary, exitCode };
+}
+
+function failureVerdict(err: unknown): { outcome: OutcomeName; message?: string } {
+  if (err instanceof CaseError) return { outcome: "ERROR", message: `the case could not be evaluated: ${err.message}` };
+  if (err instanceof DriverFailure) {
+    const outcome: OutcomeName = err.kind === "crash" ? "CRASH" : err.kind === "timeout" ? "TIMEOUT" : "ERROR";
+    return { outcome, message: `driver ${err.kind}: ${err.message}` };
+  }
+  return { outcome: "ERROR", message: `harness error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}` };
+}
