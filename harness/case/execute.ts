@@ -223,7 +223,7 @@ export class CaseRun implements Scope {
       skip(reason: string): never {
         throw new SkipCase(reason);
       },
-      ASSERT(cond: boolean, message: string): asserts cond {
+      ASSERT(cond: boolean, message: string): void {
         if (!cond) throw new AssertionStop(message);
       },
       ASSERT_EQ: (a, b, m) => stop(eq(a, b) ? undefined : `${m}: expected ${show(b)}, got ${show(a)}`),

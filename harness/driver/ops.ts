@@ -23,7 +23,11 @@ export interface OpSpec {
   result: string;
 }
 
-const int = (doc: string, optional = false): ParamSpec => ({ kind: "int", doc, ...(optional ? { optional } : {}) });
+function int(doc: string): { kind: "int"; doc: string };
+function int(doc: string, optional: true): { kind: "int"; doc: string; optional: true };
+function int(doc: string, optional?: true): ParamSpec {
+  return optional ? { kind: "int", doc, optional } : { kind: "int", doc };
+}
 const fd = int("file descriptor");
 
 export const OPS = {

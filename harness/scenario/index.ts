@@ -31,7 +31,7 @@ export interface TestContext {
   call(op: Op): Promise<OpResult>;
   log(message: string): void;
   skip(reason: string): never;
-  ASSERT(cond: boolean, message: string): asserts cond;
+  ASSERT(cond: boolean, message: string): void;
   ASSERT_EQ(actual: unknown, expected: unknown, message: string): void;
   /** the call succeeded (no errno, no signal) */
   ASSERT_OK(r: OpResult, what: string): void;

@@ -1,0 +1,325 @@
+// Running guest programs on a case's vCPU: the driver's code memslot in the vCPU's
+// VM, kvm_run mapped by the driver, CPUID, registers, KVM_RUN under a watchdog,
+// and the exit decoded with the kvm_run layout from spec/.
+import type { ProfileName, Spec } from "../../spec/index.js";
+import type { Decoded, FieldMap } from "../../spec/codec.js";
+import { DriverFailure, type ExitInfo, type OutValue } from "../driver/contract.js";
+import { extraUapi, type ExtraUapi } from "./extra-uapi.js";
+import { DRIVER_GPA, DRIVER_REGION_SIZE, DRIVER_SLOT, toBytes, type GuestProgram, type Vendor } from "./guest-code.js";
+import * as libc from "./libc.js";
+
+const WATCHDOG_SIGNAL = 12; // SIGUSR2: the child installs a no-op handler, so it only interrupts KVM_RUN
+const CPUID_ENTRIES = 256;
+
+interface VmState {
+  fds: Set<number>;
+  region?: bigint;
+  installed: boolean;
+}
+
+interface VcpuState {
+  fds: Set<number>;
+  vm: VmState;
+  run?: bigint;
+  cpuid: "unset" | "set" | "failed";
+  ran: boolean;
+}
+
+export interface RunOutcome {
+  ret: bigint;
+  errno?: string;
+  exit: ExitInfo;
+  out?: { [k: string]: OutValue };
+}
+
+export interface RunnerOptions {
+  spec: Spec;
+  profile: ProfileName;
+  systemFd: number;
+  /** how long a guest program may run before the watchdog interrupts KVM_RUN */
+  timeoutMs: number;
+}
+
+export class GuestRunner {
+  private readonly vms = new Map<number, VmState>();
+  private readonly vcpus = new Map<number, VcpuState>();
+  private readonly extra: ExtraUapi;
+  private readonly exitNames = new Map<bigint, string>();
+  private readonly runLayout: { exitReason: number; immediateExit: number; size: number };
+  private supportedCpuid: Buffer | undefined;
+  private timer: libc.ThreadTimer | undefined;
+  private runSize = 0;
+
+  constructor(private readonly o: RunnerOptions) {
+    this.extra = extraUapi(o.spec, o.profile);
+    for (const name of o.spec.groups.get("exit-reason") ?? []) {
+      const v = o.spec.constant(name, o.profile);
+      if (v !== undefined) this.exitNames.set(v, name);
+    }
+    const run = o.spec.codec.get("kvm_run");
+    const offsetOf = (f: string) => run.fields.find((x) => x.name === f)!.offset;
+    this.runLayout = { exitReason: offsetOf("exit_reason"), immediateExit: offsetOf("immediate_exit"), size: run.size };
+  }
+
+  private request(name: string): number {
+    const def = this.o.spec.ioctl(name, this.o.profile);
+    if (!def) throw new DriverFailure("unsupported", `${name} is not defined in profile ${this.o.profile}; the driver needs it to run guest code`);
+    return def.request;
+  }
+
+  // ---- bookkeeping ---------------------------------------------------------
+
+  trackVm(fd: number): void {
+    this.vms.set(fd, { fds: new Set([fd]), installed: false });
+  }
+
+  trackVcpu(fd: number, vmFd: number): void {
+    const vm = this.vms.get(vmFd);
+    if (!vm) return;
+    this.vcpus.set(fd, { fds: new Set([fd]), vm, cpuid: "unset", ran: false });
+  }
+
+  /** A dup of a VM or vCPU fd names the same object. */
+  trackDup(newFd: number, oldFd: number): void {
+    const vcpu = this.vcpus.get(oldFd);
+    if (vcpu) {
+      vcpu.fds.add(newFd);
+      this.vcpus.set(newFd, vcpu);
+    }
+    const vm = this.vms.get(oldFd);
+    if (vm) {
+      vm.fds.add(newFd);
+      this.vms.set(newFd, vm);
+    }
+  }
+
+  isVcpu(fd: number): boolean {
+    return this.vcpus.has(fd);
+  }
+
+  /** The case closed fd: drop the driver's kvm_run mapping with the last fd of a vCPU so the vCPU can go away. */
+  forgetFd(fd: number): void {
+    const vcpu = this.vcpus.get(fd);
+    if (vcpu) {
+      vcpu.fds.delete(fd);
+      this.vcpus.delete(fd);
+      if (vcpu.fds.size === 0 && vcpu.run !== undefined) {
+        libc.munmap(vcpu.run, BigInt(this.runSize));
+        vcpu.run = undefined;
+      }
+    }
+    const vm = this.vms.get(fd);
+    if (vm) {
+      vm.fds.delete(fd);
+      this.vms.delete(fd);
+    }
+  }
+
+  markRan(fd: number): void {
+    const vcpu = this.vcpus.get(fd);
+    if (vcpu) vcpu.ran = true;
+  }
+
+  /** Unmap everything the driver mapped for guests (the fds are closed by the session). */
+  releaseAll(): void {
+    const vcpus = new Set(this.vcpus.values());
+    for (const v of vcpus) if (v.run !== undefined) libc.munmap(v.run, BigInt(this.runSize));
+    const regions = new Set<bigint>();
+    for (const vm of new Set(this.vms.values())) if (vm.region !== undefined) regions.add(vm.region);
+    for (const v of vcpus) if (v.vm.region !== undefined) regions.add(v.vm.region);
+    for (const r of regions) libc.munmap(r, BigInt(DRIVER_REGION_SIZE));
+    this.vcpus.clear();
+    this.vms.clear();
+  }
+
+  // ---- set-up --------------------------------------------------------------
+
+  private mapRun(vcpu: VcpuState, fd: number): bigint {
+    if (vcpu.run !== undefined) return vcpu.run;
+    if (this.runSize === 0) {
+      const r = libc.ioctlValue(this.o.systemFd, this.request("KVM_GET_VCPU_MMAP_SIZE"), 0n);
+      if (r.ret < 0n) throw new DriverFailure("internal", `KVM_GET_VCPU_MMAP_SIZE failed: ${this.o.spec.errnoName(r.errno)}`);
+      this.runSize = Number(r.ret);
+    }
+    const m = libc.mmap(0n, BigInt(this.runSize), 3n, 1n, BigInt(fd), 0n); // PROT_READ|PROT_WRITE, MAP_SHARED
+    if (m.ret < 0n) throw new DriverFailure("internal", `mmap of kvm_run failed: ${this.o.spec.errnoName(m.errno)}`);
+    vcpu.run = m.ret;
+    return m.ret;
+  }
+
+  /** KVM_SET_CPUID2 with what KVM supports, once, before the vCPU first runs (MAXPHYADDR, PAE and LM come from it). */
+  private setCpuid(vcpu: VcpuState, fd: number): void {
+    if (vcpu.cpuid !== "unset") return;
+    const cpuid = this.supportedCpuidBuffer();
+    const r = cpuid ? libc.ioctlBuffer(BigInt(fd), this.extra.request("KVM_SET_CPUID2"), Buffer.from(cpuid)) : { ret: -1n, errno: 0 };
+    vcpu.cpuid = r.ret === 0n ? "set" : "failed";
+  }
+
+  private supportedCpuidBuffer(): Buffer | undefined {
+    if (this.supportedCpuid) return this.supportedCpuid;
+    const codec = this.extra.codec;
+    const header = codec.get("kvm_cpuid2").size;
+    const buf = Buffer.alloc(header + CPUID_ENTRIES * codec.get("kvm_cpuid_entry2").size);
+    Buffer.from(codec.encode("kvm_cpuid2", { nent: CPUID_ENTRIES })).copy(buf, 0);
+    const r = libc.ioctlBuffer(BigInt(this.o.systemFd), this.extra.request("KVM_GET_SUPPORTED_CPUID"), buf);
+    if (r.ret < 0n) return undefined;
+    this.supportedCpuid = buf;
+    return buf;
+  }
+
+  /** The CPU vendor KVM reports in CPUID leaf 0: it decides which hypercall instruction is native. */
+  vendor(): Vendor {
+    const buf = this.supportedCpuidBuffer();
+    if (!buf) return "intel";
+    const codec = this.extra.codec;
+    const header = codec.get("kvm_cpuid2").size;
+    const entry = codec.get("kvm_cpuid_entry2").size;
+    const nent = Number(codec.decode("kvm_cpuid2", buf).nent as bigint);
+    for (let i = 0; i < nent; i++) {
+      const e = codec.decode("kvm_cpuid_entry2", buf, header + i * entry);
+      if (e.function === 0n) return e.ebx === 0x68747541n ? "amd" : "intel"; // "Auth"
+    }
+    return "intel";
+  }
+
+  private installRegion(vm: VmState): bigint {
+    if (vm.installed && vm.region !== undefined) return vm.region;
+    const vmFd = [...vm.fds][0];
+    if (vmFd === undefined) throw new DriverFailure("unsupported", "the driver installs its code memslot through the VM fd, and the case has closed it");
+    if (vm.region === undefined) {
+      const m = libc.mmap(0n, BigInt(DRIVER_REGION_SIZE), 3n, 0x22n, -1n, 0n); // RW, MAP_PRIVATE|MAP_ANONYMOUS
+      if (m.ret < 0n) throw new DriverFailure("internal", `mmap of the guest code region failed: ${this.o.spec.errnoName(m.errno)}`);
+      vm.region = m.ret;
+    }
+    const def = this.o.spec.ioctl("KVM_SET_USER_MEMORY_REGION", this.o.profile);
+    if (!def || def.arg === null || def.arg === "value" || def.arg === "u64") throw new DriverFailure("unsupported", `KVM_SET_USER_MEMORY_REGION is not usable in profile ${this.o.profile}`);
+    const arg = this.o.spec.codec.encode(def.arg, { slot: DRIVER_SLOT, guest_phys_addr: DRIVER_GPA, memory_size: DRIVER_REGION_SIZE, userspace_addr: vm.region });
+    const r = libc.ioctlBuffer(BigInt(vmFd), def.request, Buffer.from(arg));
+    if (r.ret < 0n) throw new DriverFailure("unsupported", `the driver's code memslot (slot ${DRIVER_SLOT} at 0x${DRIVER_GPA.toString(16)}) could not be added: ${this.o.spec.errnoName(r.errno)}`);
+    vm.installed = true;
+    return vm.region;
+  }
+
+  // ---- running -------------------------------------------------------------
+
+  private armWatchdog(): libc.ThreadTimer {
+    if (!this.timer) {
+      if (process.listenerCount("SIGUSR2") === 0) process.on("SIGUSR2", () => {});
+      this.timer = libc.ThreadTimer.create(WATCHDOG_SIGNAL);
+    }
+    this.timer.arm(this.o.timeoutMs);
+    return this.timer;
+  }
+
+  /** KVM_RUN once under the watchdog; exit_reason is cleared first so a stale reason is never reported. */
+  private kvmRun(fd: number, run: bigint | undefined): { ret: bigint; errno: number } {
+    if (run !== undefined) libc.copyToAddress(run + BigInt(this.runLayout.exitReason), new Uint8Array(4));
+    const timer = this.armWatchdog();
+    try {
+      return libc.ioctlValue(BigInt(fd), this.request("KVM_RUN"), 0n);
+    } finally {
+      timer.disarm();
+    }
+  }
+
+  /** Complete whatever exit the last run left pending (MMIO, I/O, hypercall) without running the guest. */
+  private settle(vcpu: VcpuState, fd: number, run: bigint): void {
+    if (!vcpu.ran) return;
+    const at = run + BigInt(this.runLayout.immediateExit);
+    libc.copyToAddress(at, Uint8Array.of(1));
+    try {
+      this.kvmRun(fd, run);
+    } finally {
+      libc.copyToAddress(at, Uint8Array.of(0));
+    }
+  }
+
+  /** A KVM_RUN the case issued itself: run it under the watchdog and decode the exit when kvm_run is mapped. */
+  rawRun(fd: number): RunOutcome | { ret: bigint; errno?: string } {
+    const vcpu = this.vcpus.get(fd);
+    const run = vcpu ? this.mapRun(vcpu, fd) : undefined;
+    const r = this.kvmRun(fd, run);
+    if (vcpu) vcpu.ran = true;
+    const base = { ret: r.ret, ...(r.ret < 0n ? { errno: this.o.spec.errnoName(r.errno) } : {}) };
+    return run !== undefined ? { ...base, exit: this.decodeExit(run) } : base;
+  }
+
+  run(fd: number, program: GuestProgram): RunOutcome | { ret: bigint; errno?: string } {
+    const vcpu = this.vcpus.get(fd);
+    if (!vcpu) return this.rawRun(fd);
+    const run = this.mapRun(vcpu, fd);
+    if (!vcpu.ran) this.setCpuid(vcpu, fd);
+    const region = this.installRegion(vcpu.vm);
+    this.settle(vcpu, fd, run);
+    libc.copyToAddress(region, program.image);
+    this.setRegisters(fd, program);
+    const r = this.kvmRun(fd, run);
+    vcpu.ran = true;
+    const exit = this.decodeExit(run);
+    const outcome: RunOutcome = { ret: r.ret, exit, ...(r.ret < 0n ? { errno: this.o.spec.errnoName(r.errno) } : {}) };
+    if (r.ret === 0n && exit.reason === "KVM_EXIT_HLT" && program.result) {
+      const res = program.result;
+      const bytes = "register" in res ? toBytes(this.getRegister(fd, res.register), res.len) : libc.copyFromAddress(region + BigInt(res.scratchOffset), res.len);
+      outcome.out = { data: new Uint8Array(bytes) };
+    }
+    return outcome;
+  }
+
+  private setRegisters(fd: number, program: GuestProgram): void {
+    const codec = this.o.spec.codec;
+    const sregsBuf = Buffer.alloc(codec.get("kvm_sregs").size);
+    const got = libc.ioctlBuffer(BigInt(fd), this.request("KVM_GET_SREGS"), sregsBuf);
+    if (got.ret < 0n) throw new DriverFailure("internal", `KVM_GET_SREGS failed: ${this.o.spec.errnoName(got.errno)}`);
+    const current = codec.decode("kvm_sregs", sregsBuf) as FieldMap;
+    const sregs = Buffer.from(codec.encode("kvm_sregs", { ...current, ...(program.sregs as unknown as FieldMap) }));
+    const s = libc.ioctlBuffer(BigInt(fd), this.request("KVM_SET_SREGS"), sregs);
+    if (s.ret < 0n) throw new DriverFailure("internal", `KVM_SET_SREGS (${program.mode} mode) failed: ${this.o.spec.errnoName(s.errno)}`);
+    const regs = Buffer.from(codec.encode("kvm_regs", program.regs));
+    const g = libc.ioctlBuffer(BigInt(fd), this.request("KVM_SET_REGS"), regs);
+    if (g.ret < 0n) throw new DriverFailure("internal", `KVM_SET_REGS failed: ${this.o.spec.errnoName(g.errno)}`);
+  }
+
+  private getRegister(fd: number, name: string): bigint {
+    const codec = this.o.spec.codec;
+    const buf = Buffer.alloc(codec.get("kvm_regs").size);
+    const r = libc.ioctlBuffer(BigInt(fd), this.request("KVM_GET_REGS"), buf);
+    if (r.ret < 0n) throw new DriverFailure("internal", `KVM_GET_REGS failed: ${this.o.spec.errnoName(r.errno)}`);
+    return codec.decode("kvm_regs", buf)[name] as bigint;
+  }
+
+  exitName(n: bigint): string {
+    return this.exitNames.get(n) ?? `KVM_EXIT_#${n}`;
+  }
+
+  private decodeExit(run: bigint): ExitInfo {
+    const bytes = libc.copyFromAddress(run, this.runLayout.size);
+    const d = this.o.spec.codec.decode("kvm_run", bytes);
+    const reason = this.exitName(d.exit_reason as bigint);
+    const pick = (v: Decoded, keys: string[]): { [k: string]: OutValue } => Object.fromEntries(keys.map((k) => [k, (v as { [f: string]: Decoded })[k] as OutValue]));
+    switch (reason) {
+      case "KVM_EXIT_MEMORY_FAULT":
+        return { reason, memory_fault: pick(d.memory_fault!, ["flags", "gpa", "size"]) };
+      case "KVM_EXIT_MMIO": {
+        const mmio = d.mmio as { [f: string]: Decoded };
+        const payload = pick(mmio, ["phys_addr", "len", "is_write"]);
+        const len = Math.min(Number(mmio.len as bigint), 8);
+        if (mmio.is_write !== 0n) payload.data = Uint8Array.from((mmio.data as bigint[]).slice(0, len).map(Number));
+        return { reason, mmio: payload };
+      }
+      case "KVM_EXIT_IO":
+        return { reason, io: pick(d.io!, ["direction", "size", "port", "count"]) };
+      case "KVM_EXIT_HYPERCALL":
+        return { reason, hypercall: pick(d.hypercall!, ["nr", "args", "flags"]) };
+      case "KVM_EXIT_INTERNAL_ERROR": {
+        // "data" is reserved for bytes on the wire, so the u64 words are reported as data_u64
+        const internal = d.internal as { [f: string]: Decoded };
+        const n = Math.min(Number(internal.ndata as bigint), 16);
+        return { reason, internal: { suberror: internal.suberror as bigint, ndata: internal.ndata as bigint, data_u64: (internal.data as bigint[]).slice(0, n) } };
+      }
+      case "KVM_EXIT_FAIL_ENTRY":
+        return { reason, fail_entry: { hardware_entry_failure_reason: d.fail_entry as bigint } };
+      default:
+        return { reason };
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { expect } from "chai";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../../spec/paths.js";
+import { FAKE_DRIVER, FIXTURES } from "./fixtures.js";
+
+const CLI = join(PROJECT_ROOT, "dist", "harness", "cli", "main.js");
+const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: PROJECT_ROOT });
+
+describe("CLI", function () {
+  this.timeout(30000);
+
+  it("rejects a malformed suite before running anything: exit 2, file, pointer and what was expected", () => {
+    const r = cli("run", "--suites", join(FIXTURES, "bad-suite"), "--out", mkdtempSync(join(tmpdir(), "pmc-")));
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.contain("bad input, nothing was run");
+    expect(r.stderr).to.match(/test\/harness\/fixtures\/bad-suite\/broken\.json: at \/cases\/0\/steps\/0: expected unknown property "flag"/);
+    expect(r.stderr).to.match(/missing required property "flags"/);
+    expect(r.stdout).to.equal("");
+  });
+
+  it("exits 2 on usage errors", () => {
+    expect(cli("run", "--reporter", "xml").status).to.equal(2);
+    expect(cli("run", "--driver", "nosuch").status).to.equal(2);
+    expect(cli("nosuchcommand").status).to.equal(2);
+    expect(cli("run", "--profile", "linux-9.9").status).to.equal(2);
+  });
+
+  it("keeps every finished case in results.jsonl when the runner is killed", async () => {
+    const out = mkdtempSync(join(tmpdir(), "pmc-"));
+    const child = spawn(process.execPath, [CLI, "run", "--driver", FAKE_DRIVER, "--suites", join(FIXTURES, "suites"), "--filter", "fake:robust:a_pass,fake:robust:b_crash,fake:robust:c_pass_after_crash,fake:robust:d_hang", "--timeout", "60000", "--out", out], { stdio: "ignore" });
+    const jsonl = join(out, "results.jsonl");
+    const deadline = Date.now() + 20000;
+    for (;;) {
+      const lines = existsSync(jsonl) ? readFileSync(jsonl, "utf8").trim().split("\n") : [];
+      if (lines.length >= 4 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    const lines = readFileSync(jsonl, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.id ?? l.type)).to.deep.equal(["run", "fake:robust:a_pass", "fake:robust:b_crash", "fake:robust:c_pass_after_crash"]);
+    expect(existsSync(join(out, "results.json"))).to.equal(false);
+  });
+
+  it("lists clauses as JSON with id, area, statement, sources and profiles", () => {
+    const r = cli("list", "--clauses", "--json");
+    expect(r.status).to.equal(0);
+    const clauses = JSON.parse(r.stdout) as Record<string, unknown>[];
+    expect(clauses.length).to.be.greaterThan(0);
+    for (const c of clauses) expect(c).to.include.keys(["id", "area", "statement", "sources", "profiles"]);
+  });
+
+  it("diffs two profiles for people and for tools", () => {
+    const text = cli("profiles", "diff", "linux-6.8", "linux-7.2");
+    expect(text.status).to.equal(0);
+    expect(text.stdout).to.match(/^Clauses from linux-6.8 to linux-7.2: \d+ added, \d+ removed, \d+ changed\./);
+    const json = JSON.parse(cli("profiles", "diff", "linux-6.8", "linux-7.2", "--json").stdout);
+    expect(json).to.have.keys(["from", "to", "added", "removed", "changed"]);
+    expect(cli("profiles", "diff", "linux-6.8").status).to.equal(2);
+  });
+});

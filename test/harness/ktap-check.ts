@@ -1,0 +1,48 @@
+// A strict KTAP v1 reader for tests: version line, plan, results numbered from 1
+// at each level, nested documents indented by two spaces, directives parsed.
+export interface KtapResult {
+  ok: boolean;
+  n: number;
+  description: string;
+  directive?: string;
+  children?: KtapResult[];
+}
+
+export function parseKtap(text: string): KtapResult[] {
+  const lines = text.split("\n").filter((l) => l !== "");
+  let i = 0;
+  const doc = (indent: string): KtapResult[] => {
+    if (lines[i] !== `${indent}KTAP version 1`) throw new Error(`line ${i + 1}: expected "${indent}KTAP version 1", got "${lines[i]}"`);
+    i++;
+    const plan = /^(\d+)\.\.(\d+)( # SKIP.*)?$/.exec(lines[i]?.slice(indent.length) ?? "");
+    if (!plan || !lines[i]!.startsWith(indent) || plan[1] !== "1" && plan[2] !== "0") throw new Error(`line ${i + 1}: expected a plan, got "${lines[i]}"`);
+    i++;
+    const count = Number(plan[2]);
+    const results: KtapResult[] = [];
+    let pendingChildren: KtapResult[] | undefined;
+    while (i < lines.length && lines[i]!.startsWith(indent) && results.length < count) {
+      const line = lines[i]!.slice(indent.length);
+      if (line.startsWith("  KTAP version 1")) {
+        pendingChildren = doc(indent + "  ");
+        continue;
+      }
+      if (line.startsWith("#")) {
+        i++;
+        continue;
+      }
+      const m = /^(ok|not ok) (\d+) ([^#]*?)(?: # (.*))?$/.exec(line);
+      if (!m) throw new Error(`line ${i + 1}: not a KTAP line at this level: "${lines[i]}"`);
+      if (Number(m[2]) !== results.length + 1) throw new Error(`line ${i + 1}: result number ${m[2]}, expected ${results.length + 1}`);
+      results.push({ ok: m[1] === "ok", n: Number(m[2]), description: m[3]!, ...(m[4] !== undefined ? { directive: m[4] } : {}), ...(pendingChildren ? { children: pendingChildren } : {}) });
+      pendingChildren = undefined;
+      i++;
+    }
+    if (results.length !== count) throw new Error(`plan 1..${count} but ${results.length} results at indent "${indent}"`);
+    while (i < lines.length && lines[i]!.startsWith(indent + "#")) i++;
+    return results;
+  };
+  const top = doc("");
+  while (i < lines.length && lines[i]!.startsWith("#")) i++;
+  if (i !== lines.length) throw new Error(`line ${i + 1}: trailing text "${lines[i]}"`);
+  return top;
+}

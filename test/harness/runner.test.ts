@@ -1,0 +1,127 @@
+import { expect } from "chai";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { loadSpec } from "../../spec/index.js";
+import { loadSuites } from "../../harness/case/load.js";
+import { driverChoice } from "../../harness/drivers/index.js";
+import { Expectations } from "../../harness/runner/expectations.js";
+import { run, type Reporter } from "../../harness/runner/run.js";
+import { KtapReporter } from "../../harness/reporters/ktap.js";
+import { JsonlReporter, JsonReporter, JunitReporter } from "../../harness/reporters/files.js";
+import { parseKtap } from "./ktap-check.js";
+import { FAKE_DRIVER, FIXTURES } from "./fixtures.js";
+
+class Capture extends Writable {
+  text = "";
+  override _write(chunk: Buffer, _enc: string, cb: () => void): void {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+async function runFake(opts: { lie?: boolean; expectations?: Expectations; filters?: string[] } = {}) {
+  const spec = loadSpec();
+  const { cases, files } = await loadSuites(spec, [join(FIXTURES, "suites")]);
+  const dir = mkdtempSync(join(tmpdir(), "privmem-cts-"));
+  const ktap = new Capture();
+  const reporters: Reporter[] = [new KtapReporter(ktap), new JsonlReporter(dir), new JsonReporter(dir), new JunitReporter(dir)];
+  if (opts.lie) process.env.FAKE_LIE = "1";
+  try {
+    const result = await run({
+      spec,
+      cases,
+      driver: driverChoice(FAKE_DRIVER),
+      filters: opts.filters ?? [],
+      timeoutMs: 1500,
+      expectations: opts.expectations ?? Expectations.none(),
+      reporters,
+      suiteFiles: files,
+    });
+    return { result, dir, ktap: ktap.text };
+  } finally {
+    delete process.env.FAKE_LIE;
+  }
+}
+
+describe("runner against a misbehaving remote driver", function () {
+  this.timeout(30000);
+  let outcome: Awaited<ReturnType<typeof runFake>>;
+  before(async () => {
+    outcome = await runFake();
+  });
+
+  it("reports each kind of driver failure on its own case and goes on with a fresh driver", () => {
+    const by = Object.fromEntries(outcome.result.results.map((r) => [r.id, r.outcome]));
+    expect(by).to.deep.equal({
+      "fake:robust:a_pass": "PASS",
+      "fake:robust:b_crash": "CRASH",
+      "fake:robust:c_pass_after_crash": "PASS",
+      "fake:robust:d_hang": "TIMEOUT",
+      "fake:robust:e_garbage": "ERROR",
+      "fake:robust:f_exit": "CRASH",
+      "fake:robust:g_badresult": "ERROR",
+      "fake:robust:h_wrong_errno:size=1": "PASS",
+      "fake:robust:h_wrong_errno:size=0": "PASS",
+      "fake:robust:i_needs_snp": "SKIP",
+      "fake:robust:j_last_pass": "PASS",
+    });
+    const msg = Object.fromEntries(outcome.result.results.map((r) => [r.id, r.message ?? ""]));
+    expect(msg["fake:robust:b_crash"]).to.match(/SIGSEGV/);
+    expect(msg["fake:robust:f_exit"]).to.match(/status 3/);
+    expect(msg["fake:robust:e_garbage"]).to.match(/not JSON/);
+    expect(msg["fake:robust:g_badresult"]).to.match(/malformed/);
+    expect(msg["fake:robust:i_needs_snp"]).to.match(/vm-type:snp/);
+    expect(outcome.result.exitCode).to.equal(1);
+  });
+
+  it("prints valid nested KTAP with directives", () => {
+    const top = parseKtap(outcome.ktap);
+    expect(top).to.have.length(1);
+    expect(top[0]!.ok).to.equal(false);
+    const kids = top[0]!.children!;
+    expect(kids).to.have.length(11);
+    expect(kids.find((k) => k.description === "fake:robust:d_hang")!.directive).to.match(/^TIMEOUT/);
+    expect(kids.find((k) => k.description === "fake:robust:i_needs_snp")).to.include({ ok: true });
+    expect(kids.find((k) => k.description === "fake:robust:i_needs_snp")!.directive).to.match(/^SKIP/);
+    expect(kids.find((k) => k.description === "fake:robust:b_crash")!.directive).to.match(/^ERROR CRASH/);
+  });
+
+  it("writes results.json, results.jsonl and junit.xml", () => {
+    const json = JSON.parse(readFileSync(join(outcome.dir, "results.json"), "utf8"));
+    expect(json.runInfo).to.include({ driver: FAKE_DRIVER, driverName: "fake", profile: "linux-6.18" });
+    expect(json.runInfo.suiteRevision).to.match(/suites-sha256:[0-9a-f]{16}/);
+    expect(json.summary).to.include({ PASS: 5, CRASH: 2, TIMEOUT: 1, ERROR: 2, SKIP: 1 });
+    expect(json.cases[0]).to.have.keys(["id", "outcome", "expected", "area", "clauses", "durationMs", "repro"]);
+    expect(json.cases[0].repro).to.contain("--filter fake:robust:a_pass");
+    const lines = readFileSync(join(outcome.dir, "results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines[0].type).to.equal("run");
+    expect(lines.slice(1).map((l) => l.id)).to.deep.equal(json.cases.map((c: { id: string }) => c.id));
+    const junit = readFileSync(join(outcome.dir, "junit.xml"), "utf8");
+    expect(junit).to.contain('<testsuite name="GMEM-CREATE" tests="11" failures="0" errors="5" skipped="1"');
+  });
+
+  it("fails the cases of a driver that gives the wrong answer", async () => {
+    const lying = await runFake({ lie: true, filters: ["fake:robust:h_wrong_errno"] });
+    expect(lying.result.results.map((r) => r.outcome)).to.deep.equal(["FAIL", "FAIL"]);
+    expect(lying.result.results[0]!.message).to.match(/expected errno EINVAL, got ret \d+/);
+    expect(lying.result.exitCode).to.equal(1);
+  });
+
+  it("turns listed deviations into XFAIL (exit 0) and a listed pass into XPASS (exit 1)", async () => {
+    const exp = new Expectations("inline", [
+      { query: "fake:robust:b_crash", expected: "CRASH", reason: "the fake crashes on purpose" },
+      { query: "fake:robust:f_exit", expected: "CRASH", reason: "the fake exits on purpose" },
+      { query: "fake:robust:d_hang", expected: "TIMEOUT", reason: "the fake hangs on purpose" },
+      { query: "fake:robust:e_*", expected: "ERROR", reason: "the fake writes garbage on purpose" },
+      { query: "fake:robust:g_badresult", expected: "ERROR", reason: "the fake answers badly on purpose" },
+    ]);
+    const r = await runFake({ expectations: exp });
+    expect(r.result.summary.XFAIL).to.equal(5);
+    expect(r.result.exitCode).to.equal(0);
+    const xpass = await runFake({ filters: ["fake:robust:a_pass"], expectations: new Expectations("inline", [{ query: "fake:robust:a_pass", expected: "FAIL", reason: "pretend this was known to fail" }]) });
+    expect(xpass.result.results[0]!.outcome).to.equal("XPASS");
+    expect(xpass.result.exitCode).to.equal(1);
+  });
+});
