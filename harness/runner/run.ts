@@ -8,7 +8,7 @@ import type { Spec } from "../../spec/index.js";
 import { expandProfileSet } from "../../spec/profiles.js";
 import { PROJECT_ROOT } from "../../spec/paths.js";
 import { DriverFailure, DriverUnavailable, type Driver, type Handshake } from "../driver/contract.js";
-import { CaseError, CaseRun, type TraceEntry } from "../case/execute.js";
+import { CaseError, CaseRun, type TraceEntry, type Verdict } from "../case/execute.js";
 import { compileFilters } from "../case/query.js";
 import type { CaseDef } from "../case/types.js";
 import { Expectations } from "./expectations.js";
@@ -137,6 +137,13 @@ function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Run one applicable case on a driver session (the caller handles skips, timeouts and reset). */
+export async function runCase(spec: Spec, c: CaseDef, driver: Driver, trace?: (t: TraceEntry[]) => void): Promise<Verdict> {
+  const caseRun = new CaseRun(spec, driver.handshake, c, driver);
+  trace?.(caseRun.trace);
+  return c.kind === "steps" ? caseRun.runSteps() : caseRun.runScenario();
+}
+
 async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
@@ -216,9 +223,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
       try {
         driver ??= await opts.driver.open();
         const d = driver;
-        const caseRun = new CaseRun(spec, d.handshake, c, d);
-        trace = caseRun.trace;
-        const body = c.kind === "steps" ? caseRun.runSteps() : caseRun.runScenario();
+        const body = runCase(spec, c, d, (t) => (trace = t));
         verdict = await withTimeout(body, c.timeoutMs ?? opts.timeoutMs, () => d.abort("case timed out"));
         await withTimeout(d.reset(), opts.timeoutMs, () => d.abort("reset timed out"));
       } catch (err) {

@@ -1,0 +1,41 @@
+// Every conformance case against the reference implementation, one `it` per case,
+// for each configuration of the main job (profiles x host models). c8 measures
+// reference-impl/ coverage from this run.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { loadSpec } from "../spec/index.js";
+import { EXPECTATIONS_DIR, SUITES_DIR } from "../spec/paths.js";
+import { loadSuites } from "../harness/case/load.js";
+import type { Driver } from "../harness/driver/contract.js";
+import { driverChoice, REFERENCE_MATRIX } from "../harness/drivers/index.js";
+import { Expectations } from "../harness/runner/expectations.js";
+import { runCase, skipReason } from "../harness/runner/run.js";
+
+const spec = loadSpec();
+const { cases } = await loadSuites(spec, [SUITES_DIR]);
+const expFile = join(EXPECTATIONS_DIR, "reference.json");
+
+for (const cfg of REFERENCE_MATRIX) {
+  describe(`conformance: reference ${cfg.profile}@${cfg.host}`, function () {
+    let driver: Driver;
+    const expectations = existsSync(expFile) ? Expectations.load(expFile) : Expectations.none();
+    before(async () => {
+      driver = await driverChoice("reference", cfg).open();
+    });
+    after(async () => driver.close());
+    for (const c of cases) {
+      it(c.id, async function () {
+        if (skipReason(spec, c, driver.handshake) !== undefined) this.skip();
+        let verdict;
+        try {
+          verdict = await runCase(spec, c, driver);
+        } finally {
+          await driver.reset();
+        }
+        const applied = expectations.classify(c.id, verdict.outcome);
+        if (applied.outcome === "SKIP" || applied.outcome === "XFAIL") this.skip();
+        if (applied.outcome !== "PASS") throw new Error(`${applied.outcome}: ${verdict.message ?? applied.note ?? ""}`);
+      });
+    }
+  });
+}
