@@ -1,0 +1,49 @@
+import { expect } from "chai";
+import { join } from "node:path";
+import { loadSpec } from "../../spec/index.js";
+import { PROJECT_ROOT, SUITES_DIR } from "../../spec/paths.js";
+import { loadSuites } from "../../harness/case/load.js";
+import { driverChoice } from "../../harness/drivers/index.js";
+import { Expectations } from "../../harness/runner/expectations.js";
+import { run } from "../../harness/runner/run.js";
+import { observation } from "../../harness/cli/agree.js";
+import { opFromWire, opToWire, resultFromWire, resultToWire } from "../../harness/driver/wire.js";
+
+const CLI = join(PROJECT_ROOT, "dist", "harness", "cli", "main.js");
+
+describe("driver protocol", function () {
+  this.timeout(120000);
+
+  it("round-trips operations and results through the wire form", () => {
+    const op = { op: "ioctl" as const, fd: 5n, request: "KVM_SET_USER_MEMORY_REGION2", arg: { slot: 1n, guest_phys_addr: 1n << 40n, pad2: [0n, (1n << 64n) - 1n] } };
+    expect(opFromWire(JSON.parse(JSON.stringify(opToWire(op))))).to.deep.equal(op);
+    const store = { op: "store" as const, addr: 0x7fff00001000n, data: new Uint8Array([0, 1, 255]) };
+    expect(opFromWire(JSON.parse(JSON.stringify(opToWire(store))))).to.deep.equal(store);
+    const res = { ret: -1n, errno: "EFAULT", exit: { reason: "KVM_EXIT_MEMORY_FAULT", memory_fault: { flags: 8n, gpa: 1n << 62n, size: 4096n } }, out: { data: new Uint8Array([7]), link: "anon_inode:[kvm-gmem]" } };
+    expect(resultFromWire(JSON.parse(JSON.stringify(resultToWire(res))))).to.deep.equal(res);
+  });
+
+  it("rejects malformed operations with a protocol error", () => {
+    expect(() => opFromWire({ op: "close" })).to.throw(/missing parameter fd/);
+    expect(() => opFromWire({ op: "close", fd: 1, extra: 2 })).to.throw(/unknown parameter extra/);
+    expect(() => opFromWire({ op: "frobnicate" })).to.throw(/unknown op/);
+    expect(() => opFromWire({ op: "close", fd: 1.5 })).to.throw(/expected an integer/);
+  });
+
+  for (const cfg of [
+    { profile: "linux-6.18", host: "pvm" },
+    { profile: "linux-7.2", host: "full" },
+  ]) {
+    it(`gives the same results for the reference in process and served over stdio (${cfg.profile}@${cfg.host})`, async () => {
+      const spec = loadSpec();
+      const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
+      const common = { spec, cases, filters: [], timeoutMs: 10000, expectations: Expectations.none(), reporters: [], keepTrace: true, suiteFiles: files };
+      const local = await run({ ...common, driver: driverChoice("reference", cfg) });
+      const remote = await run({ ...common, driver: driverChoice(`remote:${process.execPath} ${CLI} serve --host ${cfg.host}`, { profile: cfg.profile }) });
+      expect(remote.info.profile).to.equal(cfg.profile);
+      const view = (rs: typeof local.results) => rs.map((r) => ({ id: r.id, outcome: r.outcome, message: r.message, steps: (r.trace ?? []).map(observation) }));
+      expect(view(remote.results)).to.deep.equal(view(local.results));
+      expect(local.results.length).to.equal(cases.length);
+    });
+  }
+});
