@@ -1,7 +1,7 @@
 // Does a result match what a step expects? Returns the mismatches, in words.
 import type { OpResult, OutValue } from "../driver/contract.js";
 import { evalValue, type Scope } from "./expr.js";
-import type { DataMatch, MatchSpec, Outcome } from "./types.js";
+import type { DataMatch, MatchSpec, Outcome, TextMatch } from "./types.js";
 
 export function hex(v: bigint): string {
   return v < 0n ? `-0x${(-v).toString(16)}` : v > 0xffffn ? `0x${v.toString(16)}` : v.toString();
@@ -42,6 +42,10 @@ export function matchData(actual: OutValue | undefined, spec: DataMatch, scope: 
   return bad < 0 ? undefined : `every byte 0x${fill.toString(16)} (byte ${bad} is 0x${actual[bad]!.toString(16)})`;
 }
 
+function isTextMatch(s: unknown): s is TextMatch {
+  return typeof s === "object" && s !== null && "text" in s;
+}
+
 function isDataMatch(s: unknown): s is DataMatch {
   return typeof s === "object" && s !== null && ("fill" in s || "hex" in s) && !("eq" in s);
 }
@@ -49,6 +53,7 @@ function isDataMatch(s: unknown): s is DataMatch {
 function describeOut(v: OutValue | undefined): string {
   if (v === undefined) return "nothing";
   if (typeof v === "bigint") return hex(v);
+  if (typeof v === "string") return JSON.stringify(v);
   if (v instanceof Uint8Array) return `${v.length} bytes ${Buffer.from(v.subarray(0, 16)).toString("hex")}${v.length > 16 ? "..." : ""}`;
   return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? hex(x) : x));
 }
@@ -79,7 +84,10 @@ export function mismatches(r: OpResult, o: Outcome, scope: Scope, interpolate: (
   }
   for (const [field, spec] of Object.entries(o.out ?? {})) {
     const actual = r.out?.[field];
-    if (isDataMatch(spec)) {
+    if (isTextMatch(spec)) {
+      const want = interpolate(spec.text);
+      if (actual !== want) out.push(`expected out.${field} "${want}", got ${describeOut(actual)}`);
+    } else if (isDataMatch(spec)) {
       const m = matchData(actual, spec, scope);
       if (m) out.push(`expected out.${field} ${m}, got ${describeOut(actual)}`);
     } else if (typeof actual !== "bigint") out.push(`expected out.${field} to be an integer, got ${describeOut(actual)}`);

@@ -7,12 +7,13 @@ export type ParamValue = number | string | boolean;
 export type ByteSpec = { fill: number | string; len: number | string } | { hex: string };
 export type MatchSpec = number | string | { [cmp: string]: number | string | (number | string)[] };
 export type DataMatch = { fill: number | string } | { hex: string };
+export type TextMatch = { text: string };
 
 export interface Outcome {
   ret?: MatchSpec;
   errno?: string | string[];
   signal?: string;
-  out?: Record<string, MatchSpec | DataMatch>;
+  out?: Record<string, MatchSpec | DataMatch | TextMatch>;
   data?: DataMatch;
   exit?: { reason: string } & Record<string, unknown>;
 }

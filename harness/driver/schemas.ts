@@ -154,6 +154,7 @@ export function suiteSchema(): Schema {
           { type: "object", required: ["hex"], additionalProperties: false, properties: { hex: { type: "string", pattern: "^([0-9a-fA-F]{2})*$" } } },
         ],
       },
+      textMatch: { type: "object", required: ["text"], additionalProperties: false, properties: { text: { type: "string", description: "exact text (for out.link); ${param} is interpolated" } } },
       outcome: {
         type: "object",
         description: "what the step must observe; without errno or signal the call must succeed",
@@ -162,7 +163,7 @@ export function suiteSchema(): Schema {
           ret: { $ref: "#/$defs/match" },
           errno: { oneOf: [{ $ref: COMMON + "errnoName" }, { type: "array", minItems: 1, items: { $ref: COMMON + "errnoName" } }] },
           signal: { $ref: COMMON + "signalName" },
-          out: { type: "object", additionalProperties: { oneOf: [{ $ref: "#/$defs/match" }, { $ref: "#/$defs/dataMatch" }] } },
+          out: { type: "object", additionalProperties: { oneOf: [{ $ref: "#/$defs/match" }, { $ref: "#/$defs/dataMatch" }, { $ref: "#/$defs/textMatch" }] } },
           data: { $ref: "#/$defs/dataMatch" },
           exit: {
             type: "object",

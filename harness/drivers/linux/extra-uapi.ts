@@ -3,9 +3,9 @@
 // 36 bits). They belong in spec/constants.json and spec/layouts.json; until they
 // are there, they are described here in the same form and encoded with the same
 // codec. When spec/ defines them, the spec's definitions win.
-import type { Spec, ProfileName } from "../../spec/index.js";
-import { ioc } from "../../spec/ioc.js";
-import { StructCodec, type StructDef } from "../../spec/codec.js";
+import type { Spec, ProfileName } from "../../../spec/index.js";
+import { ioc } from "../../../spec/ioc.js";
+import { StructCodec, type StructDef } from "../../../spec/codec.js";
 
 const LOCAL_STRUCTS: StructDef[] = [
   {

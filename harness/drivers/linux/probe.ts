@@ -2,12 +2,12 @@
 // system scope, VM types, flags, and guest programs that must really halt.
 import { readFileSync, readlinkSync, readdirSync } from "node:fs";
 import { machine, release } from "node:os";
-import type { ProfileName, Spec } from "../../spec/index.js";
-import { isProfileName } from "../../spec/profiles.js";
-import type { HostFacts } from "../driver/contract.js";
+import type { ProfileName, Spec } from "../../../spec/index.js";
+import { isProfileName } from "../../../spec/profiles.js";
+import type { HostFacts } from "../../driver/contract.js";
 import { accessProgram, haltProgram, FOUR_GIB } from "./guest-code.js";
 import * as libc from "./libc.js";
-import { GuestRunner } from "./vcpu.js";
+import { GuestRunner, type RunOutcome } from "./vcpu.js";
 
 /** The capabilities whose raw values the handshake reports as host facts. */
 const REPORTED_CAPS = [
@@ -179,7 +179,7 @@ export class Prober {
       if (vcpu.ret < 0n) return { low: false, high: false, detail: `KVM_CREATE_VCPU: ${this.spec.errnoName(vcpu.errno)}` };
       fds.push(vcpu.ret);
       runner.trackVcpu(Number(vcpu.ret), vm);
-      const halted = (r: ReturnType<GuestRunner["run"]>) => "exit" in r && r.ret === 0n && r.exit.reason === "KVM_EXIT_HLT";
+      const halted = (r: RunOutcome) => r.ret === 0n && r.exit?.reason === "KVM_EXIT_HLT";
       const low = halted(runner.run(Number(vcpu.ret), haltProgram("real")));
       const page = libc.mmap(0n, 4096n, 3n, 0x22n, -1n, 0n);
       if (page.ret < 0n) return { low, high: false, detail: "mmap failed" };
@@ -189,8 +189,8 @@ export class Prober {
       const slot = Buffer.from(this.spec.codec.encode("kvm_userspace_memory_region", { slot: 32001, guest_phys_addr: FOUR_GIB, memory_size: 4096, userspace_addr: mem }));
       const added = region ? libc.ioctlBuffer(BigInt(vm), region.request, slot) : { ret: -1n, errno: 0 };
       const read = added.ret === 0n ? runner.run(Number(vcpu.ret), accessProgram(FOUR_GIB, "read", 1)) : undefined;
-      const high = read !== undefined && halted(read) && "out" in read && (read.out?.data as Uint8Array | undefined)?.[0] === 0xa5;
-      return { low, high, detail: read && "exit" in read ? `long-mode read at 4 GiB: ${read.exit.reason}` : "no long-mode run" };
+      const high = read !== undefined && halted(read) && (read.out?.data as Uint8Array | undefined)?.[0] === 0xa5;
+      return { low, high, detail: `real-mode halt: ${low ? "KVM_EXIT_HLT" : "failed"}; long-mode read at 4 GiB: ${read?.exit?.reason ?? read?.errno ?? "not run"}` };
     } catch (err) {
       return { low: false, high: false, detail: err instanceof Error ? err.message : String(err) };
     } finally {

@@ -1,9 +1,9 @@
 // Running guest programs on a case's vCPU: the driver's code memslot in the vCPU's
 // VM, kvm_run mapped by the driver, CPUID, registers, KVM_RUN under a watchdog,
 // and the exit decoded with the kvm_run layout from spec/.
-import type { ProfileName, Spec } from "../../spec/index.js";
-import type { Decoded, FieldMap } from "../../spec/codec.js";
-import { DriverFailure, type ExitInfo, type OutValue } from "../driver/contract.js";
+import type { ProfileName, Spec } from "../../../spec/index.js";
+import type { Decoded, FieldMap } from "../../../spec/codec.js";
+import { DriverFailure, type ExitInfo, type OutValue } from "../../driver/contract.js";
 import { extraUapi, type ExtraUapi } from "./extra-uapi.js";
 import { DRIVER_GPA, DRIVER_REGION_SIZE, DRIVER_SLOT, toBytes, type GuestProgram, type Vendor } from "./guest-code.js";
 import * as libc from "./libc.js";
@@ -25,10 +25,11 @@ interface VcpuState {
   ran: boolean;
 }
 
+/** What KVM_RUN reported; exit is absent only when the driver could not map kvm_run (not a vCPU it knows). */
 export interface RunOutcome {
   ret: bigint;
   errno?: string;
-  exit: ExitInfo;
+  exit?: ExitInfo;
   out?: { [k: string]: OutValue };
 }
 
@@ -137,7 +138,7 @@ export class GuestRunner {
   private mapRun(vcpu: VcpuState, fd: number): bigint {
     if (vcpu.run !== undefined) return vcpu.run;
     if (this.runSize === 0) {
-      const r = libc.ioctlValue(this.o.systemFd, this.request("KVM_GET_VCPU_MMAP_SIZE"), 0n);
+      const r = libc.ioctlValue(BigInt(this.o.systemFd), this.request("KVM_GET_VCPU_MMAP_SIZE"), 0n);
       if (r.ret < 0n) throw new DriverFailure("internal", `KVM_GET_VCPU_MMAP_SIZE failed: ${this.o.spec.errnoName(r.errno)}`);
       this.runSize = Number(r.ret);
     }
@@ -235,7 +236,7 @@ export class GuestRunner {
   }
 
   /** A KVM_RUN the case issued itself: run it under the watchdog and decode the exit when kvm_run is mapped. */
-  rawRun(fd: number): RunOutcome | { ret: bigint; errno?: string } {
+  rawRun(fd: number): RunOutcome {
     const vcpu = this.vcpus.get(fd);
     const run = vcpu ? this.mapRun(vcpu, fd) : undefined;
     const r = this.kvmRun(fd, run);
@@ -244,7 +245,7 @@ export class GuestRunner {
     return run !== undefined ? { ...base, exit: this.decodeExit(run) } : base;
   }
 
-  run(fd: number, program: GuestProgram): RunOutcome | { ret: bigint; errno?: string } {
+  run(fd: number, program: GuestProgram): RunOutcome {
     const vcpu = this.vcpus.get(fd);
     if (!vcpu) return this.rawRun(fd);
     const run = this.mapRun(vcpu, fd);

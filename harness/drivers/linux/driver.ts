@@ -1,0 +1,310 @@
+// The linux driver: every operation of harness/driver/ops.ts that a single Node
+// process can perform, executed against the real kernel through libc. It reports
+// what the kernel did; it never adjusts an answer to what the uAPI documents.
+import { readFileSync, readlinkSync } from "node:fs";
+import { loadSpec, type ProfileName, type Spec } from "../../../spec/index.js";
+import { DriverFailure, type Driver, type Handshake, type Op, type OpOf, type OpResult, type ResetReport } from "../../driver/contract.js";
+import { CONTRACT_VERSION } from "../../driver/contract.js";
+import { accessProgram, checkLength, hypercallProgram, littleEndian } from "./guest-code.js";
+import { doIoctl, type IoctlContext } from "./ioctl.js";
+import { checkAccess } from "./memory.js";
+import { Prober, parseProfileOption } from "./probe.js";
+import { DEFAULT_LIMITS, Session, type Limits } from "./session.js";
+import { GuestRunner } from "./vcpu.js";
+import * as libc from "./libc.js";
+
+export const LINUX_DRIVER_VERSION = "0.1.0";
+const MAX_ACCESS = 65536;
+const O_RDWR_CLOEXEC = 0o2000002n;
+const MAP_FIXED = 0x10n;
+const MAP_FIXED_NOREPLACE = 0x100000n;
+const MAP_POPULATE = 0x8000n;
+const FALLOC_FL_PUNCH_HOLE = 2n;
+const F_DUPFD = 0n;
+const F_DUPFD_CLOEXEC = 1030n;
+const MADV_WILLNEED = 3n;
+const MADV_POPULATE_READ = 22n;
+const MADV_POPULATE_WRITE = 23n;
+const MADV_HWPOISON = 100n;
+const MADV_SOFT_OFFLINE = 101n;
+
+export interface LinuxDriverOptions {
+  /** the uAPI revision whose rules apply; default: the newest release not newer than the kernel */
+  profile?: string;
+  /** how long a guest program may run before the watchdog stops KVM_RUN (ms) */
+  guestTimeoutMs?: number;
+  limits?: Partial<Limits>;
+}
+
+export class LinuxDriver implements Driver {
+  readonly handshake: Handshake;
+  private readonly session: Session;
+  private readonly runner: GuestRunner;
+  private readonly ioctlContext: IoctlContext;
+  private broken: string | undefined;
+
+  private constructor(
+    private readonly spec: Spec,
+    private readonly profile: ProfileName,
+    private readonly systemFd: number,
+    private readonly pageSize: number,
+    handshake: Handshake,
+    options: LinuxDriverOptions,
+  ) {
+    this.handshake = handshake;
+    this.session = new Session({ ...DEFAULT_LIMITS, ...options.limits }, BigInt(pageSize));
+    this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: options.guestTimeoutMs ?? 2000 });
+    this.ioctlContext = { spec, profile, session: this.session, runner: this.runner, pageSize };
+  }
+
+  /** Open /dev/kvm, probe the features and build the handshake. Throws with the reason when /dev/kvm cannot be used. */
+  static open(options: LinuxDriverOptions = {}): LinuxDriver {
+    const spec = loadSpec();
+    const profile = parseProfileOption(options.profile, spec);
+    const kvm = libc.open("/dev/kvm", O_RDWR_CLOEXEC, 0n);
+    if (kvm.ret < 0n) throw new Error(`/dev/kvm cannot be opened read-write: ${spec.errnoName(kvm.errno)}`);
+    const systemFd = Number(kvm.ret);
+    const timeout = options.guestTimeoutMs ?? 2000;
+    const { features, host } = new Prober(spec, profile, systemFd).probe(timeout);
+    const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, host };
+    return new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options);
+  }
+
+  async call(op: Op): Promise<OpResult> {
+    if (this.broken) throw new DriverFailure("crash", this.broken);
+    if (op.process !== undefined && op.process !== 0n) throw new DriverFailure("unsupported", "the linux driver cannot fork (Node cannot fork safely), so there is only process 0");
+    return this.execute(op);
+  }
+
+  private result(r: libc.Sys): OpResult {
+    return r.ret < 0n ? { ret: -1n, errno: this.spec.errnoName(r.errno) } : { ret: r.ret };
+  }
+
+  private fd(fd: bigint, what: string): bigint {
+    this.session.requireUsableFd(fd, what);
+    return fd;
+  }
+
+  private execute(op: Op): OpResult {
+    const s = this.session;
+    switch (op.op) {
+      case "open": {
+        Session.checkOpen(op.path, op.flags);
+        const r = libc.open(op.path, op.flags, op.mode ?? 0n);
+        if (r.ret >= 0n) s.addFd(r.ret, op.path === "/dev/kvm" ? "system" : "file");
+        return this.result(r);
+      }
+      case "close": {
+        const r = libc.close(this.fd(op.fd, "close"));
+        if (r.ret === 0n) this.forget(op.fd);
+        return this.result(r);
+      }
+      case "dup":
+        return this.duplicated(op.fd, libc.dup(this.fd(op.fd, "dup")));
+      case "fcntl": {
+        const r = libc.fcntl(this.fd(op.fd, "fcntl"), op.cmd, op.arg ?? 0n);
+        return op.cmd === F_DUPFD || op.cmd === F_DUPFD_CLOEXEC ? this.duplicated(op.fd, r) : this.result(r);
+      }
+      case "read":
+      case "pread":
+        return this.read(op);
+      case "write":
+        return this.result(libc.write(this.fd(op.fd, "write"), op.data));
+      case "pwrite":
+        return this.result(libc.pwrite(this.fd(op.fd, "pwrite"), op.data, op.offset));
+      case "lseek":
+        return this.result(libc.lseek(this.fd(op.fd, "lseek"), op.offset, op.whence));
+      case "fallocate":
+        this.chargeFallocate(op);
+        return this.result(libc.fallocate(this.fd(op.fd, "fallocate"), op.mode, op.offset, op.len));
+      case "ftruncate":
+        return this.result(libc.ftruncate(this.fd(op.fd, "ftruncate"), op.length));
+      case "fchmod":
+        return this.result(libc.fchmod(this.fd(op.fd, "fchmod"), op.mode));
+      case "fstat":
+      case "fstatfs": {
+        const struct = op.op === "fstat" ? "stat" : "statfs";
+        const buf = Buffer.alloc(this.spec.codec.get(struct).size);
+        const r = (op.op === "fstat" ? libc.fstat : libc.fstatfs)(op.fd, buf);
+        return r.ret < 0n ? this.result(r) : { ret: 0n, out: this.spec.codec.decode(struct, buf) as OpResult["out"] };
+      }
+      case "fdinfo":
+        return this.fdinfo(op.fd);
+      case "memfd_create": {
+        const r = libc.memfdCreate(op.name, op.flags);
+        if (r.ret >= 0n) s.addFd(r.ret, "memfd");
+        return this.result(r);
+      }
+      case "memfd_restricted": {
+        const nr = this.spec.constant("SYS_memfd_restricted", this.profile);
+        if (nr === undefined) throw new DriverFailure("unsupported", `memfd_restricted has no system call number in profile ${this.profile}`);
+        const r = libc.syscall1(nr, op.flags);
+        if (r.ret >= 0n) s.addFd(r.ret, "restrictedmem");
+        return this.result(r);
+      }
+      case "mmap":
+        return this.mmap(op);
+      case "munmap": {
+        s.requireOwnedRange(op.addr, op.len, "munmap");
+        const r = libc.munmap(op.addr, op.len);
+        if (r.ret === 0n) s.removeMapping(op.addr, op.len);
+        return this.result(r);
+      }
+      case "mprotect":
+        s.requireOwnedRange(op.addr, op.len, "mprotect");
+        return this.result(libc.mprotect(op.addr, op.len, op.prot));
+      case "madvise":
+        return this.madvise(op);
+      case "load":
+        return this.load(op);
+      case "store":
+        return this.store(op);
+      case "ioctl":
+        return doIoctl(this.ioctlContext, op);
+      case "guest":
+        return this.guest(op);
+      case "hypercall":
+        return this.hypercall(op);
+      case "fork":
+        throw new DriverFailure("unsupported", "fork: Node cannot fork safely, so the linux driver does not offer process:fork");
+      case "inject":
+        throw new DriverFailure("unsupported", "inject: fault injection needs a model; a real kernel cannot fail on purpose (fault-injection is not offered)");
+    }
+  }
+
+  private forget(fd: bigint): void {
+    this.session.dropFd(fd);
+    this.runner.forgetFd(Number(fd));
+  }
+
+  private duplicated(oldFd: bigint, r: libc.Sys): OpResult {
+    if (r.ret >= 0n) {
+      this.session.addFd(r.ret, this.session.kindOf(oldFd) ?? "file");
+      this.runner.trackDup(Number(r.ret), Number(oldFd));
+    }
+    return this.result(r);
+  }
+
+  private read(op: OpOf<"read"> | OpOf<"pread">): OpResult {
+    if (op.len < 0n || op.len > BigInt(this.session.limits.readBytes))
+      throw new DriverFailure("unsupported", `${op.op}: the linux driver reads at most ${this.session.limits.readBytes} bytes at once (asked for ${op.len})`);
+    const buf = Buffer.alloc(Number(op.len));
+    const fd = this.fd(op.fd, op.op);
+    const r = op.op === "read" ? libc.read(fd, buf) : libc.pread(fd, buf, op.offset);
+    return r.ret < 0n ? this.result(r) : { ret: r.ret, out: { data: new Uint8Array(buf.subarray(0, Number(r.ret))) } };
+  }
+
+  /** Allocation (no PUNCH_HOLE) counts against the populate budget where the kernel would really allocate. */
+  private chargeFallocate(op: OpOf<"fallocate">): void {
+    if ((op.mode & FALLOC_FL_PUNCH_HOLE) !== 0n || op.len <= 0n || op.offset < 0n) return;
+    let bytes = op.len;
+    if (this.session.kindOf(op.fd) === "guest_memfd") {
+      const page = BigInt(this.pageSize);
+      const buf = Buffer.alloc(this.spec.codec.get("stat").size);
+      const st = libc.fstat(op.fd, buf);
+      const size = st.ret === 0n ? (this.spec.codec.decode("stat", buf).size as bigint) : 0n;
+      // guest_memfd refuses unaligned ranges and ranges past its end before allocating anything
+      if (op.offset % page !== 0n || op.len % page !== 0n || op.offset + op.len > size) bytes = 0n;
+    }
+    this.session.chargePopulate(bytes, "fallocate");
+  }
+
+  private fdinfo(fd: bigint): OpResult {
+    try {
+      const link = readlinkSync(`/proc/self/fd/${fd}`);
+      const info = readFileSync(`/proc/self/fdinfo/${fd}`, "utf8");
+      const flags = /^flags:\s*([0-7]+)$/m.exec(info)?.[1] ?? "0";
+      const pos = /^pos:\s*(\d+)$/m.exec(info)?.[1] ?? "0";
+      return { ret: 0n, out: { link, flags: BigInt("0o" + flags), pos: BigInt(pos) } };
+    } catch {
+      return { ret: -1n, errno: "EBADF" };
+    }
+  }
+
+  private mmap(op: OpOf<"mmap">): OpResult {
+    const s = this.session;
+    if (op.fd >= 0n) this.fd(op.fd, "mmap");
+    if ((op.flags & MAP_FIXED) !== 0n && (op.flags & MAP_FIXED_NOREPLACE) === 0n) s.requireOwnedRange(op.addr, op.len, "mmap MAP_FIXED");
+    if ((op.flags & MAP_POPULATE) !== 0n) s.chargePopulate(s.roundUp(op.len), "mmap MAP_POPULATE");
+    const r = libc.mmap(op.addr, op.len, op.prot, op.flags, op.fd, op.offset);
+    if (r.ret >= 0n) s.addMapping(r.ret, op.len);
+    return this.result(r);
+  }
+
+  private madvise(op: OpOf<"madvise">): OpResult {
+    const s = this.session;
+    if (op.advice === MADV_HWPOISON || op.advice === MADV_SOFT_OFFLINE)
+      throw new DriverFailure("unsupported", "madvise: MADV_HWPOISON and MADV_SOFT_OFFLINE would poison or offline real host pages (memory-failure is not offered)");
+    s.requireOwnedRange(op.addr, op.len, "madvise");
+    if (op.advice === MADV_POPULATE_READ || op.advice === MADV_POPULATE_WRITE || op.advice === MADV_WILLNEED) s.chargePopulate(s.roundUp(op.len), "madvise");
+    return this.result(libc.madvise(op.addr, op.len, op.advice));
+  }
+
+  private load(op: OpOf<"load">): OpResult {
+    if (op.len < 0n || op.len > BigInt(MAX_ACCESS)) throw new DriverFailure("unsupported", `load: at most ${MAX_ACCESS} bytes (asked for ${op.len})`);
+    const len = Number(op.len);
+    this.session.chargeAccess(len, "load");
+    const check = checkAccess(op.addr, len, false, this.pageSize);
+    if ("refuse" in check) throw new DriverFailure("unsupported", `load: ${check.refuse}`);
+    if (!check.ok) return { ret: -1n, signal: check.signal };
+    return { ret: 0n, out: { data: new Uint8Array(libc.copyFromAddress(op.addr, len)) } };
+  }
+
+  private store(op: OpOf<"store">): OpResult {
+    const len = op.data.length;
+    if (len > MAX_ACCESS) throw new DriverFailure("unsupported", `store: at most ${MAX_ACCESS} bytes (got ${len})`);
+    this.session.chargeAccess(len, "store");
+    this.session.requireOwnedRange(op.addr, BigInt(len), "store");
+    const check = checkAccess(op.addr, len, true, this.pageSize);
+    if ("refuse" in check) throw new DriverFailure("unsupported", `store: ${check.refuse}`);
+    if (!check.ok) return { ret: -1n, signal: check.signal };
+    libc.copyToAddress(op.addr, op.data);
+    return { ret: 0n };
+  }
+
+  private guest(op: OpOf<"guest">): OpResult {
+    this.fd(op.vcpu, "guest");
+    const len = Number(op.len ?? BigInt(op.data?.length ?? 1));
+    try {
+      checkLength(len);
+    } catch (err) {
+      throw new DriverFailure("unsupported", `guest: ${(err as Error).message}`);
+    }
+    if (op.access === "write" && op.data !== undefined && op.data.length !== len) throw new DriverFailure("protocol", `guest: len ${len} but ${op.data.length} bytes of data`);
+    const program = accessProgram(op.gpa, op.access, len, op.data ?? new Uint8Array(len));
+    const r = this.runner.run(Number(op.vcpu), program);
+    return { ret: r.ret, ...(r.errno ? { errno: r.errno } : {}), ...(r.exit ? { exit: r.exit } : {}), ...(r.out ? { out: r.out } : {}) };
+  }
+
+  private hypercall(op: OpOf<"hypercall">): OpResult {
+    this.fd(op.vcpu, "hypercall");
+    let program;
+    try {
+      program = hypercallProgram(op.nr, op.args ?? [], this.runner.vendor());
+    } catch (err) {
+      throw new DriverFailure("unsupported", `hypercall: ${(err as Error).message}`);
+    }
+    const r = this.runner.run(Number(op.vcpu), program);
+    const data = r.out?.data as Uint8Array | undefined;
+    // After HLT, rax holds what the hypercall returned to the guest.
+    return { ret: r.ret, ...(r.errno ? { errno: r.errno } : {}), ...(r.exit ? { exit: r.exit } : {}), ...(data ? { out: { hypercall_ret: littleEndian(data) } } : {}) };
+  }
+
+  async reset(): Promise<ResetReport> {
+    if (this.broken) throw new DriverFailure("crash", this.broken);
+    this.runner.releaseAll();
+    const released = this.session.release();
+    return { released: { ...released, processes: 0 } };
+  }
+
+  async close(): Promise<void> {
+    if (this.broken) return;
+    await this.reset();
+    libc.close(BigInt(this.systemFd));
+    this.broken = "closed";
+  }
+
+  abort(reason = "aborted"): void {
+    this.broken = reason;
+  }
+}

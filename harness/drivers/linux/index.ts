@@ -1,0 +1,51 @@
+// openLinux(): the linux driver in a child process (harness/drivers/linux/main.ts),
+// so a SIGBUS, a hang or a crash of the kernel interface takes down only the child.
+import { closeSync, openSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ProfileName } from "../../../spec/index.js";
+import { DriverUnavailable, type Driver } from "../../driver/contract.js";
+import { ChildProcessDriver } from "../../driver/child.js";
+
+export interface LinuxOptions {
+  /** the uAPI revision whose rules apply (default: newest release not newer than the running kernel) */
+  profile?: ProfileName;
+  /** how long one guest program may run before KVM_RUN is interrupted */
+  guestTimeoutMs?: number;
+  /** where the child's stderr goes (never parsed) */
+  onStderr?: (chunk: string) => void;
+}
+
+export const LINUX_MAIN = join(dirname(fileURLToPath(import.meta.url)), "main.js");
+
+/** Why /dev/kvm cannot be used here, or undefined when it can. */
+export function kvmUnavailableReason(): string | undefined {
+  try {
+    closeSync(openSync("/dev/kvm", "r+"));
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "error";
+    const why: Record<string, string> = {
+      ENOENT: "/dev/kvm does not exist (no KVM on this machine, or the kvm module is not loaded)",
+      EACCES: "/dev/kvm exists but this user may not open it read-write (add the user to the kvm group)",
+      EPERM: "/dev/kvm exists but opening it is not permitted",
+      ENXIO: "/dev/kvm exists but no KVM module backs it",
+      ENODEV: "/dev/kvm exists but no KVM module backs it",
+    };
+    return why[code] ?? `/dev/kvm cannot be opened read-write: ${code} (${(err as Error).message})`;
+  }
+}
+
+export async function openLinux(options: LinuxOptions = {}): Promise<Driver> {
+  const reason = kvmUnavailableReason();
+  if (reason !== undefined) throw new DriverUnavailable(reason);
+  const args = [LINUX_MAIN];
+  if (options.profile !== undefined) args.push("--profile", options.profile);
+  if (options.guestTimeoutMs !== undefined) args.push("--guest-timeout-ms", String(options.guestTimeoutMs));
+  return ChildProcessDriver.start({
+    command: process.execPath,
+    args,
+    startTimeoutMs: 30000,
+    ...(options.onStderr ? { onStderr: options.onStderr } : {}),
+  });
+}
