@@ -198,6 +198,12 @@ function buildSpec(dir: string): Spec {
         size = structs.get(d.arg)!.size;
       }
       if (d.dir === "none" && size !== 0) problems.push({ ...at, expected: "an argument size of 0 for a request without direction" });
+      for (const s of [d.arg, d.buffer]) {
+        const def = s === undefined || s === null ? undefined : structs.get(s);
+        if (!def) continue;
+        const missing = safeExpand(d.profiles).filter((p) => !safeExpand(def.profiles).includes(p));
+        if (missing.length > 0) problems.push({ ...at, pointer: at.pointer + "/profiles", expected: `profiles in which struct ${s} exists (it is not defined in ${missing.join(", ")})` });
+      }
       const request = ioc(d.dir, 0xae, parseInt(d.nr, 16), d.dir === "none" ? 0 : size);
       if (formatRequest(request) !== d.number.toUpperCase().replace("0X", "0x"))
         problems.push({ ...at, pointer: at.pointer + "/number", expected: `the _IOC value ${formatRequest(request)} computed from dir, nr and the ${d.arg ?? "argument"} size (file says ${d.number})` });

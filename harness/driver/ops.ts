@@ -52,6 +52,16 @@ export const OPS = {
   munmap: { doc: "munmap(2)", params: { addr: int("address"), len: int("length") }, result: "ret = 0" },
   mprotect: { doc: "mprotect(2)", params: { addr: int("address"), len: int("length"), prot: int("PROT_*") }, result: "ret = 0" },
   madvise: { doc: "madvise(2)", params: { addr: int("address"), len: int("length"), advice: int("MADV_*") }, result: "ret = 0" },
+  mbind: {
+    doc: "mbind(2): set the NUMA memory policy of a range of mappings",
+    params: { addr: int("address"), len: int("length"), mode: int("MPOL_* mode"), nodemask: int("node bit mask (nodes 0-63)"), flags: int("MPOL_MF_* flags") },
+    result: "ret = 0",
+  },
+  get_mempolicy: {
+    doc: "get_mempolicy(2) with MPOL_F_ADDR: the policy of the mapping at addr",
+    params: { addr: int("address") },
+    result: "ret = 0; out.mode, out.nodemask (nodes 0-63)",
+  },
   load: { doc: "read host memory through a mapping, as the CPU would", params: { addr: int("address"), len: int("bytes (at most 65536)") }, result: "ret = 0 and out.data, or signal (SIGBUS, SIGSEGV)" },
   store: { doc: "write host memory through a mapping, as the CPU would", params: { addr: int("address"), data: { kind: "bytes", doc: "bytes to store (at most 65536)" } }, result: "ret = 0, or signal" },
   fork: { doc: "fork(2) the process; later operations name the child with `process`", params: {}, result: "ret = the child's process handle" },
