@@ -1,8 +1,6 @@
 // Every conformance case against the reference implementation, one `it` per case,
 // for each configuration of the main job (profiles x host models). c8 measures
 // reference-impl/ coverage from this run.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { loadSpec } from "../spec/index.js";
 import { EXPECTATIONS_DIR, SUITES_DIR } from "../spec/paths.js";
 import { loadSuites } from "../harness/case/load.js";
@@ -13,12 +11,11 @@ import { runCase, skipReason } from "../harness/runner/run.js";
 
 const spec = loadSpec();
 const { cases } = await loadSuites(spec, [SUITES_DIR]);
-const expFile = join(EXPECTATIONS_DIR, "reference.json");
 
 for (const cfg of REFERENCE_MATRIX) {
   describe(`conformance: reference ${cfg.profile}@${cfg.host}`, function () {
     let driver: Driver;
-    const expectations = existsSync(expFile) ? Expectations.load(expFile) : Expectations.none();
+    const expectations = Expectations.forDriver(EXPECTATIONS_DIR, "reference");
     before(async () => {
       driver = await driverChoice("reference", cfg).open();
     });

@@ -2,7 +2,7 @@
 // case and step by step. Used to hold the reference's linux-6.18 profile to the
 // real kernel. Disagreements are annotated with the expectation entry that
 // explains them, if there is one.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { loadSpec } from "../../spec/index.js";
 import { EXPECTATIONS_DIR, REPORTS_DIR, SUITES_DIR } from "../../spec/paths.js";
@@ -99,8 +99,7 @@ export async function cmdAgree(argv: string[]): Promise<number> {
   const profile = o.profile ?? first.info.profile;
   const refOpts = o.with === "reference" ? { profile, host: o.host } : { profile };
   const second = await run({ ...common, driver: driverChoice(o.with, refOpts) });
-  const expFile = join(EXPECTATIONS_DIR, `${o.driver.split(":")[0]}.json`);
-  const explain = existsSync(expFile) ? Expectations.load(expFile) : Expectations.none();
+  const explain = Expectations.forDriver(EXPECTATIONS_DIR, o.driver.split(":")[0]!);
   const rows = compareRuns(first.results, second.results, explain);
   const disagree = rows.filter((r) => !r.agree);
   const report = {
@@ -115,7 +114,7 @@ export async function cmdAgree(argv: string[]): Promise<number> {
     "",
     `- A: ${report.a.driver} ${report.a.name} ${report.a.version}, kernel ${report.a.kernel}, features: ${report.a.features.join(" ")}`,
     `- B: ${report.b.driver} ${report.b.name} ${report.b.version}, kernel ${report.b.kernel}, features: ${report.b.features.join(" ")}`,
-    `- ${report.summary.cases} cases: ${report.summary.agree} agree, ${report.summary.disagree} differ (${report.summary.explained} explained by ${relative(process.cwd(), expFile)})`,
+    `- ${report.summary.cases} cases: ${report.summary.agree} agree, ${report.summary.disagree} differ (${report.summary.explained} explained by ${explain.file ?? "no expectations file"})`,
     "",
     "| case | A | B | first difference | explained by |",
     "|---|---|---|---|---|",

@@ -1,5 +1,5 @@
 // `privmem-cts run`: the main job.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { loadSpec } from "../../spec/index.js";
 import { EXPECTATIONS_DIR, REPORTS_DIR, SUITES_DIR } from "../../spec/paths.js";
@@ -33,7 +33,8 @@ Run the conformance suites against one driver. KTAP v1 goes to stdout; reports
   --reporter R       what goes to stdout: ktap (default), json, junit
   --out DIR          report directory (default: reports/latest)
   --timeout MS       per-case timeout (default 10000)
-  --expectations F   known deviations (default: expectations/<driver>.json if it exists)
+  --expectations F   known deviations (default: expectations/<driver>.json and
+                     expectations/<driver>.<topic>.json, where they exist)
   --no-expectations  ignore the default expectations file
   --seed N           shuffle case order within each area with this seed
   --trace            keep every case's operations and results in results.jsonl
@@ -95,15 +96,14 @@ export async function cmdRun(argv: string[]): Promise<number> {
   const choices = configs.map(({ profile, host }) =>
     driverChoice(o.driver, { ...(profile !== undefined ? { profile } : {}), ...(host !== undefined ? { host } : {}), onStderr: (chunk) => process.stderr.write(chunk) }),
   );
-  const defaultExpectations = join(EXPECTATIONS_DIR, `${o.driver.split(":")[0]}.json`);
   const expectations = () =>
     o["no-expectations"]
       ? Expectations.none()
       : o.expectations !== undefined
         ? Expectations.load(resolve(o.expectations))
-        : existsSync(defaultExpectations) && !o.driver.startsWith("remote:")
-          ? Expectations.load(defaultExpectations)
-          : Expectations.none();
+        : o.driver.startsWith("remote:")
+          ? Expectations.none()
+          : Expectations.forDriver(EXPECTATIONS_DIR, o.driver);
 
   const outDir = resolve(o.out ?? join(REPORTS_DIR, "latest"));
   const nested = configs.length > 1;

@@ -1,5 +1,7 @@
 // Expectations: known deviations of one driver (and host), each with a reason.
 // An entry turns a matching failure into XFAIL and a matching pass into XPASS.
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { InputError } from "../../spec/errors.js";
 import { loadValidated, displayPath } from "../../spec/validate.js";
 import { compileQuery } from "../case/query.js";
@@ -29,12 +31,26 @@ export class Expectations {
     this.matchers = entries.map((entry) => ({ entry, match: compileQuery(entry.query), used: false }));
   }
 
-  static load(file: string): Expectations {
-    const data = loadValidated<ExpectationsFile>("expectations.schema.json", file);
-    data.entries.forEach((e, i) => {
-      for (const o of [e.expected].flat()) if (!FAILING.includes(o)) throw new InputError([{ file: displayPath(file), pointer: `/entries/${i}/expected`, expected: `one of ${FAILING.join(", ")}` }]);
-    });
-    return new Expectations(displayPath(file), data.entries);
+  static load(...files: string[]): Expectations {
+    const entries: ExpectationEntry[] = [];
+    for (const file of files) {
+      const data = loadValidated<ExpectationsFile>("expectations.schema.json", file);
+      data.entries.forEach((e, i) => {
+        for (const o of [e.expected].flat()) if (!FAILING.includes(o)) throw new InputError([{ file: displayPath(file), pointer: `/entries/${i}/expected`, expected: `one of ${FAILING.join(", ")}` }]);
+      });
+      entries.push(...data.entries);
+    }
+    return new Expectations(files.map(displayPath).join(", ") || undefined, entries);
+  }
+
+  /** A driver's expectations: <dir>/<driver>.json and <dir>/<driver>.<topic>.json, merged. */
+  static forDriver(dir: string, driver: string): Expectations {
+    if (!existsSync(dir)) return Expectations.none();
+    const files = readdirSync(dir)
+      .filter((f) => f === `${driver}.json` || (f.startsWith(`${driver}.`) && f.endsWith(".json")))
+      .sort()
+      .map((f) => join(dir, f));
+    return files.length === 0 ? Expectations.none() : Expectations.load(...files);
   }
 
   static none(): Expectations {
