@@ -155,6 +155,13 @@ export class LinuxDriver implements Driver {
         return this.result(libc.mprotect(op.addr, op.len, op.prot));
       case "madvise":
         return this.madvise(op);
+      case "mbind":
+        s.requireOwnedRange(op.addr, op.len, "mbind");
+        return this.result(libc.mbind(op.addr, op.len, op.mode, op.nodemask, op.flags));
+      case "get_mempolicy": {
+        const r = libc.getMempolicy(op.addr, this.spec.constant("MPOL_F_ADDR", this.profile) ?? 2n);
+        return r.ret < 0n ? this.result(r) : { ret: r.ret, out: { mode: r.mode, nodemask: r.nodemask } };
+      }
       case "load":
         return this.load(op);
       case "store":

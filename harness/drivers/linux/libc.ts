@@ -69,6 +69,26 @@ export const fstatfs = (fd: Int, buf: Buffer): Sys => sys(() => fn.fstatfs(Numbe
 export const memfdCreate = (name: string, flags: Int): Sys => sys(() => fn.memfdCreate(name, Number(u32(flags))));
 export const syscall1 = (nr: Int, arg: Int): Sys => sys(() => fn.syscall(s64(nr), "uint64", u64(arg)));
 
+// x86_64 system call numbers of the NUMA policy calls (glibc has no wrappers; libnuma does).
+const SYS_MBIND = 237n;
+const SYS_GET_MEMPOLICY = 239n;
+/** Nodes 0-63: one unsigned long of mask; the kernel reads maxnode - 1 bits. */
+const MAXNODE = 65n;
+
+export const mbind = (addr: Int, len: Int, mode: Int, nodemask: Int, flags: Int): Sys => {
+  const mask = Buffer.alloc(8);
+  mask.writeBigUInt64LE(u64(nodemask));
+  return sys(() => fn.syscall(SYS_MBIND, "uint64", u64(addr), "uint64", u64(len), "uint64", u64(mode), "void *", mask, "uint64", MAXNODE, "uint64", u64(flags)));
+};
+
+/** get_mempolicy(&mode, &nodemask, 65, addr, flags): returns the mode and the mask as well. */
+export const getMempolicy = (addr: Int, flags: Int): Sys & { mode: bigint; nodemask: bigint } => {
+  const mode = Buffer.alloc(4);
+  const mask = Buffer.alloc(8);
+  const r = sys(() => fn.syscall(SYS_GET_MEMPOLICY, "void *", mode, "void *", mask, "uint64", MAXNODE, "uint64", u64(addr), "uint64", u64(flags)));
+  return { ...r, mode: BigInt(mode.readInt32LE(0)), nodemask: mask.readBigUInt64LE(0) };
+};
+
 /** ioctl with an integer argument (by value, or an address such as an invalid pointer). */
 export const ioctlValue = (fd: Int, request: number, arg: Int): Sys => sys(() => fn.ioctl(Number(s32(fd)), BigInt(request), "uint64", u64(arg)));
 /** ioctl with a pointer to a buffer the kernel reads and/or writes in place. */

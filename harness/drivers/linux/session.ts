@@ -72,9 +72,10 @@ export class Session {
   /** Refuse to touch mapped memory the session does not own (the driver's heap, code, stacks). */
   requireOwnedRange(addr: bigint, len: bigint, what: string): void {
     if (len <= 0n) return;
-    const end = addr + this.roundUp(len);
-    const vma = foreignOverlap(this.mappings, addr, end);
-    if (vma) throw new DriverFailure("unsupported", `${what}: [0x${addr.toString(16)}, 0x${end.toString(16)}) overlaps memory the driver itself uses (${vma.path || "anonymous"} at 0x${vma.start.toString(16)})`);
+    const start = addr - (addr % this.pageSize);
+    const end = this.roundUp(addr + len);
+    const vma = foreignOverlap(this.mappings, start, end);
+    if (vma) throw new DriverFailure("unsupported", `${what}: [0x${start.toString(16)}, 0x${end.toString(16)}) overlaps memory the driver itself uses (${vma.path || "anonymous"} at 0x${vma.start.toString(16)})`);
   }
 
   addMapping(addr: bigint, len: bigint): void {
