@@ -18,6 +18,8 @@ import {
 } from "../../harness/drivers/linux/guest-code.js";
 import { checkAccess, foreignOverlap, parseMaps, RangeSet, unmappedAddress, type Vma } from "../../harness/drivers/linux/memory.js";
 import { defaultProfile } from "../../harness/drivers/linux/probe.js";
+import { ExitDecoder } from "../../harness/drivers/linux/exits.js";
+import { kvmUnavailableReason } from "../../harness/drivers/linux/index.js";
 
 const code = (p: GuestProgram, n: number) => [...p.image.subarray(0, n)];
 const bytes = (...b: number[]) => Uint8Array.from(b);
@@ -186,5 +188,41 @@ describe("linux driver: profile choice", () => {
     expect(defaultProfile(spec, "6.17.2")).to.equal("linux-6.8");
     expect(defaultProfile(spec, "7.5.0")).to.equal("linux-7.2");
     expect(() => defaultProfile(spec, "5.15.0")).to.throw(/no release profile/);
+  });
+});
+
+describe("linux driver: kvm_run exits", () => {
+  const spec = loadSpec();
+  const decoder = new ExitDecoder(spec, "linux-6.18");
+  const run = (fields: Record<string, unknown>) => spec.codec.encode("kvm_run", fields as never);
+
+  // This host never produces a memory-fault exit (HOST-NOTES.md Q3), so the decoding is checked here.
+  it("decodes a memory-fault exit with the profile's exit number", () => {
+    const bytes = run({ exit_reason: spec.constant("KVM_EXIT_MEMORY_FAULT", "linux-6.18")!, memory_fault: { flags: 8, gpa: 0x100000000n, size: 4096 } });
+    expect(decoder.decode(bytes)).to.deep.equal({ reason: "KVM_EXIT_MEMORY_FAULT", memory_fault: { flags: 8n, gpa: 0x100000000n, size: 4096n } });
+    expect(new ExitDecoder(spec, "upm-v9").name(39n), "39 means nothing in UPM v9").to.equal("KVM_EXIT_#39");
+  });
+
+  it("decodes MMIO (with the written bytes), hypercall and internal-error payloads", () => {
+    expect(decoder.decode(run({ exit_reason: 6, mmio: { phys_addr: 0x2000, data: [1, 2, 3, 4, 5, 6, 7, 8], len: 2, is_write: 1 } }))).to.deep.equal({
+      reason: "KVM_EXIT_MMIO",
+      mmio: { phys_addr: 0x2000n, len: 2n, is_write: 1n, data: bytes(1, 2) },
+    });
+    expect(decoder.decode(run({ exit_reason: 3, hypercall: { nr: 12, args: [1, 2, 3], flags: 1 } }))).to.deep.equal({
+      reason: "KVM_EXIT_HYPERCALL",
+      hypercall: { nr: 12n, args: [1n, 2n, 3n, 0n, 0n, 0n], flags: 1n },
+    });
+    expect(decoder.decode(run({ exit_reason: 17, internal: { suberror: 1, ndata: 2, data: [7, 9] } }))).to.deep.equal({
+      reason: "KVM_EXIT_INTERNAL_ERROR",
+      internal: { suberror: 1n, ndata: 2n, data_u64: [7n, 9n] },
+    });
+    expect(decoder.decode(run({ exit_reason: 5 }))).to.deep.equal({ reason: "KVM_EXIT_HLT" });
+  });
+});
+
+describe("linux driver: availability", () => {
+  it("names the reason the KVM device cannot be used", () => {
+    expect(kvmUnavailableReason("/nonexistent/kvm")).to.match(/does not exist/);
+    expect(kvmUnavailableReason("/")).to.match(/cannot be opened read-write: EISDIR/);
   });
 });

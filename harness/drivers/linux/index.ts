@@ -18,21 +18,21 @@ export interface LinuxOptions {
 
 export const LINUX_MAIN = join(dirname(fileURLToPath(import.meta.url)), "main.js");
 
-/** Why /dev/kvm cannot be used here, or undefined when it can. */
-export function kvmUnavailableReason(): string | undefined {
+/** Why the KVM device cannot be used here, or undefined when it can. */
+export function kvmUnavailableReason(device = "/dev/kvm"): string | undefined {
   try {
-    closeSync(openSync("/dev/kvm", "r+"));
+    closeSync(openSync(device, "r+"));
     return undefined;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "error";
     const why: Record<string, string> = {
-      ENOENT: "/dev/kvm does not exist (no KVM on this machine, or the kvm module is not loaded)",
-      EACCES: "/dev/kvm exists but this user may not open it read-write (add the user to the kvm group)",
-      EPERM: "/dev/kvm exists but opening it is not permitted",
-      ENXIO: "/dev/kvm exists but no KVM module backs it",
-      ENODEV: "/dev/kvm exists but no KVM module backs it",
+      ENOENT: `${device} does not exist (no KVM on this machine, or the kvm module is not loaded)`,
+      EACCES: `${device} exists but this user may not open it read-write (add the user to the kvm group)`,
+      EPERM: `${device} exists but opening it is not permitted`,
+      ENXIO: `${device} exists but no KVM module backs it`,
+      ENODEV: `${device} exists but no KVM module backs it`,
     };
-    return why[code] ?? `/dev/kvm cannot be opened read-write: ${code} (${(err as Error).message})`;
+    return why[code] ?? `${device} cannot be opened read-write: ${code} (${(err as Error).message})`;
   }
 }
 

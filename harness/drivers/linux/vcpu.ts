@@ -2,8 +2,9 @@
 // VM, kvm_run mapped by the driver, CPUID, registers, KVM_RUN under a watchdog,
 // and the exit decoded with the kvm_run layout from spec/.
 import type { ProfileName, Spec } from "../../../spec/index.js";
-import type { Decoded, FieldMap } from "../../../spec/codec.js";
+import type { FieldMap } from "../../../spec/codec.js";
 import { DriverFailure, type ExitInfo, type OutValue } from "../../driver/contract.js";
+import { ExitDecoder } from "./exits.js";
 import { extraUapi, type ExtraUapi } from "./extra-uapi.js";
 import { DRIVER_GPA, DRIVER_REGION_SIZE, DRIVER_SLOT, toBytes, type GuestProgram, type Vendor } from "./guest-code.js";
 import * as libc from "./libc.js";
@@ -45,7 +46,7 @@ export class GuestRunner {
   private readonly vms = new Map<number, VmState>();
   private readonly vcpus = new Map<number, VcpuState>();
   private readonly extra: ExtraUapi;
-  private readonly exitNames = new Map<bigint, string>();
+  private readonly exits: ExitDecoder;
   private readonly runLayout: { exitReason: number; immediateExit: number; size: number };
   private supportedCpuid: Buffer | undefined;
   private timer: libc.ThreadTimer | undefined;
@@ -53,10 +54,7 @@ export class GuestRunner {
 
   constructor(private readonly o: RunnerOptions) {
     this.extra = extraUapi(o.spec, o.profile);
-    for (const name of o.spec.groups.get("exit-reason") ?? []) {
-      const v = o.spec.constant(name, o.profile);
-      if (v !== undefined) this.exitNames.set(v, name);
-    }
+    this.exits = new ExitDecoder(o.spec, o.profile);
     const run = o.spec.codec.get("kvm_run");
     const offsetOf = (f: string) => run.fields.find((x) => x.name === f)!.offset;
     this.runLayout = { exitReason: offsetOf("exit_reason"), immediateExit: offsetOf("immediate_exit"), size: run.size };
@@ -288,39 +286,7 @@ export class GuestRunner {
     return codec.decode("kvm_regs", buf)[name] as bigint;
   }
 
-  exitName(n: bigint): string {
-    return this.exitNames.get(n) ?? `KVM_EXIT_#${n}`;
-  }
-
   private decodeExit(run: bigint): ExitInfo {
-    const bytes = libc.copyFromAddress(run, this.runLayout.size);
-    const d = this.o.spec.codec.decode("kvm_run", bytes);
-    const reason = this.exitName(d.exit_reason as bigint);
-    const pick = (v: Decoded, keys: string[]): { [k: string]: OutValue } => Object.fromEntries(keys.map((k) => [k, (v as { [f: string]: Decoded })[k] as OutValue]));
-    switch (reason) {
-      case "KVM_EXIT_MEMORY_FAULT":
-        return { reason, memory_fault: pick(d.memory_fault!, ["flags", "gpa", "size"]) };
-      case "KVM_EXIT_MMIO": {
-        const mmio = d.mmio as { [f: string]: Decoded };
-        const payload = pick(mmio, ["phys_addr", "len", "is_write"]);
-        const len = Math.min(Number(mmio.len as bigint), 8);
-        if (mmio.is_write !== 0n) payload.data = Uint8Array.from((mmio.data as bigint[]).slice(0, len).map(Number));
-        return { reason, mmio: payload };
-      }
-      case "KVM_EXIT_IO":
-        return { reason, io: pick(d.io!, ["direction", "size", "port", "count"]) };
-      case "KVM_EXIT_HYPERCALL":
-        return { reason, hypercall: pick(d.hypercall!, ["nr", "args", "flags"]) };
-      case "KVM_EXIT_INTERNAL_ERROR": {
-        // "data" is reserved for bytes on the wire, so the u64 words are reported as data_u64
-        const internal = d.internal as { [f: string]: Decoded };
-        const n = Math.min(Number(internal.ndata as bigint), 16);
-        return { reason, internal: { suberror: internal.suberror as bigint, ndata: internal.ndata as bigint, data_u64: (internal.data as bigint[]).slice(0, n) } };
-      }
-      case "KVM_EXIT_FAIL_ENTRY":
-        return { reason, fail_entry: { hardware_entry_failure_reason: d.fail_entry as bigint } };
-      default:
-        return { reason };
-    }
+    return this.exits.decode(libc.copyFromAddress(run, this.runLayout.size));
   }
 }
