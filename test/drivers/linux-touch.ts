@@ -22,7 +22,7 @@ if (kvm.ret < 0n || vm.ret < 0n || gmem.ret < 0n || map.ret < 0n) {
   process.exit(3);
 }
 const predicted = checkAccess(map.ret, 1, write, libc.pageSize());
-process.stdout.write(JSON.stringify({ predicted: "signal" in predicted ? predicted.signal : "none" }) + "\n", () => {
+process.stdout.write(JSON.stringify({ predicted: "signal" in predicted ? spec.signalName(predicted.signal) : "none" }) + "\n", () => {
   if (write) libc.copyToAddress(map.ret, Uint8Array.of(1));
   else libc.copyFromAddress(map.ret, 1);
   process.stdout.write(JSON.stringify({ survived: true }) + "\n");

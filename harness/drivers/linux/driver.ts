@@ -253,7 +253,7 @@ export class LinuxDriver implements Driver {
     this.session.chargeAccess(len, "load");
     const check = checkAccess(op.addr, len, false, this.pageSize);
     if ("refuse" in check) throw new DriverFailure("unsupported", `load: ${check.refuse}`);
-    if (!check.ok) return { ret: -1n, signal: check.signal };
+    if (!check.ok) return { ret: -1n, signal: this.spec.signalName(check.signal) };
     return { ret: 0n, out: { data: new Uint8Array(libc.copyFromAddress(op.addr, len)) } };
   }
 
@@ -264,7 +264,7 @@ export class LinuxDriver implements Driver {
     this.session.requireOwnedRange(op.addr, BigInt(len), "store");
     const check = checkAccess(op.addr, len, true, this.pageSize);
     if ("refuse" in check) throw new DriverFailure("unsupported", `store: ${check.refuse}`);
-    if (!check.ok) return { ret: -1n, signal: check.signal };
+    if (!check.ok) return { ret: -1n, signal: this.spec.signalName(check.signal) };
     libc.copyToAddress(op.addr, op.data);
     return { ret: 0n };
   }

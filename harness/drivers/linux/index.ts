@@ -1,6 +1,6 @@
 // openLinux(): the linux driver in a child process (harness/drivers/linux/main.ts),
 // so a SIGBUS, a hang or a crash of the kernel interface takes down only the child.
-import { closeSync, openSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ProfileName } from "../../../spec/index.js";
@@ -21,8 +21,10 @@ export const LINUX_MAIN = join(dirname(fileURLToPath(import.meta.url)), "main.js
 /** Why the KVM device cannot be used here, or undefined when it can. */
 export function kvmUnavailableReason(device = "/dev/kvm"): string | undefined {
   try {
-    closeSync(openSync(device, "r+"));
-    return undefined;
+    const fd = openSync(device, "r+");
+    const isDevice = fstatSync(fd).isCharacterDevice();
+    closeSync(fd);
+    return isDevice ? undefined : `${device} is not a character device`;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "error";
     const why: Record<string, string> = {

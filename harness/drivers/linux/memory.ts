@@ -86,7 +86,10 @@ export function foreignOverlap(owned: RangeSet, start: bigint, end: bigint, vmas
   return undefined;
 }
 
-export type AccessOutcome = { ok: true } | { ok: false; signal: "SIGSEGV" | "SIGBUS" } | { ok: false; refuse: string };
+/** x86 Linux signal numbers; the driver names them through spec/ (spec.signalName). */
+export const SIGBUS = 7;
+export const SIGSEGV = 11;
+export type AccessOutcome = { ok: true } | { ok: false; signal: number } | { ok: false; refuse: string };
 
 const MADV_POPULATE_READ = 22n;
 const MADV_POPULATE_WRITE = 23n;
@@ -103,24 +106,24 @@ const EHWPOISON = 133;
 export function checkAccess(addr: bigint, len: number, write: boolean, pageSize: number, vmas: Vma[] = currentVmas()): AccessOutcome {
   if (len === 0) return { ok: true };
   const end = addr + BigInt(len);
-  if (addr < 0n || end > 1n << 64n) return { ok: false, signal: "SIGSEGV" };
+  if (addr < 0n || end > 1n << 64n) return { ok: false, signal: SIGSEGV };
   let at = addr;
   for (const vma of vmas) {
     if (vma.end <= at) continue;
-    if (vma.start > at) return { ok: false, signal: "SIGSEGV" };
+    if (vma.start > at) return { ok: false, signal: SIGSEGV };
     const allowed = write ? vma.write : vma.read || vma.write || vma.exec;
-    if (!allowed) return { ok: false, signal: "SIGSEGV" };
+    if (!allowed) return { ok: false, signal: SIGSEGV };
     at = vma.end;
     if (at >= end) break;
   }
-  if (at < end) return { ok: false, signal: "SIGSEGV" };
+  if (at < end) return { ok: false, signal: SIGSEGV };
   const page = BigInt(pageSize);
   const first = addr - (addr % page);
   const last = end + ((page - (end % page)) % page);
   const r = libc.madvise(first, last - first, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
   if (r.ret === 0n) return { ok: true };
-  if (r.errno === EFAULT || r.errno === EHWPOISON) return { ok: false, signal: "SIGBUS" };
-  if (r.errno === ENOMEM) return { ok: false, signal: "SIGSEGV" };
+  if (r.errno === EFAULT || r.errno === EHWPOISON) return { ok: false, signal: SIGBUS };
+  if (r.errno === ENOMEM) return { ok: false, signal: SIGSEGV };
   return { ok: false, refuse: `cannot tell safely whether touching 0x${addr.toString(16)}+${len} would fault (MADV_POPULATE failed with errno ${r.errno})` };
 }
 
