@@ -194,7 +194,7 @@ export class Prober {
     } catch (err) {
       return { low: false, high: false, detail: err instanceof Error ? err.message : String(err) };
     } finally {
-      runner.releaseAll();
+      runner.dispose();
       for (const fd of fds.reverse()) libc.close(fd);
       if (mem !== undefined) libc.munmap(mem, 4096n);
     }

@@ -131,6 +131,13 @@ export class GuestRunner {
     this.vms.clear();
   }
 
+  /** releaseAll() and stop the watchdog timer for good (a runner used only for probing). */
+  dispose(): void {
+    this.releaseAll();
+    this.timer?.delete();
+    this.timer = undefined;
+  }
+
   // ---- set-up --------------------------------------------------------------
 
   private mapRun(vcpu: VcpuState, fd: number): bigint {
