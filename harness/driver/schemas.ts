@@ -227,7 +227,8 @@ export function protocolSchema(): Schema {
       host: { type: "object", required: ["kernel", "arch", "pageSize"], properties: { kernel: { type: "string" }, arch: { type: "string" }, pageSize: { type: "integer", minimum: 1 } } },
     },
   };
-  const outValue = { oneOf: [{ $ref: "#/$defs/int" }, { type: "string" }, { type: "array", items: { $ref: "#/$defs/outValue" } }, { type: "object", additionalProperties: { $ref: "#/$defs/outValue" } }] };
+  // anyOf: a string of digits is both a big integer and a string.
+  const outValue = { anyOf: [{ $ref: "#/$defs/int" }, { type: "string" }, { type: "array", items: { $ref: "#/$defs/outValue" } }, { type: "object", additionalProperties: { $ref: "#/$defs/outValue" } }] };
   return {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     $id: "protocol.schema.json",

@@ -5,7 +5,6 @@ import type { ProfileName, Spec } from "../../../spec/index.js";
 import type { FieldMap } from "../../../spec/codec.js";
 import { DriverFailure, type ExitInfo, type OutValue } from "../../driver/contract.js";
 import { ExitDecoder } from "./exits.js";
-import { extraUapi, type ExtraUapi } from "./extra-uapi.js";
 import { DRIVER_GPA, DRIVER_REGION_SIZE, DRIVER_SLOT, toBytes, type GuestProgram, type Vendor } from "./guest-code.js";
 import * as libc from "./libc.js";
 
@@ -45,7 +44,6 @@ export interface RunnerOptions {
 export class GuestRunner {
   private readonly vms = new Map<number, VmState>();
   private readonly vcpus = new Map<number, VcpuState>();
-  private readonly extra: ExtraUapi;
   private readonly exits: ExitDecoder;
   private readonly runLayout: { exitReason: number; immediateExit: number; size: number };
   private supportedCpuid: Buffer | undefined;
@@ -53,7 +51,6 @@ export class GuestRunner {
   private runSize = 0;
 
   constructor(private readonly o: RunnerOptions) {
-    this.extra = extraUapi(o.spec, o.profile);
     this.exits = new ExitDecoder(o.spec, o.profile);
     const run = o.spec.codec.get("kvm_run");
     const offsetOf = (f: string) => run.fields.find((x) => x.name === f)!.offset;
@@ -157,17 +154,17 @@ export class GuestRunner {
   private setCpuid(vcpu: VcpuState, fd: number): void {
     if (vcpu.cpuid !== "unset") return;
     const cpuid = this.supportedCpuidBuffer();
-    const r = cpuid ? libc.ioctlBuffer(BigInt(fd), this.extra.request("KVM_SET_CPUID2"), Buffer.from(cpuid)) : { ret: -1n, errno: 0 };
+    const r = cpuid ? libc.ioctlBuffer(BigInt(fd), this.request("KVM_SET_CPUID2"), Buffer.from(cpuid)) : { ret: -1n, errno: 0 };
     vcpu.cpuid = r.ret === 0n ? "set" : "failed";
   }
 
   private supportedCpuidBuffer(): Buffer | undefined {
     if (this.supportedCpuid) return this.supportedCpuid;
-    const codec = this.extra.codec;
+    const codec = this.o.spec.codec;
     const header = codec.get("kvm_cpuid2").size;
     const buf = Buffer.alloc(header + CPUID_ENTRIES * codec.get("kvm_cpuid_entry2").size);
     Buffer.from(codec.encode("kvm_cpuid2", { nent: CPUID_ENTRIES })).copy(buf, 0);
-    const r = libc.ioctlBuffer(BigInt(this.o.systemFd), this.extra.request("KVM_GET_SUPPORTED_CPUID"), buf);
+    const r = libc.ioctlBuffer(BigInt(this.o.systemFd), this.request("KVM_GET_SUPPORTED_CPUID"), buf);
     if (r.ret < 0n) return undefined;
     this.supportedCpuid = buf;
     return buf;
@@ -177,7 +174,7 @@ export class GuestRunner {
   vendor(): Vendor {
     const buf = this.supportedCpuidBuffer();
     if (!buf) return "intel";
-    const codec = this.extra.codec;
+    const codec = this.o.spec.codec;
     const header = codec.get("kvm_cpuid2").size;
     const entry = codec.get("kvm_cpuid_entry2").size;
     const nent = Number(codec.decode("kvm_cpuid2", buf).nent as bigint);
