@@ -1,7 +1,16 @@
 // Entry point of the executable reference implementation. The harness talks to it
 // only through this class (in process) or through `privmem-cts serve` (protocol).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { ProfileName, Spec } from "../spec/index.js";
-import { DriverFailure, type Handshake, type Op, type OpResult, type ResetReport } from "../harness/driver/contract.js";
+import { PROJECT_ROOT } from "../spec/paths.js";
+import { CONTRACT_VERSION, DriverFailure, type Handshake, type Op, type OpResult, type ResetReport } from "../harness/driver/contract.js";
+import { dispatch } from "./dispatch.js";
+import { ERRNO_NAMES } from "./lib/errno.js";
+import { Kernel, KernelConfig } from "./kernel.js";
+import { probeFeatures } from "./system/features.js";
+import { hostModel } from "./system/hosts.js";
+import { revisionOf } from "./system/revision.js";
 
 export interface ReferenceOptions {
   profile: ProfileName;
@@ -11,25 +20,74 @@ export interface ReferenceOptions {
   checkInvariants?: boolean;
 }
 
+let packageVersion: string | undefined;
+
+function version(): string {
+  packageVersion ??= (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;
+  return packageVersion;
+}
+
 export class ReferenceKernel {
   readonly handshake: Handshake;
+  private readonly config: KernelConfig;
+  private kernel: Kernel;
 
-  constructor(readonly spec: Spec, readonly options: ReferenceOptions) {
+  constructor(
+    readonly spec: Spec,
+    readonly options: ReferenceOptions,
+  ) {
+    let config: KernelConfig;
+    try {
+      config = new KernelConfig(spec, options.profile, hostModel(options.host), revisionOf(options.profile));
+    } catch (err) {
+      throw new DriverFailure("unsupported", err instanceof Error ? err.message : String(err));
+    }
+    const missing = ERRNO_NAMES.filter((e) => spec.errnoNumber(e) === undefined);
+    if (missing.length > 0) throw new Error(`reference model: errno names not in the spec: ${missing.join(", ")}`);
+    this.config = config;
+    this.kernel = new Kernel(config);
+    const host = config.host;
     this.handshake = {
-      contractVersion: "1.0",
+      contractVersion: CONTRACT_VERSION,
       name: "reference",
-      version: "0.0.0",
+      version: version(),
       profile: options.profile,
-      features: [],
-      host: { kernel: "model", arch: "x86_64", pageSize: 4096 },
+      features: probeFeatures(this.kernel),
+      host: {
+        kernel: `model:${host.name}`,
+        arch: host.arch,
+        pageSize: host.pageSize,
+        description: host.description,
+        vmTypes: [...host.vmTypes],
+        tdp: host.tdp,
+        memoryAttributes: host.memoryAttributes,
+      },
     };
   }
 
   call(op: Op): OpResult {
-    throw new DriverFailure("unsupported", `the reference model does not implement ${op.op} yet`);
+    const result = dispatch(this.kernel, op);
+    if (this.options.checkInvariants) this.kernel.checkInvariants();
+    return result;
   }
 
+  /** Release everything the session holds; the next case starts on a fresh kernel. */
   reset(): ResetReport {
-    return { released: { fds: 0, mappings: 0, processes: 0 } };
+    let fds = 0;
+    let mappings = 0;
+    let processes = 0;
+    for (const p of [...this.kernel.processes.values()].reverse()) {
+      // The first process's standard descriptors are part of a clean session.
+      fds += p.files.descriptors().filter((fd) => p.pid !== 0n || fd > 2).length;
+      mappings += p.exit()[1];
+      if (p.pid !== 0n) processes++;
+    }
+    this.kernel = new Kernel(this.config);
+    return { released: { fds, mappings, processes } };
+  }
+
+  /** The kernel instance, for the model's own unit tests. */
+  get machine(): Kernel {
+    return this.kernel;
   }
 }

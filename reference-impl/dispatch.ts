@@ -1,0 +1,121 @@
+// From driver operations to kernel entry points: each operation runs as a system
+// call (or a KVM_RUN) of one process; a SyscallError becomes ret -1 with its errno.
+import { DriverFailure, type Op, type OpResult, type OutValue } from "../harness/driver/contract.js";
+import { SyscallError } from "./lib/errno.js";
+import type { Kernel } from "./kernel.js";
+import type { SyscallContext } from "./process/file.js";
+import { sysGetMempolicy, sysMbind } from "./process/mempolicy.js";
+import { cpuAccess, sysMadvise, sysMmap, sysMprotect, sysMunmap } from "./process/mman.js";
+import * as vfs from "./process/vfs.js";
+import { UserIoctlArg } from "./system/ioctl-arg.js";
+import type { GuestProgram } from "./vcpu/run.js";
+import { VcpuFile } from "./vcpu/vcpu.js";
+
+const value = (ret: bigint): OpResult => ({ ret });
+const withOut = (out: { [k: string]: OutValue }): OpResult => ({ ret: 0n, out });
+
+export function dispatch(kernel: Kernel, op: Op): OpResult {
+  const pid = op.process ?? 0n;
+  const process = kernel.processes.get(pid);
+  if (process === undefined) throw new DriverFailure("protocol", `no process ${pid}`);
+  const ctx: SyscallContext = { kernel, process };
+  kernel.tick();
+  try {
+    const r = execute(ctx, op);
+    if (ctx.signal !== undefined) r.signal = ctx.signal;
+    return r;
+  } catch (err) {
+    if (!(err instanceof SyscallError)) throw err;
+    return ctx.signal === undefined ? { ret: -1n, errno: err.errno } : { ret: -1n, errno: err.errno, signal: ctx.signal };
+  }
+}
+
+function execute(ctx: SyscallContext, op: Op): OpResult {
+  const { kernel } = ctx;
+  switch (op.op) {
+    case "open":
+      return value(vfs.sysOpen(ctx, op.path, op.flags));
+    case "close":
+      return value(vfs.sysClose(ctx, op.fd));
+    case "dup":
+      return value(vfs.sysDup(ctx, op.fd));
+    case "fcntl":
+      return value(vfs.sysFcntl(ctx, op.fd, op.cmd, op.arg ?? 0n));
+    case "read":
+      return vfs.sysRead(ctx, op.fd, op.len);
+    case "pread":
+      return vfs.sysRead(ctx, op.fd, op.len, op.offset);
+    case "write":
+      return value(vfs.sysWrite(ctx, op.fd, op.data));
+    case "pwrite":
+      return value(vfs.sysWrite(ctx, op.fd, op.data, op.offset));
+    case "lseek":
+      return value(vfs.sysLseek(ctx, op.fd, op.offset, op.whence));
+    case "fallocate":
+      return value(vfs.sysFallocate(ctx, op.fd, op.mode, op.offset, op.len));
+    case "ftruncate":
+      return value(vfs.sysFtruncate(ctx, op.fd, op.length));
+    case "fchmod":
+      return value(vfs.sysFchmod(ctx, op.fd, op.mode));
+    case "fstat":
+      return withOut(vfs.sysFstat(ctx, op.fd));
+    case "fstatfs":
+      return withOut(vfs.sysFstatfs(ctx, op.fd));
+    case "fdinfo":
+      return withOut(vfs.sysFdinfo(ctx, op.fd));
+    case "memfd_create":
+      return value(vfs.sysMemfdCreate(ctx, op.name, op.flags));
+    case "memfd_restricted":
+      throw new DriverFailure("unsupported", `memfd_restricted does not exist in ${kernel.revision.profile}`);
+    case "mmap":
+      return value(sysMmap(ctx, op.addr, op.len, op.prot, op.flags, op.fd, op.offset));
+    case "munmap":
+      return value(sysMunmap(ctx, op.addr, op.len));
+    case "mprotect":
+      return value(sysMprotect(ctx, op.addr, op.len, op.prot));
+    case "madvise":
+      return value(sysMadvise(ctx, op.addr, op.len, op.advice));
+    case "mbind":
+      return value(sysMbind(ctx, op.addr, op.len, op.mode, op.nodemask, op.flags));
+    case "get_mempolicy":
+      return withOut(sysGetMempolicy(ctx, op.addr));
+    case "load":
+      return cpuAccess(ctx, op.addr, Number(op.len), null);
+    case "store":
+      return cpuAccess(ctx, op.addr, op.data.length, op.data);
+    case "fork":
+      return value(kernel.spawn(ctx.process).pid);
+    case "ioctl":
+      return ioctl(ctx, op);
+    case "guest":
+      return run(ctx, op.vcpu, { kind: "access", access: op.access, gpa: BigInt.asUintN(64, op.gpa), len: Number(op.len ?? 1n), data: op.data, private: op.private ?? false });
+    case "hypercall":
+      return run(ctx, op.vcpu, { kind: "hypercall", nr: BigInt.asUintN(64, op.nr), args: op.args ?? [] });
+    case "inject":
+      kernel.inject.arm(op.fault, Number(op.after ?? 0n));
+      return value(0n);
+  }
+  throw new DriverFailure("unsupported", `operation ${(op as { op: string }).op}`);
+}
+
+function ioctl(ctx: SyscallContext, op: Extract<Op, { op: "ioctl" }>): OpResult {
+  const def = ctx.kernel.config.ioctls.get(op.request);
+  if (def === undefined) throw new DriverFailure("unsupported", `${op.request} is not a request of ${ctx.kernel.revision.profile}`);
+  const file = ctx.process.files.get(op.fd);
+  const arg = new UserIoctlArg(ctx.kernel.config.spec, def, op.arg, op.pointer === "invalid");
+  try {
+    const ret = file.ioctl(ctx, arg);
+    return arg.out === undefined ? { ret } : { ret, out: arg.out };
+  } catch (err) {
+    if (err instanceof SyscallError && arg.out !== undefined) return { ret: -1n, errno: err.errno, out: arg.out };
+    throw err;
+  }
+}
+
+/** KVM_RUN on the descriptor: a vCPU runs the program, other files refuse the request. */
+function run(ctx: SyscallContext, fd: bigint, program: GuestProgram): OpResult {
+  const file = ctx.process.files.get(fd);
+  if (file instanceof VcpuFile) return file.run(ctx, program);
+  const def = ctx.kernel.config.ioctls.get("KVM_RUN")!;
+  return value(file.ioctl(ctx, new UserIoctlArg(ctx.kernel.config.spec, def, undefined, false)));
+}

@@ -1,0 +1,29 @@
+// KVM_CREATE_GUEST_MEMFD: kvm_gmem_create() and __kvm_gmem_create(), and the flags
+// a VM may use (kvm_gmem_get_supported_flags() in include/linux/kvm_host.h).
+import { fail } from "../lib/errno.js";
+import { asS64 } from "../lib/u64.js";
+import type { Kernel } from "../kernel.js";
+import type { SyscallContext } from "../process/file.js";
+import type { Vm } from "../vm/vm.js";
+import { GmemFile } from "./file.js";
+import { GmemInode } from "./inode.js";
+
+/** Flags KVM_CREATE_GUEST_MEMFD accepts, system-wide (vm null) or for one VM. */
+export function supportedGmemFlags(kernel: Kernel, vm: Vm | null): bigint {
+  if (!kernel.revision.gmemFlags) return 0n;
+  const { MMAP, INIT_SHARED } = kernel.K.gmemFlag;
+  return vm === null || vm.type.initSharedAllowed ? MMAP | INIT_SHARED : MMAP;
+}
+
+/** Returns the new descriptor. Reserved words of the argument are not looked at. */
+export function createGuestMemfd(ctx: SyscallContext, vm: Vm, size: bigint, flags: bigint): number {
+  const { kernel } = ctx;
+  if (flags & ~supportedGmemFlags(kernel, vm)) fail("EINVAL");
+  const signedSize = asS64(size);
+  if (signedSize <= 0n || !kernel.page.aligned(signedSize)) fail("EINVAL");
+  ctx.process.files.ensureFree();
+  kernel.allocate();
+  const fs = kernel.revision.gmemOwnFilesystem ? kernel.fs.guestMemfd : kernel.fs.anonInode;
+  const file = new GmemFile(new GmemInode(kernel, fs, kernel.nextIno(), signedSize, flags), vm);
+  return ctx.process.files.install(file, false);
+}

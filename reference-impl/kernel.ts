@@ -1,0 +1,136 @@
+// The modelled machine: one kernel instance with its processes, VMs, device
+// inodes and filesystems. A session's reset replaces the whole instance.
+import type { IoctlDef, ProfileName, Spec } from "../spec/index.js";
+import { ReverseMapTable } from "./arch/x86/vm-types.js";
+import { fail } from "./lib/errno.js";
+import { FaultInjector } from "./lib/fault-injection.js";
+import { invariant } from "./lib/invariants.js";
+import { PageGeometry } from "./lib/u64.js";
+import type { FolioOwner } from "./mm/folio.js";
+import { CharDeviceInode, NullFile } from "./process/devices.js";
+import { AnonInode, ST_NOEXEC, ST_RELATIME, ST_VALID, TMPFS_MAGIC, type Filesystem, type TimeStamp } from "./process/file.js";
+import { Process } from "./process/process.js";
+import type { HostModel } from "./system/hosts.js";
+import type { Revision } from "./system/revision.js";
+import { ioctlTable, resolveConstants, resolveRequests, type Constants, type Requests } from "./system/uapi.js";
+import type { Vm } from "./vm/vm.js";
+
+/** What stays the same across resets: the spec look-ups of one profile and host. */
+export class KernelConfig {
+  readonly K: Constants;
+  readonly R: Requests;
+  readonly ioctls: Map<string, IoctlDef>;
+  readonly page: PageGeometry;
+
+  constructor(
+    readonly spec: Spec,
+    readonly profile: ProfileName,
+    readonly host: HostModel,
+    readonly revision: Revision,
+  ) {
+    this.K = resolveConstants(spec, profile);
+    this.R = resolveRequests(spec, profile);
+    this.ioctls = ioctlTable(spec, profile);
+    this.page = new PageGeometry(host.pageSize);
+  }
+}
+
+const EPOCH_SECONDS = 1_750_000_000n;
+
+export class Kernel {
+  readonly K: Constants;
+  readonly R: Requests;
+  readonly page: PageGeometry;
+  readonly host: HostModel;
+  readonly revision: Revision;
+  readonly inject = new FaultInjector();
+  readonly rmp = new ReverseMapTable();
+  readonly processes = new Map<bigint, Process>();
+  readonly vms = new Set<Vm>();
+  readonly fs: Record<"devtmpfs" | "anonInode" | "shmem" | "guestMemfd", Filesystem>;
+  /** the one anonymous inode VM and vCPU files share */
+  readonly anonInode: AnonInode;
+  readonly devKvm: CharDeviceInode;
+  readonly devNull: CharDeviceInode;
+  private nextPid = 0n;
+  private lastIno = 1000;
+  private clock = 0n;
+
+  constructor(readonly config: KernelConfig) {
+    this.K = config.K;
+    this.R = config.R;
+    this.page = config.page;
+    this.host = config.host;
+    this.revision = config.revision;
+    this.fs = {
+      devtmpfs: { name: "devtmpfs", magic: TMPFS_MAGIC, statfsFlags: ST_VALID | ST_RELATIME, dev: 5n, noexec: false },
+      anonInode: { name: "anon_inodefs", magic: this.K.anonInodeMagic, statfsFlags: ST_VALID, dev: 16n, noexec: true },
+      shmem: { name: "shmem", magic: TMPFS_MAGIC, statfsFlags: ST_VALID, dev: 1n, noexec: false },
+      guestMemfd: { name: "guest_memfd", magic: this.K.gmemMagic ?? 0n, statfsFlags: ST_VALID | ST_NOEXEC, dev: 17n, noexec: true },
+    };
+    this.anonInode = new AnonInode(this, this.fs.anonInode, this.nextIno(), 0o600);
+    this.devKvm = new CharDeviceInode(this, "/dev/kvm", 10, 232);
+    this.devNull = new CharDeviceInode(this, "/dev/null", 1, 3);
+    // The first process starts with descriptors 0-2 open, as a real one does.
+    const init = this.spawn();
+    for (let fd = 0; fd < 3; fd++) init.files.install(new NullFile(this.devNull, this.K.o.RDWR | this.K.o.LARGEFILE), false);
+  }
+
+  /** A new process with no descriptors open (fork gives it its parent's instead). */
+  spawn(parent?: Process): Process {
+    const pid = this.nextPid++;
+    const p = parent ? parent.fork(pid) : Process.create(this, pid);
+    this.processes.set(pid, p);
+    return p;
+  }
+
+  nextIno(): number {
+    return ++this.lastIno;
+  }
+
+  /** Advance the clock; every operation takes one microsecond of model time. */
+  tick(): void {
+    this.clock += 1000n;
+  }
+
+  now(): TimeStamp {
+    return { sec: EPOCH_SECONDS + this.clock / 1_000_000_000n, nsec: this.clock % 1_000_000_000n };
+  }
+
+  /** One kernel allocation that may fail (kmalloc, alloc_page). */
+  allocate(): void {
+    if (this.inject.allocations(1) < 1) fail("ENOMEM");
+  }
+
+  /** unmap_mapping_range(): host mappings of pages [start, end) of a file go; KVM hears of it through MMU notifiers. */
+  unmapMappingRange(owner: FolioOwner, start: number, end: number): void {
+    for (const p of this.processes.values()) {
+      for (const { value: vma } of p.mm.vmas.all()) {
+        if (vma.backing?.owner !== owner) continue;
+        const lo = Math.max(start, vma.pgoff);
+        const hi = Math.min(end, vma.indexOf(vma.end));
+        if (lo < hi) p.mm.notify(vma.start + (lo - vma.pgoff), vma.start + (hi - vma.pgoff));
+      }
+    }
+  }
+
+  checkInvariants(): void {
+    const live = new Set<Vm>();
+    for (const p of this.processes.values()) {
+      invariant(p.alive, () => `process ${p.pid} is dead but still listed`);
+      p.files.checkInvariants();
+      p.mm.checkInvariants();
+      for (const n of p.mm.notifiers) live.add(n as Vm);
+    }
+    for (const vm of this.vms) {
+      invariant(live.has(vm), () => `VM ${vm.id} is not registered with its address space`);
+      vm.checkInvariants();
+      for (const f of vm.gmemFiles) {
+        invariant(!f.released, () => `VM ${vm.id} lists a released guest_memfd`);
+        f.checkInvariants();
+        f.inode.checkInvariants();
+      }
+    }
+    for (const folio of this.rmp.assigned) invariant(!folio.freed, () => `RMP: freed page ${folio.id} still assigned to a guest`);
+  }
+}

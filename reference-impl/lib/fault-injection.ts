@@ -1,0 +1,36 @@
+// The `inject` operation: make the next operation that can observe a fault meet it
+// after `after` units (pages) of progress. An allocation failure is observed by the
+// next operation that allocates; a pending signal by the next one that checks for
+// signals (fallocate, KVM_PRE_FAULT_MEMORY, KVM_RUN). The operation that observes
+// the injection spends it, whether or not it got far enough to fail.
+
+export type InjectedFault = "enomem" | "signal";
+
+export class FaultInjector {
+  private armed = new Map<InjectedFault, number>();
+
+  arm(fault: InjectedFault, after: number): void {
+    this.armed.set(fault, after);
+  }
+
+  /** How many of `wanted` allocations succeed before the injected ENOMEM (all of them when none is armed). */
+  allocations(wanted: number): number {
+    return this.take("enomem", wanted);
+  }
+
+  /** How many of `wanted` pages are processed before a pending signal is seen. */
+  pagesBeforeSignal(wanted: number): number {
+    return this.take("signal", wanted);
+  }
+
+  get pending(): InjectedFault[] {
+    return [...this.armed.keys()];
+  }
+
+  private take(fault: InjectedFault, wanted: number): number {
+    const after = this.armed.get(fault);
+    if (after === undefined) return wanted;
+    this.armed.delete(fault);
+    return Math.min(after, wanted);
+  }
+}

@@ -1,0 +1,101 @@
+// The pages of a file (struct address_space): ranges of allocated pages that were
+// never touched are kept as one range each, and a page gets its own Folio only
+// when something maps or writes it. Allocating 2^50 pages costs one range.
+import { IntervalMap } from "../lib/interval-map.js";
+import { invariant } from "../lib/invariants.js";
+import { Folio, type FolioOwner } from "./folio.js";
+
+/** Marker value: allocated pages that have no Folio object yet. */
+const ALLOCATED = Symbol("allocated");
+type Slot = Folio | typeof ALLOCATED;
+
+export class PageCache {
+  private readonly pages = new IntervalMap<Slot>({ same: (a, b) => a === ALLOCATED && b === ALLOCATED });
+  /** number of allocated pages (st_blocks) */
+  private allocated = 0;
+
+  constructor(
+    readonly owner: FolioOwner,
+    readonly pageSize: number,
+  ) {}
+
+  get allocatedPages(): number {
+    return this.allocated;
+  }
+
+  /** The folio at index, creating the Folio object for an allocated page; undefined for a hole. */
+  find(index: number): Folio | undefined {
+    const hit = this.pages.get(index);
+    if (hit === undefined) return undefined;
+    if (hit.value !== ALLOCATED) return hit.value;
+    const folio = new Folio(this.owner, index, this.pageSize);
+    this.pages.set(index, index + 1, folio);
+    return folio;
+  }
+
+  has(index: number): boolean {
+    return this.pages.get(index) !== undefined;
+  }
+
+  /** Allocate the page at index if it is a hole (filemap_grab_folio); the caller accounts for allocation failure. */
+  findOrCreate(index: number): Folio {
+    const found = this.find(index);
+    if (found) return found;
+    const folio = new Folio(this.owner, index, this.pageSize);
+    this.pages.set(index, index + 1, folio);
+    this.allocated++;
+    return folio;
+  }
+
+  /** Holes of [start, end), in order. */
+  holes(start: number, end: number): [number, number][] {
+    return this.pages.gaps(start, end);
+  }
+
+  /** Mark [start, end) allocated where it is a hole. */
+  fill(start: number, end: number): void {
+    for (const [s, e] of this.pages.gaps(start, end)) {
+      this.pages.set(s, e, ALLOCATED);
+      this.allocated += e - s;
+    }
+  }
+
+  /** Drop [start, end) (truncate_inode_pages_range); returns the folios that were materialized, now freed. */
+  remove(start: number, end: number): Folio[] {
+    const freed: Folio[] = [];
+    for (const piece of this.pages.delete(start, end)) {
+      this.allocated -= piece.end - piece.start;
+      if (piece.value !== ALLOCATED) {
+        piece.value.freed = true;
+        freed.push(piece.value);
+      }
+    }
+    return freed;
+  }
+
+  /** Materialized folios in [start, end). */
+  folios(start: number, end: number): Folio[] {
+    const out: Folio[] = [];
+    for (const iv of this.pages.overlapping(start, end)) if (iv.value !== ALLOCATED) out.push(iv.value);
+    return out;
+  }
+
+  /** First allocated index >= from, or undefined. */
+  nextAllocated(from: number): number | undefined {
+    const [first] = this.pages.overlapping(from, Number.MAX_SAFE_INTEGER);
+    return first === undefined ? undefined : Math.max(first.start, from);
+  }
+
+  checkInvariants(): void {
+    this.pages.checkInvariants();
+    let total = 0;
+    for (const iv of this.pages.all()) {
+      total += iv.end - iv.start;
+      const v = iv.value;
+      if (v === ALLOCATED) continue;
+      invariant(iv.end === iv.start + 1 && v.index === iv.start, () => `page cache ${this.owner.ino}: folio ${v.index} cached at ${iv.start}`);
+      invariant(!v.freed, () => `page cache ${this.owner.ino}: freed folio still cached at ${iv.start}`);
+    }
+    invariant(total === this.allocated, () => `page cache ${this.owner.ino}: allocated count ${this.allocated} != ${total}`);
+  }
+}

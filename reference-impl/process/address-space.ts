@@ -1,0 +1,155 @@
+// struct mm_struct: the VMAs of a process, its private (anonymous and copied-on-
+// write) pages, host page faults, get_user_pages for KVM, and the MMU notifiers
+// that tell KVM when a host mapping changes.
+import { invariant } from "../lib/invariants.js";
+import { IntervalMap } from "../lib/interval-map.js";
+import { Folio, type FolioOwner } from "../mm/folio.js";
+import type { Kernel } from "../kernel.js";
+import { PROT_NONE, Vma, type HostFault } from "./vma.js";
+
+/** mmu_notifier_ops.invalidate_range_start, as KVM registers it. */
+export interface MmuNotifier {
+  invalidateRange(startPage: number, endPage: number): void;
+}
+
+/** What KVM's hva_to_pfn() got for a host virtual page. */
+export type GupResult = { folio: Folio; writable: boolean } | "fault" | "hwpoison";
+
+export class AddressSpace {
+  readonly vmas = new IntervalMap<Vma>();
+  /** private pages by virtual page number: anonymous memory and copies of file pages */
+  readonly privatePages = new IntervalMap<Folio>();
+  readonly notifiers = new Set<MmuNotifier>();
+  readonly anonOwner: FolioOwner;
+
+  constructor(
+    readonly kernel: Kernel,
+    pid: bigint,
+  ) {
+    this.anonOwner = { kind: "anon", ino: -Number(pid) - 1 };
+  }
+
+  get pageSize(): number {
+    return this.kernel.page.bytes;
+  }
+
+  /** Tell every MMU notifier that [start, end) changed (mmu_notifier_invalidate_range_start). */
+  notify(start: number, end: number): void {
+    for (const n of this.notifiers) n.invalidateRange(start, end);
+  }
+
+  /** split_vma at a page boundary, so later changes apply to whole VMAs. */
+  splitAt(page: number): void {
+    const hit = this.vmas.get(page);
+    if (hit === undefined || hit.start === page) return;
+    const vma = hit.value;
+    const right = vma.piece(page, vma.end);
+    vma.end = page;
+    this.vmas.set(vma.start, page, vma);
+    this.vmas.set(page, right.end, right);
+  }
+
+  /** The VMAs covering parts of [start, end), split so that each lies inside it. */
+  vmasIn(start: number, end: number): Vma[] {
+    this.splitAt(start);
+    this.splitAt(end);
+    return this.vmas.overlapping(start, end).map((iv) => iv.value);
+  }
+
+  /** Remove [start, end) from the address space: notify, drop private pages, drop file references. */
+  unmap(start: number, end: number): number {
+    const doomed = this.vmasIn(start, end);
+    if (doomed.length === 0) return 0;
+    this.notify(start, end);
+    for (const vma of doomed) {
+      this.vmas.delete(vma.start, vma.end);
+      this.dropPrivatePages(vma.start, vma.end);
+      vma.file?.put();
+    }
+    return doomed.length;
+  }
+
+  dropPrivatePages(start: number, end: number): void {
+    for (const piece of this.privatePages.delete(start, end)) piece.value.freed = true;
+  }
+
+  /** handle_mm_fault for a CPU access to a virtual page. */
+  fault(page: number, write: boolean): HostFault {
+    const vma = this.vmas.get(page)?.value;
+    // x86 pages are readable whenever they are mapped at all.
+    if (vma === undefined || vma.prot === PROT_NONE) return "SIGSEGV";
+    if (write && (vma.prot & this.kernel.K.prot.WRITE) === 0) return "SIGSEGV";
+    if (!vma.shared) {
+      const own = this.privatePages.get(page)?.value;
+      if (own !== undefined) return own;
+      if (vma.backing === null) return this.newPrivatePage(page, undefined);
+    }
+    const found = vma.backing!.userFault(vma.indexOf(page));
+    if (typeof found === "string" || vma.shared || !write) return found;
+    // Write to a private file mapping: copy on write, which changes the PTE.
+    this.notify(page, page + 1);
+    return this.newPrivatePage(page, found);
+  }
+
+  private newPrivatePage(page: number, from: Folio | undefined): Folio {
+    const folio = from ? from.copy(this.anonOwner, page) : new Folio(this.anonOwner, page, this.pageSize);
+    folio.uptodate = true;
+    this.privatePages.set(page, page + 1, folio);
+    return folio;
+  }
+
+  /** The page a host access would reach now, without faulting anything in. */
+  currentPage(page: number): Folio | undefined {
+    const vma = this.vmas.get(page)?.value;
+    if (vma === undefined) return undefined;
+    if (!vma.shared) {
+      const own = this.privatePages.get(page)?.value;
+      if (own !== undefined || vma.backing === null) return own;
+    }
+    return vma.backing!.cachedPage(vma.indexOf(page));
+  }
+
+  /** hva_to_pfn: the page behind a host virtual page for a guest fault. */
+  getUserPage(page: number, write: boolean): GupResult {
+    const vma = this.vmas.get(page)?.value;
+    if (vma === undefined) return "fault";
+    const r = this.fault(page, write);
+    if (r === "HWPOISON") return "hwpoison";
+    if (typeof r === "string") return "fault";
+    // A read fault is mapped writable when a write would not need a new page.
+    const canWrite = (vma.prot & this.kernel.K.prot.WRITE) !== 0;
+    const writable = canWrite && (write || vma.shared || r.owner === this.anonOwner);
+    return { folio: r, writable };
+  }
+
+  /** fork: the child's copy (private pages copied, shared ones shared, MADV_DONTFORK ranges left out). */
+  cloneFor(child: AddressSpace): void {
+    for (const { value: vma } of this.vmas.all()) {
+      if (vma.dontFork) continue;
+      child.vmas.set(vma.start, vma.end, vma.piece(vma.start, vma.end));
+      for (const { start, value } of this.privatePages.overlapping(vma.start, vma.end))
+        child.privatePages.set(start, start + 1, value.copy(child.anonOwner, start));
+    }
+  }
+
+  teardown(): number {
+    const all = this.vmas.all();
+    for (const { value: vma } of all) this.unmap(vma.start, vma.end);
+    return all.length;
+  }
+
+  checkInvariants(): void {
+    this.vmas.checkInvariants();
+    this.privatePages.checkInvariants();
+    for (const iv of this.vmas.all()) {
+      const vma = iv.value;
+      invariant(vma.start === iv.start && vma.end === iv.end, () => `VMA [${vma.start}, ${vma.end}) stored as [${iv.start}, ${iv.end})`);
+      invariant(vma.file === null || (!vma.file.released && vma.file.refs > 0), () => `VMA at page ${vma.start} maps a released file`);
+    }
+    for (const iv of this.privatePages.all()) {
+      invariant(!iv.value.freed, () => `freed private page mapped at page ${iv.start}`);
+      const vma = this.vmas.get(iv.start)?.value;
+      invariant(vma !== undefined && !vma.shared, () => `private page at page ${iv.start} outside a private mapping`);
+    }
+  }
+}

@@ -1,0 +1,157 @@
+// struct inode and struct file: what every kind of file shares. A file type
+// overrides only the operations it implements; the VFS (process/vfs.ts) answers
+// for the missing ones with the errno Linux gives.
+import type { Decoded } from "../../spec/codec.js";
+import { fail, type SignalName } from "../lib/errno.js";
+import type { Kernel } from "../kernel.js";
+import type { Process } from "./process.js";
+import type { Vma } from "./vma.js";
+
+/** A mounted filesystem as statfs(2) and path_noexec() see it. */
+export interface Filesystem {
+  readonly name: string;
+  readonly magic: bigint;
+  /** statfs f_flags (ST_VALID = 0x20, ST_NOEXEC = 0x8, ST_RELATIME = 0x1000) */
+  readonly statfsFlags: bigint;
+  readonly dev: bigint;
+  readonly noexec: boolean;
+}
+
+export const ST_VALID = 0x20n;
+export const ST_NOEXEC = 0x8n;
+export const ST_RELATIME = 0x1000n;
+export const TMPFS_MAGIC = 0x01021994n;
+
+export interface TimeStamp {
+  sec: bigint;
+  nsec: bigint;
+}
+
+export abstract class Inode {
+  nlink = 1n;
+  rdev = 0n;
+  atime: TimeStamp;
+  mtime: TimeStamp;
+  ctime: TimeStamp;
+
+  constructor(
+    readonly kernel: Kernel,
+    readonly fs: Filesystem,
+    readonly ino: number,
+    public mode: number,
+  ) {
+    this.atime = this.mtime = this.ctime = kernel.now();
+  }
+
+  get size(): bigint {
+    return 0n;
+  }
+
+  /** st_blocks, in 512-byte units */
+  get blocks(): bigint {
+    return 0n;
+  }
+
+  /** inode_operations.setattr for chmod; files that refuse every change override it */
+  setMode(mode: number): void {
+    this.mode = (this.mode & ~0o7777) | (mode & 0o7777);
+    this.ctime = this.kernel.now();
+  }
+
+  /** inode_operations.setattr for truncate; only regular files reach it */
+  setSize(_size: bigint): void {
+    fail("EINVAL");
+  }
+
+  modified(): void {
+    this.mtime = this.ctime = this.kernel.now();
+  }
+}
+
+/** Context of a system call: the kernel and the calling process. */
+export interface SyscallContext {
+  kernel: Kernel;
+  process: Process;
+  /** a signal the call sent to the calling process (e.g. SIGBUS for a poisoned page) */
+  signal?: SignalName;
+}
+
+/** What an ioctl returns: its value, for the `ret` of the operation. */
+export type IoctlValue = bigint;
+
+export interface IoctlCall {
+  readonly request: number;
+  /** the argument passed by value (0 when none was given) */
+  readonly value: bigint;
+  /** copy_from_user of the struct argument: the kernel's copy, or EFAULT */
+  readStruct(): { [field: string]: Decoded };
+  /** copy_to_user of the struct argument, or EFAULT */
+  writeStruct(values: { [field: string]: Decoded }): void;
+}
+
+export const FMODE_READ = 1;
+export const FMODE_WRITE = 2;
+
+export abstract class OpenFile {
+  /** references: fd table entries, VMAs, and the kernel's own holds */
+  refs = 0;
+  pos = 0n;
+  released = false;
+  /** FMODE_READ / FMODE_WRITE, from the access mode (OPEN_FMODE) */
+  readonly fmode: number;
+  /** FMODE_PREAD / FMODE_PWRITE: pread/pwrite allowed (files opened through a path) */
+  readonly positional: boolean = false;
+
+  constructor(
+    readonly inode: Inode,
+    /** f_flags as fcntl(F_GETFL) reports them */
+    public flags: number,
+  ) {
+    this.fmode = (flags + 1) & 3;
+  }
+
+  get kernel(): Kernel {
+    return this.inode.kernel;
+  }
+
+  /** what /proc/self/fd/N links to */
+  abstract link(): string;
+
+  // file_operations the kinds of file implement; absent ones get the VFS default.
+  read?(len: number): Uint8Array;
+  write?(data: Uint8Array): number;
+  readAt?(len: number, offset: bigint): Uint8Array;
+  writeAt?(data: Uint8Array, offset: bigint): number;
+  llseek?(offset: bigint, whence: number): bigint;
+  fallocate?(ctx: SyscallContext, mode: number, offset: bigint, len: bigint): void;
+  mmap?(ctx: SyscallContext, vma: Vma): void;
+
+  ioctl(_ctx: SyscallContext, _call: IoctlCall): IoctlValue {
+    return fail("ENOTTY");
+  }
+
+  /** file_operations.release: the last reference is gone */
+  protected release(): void {}
+
+  get(): this {
+    this.refs++;
+    return this;
+  }
+
+  put(): void {
+    if (this.refs <= 0) throw new Error(`file ${this.link()}: reference count underflow`);
+    if (--this.refs === 0) {
+      this.released = true;
+      this.release();
+    }
+  }
+}
+
+/** The anonymous inode VM and vCPU files share (anon_inode_getfile). */
+export class AnonInode extends Inode {
+  /** anon_inode setattr is refused outright since 6.15; before, chmod changed the shared inode */
+  override setMode(mode: number): void {
+    if (this.kernel.revision.anonInodeSetattrRefused) fail("EOPNOTSUPP");
+    super.setMode(mode);
+  }
+}

@@ -1,0 +1,95 @@
+// NUMA memory policies: mbind(2) and get_mempolicy(2) with MPOL_F_ADDR
+// (mm/mempolicy.c: kernel_mbind, sanitize_mpol_flags, mpol_new,
+// mpol_set_nodemask, do_mbind, do_get_mempolicy). A policy lives on the VMA, or,
+// for files with set_policy/get_policy (shmem; guest_memfd from 6.19), in the
+// inode's shared policy for the file range. Which node a page lands on is not
+// modelled: no operation observes it.
+import type { OutValue } from "../../harness/driver/contract.js";
+import { fail } from "../lib/errno.js";
+import type { IntervalMap } from "../lib/interval-map.js";
+import type { SyscallContext } from "./file.js";
+import type { Vma } from "./vma.js";
+
+export interface MemPolicy {
+  mode: number;
+  /** MPOL_F_STATIC_NODES / MPOL_F_RELATIVE_NODES / MPOL_F_NUMA_BALANCING as passed */
+  flags: number;
+  nodes: bigint;
+}
+
+/** A file that keeps policies per page range (vm_operations_struct.set_policy/get_policy). */
+export interface SharedPolicyOwner {
+  readonly sharedPolicy: IntervalMap<MemPolicy> | null;
+}
+
+const MPOL_F_STATIC_NODES = 1 << 15;
+const MPOL_F_RELATIVE_NODES = 1 << 14;
+const MPOL_F_NUMA_BALANCING = 1 << 13;
+const MPOL_MODE_FLAGS = MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING;
+
+function sharedPolicyOf(vma: Vma): IntervalMap<MemPolicy> | null {
+  const owner = vma.backing as Partial<SharedPolicyOwner> | null;
+  return owner?.sharedPolicy ?? null;
+}
+
+export function sysMbind(ctx: SyscallContext, addr: bigint, len: bigint, modeArg: bigint, nodemask: bigint, flags: bigint): bigint {
+  const { kernel } = ctx;
+  const P = kernel.K.mpol;
+  const raw = Number(BigInt.asUintN(32, modeArg));
+  const modeFlags = raw & MPOL_MODE_FLAGS;
+  let mode = raw & ~MPOL_MODE_FLAGS;
+  // sanitize_mpol_flags()
+  if (mode >= kernel.revision.mpolMax) fail("EINVAL");
+  if (modeFlags & MPOL_F_STATIC_NODES && modeFlags & MPOL_F_RELATIVE_NODES) fail("EINVAL");
+  if (modeFlags & MPOL_F_NUMA_BALANCING && mode !== P.BIND && mode !== P.PREFERRED_MANY) fail("EINVAL");
+  // do_mbind()
+  if (flags & ~BigInt(P.MF_STRICT | P.MF_MOVE | P.MF_MOVE_ALL)) fail("EINVAL");
+  const page = kernel.page;
+  if (!page.aligned(addr)) fail("EINVAL");
+  const size = page.pagesUp(BigInt.asUintN(64, len)) << page.shift;
+  if (size === 0n) return 0n;
+  const nodes = BigInt.asUintN(64, nodemask);
+  // mpol_new()
+  if (mode === P.DEFAULT) {
+    if (nodes !== 0n) fail("EINVAL");
+  } else if (mode === P.PREFERRED && nodes === 0n) {
+    if (modeFlags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES)) fail("EINVAL");
+    mode = P.LOCAL;
+  } else if (mode === P.LOCAL) {
+    if (nodes !== 0n || modeFlags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES)) fail("EINVAL");
+  } else if (nodes === 0n) fail("EINVAL");
+  // mpol_set_nodemask(): only nodes with memory count.
+  const online = (1n << BigInt(kernel.host.numaNodes)) - 1n;
+  let policy: MemPolicy | null = null;
+  if (mode !== P.DEFAULT) {
+    let usable = nodes & online;
+    if (mode !== P.LOCAL && usable === 0n) fail("EINVAL");
+    // MPOL_PREFERRED keeps the first node only.
+    if (mode === P.PREFERRED) usable &= -usable;
+    policy = { mode, flags: modeFlags, nodes: mode === P.LOCAL ? 0n : usable };
+  }
+  const mm = ctx.process.mm;
+  const start = page.page(addr);
+  const end = start + page.page(size);
+  if (addr + size > kernel.host.userAddressEnd || mm.vmas.gaps(start, end).length > 0) fail("EFAULT");
+  for (const vma of mm.vmasIn(start, end)) {
+    vma.policy = policy;
+    const shared = sharedPolicyOf(vma);
+    if (shared === null) continue;
+    if (policy === null) shared.delete(vma.pgoff, vma.indexOf(vma.end));
+    else shared.set(vma.pgoff, vma.indexOf(vma.end), policy);
+  }
+  return 0n;
+}
+
+export function sysGetMempolicy(ctx: SyscallContext, addr: bigint): { [k: string]: OutValue } {
+  const { kernel } = ctx;
+  const page = kernel.page;
+  const a = BigInt.asUintN(64, addr);
+  const vma = a < kernel.host.userAddressEnd ? ctx.process.mm.vmas.get(page.page(a))?.value : undefined;
+  if (vma === undefined) fail("EFAULT");
+  const shared = sharedPolicyOf(vma);
+  const policy = shared !== null ? (shared.get(vma.indexOf(page.page(a)))?.value ?? null) : vma.policy;
+  if (policy === null) return { mode: BigInt(kernel.K.mpol.DEFAULT), nodemask: 0n };
+  return { mode: BigInt(policy.mode | policy.flags), nodemask: policy.nodes };
+}

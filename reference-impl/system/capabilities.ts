@@ -1,0 +1,63 @@
+// KVM_CHECK_EXTENSION at system scope (vm null) and per VM:
+// kvm_vm_ioctl_check_extension_generic() (virt/kvm/kvm_main.c) and x86's
+// kvm_vm_ioctl_check_extension() (arch/x86/kvm/x86.c). Unknown capabilities are 0.
+import { VM_TYPE_NAMES, X86VmType } from "../arch/x86/vm-types.js";
+import { supportedGmemFlags } from "../guest_memfd/create.js";
+import type { Kernel } from "../kernel.js";
+import type { Vm } from "../vm/vm.js";
+
+export function checkExtension(kernel: Kernel, vm: Vm | null, cap: bigint): bigint {
+  const C = kernel.K.cap;
+  const host = kernel.host;
+  const n = Number(BigInt.asIntN(64, cap));
+  const bool = (b: boolean): bigint => (b ? 1n : 0n);
+  switch (n) {
+    case C.USER_MEMORY:
+    case C.USER_MEMORY2:
+    case C.CHECK_EXTENSION_VM:
+    case C.MEMORY_FAULT_INFO:
+      return 1n;
+    case C.NR_MEMSLOTS:
+      return BigInt(kernel.K.userMemSlots);
+    case C.NR_VCPUS:
+      return BigInt(Math.min(host.onlineCpus, host.maxVcpus));
+    case C.MULTI_ADDRESS_SPACE:
+      // The case only exists when SMM gives x86 two address spaces.
+      return host.smm ? BigInt(vm ? vm.addressSpaceCount : 2) : 0n;
+    case C.READONLY_MEM:
+      return bool(vm === null || vm.type.readonlyMemAllowed);
+    case C.EXIT_HYPERCALL:
+      return 1n << kernel.K.hcMapGpaRange;
+    case C.MEMORY_ATTRIBUTES:
+      return vm === null ? (host.memoryAttributes ? kernel.K.ATTRIBUTE_PRIVATE : 0n) : vm.supportedAttributes;
+    case C.GUEST_MEMFD:
+      return bool(host.guestMemfd && (vm === null || vm.guestMemfdAllowed));
+    case C.VM_TYPES:
+      return vmTypesMask(kernel);
+  }
+  // Capabilities that only some profiles define.
+  if (cap === C.PRE_FAULT_MEMORY) return bool(host.tdp);
+  if (cap === C.GUEST_MEMFD_FLAGS && host.guestMemfd) return supportedGmemFlags(kernel, vm);
+  return 0n;
+}
+
+export function vmTypesMask(kernel: Kernel): bigint {
+  let mask = 0n;
+  for (const name of kernel.host.vmTypes) {
+    const n = vmTypeNumber(kernel, name);
+    if (n !== undefined) mask |= 1n << n;
+  }
+  return mask;
+}
+
+/** The KVM_CREATE_VM number of a type, or undefined where the profile has no such type. */
+export function vmTypeNumber(kernel: Kernel, name: (typeof VM_TYPE_NAMES)[number]): bigint | undefined {
+  const T = kernel.K.vmType;
+  return { default: T.DEFAULT, "sw-protected": T.SW_PROTECTED, sev: T.SEV, "sev-es": T.SEV_ES, snp: T.SNP, tdx: T.TDX }[name];
+}
+
+/** kvm_is_vm_type_supported(): the rules of a creatable type, or undefined. */
+export function vmTypeFor(kernel: Kernel, type: bigint): X86VmType | undefined {
+  const name = kernel.host.vmTypes.find((t) => vmTypeNumber(kernel, t) === type);
+  return name === undefined ? undefined : new X86VmType(X86VmType.rules(name), kernel.rmp);
+}

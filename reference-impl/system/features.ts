@@ -1,0 +1,29 @@
+// The handshake's features, found the way a driver for a real kernel finds them:
+// by asking the model's own /dev/kvm (KVM_CHECK_EXTENSION), never from a version.
+import { VM_TYPE_NAMES } from "../arch/x86/vm-types.js";
+import type { Kernel } from "../kernel.js";
+import { checkExtension, vmTypeNumber, vmTypesMask } from "./capabilities.js";
+
+export function probeFeatures(kernel: Kernel): string[] {
+  const C = kernel.K.cap;
+  const cap = (n: number | bigint | undefined): bigint => (n === undefined ? 0n : checkExtension(kernel, null, BigInt(n)));
+  const features = ["kvm", "readonly-mem", "guest-run", "guest-run:high-gpa", "process:fork", "fault-injection"];
+  if (kernel.R.KVM_PRE_FAULT_MEMORY !== undefined) features.push("pre-fault-ioctl");
+  if (cap(C.USER_MEMORY2) > 0n) features.push("user-memory2");
+  if (cap(C.GUEST_MEMFD) > 0n) features.push("guest-memfd");
+  const flags = cap(C.GUEST_MEMFD_FLAGS);
+  if (flags & kernel.K.gmemFlag.MMAP) features.push("gmem-flag:mmap");
+  if (flags & kernel.K.gmemFlag.INIT_SHARED) features.push("gmem-flag:init-shared");
+  if (cap(C.MEMORY_ATTRIBUTES) & kernel.K.ATTRIBUTE_PRIVATE) features.push("memory-attributes");
+  if (cap(C.MEMORY_FAULT_INFO) > 0n) features.push("memory-fault-info");
+  if (cap(C.PRE_FAULT_MEMORY) > 0n) features.push("pre-fault-memory");
+  if (cap(C.MULTI_ADDRESS_SPACE) > 1n) features.push("multi-address-space");
+  if (cap(C.EXIT_HYPERCALL) & (1n << kernel.K.hcMapGpaRange)) features.push("exit-hypercall");
+  const types = vmTypesMask(kernel);
+  for (const name of VM_TYPE_NAMES) {
+    const n = vmTypeNumber(kernel, name);
+    if (n !== undefined && types & (1n << n)) features.push(`vm-type:${name}`);
+  }
+  if (kernel.host.memoryFailure) features.push("memory-failure");
+  return features;
+}

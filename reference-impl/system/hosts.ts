@@ -1,0 +1,85 @@
+// Host models: the kernel configuration and hardware the model pretends to run on.
+// Capability values follow from these facts the way KVM computes them.
+import type { VmTypeName } from "../arch/x86/vm-types.js";
+
+export interface HostModel {
+  name: string;
+  description: string;
+  arch: "x86_64";
+  pageSize: number;
+  /** VM types in KVM_CAP_VM_TYPES (kvm_caps.supported_vm_types) */
+  vmTypes: readonly VmTypeName[];
+  /** CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES: KVM_SET_MEMORY_ATTRIBUTES exists */
+  memoryAttributes: boolean;
+  /** CONFIG_KVM_GUEST_MEMFD */
+  guestMemfd: boolean;
+  /** two-dimensional paging (EPT/NPT); without it KVM uses shadow paging and cannot pre-fault */
+  tdp: boolean;
+  /** CONFIG_KVM_SMM: a second memslot address space for default VMs */
+  smm: boolean;
+  /** CONFIG_MEMORY_FAILURE: madvise(MADV_HWPOISON) */
+  memoryFailure: boolean;
+  /** guest physical address bits KVM's MMU can map (kvm_mmu_max_gfn) */
+  gpaBits: number;
+  /** NUMA nodes with memory (node_states[N_MEMORY]): nodes 0..numaNodes-1 */
+  numaNodes: number;
+  /** KVM_CAP_NR_VCPUS: online host CPUs */
+  onlineCpus: number;
+  /** KVM_MAX_VCPUS */
+  maxVcpus: number;
+  /** KVM_MAX_VCPU_IDS */
+  maxVcpuIds: number;
+  /** TASK_SIZE_MAX: the end of the user address space (4-level paging) */
+  userAddressEnd: bigint;
+}
+
+const X86_COMMON = {
+  arch: "x86_64",
+  pageSize: 4096,
+  guestMemfd: true,
+  maxVcpus: 1024,
+  maxVcpuIds: 4096,
+  userAddressEnd: 0x7ffffffff000n,
+} as const;
+
+export const HOSTS: Readonly<Record<string, HostModel>> = {
+  full: {
+    ...X86_COMMON,
+    name: "full",
+    description: "x86_64 with TDP, SMM, memory attributes, every VM type and memory-failure injection",
+    vmTypes: ["default", "sw-protected", "sev", "sev-es", "snp", "tdx"],
+    memoryAttributes: true,
+    tdp: true,
+    smm: true,
+    memoryFailure: true,
+    gpaBits: 52,
+    numaNodes: 2,
+    onlineCpus: 8,
+  },
+  // Probed from this project's CI machine (Linux 6.18, PVM): KVM_CAP_VM_TYPES 0x1,
+  // MEMORY_ATTRIBUTES 0, PRE_FAULT_MEMORY 0, MULTI_ADDRESS_SPACE 0 (no SMM),
+  // NR_VCPUS 2, MAX_VCPUS 1024, MAX_VCPU_ID 4096, NR_MEMSLOTS 32764.
+  pvm: {
+    ...X86_COMMON,
+    name: "pvm",
+    description: "a PVM-style host: default VM type only, shadow paging, no memory attributes, no SMM",
+    vmTypes: ["default"],
+    memoryAttributes: false,
+    tdp: false,
+    smm: false,
+    memoryFailure: false,
+    gpaBits: 52,
+    numaNodes: 1,
+    onlineCpus: 2,
+  },
+};
+
+export function hostModel(name: string): HostModel {
+  const host = HOSTS[name];
+  if (!host) throw new Error(`reference model: unknown host model "${name}" (known: ${Object.keys(HOSTS).join(", ")})`);
+  const privateTypes = host.vmTypes.filter((t) => t === "sw-protected" || t === "snp" || t === "tdx");
+  if (privateTypes.length > 0 && !(host.memoryAttributes && host.guestMemfd))
+    throw new Error(`host model ${name}: VM types ${privateTypes.join(", ")} need memory attributes and guest_memfd built in`);
+  if (host.vmTypes.includes("sw-protected") && !host.tdp) throw new Error(`host model ${name}: SW_PROTECTED VMs need the TDP MMU`);
+  return host;
+}

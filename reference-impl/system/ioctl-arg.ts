@@ -1,0 +1,55 @@
+// The argument of an `ioctl` operation as the kernel sees it: a value, or a user
+// buffer holding the request's struct, encoded and decoded with spec/layouts.json
+// exactly as a driver for a real kernel would.
+import type { Decoded, FieldMap } from "../../spec/codec.js";
+import { CodecError } from "../../spec/codec.js";
+import type { IoctlDef, Spec } from "../../spec/index.js";
+import { DriverFailure, type FieldValues } from "../../harness/driver/contract.js";
+import { fail } from "../lib/errno.js";
+import type { IoctlCall } from "../process/file.js";
+
+type Struct = { [field: string]: Decoded };
+
+export class UserIoctlArg implements IoctlCall {
+  readonly request: number;
+  readonly value: bigint;
+  private user: Struct | null = null;
+
+  constructor(
+    spec: Spec,
+    def: IoctlDef,
+    arg: bigint | FieldValues | undefined,
+    private readonly invalidPointer: boolean,
+  ) {
+    this.request = def.request;
+    const struct = def.arg === null || def.arg === "value" || def.arg === "u64" ? null : (def.buffer ?? def.arg);
+    if (struct === null) {
+      if (arg !== undefined && typeof arg !== "bigint") throw new DriverFailure("protocol", `${def.name} takes a value, not fields`);
+      this.value = arg ?? 0n;
+      return;
+    }
+    if (typeof arg === "bigint") throw new DriverFailure("protocol", `${def.name} takes a struct ${struct}, not a value`);
+    this.value = 0n;
+    try {
+      this.user = spec.codec.decode(struct, spec.codec.encode(struct, (arg ?? {}) as FieldMap));
+    } catch (err) {
+      if (err instanceof CodecError) throw new DriverFailure("protocol", err.message);
+      throw err;
+    }
+  }
+
+  readStruct(): Struct {
+    if (this.invalidPointer || this.user === null) return fail("EFAULT");
+    return { ...this.user };
+  }
+
+  writeStruct(values: Struct): void {
+    if (this.invalidPointer || this.user === null) fail("EFAULT");
+    this.user = values;
+  }
+
+  /** The struct as the call left it in user memory, for the operation's `out`. */
+  get out(): Struct | undefined {
+    return this.invalidPointer ? undefined : (this.user ?? undefined);
+  }
+}

@@ -1,0 +1,84 @@
+// What changes between the uAPI revisions the model implements, beyond what the
+// spec's constants already say (which VM types, capabilities and ioctls exist).
+// Each profile is the release it names: linux-6.8 is v6.8, without the 6.10-6.17
+// additions (SEV/SNP/TDX VM types, KVM_PRE_FAULT_MEMORY).
+import type { ProfileName } from "../../spec/index.js";
+import type { Errno } from "../lib/errno.js";
+
+export interface Revision {
+  profile: ProfileName;
+  /** GUEST_MEMFD_FLAG_MMAP / INIT_SHARED and KVM_CAP_GUEST_MEMFD_FLAGS exist (6.18) */
+  gmemFlags: boolean;
+  /** every VM type may bind a guest_memfd, and KVM_CAP_GUEST_MEMFD is 1 per VM (6.18); before, only VMs with private memory */
+  gmemForEveryVm: boolean;
+  /** guest_memfd lives on its own pseudo-filesystem (statfs magic GUEST_MEMFD_MAGIC) instead of an anonymous inode */
+  gmemOwnFilesystem: boolean;
+  /** kvm_gmem_bind() takes an unsigned offset (7.2); before, a loff_t whose overflow was not checked */
+  gmemUnsignedOffset: boolean;
+  /** errno of binding a guest_memfd range that is already bound */
+  gmemBindOverlap: Errno;
+  /** KVM_MEM_READONLY is refused with KVM_MEM_GUEST_MEMFD and on VMs with protected state (6.10); before, always valid */
+  readonlyChecksVm: boolean;
+  /** vfs_fallocate() checks the exclusive modes with EOPNOTSUPP only (6.12); before, some combinations gave EINVAL */
+  fallocateModesExclusive: boolean;
+  /** the anonymous inode of VM and vCPU files refuses setattr (EOPNOTSUPP); before, chmod changed it */
+  anonInodeSetattrRefused: boolean;
+  /** guest_memfd keeps NUMA policies per file range (set_policy/get_policy, 6.19); before, they stay with the VMA */
+  gmemSharedPolicy: boolean;
+  /** MPOL_MAX: MPOL_WEIGHTED_INTERLEAVE arrived in 6.9 */
+  mpolMax: number;
+}
+
+const REVISIONS: Partial<Record<ProfileName, Revision>> = {
+  "linux-6.8": {
+    profile: "linux-6.8",
+    gmemFlags: false,
+    gmemForEveryVm: false,
+    gmemOwnFilesystem: false,
+    gmemUnsignedOffset: false,
+    gmemBindOverlap: "EINVAL",
+    readonlyChecksVm: false,
+    fallocateModesExclusive: false,
+    anonInodeSetattrRefused: false,
+    gmemSharedPolicy: false,
+    mpolMax: 6,
+  },
+  "linux-6.18": {
+    profile: "linux-6.18",
+    gmemFlags: true,
+    gmemForEveryVm: true,
+    gmemOwnFilesystem: false,
+    gmemUnsignedOffset: false,
+    gmemBindOverlap: "EINVAL",
+    readonlyChecksVm: true,
+    fallocateModesExclusive: true,
+    anonInodeSetattrRefused: true,
+    gmemSharedPolicy: false,
+    mpolMax: 7,
+  },
+  "linux-7.2": {
+    profile: "linux-7.2",
+    gmemFlags: true,
+    gmemForEveryVm: true,
+    gmemOwnFilesystem: true,
+    gmemUnsignedOffset: true,
+    gmemBindOverlap: "EEXIST",
+    readonlyChecksVm: true,
+    fallocateModesExclusive: true,
+    anonInodeSetattrRefused: true,
+    gmemSharedPolicy: true,
+    mpolMax: 7,
+  },
+};
+
+export const MODELLED_PROFILES = Object.keys(REVISIONS) as ProfileName[];
+
+export function revisionOf(profile: ProfileName): Revision {
+  const r = REVISIONS[profile];
+  if (!r)
+    throw new Error(
+      `reference model: profile ${profile} is not modelled (modelled: ${MODELLED_PROFILES.join(", ")}); ` +
+        "memfd_restricted (UPM), the RFC revisions and in-place conversion (conv-v7) are not implemented yet",
+    );
+  return r;
+}

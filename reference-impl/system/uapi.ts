@@ -1,0 +1,172 @@
+// uAPI numbers of one profile, resolved from spec/ once when the model starts:
+// every call afterwards reads plain fields.
+import type { IoctlDef, ProfileName, Spec } from "../../spec/index.js";
+
+function resolver(spec: Spec, profile: ProfileName) {
+  const values = spec.constantsFor(profile);
+  const need = (name: string): bigint => {
+    const v = values.get(name);
+    if (v === undefined) throw new Error(`reference model: spec constant ${name} is not defined in ${profile}`);
+    return v;
+  };
+  const num = (name: string): number => Number(need(name));
+  const opt = (name: string): bigint | undefined => values.get(name);
+  return { need, num, opt };
+}
+
+export function resolveConstants(spec: Spec, profile: ProfileName) {
+  const { need, num, opt } = resolver(spec, profile);
+  return {
+    apiVersion: need("KVM_API_VERSION"),
+    userMemSlots: num("KVM_USER_MEM_SLOTS_X86"),
+    anonInodeMagic: need("ANON_INODE_FS_MAGIC"),
+    gmemMagic: opt("GUEST_MEMFD_MAGIC"),
+    hcMapGpaRange: need("KVM_HC_MAP_GPA_RANGE"),
+    cap: {
+      USER_MEMORY: num("KVM_CAP_USER_MEMORY"),
+      NR_VCPUS: num("KVM_CAP_NR_VCPUS"),
+      NR_MEMSLOTS: num("KVM_CAP_NR_MEMSLOTS"),
+      READONLY_MEM: num("KVM_CAP_READONLY_MEM"),
+      CHECK_EXTENSION_VM: num("KVM_CAP_CHECK_EXTENSION_VM"),
+      MULTI_ADDRESS_SPACE: num("KVM_CAP_MULTI_ADDRESS_SPACE"),
+      EXIT_HYPERCALL: num("KVM_CAP_EXIT_HYPERCALL"),
+      USER_MEMORY2: num("KVM_CAP_USER_MEMORY2"),
+      MEMORY_FAULT_INFO: num("KVM_CAP_MEMORY_FAULT_INFO"),
+      MEMORY_ATTRIBUTES: num("KVM_CAP_MEMORY_ATTRIBUTES"),
+      GUEST_MEMFD: num("KVM_CAP_GUEST_MEMFD"),
+      VM_TYPES: num("KVM_CAP_VM_TYPES"),
+      PRE_FAULT_MEMORY: opt("KVM_CAP_PRE_FAULT_MEMORY"),
+      GUEST_MEMFD_FLAGS: opt("KVM_CAP_GUEST_MEMFD_FLAGS"),
+    },
+    mem: {
+      LOG_DIRTY_PAGES: need("KVM_MEM_LOG_DIRTY_PAGES"),
+      READONLY: need("KVM_MEM_READONLY"),
+      GUEST_MEMFD: need("KVM_MEM_GUEST_MEMFD"),
+    },
+    gmemFlag: { MMAP: opt("GUEST_MEMFD_FLAG_MMAP") ?? 0n, INIT_SHARED: opt("GUEST_MEMFD_FLAG_INIT_SHARED") ?? 0n },
+    ATTRIBUTE_PRIVATE: need("KVM_MEMORY_ATTRIBUTE_PRIVATE"),
+    EXIT_FLAG_PRIVATE: need("KVM_MEMORY_EXIT_FLAG_PRIVATE"),
+    vmType: {
+      DEFAULT: need("KVM_X86_DEFAULT_VM"),
+      SW_PROTECTED: need("KVM_X86_SW_PROTECTED_VM"),
+      // Types a profile does not define cannot be created there.
+      SEV: opt("KVM_X86_SEV_VM"),
+      SEV_ES: opt("KVM_X86_SEV_ES_VM"),
+      SNP: opt("KVM_X86_SNP_VM"),
+      TDX: opt("KVM_X86_TDX_VM"),
+    },
+    falloc: {
+      KEEP_SIZE: num("FALLOC_FL_KEEP_SIZE"),
+      PUNCH_HOLE: num("FALLOC_FL_PUNCH_HOLE"),
+      COLLAPSE_RANGE: num("FALLOC_FL_COLLAPSE_RANGE"),
+      ZERO_RANGE: num("FALLOC_FL_ZERO_RANGE"),
+      INSERT_RANGE: num("FALLOC_FL_INSERT_RANGE"),
+      UNSHARE_RANGE: num("FALLOC_FL_UNSHARE_RANGE"),
+    },
+    prot: { READ: num("PROT_READ"), WRITE: num("PROT_WRITE"), EXEC: num("PROT_EXEC") },
+    map: {
+      SHARED: num("MAP_SHARED"),
+      PRIVATE: num("MAP_PRIVATE"),
+      SHARED_VALIDATE: num("MAP_SHARED_VALIDATE"),
+      FIXED: num("MAP_FIXED"),
+      ANONYMOUS: num("MAP_ANONYMOUS"),
+      NORESERVE: num("MAP_NORESERVE"),
+      POPULATE: num("MAP_POPULATE"),
+      FIXED_NOREPLACE: num("MAP_FIXED_NOREPLACE"),
+    },
+    madv: {
+      NORMAL: num("MADV_NORMAL"),
+      RANDOM: num("MADV_RANDOM"),
+      SEQUENTIAL: num("MADV_SEQUENTIAL"),
+      WILLNEED: num("MADV_WILLNEED"),
+      DONTNEED: num("MADV_DONTNEED"),
+      FREE: num("MADV_FREE"),
+      REMOVE: num("MADV_REMOVE"),
+      DONTFORK: num("MADV_DONTFORK"),
+      DOFORK: num("MADV_DOFORK"),
+      HUGEPAGE: num("MADV_HUGEPAGE"),
+      NOHUGEPAGE: num("MADV_NOHUGEPAGE"),
+      POPULATE_READ: num("MADV_POPULATE_READ"),
+      POPULATE_WRITE: num("MADV_POPULATE_WRITE"),
+      COLLAPSE: num("MADV_COLLAPSE"),
+      HWPOISON: num("MADV_HWPOISON"),
+    },
+    o: {
+      ACCMODE: 3,
+      RDONLY: num("O_RDONLY"),
+      WRONLY: num("O_WRONLY"),
+      RDWR: num("O_RDWR"),
+      CREAT: num("O_CREAT"),
+      EXCL: num("O_EXCL"),
+      TRUNC: num("O_TRUNC"),
+      APPEND: num("O_APPEND"),
+      NONBLOCK: num("O_NONBLOCK"),
+      LARGEFILE: num("O_LARGEFILE"),
+      CLOEXEC: num("O_CLOEXEC"),
+    },
+    f: {
+      DUPFD: num("F_DUPFD"),
+      GETFD: num("F_GETFD"),
+      SETFD: num("F_SETFD"),
+      GETFL: num("F_GETFL"),
+      SETFL: num("F_SETFL"),
+      ADD_SEALS: num("F_ADD_SEALS"),
+      GET_SEALS: num("F_GET_SEALS"),
+      FD_CLOEXEC: num("FD_CLOEXEC"),
+      SEAL_SEAL: num("F_SEAL_SEAL"),
+    },
+    seek: { SET: num("SEEK_SET"), CUR: num("SEEK_CUR"), END: num("SEEK_END"), DATA: num("SEEK_DATA"), HOLE: num("SEEK_HOLE") },
+    mfd: { CLOEXEC: num("MFD_CLOEXEC"), ALLOW_SEALING: num("MFD_ALLOW_SEALING") },
+    s: { IFREG: num("S_IFREG"), IFCHR: num("S_IFCHR") },
+    mpol: {
+      DEFAULT: num("MPOL_DEFAULT"),
+      PREFERRED: num("MPOL_PREFERRED"),
+      BIND: num("MPOL_BIND"),
+      INTERLEAVE: num("MPOL_INTERLEAVE"),
+      LOCAL: num("MPOL_LOCAL"),
+      PREFERRED_MANY: num("MPOL_PREFERRED_MANY"),
+      WEIGHTED_INTERLEAVE: num("MPOL_WEIGHTED_INTERLEAVE"),
+      MF_STRICT: num("MPOL_MF_STRICT"),
+      MF_MOVE: num("MPOL_MF_MOVE"),
+      MF_MOVE_ALL: num("MPOL_MF_MOVE_ALL"),
+    },
+  };
+}
+
+export type Constants = ReturnType<typeof resolveConstants>;
+
+/** The ioctl requests the model dispatches on, by number (undefined where the profile does not define one). */
+export function resolveRequests(spec: Spec, profile: ProfileName) {
+  const req = (name: string): number | undefined => spec.ioctl(name, profile)?.request;
+  return {
+    KVM_GET_API_VERSION: req("KVM_GET_API_VERSION"),
+    KVM_CREATE_VM: req("KVM_CREATE_VM"),
+    KVM_CHECK_EXTENSION: req("KVM_CHECK_EXTENSION"),
+    KVM_GET_VCPU_MMAP_SIZE: req("KVM_GET_VCPU_MMAP_SIZE"),
+    KVM_CREATE_VCPU: req("KVM_CREATE_VCPU"),
+    KVM_SET_USER_MEMORY_REGION: req("KVM_SET_USER_MEMORY_REGION"),
+    KVM_SET_USER_MEMORY_REGION2: req("KVM_SET_USER_MEMORY_REGION2"),
+    KVM_RUN: req("KVM_RUN"),
+    KVM_ENABLE_CAP: req("KVM_ENABLE_CAP"),
+    KVM_SET_MEMORY_ATTRIBUTES: req("KVM_SET_MEMORY_ATTRIBUTES"),
+    KVM_CREATE_GUEST_MEMFD: req("KVM_CREATE_GUEST_MEMFD"),
+    KVM_PRE_FAULT_MEMORY: req("KVM_PRE_FAULT_MEMORY"),
+  };
+}
+
+export type Requests = ReturnType<typeof resolveRequests>;
+
+/** The ioctl definitions of one profile by name, for decoding `ioctl` operations. */
+export function ioctlTable(spec: Spec, profile: ProfileName): Map<string, IoctlDef> {
+  const table = new Map<string, IoctlDef>();
+  for (const name of spec.ioctlNames()) {
+    const def = spec.ioctl(name, profile);
+    if (def) table.set(name, def);
+  }
+  return table;
+}
+
+/** _IOC_TYPE of a request number. */
+export function iocType(request: number): number {
+  return (request >>> 8) & 0xff;
+}

@@ -1,0 +1,102 @@
+// KVM_RUN for the two guest programs of the driver contract: one memory access
+// that then halts, or one hypercall. Existing stage-2 mappings are used as the
+// hardware would use them, without consulting attributes again; only a missing
+// (or too weak) mapping goes through the fault path.
+import type { ExitInfo, OpResult } from "../../harness/driver/contract.js";
+import { DriverFailure } from "../../harness/driver/contract.js";
+import { KVM_EINVAL, KVM_ENOSYS } from "../lib/errno.js";
+import { U64_MAX } from "../lib/u64.js";
+import type { SyscallContext } from "../process/file.js";
+import type { Spte } from "../vm/mmu.js";
+import { accessIsPrivate, handleFault } from "./fault.js";
+import type { Vcpu } from "./vcpu.js";
+
+export type GuestProgram =
+  | { kind: "access"; access: "read" | "write" | "fetch"; gpa: bigint; len: number; data: Uint8Array | undefined; private: boolean }
+  | { kind: "hypercall"; nr: bigint; args: bigint[] };
+
+/** KVM_EXIT_HYPERCALL_LONG_MODE: the driver's guests run in 64-bit mode */
+const HYPERCALL_LONG_MODE = 1n;
+/** KVM_HC_VAPIC_POLL_IRQ: a hypercall that just returns 0 */
+const HC_VAPIC_POLL_IRQ = 1n;
+/** KVM_INTERNAL_ERROR_EMULATION: the instruction could not be emulated (e.g. fetched from MMIO) */
+const INTERNAL_ERROR_EMULATION = 1n;
+
+const HLT: ExitInfo = { reason: "KVM_EXIT_HLT" };
+
+export function runGuest(ctx: SyscallContext, vcpu: Vcpu, program: GuestProgram): OpResult {
+  // A pending signal stops KVM_RUN before the guest is entered.
+  if (ctx.kernel.inject.pagesBeforeSignal(1) < 1) return { ret: -1n, errno: "EINTR", exit: { reason: "KVM_EXIT_INTR" } };
+  return program.kind === "access" ? runAccess(ctx, vcpu, program) : runHypercall(ctx, vcpu, program);
+}
+
+function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { kind: "access" }>): OpResult {
+  const { kernel } = ctx;
+  const vm = vcpu.vm;
+  const page = kernel.page;
+  const write = p.access === "write";
+  if (![1, 2, 4, 8].includes(p.len)) throw new DriverFailure("unsupported", `a guest access of ${p.len} bytes (1, 2, 4 or 8)`);
+  if (p.gpa + BigInt(p.len) - 1n > U64_MAX) throw new DriverFailure("unsupported", "a guest access that wraps around the address space");
+  const data = p.data ?? new Uint8Array(p.len);
+  if (write && data.length !== p.len) throw new DriverFailure("protocol", `guest write of ${p.len} bytes with ${data.length} bytes of data`);
+
+  const first = page.page(p.gpa);
+  const last = page.page(p.gpa + BigInt(p.len) - 1n);
+  const sptes: Spte[] = [];
+  for (let gfn = first; gfn <= last; gfn++) {
+    const isPrivate = accessIsPrivate(vm, gfn, p.private);
+    let spte = vm.mmu.lookup(0, gfn, isPrivate);
+    // SNP: the page's private/shared state must match the access (RMP check).
+    const usable = spte !== undefined && (!write || spte.writable) && (vm.type.privateAccess !== "guest" || spte.isPrivate === isPrivate);
+    if (!usable) {
+      const r = handleFault(vm, { gfn, write, fetch: p.access === "fetch", isPrivate });
+      if (r.kind === "mapped") spte = r.spte;
+      else if (first !== last) throw new DriverFailure("unsupported", "a guest access crossing a page boundary that does not complete");
+      else if (r.kind === "memory-fault")
+        return {
+          ret: -1n,
+          errno: r.errno,
+          exit: { reason: "KVM_EXIT_MEMORY_FAULT", memory_fault: { flags: isPrivate ? kernel.K.EXIT_FLAG_PRIVATE : 0n, gpa: page.address(gfn), size: page.size } },
+        };
+      else if (r.kind === "hwpoison") {
+        ctx.signal = "SIGBUS";
+        return { ret: -1n, errno: "EINTR", exit: { reason: "KVM_EXIT_INTR" } };
+      } else if (p.access === "fetch")
+        return { ret: 0n, exit: { reason: "KVM_EXIT_INTERNAL_ERROR", internal: { suberror: INTERNAL_ERROR_EMULATION } } };
+      else
+        return {
+          ret: 0n,
+          exit: { reason: "KVM_EXIT_MMIO", mmio: { phys_addr: p.gpa, len: BigInt(p.len), is_write: write ? 1n : 0n, ...(write ? { data } : {}) } },
+        };
+    }
+    sptes.push(spte!);
+  }
+
+  // Perform the access page by page.
+  const out = new Uint8Array(p.len);
+  let done = 0;
+  sptes.forEach((spte, i) => {
+    const start = i === 0 ? Number(p.gpa & page.mask) : 0;
+    const n = Math.min(p.len - done, page.bytes - start);
+    if (write) spte.folio.write(start, data.subarray(done, done + n));
+    else out.set(spte.folio.read(start, n), done);
+    done += n;
+  });
+  return p.access === "read" ? { ret: 0n, exit: HLT, out: { data: out } } : { ret: 0n, exit: HLT };
+}
+
+/** __kvm_emulate_hypercall() (arch/x86/kvm/x86.c): only KVM_HC_MAP_GPA_RANGE leaves the kernel. */
+function runHypercall(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { kind: "hypercall" }>): OpResult {
+  const { kernel } = ctx;
+  const [a0 = 0n, a1 = 0n, a2 = 0n] = p.args.map((a) => BigInt.asUintN(64, a));
+  const back = (rax: bigint): OpResult => ({ ret: 0n, exit: HLT, out: { rax } });
+  if (p.nr === HC_VAPIC_POLL_IRQ) return back(0n);
+  if (p.nr !== kernel.K.hcMapGpaRange) return back(-KVM_ENOSYS);
+  if (!(vcpu.vm.hypercallExitMask & (1n << kernel.K.hcMapGpaRange))) return back(-KVM_ENOSYS);
+  const gfn = a0 >> kernel.page.shift;
+  if (!kernel.page.aligned(a0) || a1 === 0n || gfn + a1 > U64_MAX) return back(-KVM_EINVAL);
+  return {
+    ret: 0n,
+    exit: { reason: "KVM_EXIT_HYPERCALL", hypercall: { nr: p.nr, args: [a0, a1, a2, 0n, 0n, 0n], ret: 0n, flags: HYPERCALL_LONG_MODE } },
+  };
+}

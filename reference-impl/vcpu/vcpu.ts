@@ -1,0 +1,89 @@
+// struct kvm_vcpu and its file: KVM_CREATE_VCPU (kvm_vm_ioctl_create_vcpu) and
+// the vCPU ioctls the model implements (kvm_vcpu_ioctl, virt/kvm/kvm_main.c 7.2).
+import type { OpResult } from "../../harness/driver/contract.js";
+import { DriverFailure } from "../../harness/driver/contract.js";
+import { fail } from "../lib/errno.js";
+import { OpenFile, type IoctlCall, type SyscallContext } from "../process/file.js";
+import { iocType } from "../system/uapi.js";
+import type { Vm } from "../vm/vm.js";
+import { preFaultMemory } from "./pre-fault.js";
+import { runGuest, type GuestProgram } from "./run.js";
+
+const KVMIO = 0xae;
+
+export class Vcpu {
+  file: VcpuFile | null = null;
+
+  constructor(
+    readonly vm: Vm,
+    readonly id: number,
+  ) {}
+}
+
+export class VcpuFile extends OpenFile {
+  constructor(readonly vcpu: Vcpu) {
+    super(vcpu.vm.kernel.anonInode, vcpu.vm.kernel.K.o.RDWR);
+    vcpu.file = this;
+    vcpu.vm.get();
+  }
+
+  link(): string {
+    return `anon_inode:kvm-vcpu:${this.vcpu.id}`;
+  }
+
+  override llseek(): bigint {
+    return this.pos;
+  }
+
+  override mmap(): void {
+    throw new DriverFailure("unsupported", "the reference model does not map kvm_run (mmap of a vCPU fd)");
+  }
+
+  /** Checks every vCPU ioctl makes first. */
+  private enter(ctx: SyscallContext, request: number): void {
+    if (this.vcpu.vm.owner !== ctx.process) fail("EIO");
+    if (iocType(request) !== KVMIO) fail("EINVAL");
+  }
+
+  /** KVM_RUN on a guest program (the `guest` and `hypercall` operations). */
+  run(ctx: SyscallContext, program: GuestProgram): OpResult {
+    this.enter(ctx, ctx.kernel.R.KVM_RUN!);
+    return runGuest(ctx, this.vcpu, program);
+  }
+
+  override ioctl(ctx: SyscallContext, call: IoctlCall): bigint {
+    const R = ctx.kernel.R;
+    this.enter(ctx, call.request);
+    switch (call.request) {
+      case R.KVM_RUN:
+        throw new DriverFailure("unsupported", "KVM_RUN needs a guest program: use the guest or hypercall operation");
+      case R.KVM_PRE_FAULT_MEMORY:
+        return preFaultMemory(ctx, this.vcpu, call);
+      case R.KVM_ENABLE_CAP: {
+        // kvm_vcpu_ioctl_enable_cap(): no vCPU capability is modelled.
+        call.readStruct();
+        return fail("EINVAL");
+      }
+      default:
+        // kvm_arch_vcpu_ioctl()'s default, which KVM_CHECK_EXTENSION also reaches.
+        return fail("EINVAL");
+    }
+  }
+
+  protected override release(): void {
+    this.vcpu.vm.put();
+  }
+}
+
+/** KVM_CREATE_VCPU: returns the new descriptor (O_CLOEXEC). */
+export function createVcpu(ctx: SyscallContext, vm: Vm, id: bigint): number {
+  const { kernel } = ctx;
+  if (BigInt.asUintN(64, id) >= BigInt(kernel.host.maxVcpuIds)) fail("EINVAL");
+  if (vm.vcpus.size >= kernel.host.maxVcpus) fail("EINVAL");
+  kernel.allocate();
+  if (vm.vcpus.has(Number(id))) fail("EEXIST");
+  ctx.process.files.ensureFree();
+  const vcpu = new Vcpu(vm, Number(id));
+  vm.vcpus.set(vcpu.id, vcpu);
+  return ctx.process.files.install(new VcpuFile(vcpu), true);
+}

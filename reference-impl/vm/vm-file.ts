@@ -1,0 +1,78 @@
+// The VM file: kvm_vm_ioctl() (virt/kvm/kvm_main.c 7.2) for the ioctls the model
+// implements, and x86's kvm_vm_ioctl_enable_cap() for KVM_CAP_EXIT_HYPERCALL.
+import { DriverFailure } from "../../harness/driver/contract.js";
+import { createGuestMemfd } from "../guest_memfd/create.js";
+import { fail } from "../lib/errno.js";
+import { OpenFile, type IoctlCall, type SyscallContext } from "../process/file.js";
+import { checkExtension } from "../system/capabilities.js";
+import { createVcpu } from "../vcpu/vcpu.js";
+import { setMemoryAttributes } from "./attributes.js";
+import { regionFromStruct, setMemoryRegion } from "./memslots.js";
+import type { Vm } from "./vm.js";
+
+export class VmFile extends OpenFile {
+  constructor(readonly vm: Vm) {
+    super(vm.kernel.anonInode, vm.kernel.K.o.RDWR);
+    vm.get();
+  }
+
+  link(): string {
+    return "anon_inode:kvm-vm";
+  }
+
+  override llseek(): bigint {
+    return this.pos;
+  }
+
+  override ioctl(ctx: SyscallContext, call: IoctlCall): bigint {
+    const { kernel } = ctx;
+    const R = kernel.R;
+    const vm = this.vm;
+    if (vm.owner !== ctx.process) fail("EIO");
+    switch (call.request) {
+      case R.KVM_CREATE_VCPU:
+        return BigInt(createVcpu(ctx, vm, call.value));
+      case R.KVM_ENABLE_CAP:
+        enableCap(ctx, vm, call.readStruct());
+        return 0n;
+      case R.KVM_SET_USER_MEMORY_REGION:
+      case R.KVM_SET_USER_MEMORY_REGION2: {
+        const v2 = call.request === R.KVM_SET_USER_MEMORY_REGION2;
+        const mem = regionFromStruct(call.readStruct(), v2);
+        // v1 carries no guest_memfd fields, so it only takes the v1 flags.
+        if (!v2 && mem.flags & ~(kernel.K.mem.LOG_DIRTY_PAGES | kernel.K.mem.READONLY)) fail("EINVAL");
+        setMemoryRegion(ctx, vm, mem);
+        return 0n;
+      }
+      case R.KVM_CHECK_EXTENSION:
+        return checkExtension(kernel, vm, call.value);
+    }
+    if (call.request === R.KVM_SET_MEMORY_ATTRIBUTES && vm.attributes !== null) {
+      const a = call.readStruct();
+      setMemoryAttributes(ctx, vm, { address: a.address as bigint, size: a.size as bigint, attributes: a.attributes as bigint, flags: a.flags as bigint });
+      return 0n;
+    }
+    if (call.request === R.KVM_CREATE_GUEST_MEMFD && kernel.host.guestMemfd) {
+      const g = call.readStruct();
+      return BigInt(createGuestMemfd(ctx, vm, g.size as bigint, g.flags as bigint));
+    }
+    if (kernel.config.ioctls.get("KVM_SET_TSS_ADDR")?.request === call.request || kernel.config.ioctls.get("KVM_SET_IDENTITY_MAP_ADDR")?.request === call.request)
+      throw new DriverFailure("unsupported", "the reference model does not model x86 VM set-up ioctls (TSS, identity map)");
+    // kvm_arch_vm_ioctl()'s default on x86.
+    return fail("ENOTTY");
+  }
+
+  protected override release(): void {
+    this.vm.put();
+  }
+}
+
+/** kvm_vm_ioctl_enable_cap() on x86; only KVM_CAP_EXIT_HYPERCALL is modelled. */
+function enableCap(ctx: SyscallContext, vm: Vm, cap: { [k: string]: unknown }): void {
+  const { kernel } = ctx;
+  if (cap.flags !== 0n) fail("EINVAL");
+  if (cap.cap !== BigInt(kernel.K.cap.EXIT_HYPERCALL)) fail("EINVAL");
+  const arg0 = (cap.args as bigint[])[0]!;
+  if (arg0 & ~(1n << kernel.K.hcMapGpaRange)) fail("EINVAL");
+  vm.hypercallExitMask = arg0;
+}

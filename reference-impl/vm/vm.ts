@@ -1,0 +1,127 @@
+// struct kvm: a VM of one x86 type, with its memslots, memory attributes, stage-2
+// MMU and vCPUs. Its lifetime is a reference count held by the VM file, each vCPU
+// file and each guest_memfd file (kvm_get_kvm/kvm_put_kvm); the VM is destroyed
+// when the last of them goes, not when its fd is closed.
+import type { X86VmType } from "../arch/x86/vm-types.js";
+import type { GmemFile } from "../guest_memfd/file.js";
+import { invariant } from "../lib/invariants.js";
+import type { Kernel } from "../kernel.js";
+import type { MmuNotifier } from "../process/address-space.js";
+import type { Process } from "../process/process.js";
+import type { Vcpu } from "../vcpu/vcpu.js";
+import { MemoryAttributes } from "./attributes.js";
+import { Memslots } from "./memslots.js";
+import { Mmu, ZAP_SHARED } from "./mmu.js";
+
+export class Vm implements MmuNotifier {
+  private static nextId = 1;
+  readonly id = Vm.nextId++;
+  /** kvm->users_count */
+  users = 0;
+  destroyed = false;
+  readonly memslots: Memslots[];
+  /** null when CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES is not built */
+  readonly attributes: MemoryAttributes | null;
+  readonly mmu: Mmu;
+  readonly vcpus = new Map<number, Vcpu>();
+  readonly gmemFiles = new Set<GmemFile>();
+  /** kvm->arch.hypercall_exit_enabled (KVM_CAP_EXIT_HYPERCALL) */
+  hypercallExitMask = 0n;
+  preFaultAllowed: boolean;
+
+  constructor(
+    readonly kernel: Kernel,
+    /** kvm->mm: the address space the VM belongs to */
+    readonly owner: Process,
+    readonly type: X86VmType,
+  ) {
+    this.memslots = Array.from({ length: this.addressSpaceCount }, () => new Memslots());
+    this.attributes = kernel.host.memoryAttributes ? new MemoryAttributes(this.supportedAttributes) : null;
+    this.mmu = new Mmu(this);
+    this.preFaultAllowed = type.preFaultAllowedAtCreate;
+    owner.mm.notifiers.add(this);
+    kernel.vms.add(this);
+  }
+
+  /** kvm_arch_nr_memslot_as_ids() */
+  get addressSpaceCount(): number {
+    return this.type.addressSpaces(this.kernel.host.smm);
+  }
+
+  /** kvm_mmu_max_gfn() */
+  get maxGfn(): number {
+    return 2 ** (this.kernel.host.gpaBits - Number(this.kernel.page.shift)) - 1;
+  }
+
+  /** kvm_supported_mem_attributes() */
+  get supportedAttributes(): bigint {
+    return this.kernel.host.memoryAttributes && this.type.hasPrivateMem ? this.kernel.K.ATTRIBUTE_PRIVATE : 0n;
+  }
+
+  /** KVM_MEM_GUEST_MEMFD is a valid memslot flag (and KVM_CAP_GUEST_MEMFD reports 1) for this VM */
+  get guestMemfdAllowed(): boolean {
+    return this.kernel.host.guestMemfd && (this.kernel.revision.gmemForEveryVm || this.type.hasPrivateMem);
+  }
+
+  /** kvm_mem_is_private() */
+  isPrivate(gfn: number): boolean {
+    return this.attributes !== null && (this.attributes.get(gfn) & this.kernel.K.ATTRIBUTE_PRIVATE) !== 0n;
+  }
+
+  get(): this {
+    this.users++;
+    return this;
+  }
+
+  /** kvm_put_kvm(): the last reference destroys the VM. */
+  put(): void {
+    if (--this.users > 0) return;
+    this.destroyed = true;
+    this.mmu.zapAll();
+    this.owner.mm.notifiers.delete(this);
+    this.kernel.vms.delete(this);
+  }
+
+  /** The MMU notifier: a host mapping of [start, end) pages changed; zap what maps it. */
+  invalidateRange(start: number, end: number): void {
+    const shift = this.kernel.page.shift;
+    this.mmu.invalidate(() => {
+      this.memslots.forEach((slots, asId) => {
+        for (const slot of slots.byId.values()) {
+          const first = slot.hostPage(slot.baseGfn, shift);
+          const lo = Math.max(start, first);
+          const hi = Math.min(end, first + slot.npages);
+          // Host mappings never back private memory, so only shared mappings are affected.
+          if (lo < hi) this.mmu.zap(asId, slot.baseGfn + (lo - first), slot.baseGfn + (hi - first), ZAP_SHARED);
+        }
+      });
+    });
+  }
+
+  checkInvariants(): void {
+    invariant(!this.destroyed && this.users > 0, () => `VM ${this.id}: alive without references`);
+    for (const s of this.memslots) s.checkInvariants();
+    this.attributes?.checkInvariants();
+    this.mmu.checkInvariants();
+    const shift = this.kernel.page.shift;
+    for (const { asId, gfn, spte } of this.mmu.mappings()) {
+      const where = `VM ${this.id} gfn ${gfn}`;
+      const slot = this.memslots[asId]!.at(gfn);
+      invariant(slot !== undefined, () => `${where}: mapped outside every memslot`);
+      invariant(!spte.folio.freed, () => `${where}: maps a freed page`);
+      invariant(!spte.folio.hwpoison, () => `${where}: maps a poisoned page`);
+      if (this.type.hasPrivateMem)
+        invariant(spte.isPrivate === this.isPrivate(gfn), () => `${where}: mapped ${spte.isPrivate ? "private" : "shared"} against its attribute`);
+      else invariant(!spte.isPrivate, () => `${where}: private mapping in a VM without private memory`);
+      if (spte.isPrivate || slot.gmemOnly) {
+        const file = slot.gmem?.file;
+        const index = slot.gmem!.pgoff + (gfn - slot.baseGfn);
+        invariant(file != null && file.inode.cachedPage(index) === spte.folio, () => `${where}: not the guest_memfd page bound at index ${index}`);
+        if (spte.isPrivate) invariant(!file.inode.initShared, () => `${where}: private page of a guest_memfd the host may map`);
+      } else {
+        const host = this.owner.mm.currentPage(slot.hostPage(gfn, shift));
+        invariant(host === spte.folio, () => `${where}: not the page the host maps at its userspace address`);
+      }
+    }
+  }
+}
