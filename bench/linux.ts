@@ -1,0 +1,65 @@
+// The linux driver's bridge: the same ioctls issued directly through libc in one
+// process, through the driver in process, and through the driver in its child
+// process (the JSON-lines protocol). The overhead is the ratio of the rates.
+import { loadSpec } from "../spec/index.js";
+import * as libc from "../harness/drivers/linux/libc.js";
+import { kvmUnavailableReason, openLinux } from "../harness/drivers/linux/index.js";
+import { LinuxDriver } from "../harness/drivers/linux/driver.js";
+import type { Driver, Op } from "../harness/driver/contract.js";
+import { line } from "./stats.js";
+
+const PROFILE = "linux-6.18";
+
+async function rate(n: number, f: () => unknown | Promise<unknown>): Promise<number> {
+  for (let i = 0; i < Math.min(200, n); i++) await f(); // warm up
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await f();
+  return n / (Number(process.hrtime.bigint() - t) / 1e9);
+}
+
+export async function benchLinux(n = 5000): Promise<void> {
+  const reason = kvmUnavailableReason();
+  if (reason !== undefined) {
+    console.log(`linux bridge: skipped (${reason})`);
+    return;
+  }
+  const spec = loadSpec();
+  const c = (name: string) => spec.constant(name, PROFILE)!;
+  const checkExt = spec.ioctl("KVM_CHECK_EXTENSION", PROFILE)!.request;
+  const createGmem = spec.ioctl("KVM_CREATE_GUEST_MEMFD", PROFILE)!.request;
+
+  // Direct: libc calls in this process, arguments encoded once.
+  const kvm = libc.open("/dev/kvm", c("O_RDWR") | c("O_CLOEXEC"), 0n).ret;
+  const vm = libc.ioctlValue(kvm, spec.ioctl("KVM_CREATE_VM", PROFILE)!.request, 0n).ret;
+  const arg = Buffer.from(spec.codec.encode("kvm_create_guest_memfd", { size: 4096 }));
+  const direct = {
+    check: await rate(n, () => libc.ioctlValue(kvm, checkExt, c("KVM_CAP_GUEST_MEMFD"))),
+    gmem: await rate(n, () => libc.close(libc.ioctlBuffer(vm, createGmem, arg).ret)),
+  };
+  libc.close(vm);
+  libc.close(kvm);
+
+  const viaDriver = async (d: Driver) => {
+    const k = (await d.call({ op: "open", path: "/dev/kvm", flags: c("O_RDWR") })).ret;
+    const v = (await d.call({ op: "ioctl", fd: k, request: "KVM_CREATE_VM", arg: 0n })).ret;
+    const check: Op = { op: "ioctl", fd: k, request: "KVM_CHECK_EXTENSION", arg: c("KVM_CAP_GUEST_MEMFD") };
+    const r = {
+      check: await rate(n, () => d.call(check)),
+      gmem: await rate(n, async () => {
+        const g = await d.call({ op: "ioctl", fd: v, request: "KVM_CREATE_GUEST_MEMFD", arg: { size: 4096n } });
+        await d.call({ op: "close", fd: g.ret });
+      }),
+    };
+    await d.reset();
+    await d.close();
+    return r;
+  };
+  const inProcess = await viaDriver(LinuxDriver.open({ profile: PROFILE }));
+  const child = await viaDriver(await openLinux({ profile: PROFILE }));
+
+  const show = (name: string, r: { check: number; gmem: number }) =>
+    line(`linux: ${name}`, { checkExtPerSec: Math.round(r.check), createCloseGmemPerSec: Math.round(r.gmem), overheadCheck: `${(direct.check / r.check).toFixed(1)}x`, overheadGmem: `${(direct.gmem / r.gmem).toFixed(1)}x` });
+  show("direct libc ioctls (baseline)", direct);
+  show("LinuxDriver in process", inProcess);
+  show("linux driver over the protocol", child);
+}
