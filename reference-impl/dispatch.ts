@@ -27,6 +27,8 @@ export function dispatch(kernel: Kernel, op: Op): OpResult {
   } catch (err) {
     if (!(err instanceof SyscallError)) throw err;
     return ctx.signal === undefined ? { ret: -1n, errno: err.errno } : { ret: -1n, errno: err.errno, signal: ctx.signal };
+  } finally {
+    kernel.inject.endOperation();
   }
 }
 

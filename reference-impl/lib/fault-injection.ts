@@ -8,9 +8,17 @@ export type InjectedFault = "enomem" | "signal";
 
 export class FaultInjector {
   private armed = new Map<InjectedFault, number>();
+  /** units the current operation has used per armed fault */
+  private used = new Map<InjectedFault, number>();
 
   arm(fault: InjectedFault, after: number): void {
     this.armed.set(fault, after);
+  }
+
+  /** The operation is over: an injection it observed is spent. */
+  endOperation(): void {
+    for (const fault of this.used.keys()) this.armed.delete(fault);
+    this.used.clear();
   }
 
   /** How many of `wanted` allocations succeed before the injected ENOMEM (all of them when none is armed). */
@@ -23,14 +31,12 @@ export class FaultInjector {
     return this.take("signal", wanted);
   }
 
-  get pending(): InjectedFault[] {
-    return [...this.armed.keys()];
-  }
-
   private take(fault: InjectedFault, wanted: number): number {
     const after = this.armed.get(fault);
     if (after === undefined) return wanted;
-    this.armed.delete(fault);
-    return Math.min(after, wanted);
+    const used = this.used.get(fault) ?? 0;
+    const allowed = Math.min(after - used, wanted);
+    this.used.set(fault, used + allowed);
+    return allowed;
   }
 }

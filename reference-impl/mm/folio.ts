@@ -51,8 +51,4 @@ export class Folio {
     f.uptodate = true;
     return f;
   }
-
-  get holdsData(): boolean {
-    return this.data !== null;
-  }
 }

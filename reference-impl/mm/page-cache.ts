@@ -73,13 +73,6 @@ export class PageCache {
     return freed;
   }
 
-  /** Materialized folios in [start, end). */
-  folios(start: number, end: number): Folio[] {
-    const out: Folio[] = [];
-    for (const iv of this.pages.overlapping(start, end)) if (iv.value !== ALLOCATED) out.push(iv.value);
-    return out;
-  }
-
   /** First allocated index >= from, or undefined. */
   nextAllocated(from: number): number | undefined {
     const [first] = this.pages.overlapping(from, Number.MAX_SAFE_INTEGER);

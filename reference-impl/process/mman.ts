@@ -34,7 +34,8 @@ export function sysMmap(ctx: SyscallContext, addr: bigint, len: bigint, prot: bi
   const npages = page.page(size);
   if (pgoff + npages > 2 ** 52) fail("EOVERFLOW");
 
-  const fixed = (f & K.map.FIXED) !== 0;
+  // MAP_FIXED_NOREPLACE asks for exactly addr, like MAP_FIXED.
+  const fixed = (f & (K.map.FIXED | K.map.FIXED_NOREPLACE)) !== 0;
   const start = fixed ? fixedAddress(addr, size, end, page.aligned(addr)) : findAddress(ctx, addr, size);
   const first = page.page(start);
   if (f & K.map.FIXED_NOREPLACE && mm.vmas.intersects(first, first + npages)) fail("EEXIST");

@@ -103,10 +103,6 @@ export class Mmu {
     return out;
   }
 
-  get count(): number {
-    return this.roots.reduce((n, r) => n + r.size, 0) + (this.mirror?.size ?? 0);
-  }
-
   checkInvariants(): void {
     invariant(this.invalidateInProgress === 0, () => `VM ${this.vm.id}: invalidation left in progress`);
     for (const r of this.roots) r.checkInvariants();
