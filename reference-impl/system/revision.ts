@@ -17,8 +17,6 @@ export interface Revision {
   gmemUnsignedOffset: boolean;
   /** errno of binding a guest_memfd range that is already bound */
   gmemBindOverlap: Errno;
-  /** KVM_MEM_READONLY is refused with KVM_MEM_GUEST_MEMFD and on VMs with protected state (6.10); before, always valid */
-  readonlyChecksVm: boolean;
   /** vfs_fallocate() checks the exclusive modes with EOPNOTSUPP only (6.12); before, some combinations gave EINVAL */
   fallocateModesExclusive: boolean;
   /** the anonymous inode of VM and vCPU files refuses setattr (EOPNOTSUPP); before, chmod changed it */
@@ -37,7 +35,6 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     gmemOwnFilesystem: false,
     gmemUnsignedOffset: false,
     gmemBindOverlap: "EINVAL",
-    readonlyChecksVm: false,
     fallocateModesExclusive: false,
     anonInodeSetattrRefused: false,
     gmemSharedPolicy: false,
@@ -50,7 +47,6 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     gmemOwnFilesystem: false,
     gmemUnsignedOffset: false,
     gmemBindOverlap: "EINVAL",
-    readonlyChecksVm: true,
     fallocateModesExclusive: true,
     anonInodeSetattrRefused: true,
     gmemSharedPolicy: false,
@@ -63,7 +59,6 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     gmemOwnFilesystem: true,
     gmemUnsignedOffset: true,
     gmemBindOverlap: "EEXIST",
-    readonlyChecksVm: true,
     fallocateModesExclusive: true,
     anonInodeSetattrRefused: true,
     gmemSharedPolicy: true,

@@ -51,7 +51,6 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
     if (!usable) {
       const r = handleFault(vm, { gfn, write, fetch: p.access === "fetch", isPrivate });
       if (r.kind === "mapped") spte = r.spte;
-      else if (first !== last) throw new DriverFailure("unsupported", "a guest access crossing a page boundary that does not complete");
       else if (r.kind === "memory-fault")
         return {
           ret: -1n,
@@ -61,7 +60,10 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
       else if (r.kind === "hwpoison") {
         ctx.signal = "SIGBUS";
         return { ret: -1n, errno: "EINTR", exit: { reason: "KVM_EXIT_INTR" } };
-      } else if (p.access === "fetch")
+      } else if (first !== last)
+        // The instruction emulator splits such accesses; it is not modelled.
+        throw new DriverFailure("unsupported", "a guest access crossing a page boundary into emulated MMIO");
+      else if (p.access === "fetch")
         return { ret: 0n, exit: { reason: "KVM_EXIT_INTERNAL_ERROR", internal: { suberror: INTERNAL_ERROR_EMULATION } } };
       else
         return {

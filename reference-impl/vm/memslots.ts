@@ -94,8 +94,8 @@ function checkFlags(vm: Vm, flags: bigint): void {
   if (vm.guestMemfdAllowed) valid |= M.GUEST_MEMFD;
   // Dirty logging of guest_memfd memory is not supported.
   if (flags & M.GUEST_MEMFD) valid &= ~M.LOG_DIRTY_PAGES;
-  // Read-only slots need emulated MMIO, which private memory cannot have (6.10; 6.8 allowed it).
-  if (!vm.kernel.revision.readonlyChecksVm || (vm.type.readonlyMemAllowed && !(flags & M.GUEST_MEMFD))) valid |= M.READONLY;
+  // Read-only slots need emulated MMIO, which private memory cannot have.
+  if (vm.type.readonlyMemAllowed && !(flags & M.GUEST_MEMFD)) valid |= M.READONLY;
   if (flags & ~valid) fail("EINVAL");
 }
 
