@@ -110,6 +110,7 @@ export class Vm implements MmuNotifier {
       invariant(slot !== undefined, () => `${where}: mapped outside every memslot`);
       invariant(!spte.folio.freed, () => `${where}: maps a freed page`);
       invariant(!spte.folio.hwpoison, () => `${where}: maps a poisoned page`);
+      invariant(spte.folio.uptodate, () => `${where}: maps a page that was never cleared for use`);
       if (this.type.hasPrivateMem)
         invariant(spte.isPrivate === this.isPrivate(gfn), () => `${where}: mapped ${spte.isPrivate ? "private" : "shared"} against its attribute`);
       else invariant(!spte.isPrivate, () => `${where}: private mapping in a VM without private memory`);
