@@ -8,7 +8,7 @@ import { invariant } from "./lib/invariants.js";
 import { PageGeometry } from "./lib/u64.js";
 import type { FolioOwner } from "./mm/folio.js";
 import { CharDeviceInode, NullFile } from "./process/devices.js";
-import { AnonInode, ST_NOEXEC, ST_RELATIME, ST_VALID, TMPFS_MAGIC, type Filesystem, type TimeStamp } from "./process/file.js";
+import { AnonInode, ST_NOEXEC, ST_RELATIME, ST_VALID, type Filesystem, type TimeStamp } from "./process/file.js";
 import { Process } from "./process/process.js";
 import type { HostModel } from "./system/hosts.js";
 import type { Revision } from "./system/revision.js";
@@ -63,9 +63,9 @@ export class Kernel {
     this.host = config.host;
     this.revision = config.revision;
     this.fs = {
-      devtmpfs: { name: "devtmpfs", magic: TMPFS_MAGIC, statfsFlags: ST_VALID | ST_RELATIME, dev: 5n, noexec: false },
+      devtmpfs: { name: "devtmpfs", magic: this.K.tmpfsMagic, statfsFlags: ST_VALID | ST_RELATIME, dev: 5n, noexec: false },
       anonInode: { name: "anon_inodefs", magic: this.K.anonInodeMagic, statfsFlags: ST_VALID, dev: 16n, noexec: true },
-      shmem: { name: "shmem", magic: TMPFS_MAGIC, statfsFlags: ST_VALID, dev: 1n, noexec: false },
+      shmem: { name: "shmem", magic: this.K.tmpfsMagic, statfsFlags: ST_VALID, dev: 1n, noexec: false },
       guestMemfd: { name: "guest_memfd", magic: this.K.gmemMagic ?? 0n, statfsFlags: ST_VALID | ST_NOEXEC, dev: 17n, noexec: true },
     };
     this.anonInode = new AnonInode(this, this.fs.anonInode, this.nextIno(), 0o600);

@@ -1,5 +1,6 @@
 // Every conformance case against the reference implementation, one `it` per case,
-// for each configuration of the main job (profiles x host models). c8 measures
+// for each configuration of the main job (profiles x host models), with the
+// model checking its invariants after every operation. c8 measures
 // reference-impl/ coverage from this run.
 import { loadSpec } from "../spec/index.js";
 import { EXPECTATIONS_DIR, SUITES_DIR } from "../spec/paths.js";
@@ -17,7 +18,7 @@ for (const cfg of REFERENCE_MATRIX) {
     let driver: Driver;
     const expectations = Expectations.forDriver(EXPECTATIONS_DIR, "reference");
     before(async () => {
-      driver = await driverChoice("reference", cfg).open();
+      driver = await driverChoice("reference", { ...cfg, checkInvariants: true }).open();
     });
     after(async () => driver.close());
     for (const c of cases) {

@@ -38,6 +38,7 @@ Run the conformance suites against one driver. KTAP v1 goes to stdout; reports
   --no-expectations  ignore the default expectations file
   --seed N           shuffle case order within each area with this seed
   --trace            keep every case's operations and results in results.jsonl
+  --check-invariants reference only: check the model's invariants after every operation
 
 Exit status: 0 when nothing failed (PASS, SKIP, XFAIL), 1 on FAIL, ERROR, CRASH,
 TIMEOUT or XPASS, 2 on bad input or usage.`;
@@ -79,6 +80,7 @@ export async function cmdRun(argv: string[]): Promise<number> {
     "no-expectations": { type: "boolean", default: false },
     seed: { type: "string" },
     trace: { type: "boolean", default: false },
+    "check-invariants": { type: "boolean", default: false },
   });
   if (!["ktap", "json", "junit"].includes(o.reporter)) throw new UsageError(`--reporter must be ktap, json or junit (got ${o.reporter})`);
   const timeoutMs = Number(o.timeout);
@@ -94,7 +96,12 @@ export async function cmdRun(argv: string[]): Promise<number> {
   if (o.driver !== "reference" && (profiles.length > 1 || hosts.length > 1)) throw new UsageError("comma lists in --profile and --host are for the reference driver");
   const configs = profiles.flatMap((profile) => hosts.map((host) => ({ profile, host })));
   const choices = configs.map(({ profile, host }) =>
-    driverChoice(o.driver, { ...(profile !== undefined ? { profile } : {}), ...(host !== undefined ? { host } : {}), onStderr: (chunk) => process.stderr.write(chunk) }),
+    driverChoice(o.driver, {
+      ...(profile !== undefined ? { profile } : {}),
+      ...(host !== undefined ? { host } : {}),
+      ...(o["check-invariants"] ? { checkInvariants: true } : {}),
+      onStderr: (chunk) => process.stderr.write(chunk),
+    }),
   );
   const expectations = () =>
     o["no-expectations"]

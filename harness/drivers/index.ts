@@ -23,6 +23,8 @@ export const REFERENCE_MATRIX: { profile: ProfileName; host: string }[] = (["lin
 export interface DriverOptions {
   profile?: string;
   host?: string;
+  /** reference only: check the model's invariants after every operation */
+  checkInvariants?: boolean;
   /** where a child driver's stderr goes */
   onStderr?: (chunk: string) => void;
 }
@@ -55,10 +57,11 @@ export function driverChoice(spec: string, opts: DriverOptions = {}): DriverChoi
     return {
       label: "reference",
       reproArgs: ["--profile", p, "--host", host],
-      open: async () => openReference({ profile: p, host }),
+      open: async () => openReference({ profile: p, host, ...(opts.checkInvariants ? { checkInvariants: true } : {}) }),
     };
   }
   if (opts.host !== undefined) throw new UsageError("--host only applies to the reference driver");
+  if (opts.checkInvariants) throw new UsageError("--check-invariants only applies to the reference driver");
   if (spec === "linux") {
     return { label: "linux", reproArgs: profile ? ["--profile", profile] : [], open: () => openLinuxDriver(profile, opts) };
   }

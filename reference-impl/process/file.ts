@@ -20,7 +20,6 @@ export interface Filesystem {
 export const ST_VALID = 0x20n;
 export const ST_NOEXEC = 0x8n;
 export const ST_RELATIME = 0x1000n;
-export const TMPFS_MAGIC = 0x01021994n;
 
 export interface TimeStamp {
   sec: bigint;

@@ -22,11 +22,6 @@ export interface SharedPolicyOwner {
   readonly sharedPolicy: IntervalMap<MemPolicy> | null;
 }
 
-const MPOL_F_STATIC_NODES = 1 << 15;
-const MPOL_F_RELATIVE_NODES = 1 << 14;
-const MPOL_F_NUMA_BALANCING = 1 << 13;
-const MPOL_MODE_FLAGS = MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING;
-
 function sharedPolicyOf(vma: Vma): IntervalMap<MemPolicy> | null {
   const owner = vma.backing as Partial<SharedPolicyOwner> | null;
   return owner?.sharedPolicy ?? null;
@@ -36,12 +31,13 @@ export function sysMbind(ctx: SyscallContext, addr: bigint, len: bigint, modeArg
   const { kernel } = ctx;
   const P = kernel.K.mpol;
   const raw = Number(BigInt.asUintN(32, modeArg));
-  const modeFlags = raw & MPOL_MODE_FLAGS;
-  let mode = raw & ~MPOL_MODE_FLAGS;
+  const modeFlagMask = P.F_STATIC_NODES | P.F_RELATIVE_NODES | P.F_NUMA_BALANCING;
+  const modeFlags = raw & modeFlagMask;
+  let mode = raw & ~modeFlagMask;
   // sanitize_mpol_flags()
   if (mode >= kernel.revision.mpolMax) fail("EINVAL");
-  if (modeFlags & MPOL_F_STATIC_NODES && modeFlags & MPOL_F_RELATIVE_NODES) fail("EINVAL");
-  if (modeFlags & MPOL_F_NUMA_BALANCING && mode !== P.BIND && mode !== P.PREFERRED_MANY) fail("EINVAL");
+  if (modeFlags & P.F_STATIC_NODES && modeFlags & P.F_RELATIVE_NODES) fail("EINVAL");
+  if (modeFlags & P.F_NUMA_BALANCING && mode !== P.BIND && mode !== P.PREFERRED_MANY) fail("EINVAL");
   // do_mbind()
   if (flags & ~BigInt(P.MF_STRICT | P.MF_MOVE | P.MF_MOVE_ALL)) fail("EINVAL");
   const page = kernel.page;
@@ -53,10 +49,10 @@ export function sysMbind(ctx: SyscallContext, addr: bigint, len: bigint, modeArg
   if (mode === P.DEFAULT) {
     if (nodes !== 0n) fail("EINVAL");
   } else if (mode === P.PREFERRED && nodes === 0n) {
-    if (modeFlags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES)) fail("EINVAL");
+    if (modeFlags & (P.F_STATIC_NODES | P.F_RELATIVE_NODES)) fail("EINVAL");
     mode = P.LOCAL;
   } else if (mode === P.LOCAL) {
-    if (nodes !== 0n || modeFlags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES)) fail("EINVAL");
+    if (nodes !== 0n || modeFlags & (P.F_STATIC_NODES | P.F_RELATIVE_NODES)) fail("EINVAL");
   } else if (nodes === 0n) fail("EINVAL");
   // mpol_set_nodemask(): only nodes with memory count.
   const online = (1n << BigInt(kernel.host.numaNodes)) - 1n;

@@ -11,12 +11,6 @@ import { ShmemFile, ShmemInode } from "./shmem.js";
 
 /** MAX_RW_COUNT: one read or write moves at most this much */
 const MAX_RW_COUNT = 0x7ffff000;
-/** F_DUPFD_CLOEXEC */
-const F_DUPFD_CLOEXEC = 1030;
-/** memfd_create(2) flags beyond MFD_CLOEXEC | MFD_ALLOW_SEALING: MFD_HUGETLB, MFD_NOEXEC_SEAL, MFD_EXEC */
-const MFD_HUGETLB = 4;
-const MFD_NOEXEC_SEAL = 8;
-const MFD_EXEC = 0x10;
 const MFD_NAME_MAX = 249;
 
 function file(ctx: SyscallContext, fd: bigint): OpenFile {
@@ -50,9 +44,9 @@ export function sysFcntl(ctx: SyscallContext, fd: bigint, cmd: bigint, arg: bigi
   const entry = ctx.process.files.entry(fd);
   switch (Number(cmd)) {
     case F.DUPFD:
-    case F_DUPFD_CLOEXEC:
+    case F.DUPFD_CLOEXEC:
       if (arg < 0n || arg >= 1024n) fail("EINVAL");
-      return BigInt(ctx.process.files.install(entry.file, Number(cmd) === F_DUPFD_CLOEXEC, Number(arg)));
+      return BigInt(ctx.process.files.install(entry.file, Number(cmd) === F.DUPFD_CLOEXEC, Number(arg)));
     case F.GETFD:
       return entry.cloexec ? BigInt(F.FD_CLOEXEC) : 0n;
     case F.SETFD:
@@ -124,8 +118,8 @@ type FallocModes = SyscallContext["kernel"]["K"]["falloc"];
 
 /** 6.12+: the modes are exclusive and every bad combination is EOPNOTSUPP. */
 function checkModesExclusive(FL: FallocModes, m: number): void {
-  // FALLOC_FL_WRITE_ZEROES (0x80) joined the exclusive modes in 6.17.
-  const modeMask = FL.PUNCH_HOLE | FL.COLLAPSE_RANGE | FL.ZERO_RANGE | FL.INSERT_RANGE | FL.UNSHARE_RANGE | 0x80;
+  // FALLOC_FL_WRITE_ZEROES joined the exclusive modes in 6.17.
+  const modeMask = FL.PUNCH_HOLE | FL.COLLAPSE_RANGE | FL.ZERO_RANGE | FL.INSERT_RANGE | FL.UNSHARE_RANGE | FL.WRITE_ZEROES;
   if (m & ~(modeMask | FL.KEEP_SIZE)) fail("EOPNOTSUPP");
   switch (m & modeMask) {
     case 0:
@@ -137,7 +131,7 @@ function checkModesExclusive(FL: FallocModes, m: number): void {
       return;
     case FL.COLLAPSE_RANGE:
     case FL.INSERT_RANGE:
-    case 0x80:
+    case FL.WRITE_ZEROES:
       if (m & FL.KEEP_SIZE) fail("EOPNOTSUPP");
       return;
     default:
@@ -147,7 +141,7 @@ function checkModesExclusive(FL: FallocModes, m: number): void {
 
 /** Before 6.12: FALLOC_FL_SUPPORTED_MASK, then pairwise rules, some of them EINVAL. */
 function checkModesLegacy(FL: FallocModes, m: number): void {
-  const supported = FL.KEEP_SIZE | FL.PUNCH_HOLE | 0x4 | FL.COLLAPSE_RANGE | FL.ZERO_RANGE | FL.INSERT_RANGE | FL.UNSHARE_RANGE;
+  const supported = FL.KEEP_SIZE | FL.PUNCH_HOLE | FL.NO_HIDE_STALE | FL.COLLAPSE_RANGE | FL.ZERO_RANGE | FL.INSERT_RANGE | FL.UNSHARE_RANGE;
   if (m & ~supported) fail("EOPNOTSUPP");
   if ((m & (FL.PUNCH_HOLE | FL.ZERO_RANGE)) === (FL.PUNCH_HOLE | FL.ZERO_RANGE)) fail("EOPNOTSUPP");
   if (m & FL.PUNCH_HOLE && !(m & FL.KEEP_SIZE)) fail("EOPNOTSUPP");
@@ -211,13 +205,13 @@ export function sysMemfdCreate(ctx: SyscallContext, name: string, flags: bigint)
   const { kernel } = ctx;
   const M = kernel.K.mfd;
   const f = Number(BigInt.asUintN(32, flags));
-  if (f & ~(M.CLOEXEC | M.ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC)) fail("EINVAL");
-  if (f & MFD_HUGETLB) throw new DriverFailure("unsupported", "hugetlbfs memfds are not modelled");
-  if ((f & MFD_NOEXEC_SEAL) && (f & MFD_EXEC)) fail("EINVAL");
+  if (f & ~(M.CLOEXEC | M.ALLOW_SEALING | M.HUGETLB | M.NOEXEC_SEAL | M.EXEC)) fail("EINVAL");
+  if (f & M.HUGETLB) throw new DriverFailure("unsupported", "hugetlbfs memfds are not modelled");
+  if ((f & M.NOEXEC_SEAL) && (f & M.EXEC)) fail("EINVAL");
   if (Buffer.byteLength(name) > MFD_NAME_MAX) fail("EINVAL");
   ctx.process.files.ensureFree();
-  const perm = f & MFD_NOEXEC_SEAL ? 0o666 : 0o777;
-  const sealed = f & M.ALLOW_SEALING || f & MFD_NOEXEC_SEAL ? 0 : kernel.K.f.SEAL_SEAL;
+  const perm = f & M.NOEXEC_SEAL ? 0o666 : 0o777;
+  const sealed = f & M.ALLOW_SEALING || f & M.NOEXEC_SEAL ? 0 : kernel.K.f.SEAL_SEAL;
   const memfd = new ShmemFile(new ShmemInode(kernel, 0n, perm), kernel.K.o.RDWR | kernel.K.o.LARGEFILE, `/memfd:${name}`, sealed);
   return BigInt(ctx.process.files.install(memfd, (f & M.CLOEXEC) !== 0));
 }

@@ -62,6 +62,9 @@ export function resolveConstants(spec: Spec, profile: ProfileName) {
       ZERO_RANGE: num("FALLOC_FL_ZERO_RANGE"),
       INSERT_RANGE: num("FALLOC_FL_INSERT_RANGE"),
       UNSHARE_RANGE: num("FALLOC_FL_UNSHARE_RANGE"),
+      NO_HIDE_STALE: num("FALLOC_FL_NO_HIDE_STALE"),
+      /** 6.17+: the profiles before it do not define it */
+      WRITE_ZEROES: Number(opt("FALLOC_FL_WRITE_ZEROES") ?? 0n),
     },
     prot: { READ: num("PROT_READ"), WRITE: num("PROT_WRITE"), EXEC: num("PROT_EXEC") },
     map: {
@@ -106,6 +109,7 @@ export function resolveConstants(spec: Spec, profile: ProfileName) {
     },
     f: {
       DUPFD: num("F_DUPFD"),
+      DUPFD_CLOEXEC: num("F_DUPFD_CLOEXEC"),
       GETFD: num("F_GETFD"),
       SETFD: num("F_SETFD"),
       GETFL: num("F_GETFL"),
@@ -116,7 +120,8 @@ export function resolveConstants(spec: Spec, profile: ProfileName) {
       SEAL_SEAL: num("F_SEAL_SEAL"),
     },
     seek: { SET: num("SEEK_SET"), CUR: num("SEEK_CUR"), END: num("SEEK_END"), DATA: num("SEEK_DATA"), HOLE: num("SEEK_HOLE") },
-    mfd: { CLOEXEC: num("MFD_CLOEXEC"), ALLOW_SEALING: num("MFD_ALLOW_SEALING") },
+    mfd: { CLOEXEC: num("MFD_CLOEXEC"), ALLOW_SEALING: num("MFD_ALLOW_SEALING"), HUGETLB: num("MFD_HUGETLB"), NOEXEC_SEAL: num("MFD_NOEXEC_SEAL"), EXEC: num("MFD_EXEC") },
+    tmpfsMagic: need("TMPFS_MAGIC"),
     s: { IFREG: num("S_IFREG"), IFCHR: num("S_IFCHR") },
     mpol: {
       DEFAULT: num("MPOL_DEFAULT"),
@@ -129,6 +134,9 @@ export function resolveConstants(spec: Spec, profile: ProfileName) {
       MF_STRICT: num("MPOL_MF_STRICT"),
       MF_MOVE: num("MPOL_MF_MOVE"),
       MF_MOVE_ALL: num("MPOL_MF_MOVE_ALL"),
+      F_STATIC_NODES: num("MPOL_F_STATIC_NODES"),
+      F_RELATIVE_NODES: num("MPOL_F_RELATIVE_NODES"),
+      F_NUMA_BALANCING: num("MPOL_F_NUMA_BALANCING"),
     },
   };
 }

@@ -91,7 +91,7 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
 function runHypercall(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { kind: "hypercall" }>): OpResult {
   const { kernel } = ctx;
   const [a0 = 0n, a1 = 0n, a2 = 0n] = p.args.map((a) => BigInt.asUintN(64, a));
-  const back = (rax: bigint): OpResult => ({ ret: 0n, exit: HLT, out: { rax } });
+  const back = (rax: bigint): OpResult => ({ ret: 0n, exit: HLT, out: { hypercall_ret: BigInt.asUintN(64, rax) } });
   if (p.nr === HC_VAPIC_POLL_IRQ) return back(0n);
   if (p.nr !== kernel.K.hcMapGpaRange) return back(-KVM_ENOSYS);
   if (!(vcpu.vm.hypercallExitMask & (1n << kernel.K.hcMapGpaRange))) return back(-KVM_ENOSYS);

@@ -135,14 +135,14 @@ describe("reference-impl vcpu: hypercalls", () => {
     const vm = s.vm("KVM_X86_SW_PROTECTED_VM");
     const vcpu = s.vcpu(vm);
     const hc = (args: bigint[], nr = 12n) => s.ok("hypercall", { vcpu, nr, args });
-    expect(hc([GPA, 1n, 16n]).out?.rax).to.equal(-1000n);
+    expect(hc([GPA, 1n, 16n]).out?.hypercall_ret).to.equal(BigInt.asUintN(64, -1000n));
     s.ok("ioctl", { fd: vm, request: "KVM_ENABLE_CAP", arg: { cap: s.c("KVM_CAP_EXIT_HYPERCALL"), args: [1n << 12n] } });
     expect(exitOf(hc([GPA, 2n, 16n]))).to.deep.equal({ reason: "KVM_EXIT_HYPERCALL", hypercall: { nr: 12n, args: [GPA, 2n, 16n, 0n, 0n, 0n], ret: 0n, flags: 1n } });
-    expect(hc([GPA + 1n, 1n, 0n]).out?.rax).to.equal(-22n);
-    expect(hc([GPA, 0n, 0n]).out?.rax).to.equal(-22n);
-    expect(hc([GPA, (1n << 64n) - 1n, 0n]).out?.rax).to.equal(-22n);
-    expect(hc([], 1n).out?.rax).to.equal(0n);
-    expect(hc([], 99n).out?.rax).to.equal(-1000n);
+    expect(hc([GPA + 1n, 1n, 0n]).out?.hypercall_ret).to.equal(BigInt.asUintN(64, -22n));
+    expect(hc([GPA, 0n, 0n]).out?.hypercall_ret).to.equal(BigInt.asUintN(64, -22n));
+    expect(hc([GPA, (1n << 64n) - 1n, 0n]).out?.hypercall_ret).to.equal(BigInt.asUintN(64, -22n));
+    expect(hc([], 1n).out?.hypercall_ret).to.equal(0n);
+    expect(hc([], 99n).out?.hypercall_ret).to.equal(BigInt.asUintN(64, -1000n));
   });
 });
 
