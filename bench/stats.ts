@@ -21,16 +21,7 @@ export function rssMb(): number {
 }
 
 /** Deterministic pseudo-random numbers so runs are comparable. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng } from "../harness/runner/random.js";
 
 export function line(name: string, figures: Record<string, string | number>): void {
   console.log(`${name.padEnd(46)} ${Object.entries(figures).map(([k, v]) => `${k}=${typeof v === "number" ? (Number.isInteger(v) ? v : v.toFixed(2)) : v}`).join("  ")}`);

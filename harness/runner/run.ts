@@ -13,6 +13,7 @@ import { compileFilters } from "../case/query.js";
 import type { CaseDef } from "../case/types.js";
 import { Expectations } from "./expectations.js";
 import { emptySummary, isBad, type OutcomeName } from "./outcomes.js";
+import { mulberry32 } from "./random.js";
 
 export interface DriverChoice {
   /** as given on the command line, e.g. "reference" or "remote:./my-driver --fast" */
@@ -78,16 +79,6 @@ export interface RunOutcome {
   exitCode: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function suiteRevision(files: string[]): string {
   const h = createHash("sha256");
