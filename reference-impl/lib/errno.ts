@@ -19,6 +19,7 @@ export const ERRNO_NAMES = [
   "EINVAL",
   "EMFILE",
   "ENOTTY",
+  "ENOSPC",
   "EFBIG",
   "ESPIPE",
   "EOVERFLOW",

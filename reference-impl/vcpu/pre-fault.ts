@@ -41,6 +41,8 @@ export function preFaultMemory(ctx: SyscallContext, vcpu: Vcpu, call: IoctlCall)
 function mapOne(ctx: SyscallContext, vcpu: Vcpu, gfn: number): Errno | undefined {
   const vm = vcpu.vm;
   if (!vm.preFaultAllowed) return "EOPNOTSUPP";
+  // kvm_mmu_reload(): a shadow MMU with no page budget yet cannot allocate its root.
+  if (!ctx.kernel.host.tdp && !vm.shadowMmuBudget) return "ENOSPC";
   // Shadow paging indexes its MMU by GVA: only TDP can map a GPA ahead of time.
   if (!ctx.kernel.host.tdp) return "EOPNOTSUPP";
   const isPrivate = vm.type.hasPrivateMem && vm.isPrivate(gfn);

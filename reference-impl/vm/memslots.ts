@@ -167,6 +167,8 @@ function commit(ctx: SyscallContext, vm: Vm, old: Memslot | undefined, slot: Mem
   }
   if (old !== undefined) slots.remove(old);
   if (slot !== undefined) slots.add(slot);
+  // kvm_arch_commit_memory_region(): creating or deleting a slot sizes the shadow MMU's page budget.
+  if (change === "create" || change === "delete") vm.shadowMmuBudget = true;
   if (change === "delete" && old!.gmem !== null) unbindGuestMemfd(old!);
 }
 

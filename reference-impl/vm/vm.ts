@@ -28,6 +28,8 @@ export class Vm implements MmuNotifier {
   /** kvm->arch.hypercall_exit_enabled (KVM_CAP_EXIT_HYPERCALL) */
   hypercallExitMask = 0n;
   preFaultAllowed: boolean;
+  /** kvm->arch.n_max_mmu_pages > 0: set the first time a memslot is created or deleted */
+  shadowMmuBudget = false;
 
   constructor(
     readonly kernel: Kernel,
