@@ -101,7 +101,8 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
 }
 
 function ioctl(ctx: SyscallContext, op: Extract<Op, { op: "ioctl" }>): OpResult {
-  const def = ctx.kernel.config.ioctls.get(op.request);
+  // "NAME@profile" issues another revision's request number and struct.
+  const def = op.request.includes("@") ? ctx.kernel.config.spec.request(op.request, ctx.kernel.revision.profile) : ctx.kernel.config.ioctls.get(op.request);
   if (def === undefined) throw new DriverFailure("unsupported", `${op.request} is not a request of ${ctx.kernel.revision.profile}`);
   const file = ctx.process.files.get(op.fd);
   const arg = new UserIoctlArg(ctx.kernel.config.spec, def, op.arg, op.pointer === "invalid");

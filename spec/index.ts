@@ -4,7 +4,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { InputError, type InputProblem, pointer } from "./errors.js";
 import { SPEC_DIR } from "./paths.js";
-import { expandProfileSet, loadProfiles, PROFILE_ORDER, type ProfileInfo, type ProfileName } from "./profiles.js";
+import { expandProfileSet, isProfileName, loadProfiles, PROFILE_ORDER, type ProfileInfo, type ProfileName } from "./profiles.js";
 import { ioc, formatRequest, type IocDir } from "./ioc.js";
 import { layoutProblems, StructCodec, type StructDef } from "./codec.js";
 import { displayPath, loadValidated } from "./validate.js";
@@ -101,6 +101,8 @@ export interface Spec {
   constantsFor(profile: ProfileName): ReadonlyMap<string, bigint>;
   groupOf(name: string): string | undefined;
   ioctl(name: string, profile: ProfileName): IoctlDef | undefined;
+  /** a request as cases name it: "NAME" in the driver's profile, or "NAME@profile" for another revision's definition */
+  request(request: string, profile: ProfileName): IoctlDef | undefined;
   ioctlNames(): string[];
   /** every profile where the ioctl is defined, with its definition */
   ioctlRevisions(name: string): { profiles: ProfileName[]; def: IoctlDef; note?: string }[];
@@ -285,6 +287,11 @@ function buildSpec(dir: string): Spec {
     groupOf: (name) => groupByName.get(name),
     ioctl: (name, profile) => ioctlPer.get(name)?.get(profile),
     ioctlNames: () => [...ioctlPer.keys()],
+    request(request, profile) {
+      const [name, other] = request.split("@");
+      if (other !== undefined && !isProfileName(other)) return undefined;
+      return ioctlPer.get(name!)?.get((other as ProfileName | undefined) ?? profile);
+    },
     ioctlRevisions: (name) => ioctlRevs.get(name) ?? [],
     errnoName: (n) => errnoByNumber.get(n) ?? `E#${n}`,
     errnoNumber: (name) => {

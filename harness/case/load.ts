@@ -6,6 +6,7 @@ import { readdirSync, statSync, existsSync } from "node:fs";
 import { join, relative, extname } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Spec } from "../../spec/index.js";
+import { isProfileName } from "../../spec/profiles.js";
 import { InputError, type InputProblem, pointer } from "../../spec/errors.js";
 import { PROJECT_ROOT } from "../../spec/paths.js";
 import { displayPath, readJson, schemaProblems } from "../../spec/validate.js";
@@ -228,6 +229,12 @@ function loadJsonSuite(file: string, shared: FixtureMap, problems: InputProblem[
   return out;
 }
 
+function knownRequest(spec: Spec, request: string): boolean {
+  const [name, profile] = request.split("@");
+  if (profile === undefined) return spec.ioctlNames().includes(name!);
+  return isProfileName(profile) && spec.request(request, profile) !== undefined;
+}
+
 function outcomes(e: Expect | undefined): Outcome[] {
   if (e === undefined) return [];
   if ("byProfile" in e) return Object.values(e.byProfile);
@@ -239,7 +246,7 @@ function expressionsOf(value: unknown, kind: ParamSpec["kind"] | "match"): strin
   if (typeof value === "string") return kind === "string" || kind === "enum" || kind === "bool" ? [] : [value];
   if (Array.isArray(value)) return value.flatMap((v) => expressionsOf(v, kind));
   if (typeof value === "object" && value !== null) {
-    if ("hex" in value) return [];
+    if ("hex" in value || "text" in value) return [];
     return Object.values(value).flatMap((v) => expressionsOf(v, kind));
   }
   return [];
@@ -287,8 +294,8 @@ function checkCases(spec: Spec, cases: CaseDef[], problems: InputProblem[]): voi
         const v = step.args[name];
         if (v !== undefined) for (const src of expressionsOf(v, p.kind)) checkExpr(src, `/${name}`);
       }
-      if (step.op === "ioctl" && typeof step.args.request === "string" && !spec.ioctlNames().includes(step.args.request))
-        problems.push({ ...where("/request"), expected: `an ioctl named in spec/constants.json (${step.args.request} is not)` });
+      if (step.op === "ioctl" && typeof step.args.request === "string" && !knownRequest(spec, step.args.request))
+        problems.push({ ...where("/request"), expected: `an ioctl named in spec/constants.json, optionally NAME@profile for another revision's definition (${step.args.request} is not)` });
       for (const o of outcomes(step.expect)) {
         if (o.errno !== undefined || o.signal !== undefined) needsControl = true;
         for (const src of expressionsOf(o.ret, "match")) checkExpr(src, "/expect/ret");

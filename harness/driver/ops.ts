@@ -69,7 +69,7 @@ export const OPS = {
     doc: "ioctl(2) with a request named in spec/constants.json; the driver encodes struct arguments with spec/layouts.json",
     params: {
       fd,
-      request: { kind: "string", doc: "request name, e.g. KVM_CREATE_GUEST_MEMFD" },
+      request: { kind: "string", doc: "request name, e.g. KVM_CREATE_GUEST_MEMFD; NAME@profile issues another revision's request (number and struct)" },
       arg: { kind: "int-or-fields", optional: true, doc: "a value, or the struct's fields (unnamed fields are 0)" },
       pointer: { kind: "enum", optional: true, values: ["invalid"], doc: "pass a pointer to unmapped memory instead of the argument" },
     },

@@ -48,7 +48,7 @@ function encodeStruct(ctx: IoctlContext, def: IoctlDef, fields: FieldValues): Bu
 
 export function doIoctl(ctx: IoctlContext, op: OpOf<"ioctl">): OpResult {
   const { spec, session } = ctx;
-  const def = spec.ioctl(op.request, ctx.profile);
+  const def = spec.request(op.request, ctx.profile);
   if (!def) throw new DriverFailure("unsupported", `${op.request} is not a request of profile ${ctx.profile}`);
   session.requireUsableFd(op.fd, `ioctl ${op.request}`);
   const fields = typeof op.arg === "object" ? op.arg : undefined;
