@@ -94,7 +94,10 @@ export const OPS = {
   },
   inject: {
     doc: "make the driver's next operation fail on purpose after `after` units of progress (models only)",
-    params: { fault: { kind: "enum", values: ["enomem", "signal"], doc: "what to inject" }, after: int("units of work to let through first (pages)", true) },
+    params: {
+      fault: { kind: "enum", values: ["enomem", "signal", "memslot-race"], doc: "what to inject: an allocation failure, a pending signal, or a memslot deletion racing the operation" },
+      after: int("units of work to let through first (pages)", true),
+    },
     result: "ret = 0",
   },
 } as const satisfies Record<string, OpSpec>;

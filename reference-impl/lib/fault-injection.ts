@@ -1,10 +1,12 @@
 // The `inject` operation: make the next operation that can observe a fault meet it
 // after `after` units (pages) of progress. An allocation failure is observed by the
 // next operation that allocates; a pending signal by the next one that checks for
-// signals (fallocate, KVM_PRE_FAULT_MEMORY, KVM_RUN). The operation that observes
-// the injection spends it, whether or not it got far enough to fail.
+// signals (fallocate, KVM_PRE_FAULT_MEMORY, KVM_RUN); a memslot deletion racing the
+// operation by the next pre-fault (the race a single-threaded model cannot produce
+// otherwise). The operation that observes the injection spends it, whether or not
+// it got far enough to fail.
 
-export type InjectedFault = "enomem" | "signal";
+export type InjectedFault = "enomem" | "signal" | "memslot-race";
 
 export class FaultInjector {
   private armed = new Map<InjectedFault, number>();
@@ -29,6 +31,11 @@ export class FaultInjector {
   /** How many of `wanted` pages are processed before a pending signal is seen. */
   pagesBeforeSignal(wanted: number): number {
     return this.take("signal", wanted);
+  }
+
+  /** How many of `wanted` pages are mapped before the memslot is seen being deleted. */
+  pagesBeforeMemslotRace(wanted: number): number {
+    return this.take("memslot-race", wanted);
   }
 
   private take(fault: InjectedFault, wanted: number): number {

@@ -19,10 +19,17 @@ export function preFaultMemory(ctx: SyscallContext, vcpu: Vcpu, call: IoctlCall)
     if (range.flags !== 0n) fail("EINVAL");
     if (!page.aligned(gpa) || !page.aligned(size) || size === 0n || gpa + size > U64_MAX) fail("EINVAL");
     const full = size;
-    const beforeSignal = kernel.inject.pagesBeforeSignal(Number(size >> page.shift));
+    const pages = Number(size >> page.shift);
+    const beforeSignal = kernel.inject.pagesBeforeSignal(pages);
+    const beforeRace = kernel.inject.pagesBeforeMemslotRace(pages);
     for (let done = 0; size > 0n; done++) {
       if (done === beforeSignal) {
         error = "EINTR";
+        break;
+      }
+      // kvm_tdp_map_page(): a fault that meets a memslot being deleted or moved is not retried inside KVM.
+      if (done === beforeRace) {
+        error = "EAGAIN";
         break;
       }
       error = mapOne(ctx, vcpu, page.page(gpa));
