@@ -174,7 +174,11 @@ describe("reference-impl vcpu: KVM_PRE_FAULT_MEMORY", () => {
 
   it("is refused without TDP and before SNP launch, after argument checks", () => {
     const pvm = new Session("linux-6.18", "pvm");
-    const vcpu = pvm.vcpu(pvm.vm());
+    const pvmVm = pvm.vm();
+    const vcpu = pvm.vcpu(pvmVm);
+    // Shadow paging has no MMU page budget until a memslot is created.
+    expect(prefault(pvm, vcpu, GPA, PAGE).errno).to.equal("ENOSPC");
+    pvm.ok("ioctl", { fd: pvmVm, request: "KVM_SET_USER_MEMORY_REGION2", arg: { slot: 0n, guest_phys_addr: GPA, memory_size: PAGE, userspace_addr: pvm.anon(1n) } });
     expect(prefault(pvm, vcpu, GPA, PAGE).errno).to.equal("EOPNOTSUPP");
     expect(prefault(pvm, vcpu, GPA + 1n, PAGE).errno).to.equal("EINVAL");
     const full = new Session("linux-6.18", "full");
