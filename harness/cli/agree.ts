@@ -19,7 +19,8 @@ Run the suites against two drivers (default: linux, and the reference with the
 same profile on the pvm host model) and compare every case: its outcome, and
 what each step observed (success, errno, signal, exit, data; not fd numbers or
 addresses). Writes agreement.json and agreement.md to --out (default
-reports/latest/agreement/). Exit 0 unless a run could not be made.`;
+reports/latest/agreement/). Exit 1 when a difference is not explained by the
+driver's expectations file, 0 otherwise (also when the driver is unavailable).`;
 
 /** What a step observed that two implementations must agree on. */
 export function observation(t: TraceEntry): string {
@@ -40,7 +41,8 @@ export interface CaseAgreement {
   id: string;
   a: string;
   b: string;
-  agree: boolean;
+  /** agree: same outcome and, for step cases, the same observations; differ; or not comparable (skipped on one side) */
+  verdict: "agree" | "differ" | "not-comparable";
   firstDifference?: { step: number; a: string; b: string };
   messages?: { a?: string; b?: string };
   explainedBy?: string;
@@ -52,25 +54,28 @@ export function compareRuns(a: CaseResult[], b: CaseResult[], explain: Expectati
   for (const ra of a) {
     const rb = byId.get(ra.id);
     if (!rb) continue;
-    const ta = (ra.trace ?? []).map(observation);
-    const tb = (rb.trace ?? []).map(observation);
+    const messages = { ...(ra.message ? { a: ra.message } : {}), ...(rb.message ? { b: rb.message } : {}) };
+    if ((ra.outcome === "SKIP") !== (rb.outcome === "SKIP")) {
+      out.push({ id: ra.id, a: ra.outcome, b: rb.outcome, verdict: "not-comparable", messages });
+      continue;
+    }
+    // A scenario may loop on what it observes (a clock, a retry), so its steps are not compared one by one.
     let diff: CaseAgreement["firstDifference"];
-    for (let i = 0; i < Math.max(ta.length, tb.length); i++)
-      if (ta[i] !== tb[i]) {
-        diff = { step: i + 1, a: ta[i] ?? "(no step)", b: tb[i] ?? "(no step)" };
-        break;
-      }
-    const agree = ra.outcome === rb.outcome && diff === undefined;
-    const entry = agree ? undefined : explain.lookup(ra.id);
-    out.push({
-      id: ra.id,
-      a: ra.outcome,
-      b: rb.outcome,
-      agree,
-      ...(diff ? { firstDifference: diff } : {}),
-      ...(!agree ? { messages: { ...(ra.message ? { a: ra.message } : {}), ...(rb.message ? { b: rb.message } : {}) } } : {}),
-      ...(entry ? { explainedBy: `${entry.query}: ${entry.reason}` } : {}),
-    });
+    if (ra.kind === "steps") {
+      const ta = (ra.trace ?? []).map(observation);
+      const tb = (rb.trace ?? []).map(observation);
+      for (let i = 0; i < Math.max(ta.length, tb.length); i++)
+        if (ta[i] !== tb[i]) {
+          diff = { step: i + 1, a: ta[i] ?? "(no step)", b: tb[i] ?? "(no step)" };
+          break;
+        }
+    }
+    if (ra.outcome === rb.outcome && diff === undefined) {
+      out.push({ id: ra.id, a: ra.outcome, b: rb.outcome, verdict: "agree" });
+      continue;
+    }
+    const entry = explain.lookup(ra.id);
+    out.push({ id: ra.id, a: ra.outcome, b: rb.outcome, verdict: "differ", ...(diff ? { firstDifference: diff } : {}), messages, ...(entry ? { explainedBy: `${entry.query}: ${entry.reason}` } : {}) });
   }
   return out;
 }
@@ -101,28 +106,44 @@ export async function cmdAgree(argv: string[]): Promise<number> {
   const second = await run({ ...common, driver: driverChoice(o.with, refOpts) });
   const explain = Expectations.forDriver(EXPECTATIONS_DIR, o.driver.split(":")[0]!);
   const rows = compareRuns(first.results, second.results, explain);
-  const disagree = rows.filter((r) => !r.agree);
+  const differ = rows.filter((r) => r.verdict === "differ");
+  const notComparable = rows.filter((r) => r.verdict === "not-comparable");
   const report = {
     a: summaryOf(first.info),
     b: summaryOf(second.info),
-    summary: { cases: rows.length, agree: rows.length - disagree.length, disagree: disagree.length, explained: disagree.filter((r) => r.explainedBy).length },
+    summary: {
+      cases: rows.length,
+      agree: rows.filter((r) => r.verdict === "agree").length,
+      differ: differ.length,
+      explained: differ.filter((r) => r.explainedBy).length,
+      notComparable: notComparable.length,
+    },
     cases: rows,
   };
   writeFileSync(join(dir, "agreement.json"), JSON.stringify(report, null, 2) + "\n");
+  const cell = (s: string) => s.replace(/\|/g, "\\|");
   const md = [
-    `# Agreement: ${o.driver} vs ${o.with} (${profile})`,
+    `# Agreement: ${o.driver} (A) vs ${o.with} (B), profile ${profile}`,
     "",
     `- A: ${report.a.driver} ${report.a.name} ${report.a.version}, kernel ${report.a.kernel}, features: ${report.a.features.join(" ")}`,
     `- B: ${report.b.driver} ${report.b.name} ${report.b.version}, kernel ${report.b.kernel}, features: ${report.b.features.join(" ")}`,
-    `- ${report.summary.cases} cases: ${report.summary.agree} agree, ${report.summary.disagree} differ (${report.summary.explained} explained by ${explain.file ?? "no expectations file"})`,
+    `- ${report.summary.cases} cases: ${report.summary.agree} agree (same outcome; for step cases, the same observation at every step), ` +
+      `${report.summary.differ} differ (${report.summary.explained} explained by ${explain.file ?? "no expectations file"}), ` +
+      `${report.summary.notComparable} not comparable (skipped by one side only)`,
+    "",
+    "## Differences",
     "",
     "| case | A | B | first difference | explained by |",
     "|---|---|---|---|---|",
-    ...disagree.map((r) => `| \`${r.id}\` | ${r.a} | ${r.b} | ${r.firstDifference ? `step ${r.firstDifference.step}: A ${r.firstDifference.a} / B ${r.firstDifference.b}`.replace(/\|/g, "\\|") : "outcome only"} | ${(r.explainedBy ?? "**unexplained**").replace(/\|/g, "\\|")} |`),
+    ...differ.map((r) => `| \`${r.id}\` | ${r.a} | ${r.b} | ${r.firstDifference ? cell(`step ${r.firstDifference.step}: A ${r.firstDifference.a} / B ${r.firstDifference.b}`) : cell(`outcome only: ${r.messages?.a ?? r.messages?.b ?? ""}`)} | ${cell(r.explainedBy ?? "**unexplained**")} |`),
+    "",
+    "## Not comparable",
+    "",
+    ...notComparable.map((r) => `- \`${r.id}\`: A ${r.a}, B ${r.b} — ${cell(r.a === "SKIP" ? (r.messages?.a ?? "") : (r.messages?.b ?? ""))}`),
   ];
   writeFileSync(join(dir, "agreement.md"), md.join("\n") + "\n");
-  err(`privmem-cts agree: ${report.summary.agree}/${report.summary.cases} cases agree; ${report.summary.disagree - report.summary.explained} unexplained differences; ${relative(process.cwd(), dir)}/agreement.md`);
-  return 0;
+  err(`privmem-cts agree: ${report.summary.agree}/${report.summary.cases} cases agree, ${report.summary.differ} differ (${report.summary.differ - report.summary.explained} unexplained), ${report.summary.notComparable} not comparable; ${relative(process.cwd(), dir)}/agreement.md`);
+  return report.summary.differ - report.summary.explained > 0 ? 1 : 0;
 }
 
 function summaryOf(i: RunInfo) {

@@ -41,6 +41,8 @@ export interface RunInfo {
 
 export interface CaseResult {
   id: string;
+  /** JSON step list, or TypeScript scenario (whose steps may adapt to what it observes) */
+  kind: CaseDef["kind"];
   outcome: OutcomeName;
   /** what the expectations file said (PASS when it says nothing) */
   expected: string;
@@ -236,6 +238,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
     const message = [verdict.message, applied.note].filter((m) => m !== undefined).join(" — ");
     const result: CaseResult = {
       id: c.id,
+      kind: c.kind,
       outcome: applied.outcome,
       expected: applied.expected,
       area,

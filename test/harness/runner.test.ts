@@ -93,7 +93,7 @@ describe("runner against a misbehaving remote driver", function () {
     expect(json.runInfo).to.include({ driver: FAKE_DRIVER, driverName: "fake", profile: "linux-6.18" });
     expect(json.runInfo.suiteRevision).to.match(/suites-sha256:[0-9a-f]{16}/);
     expect(json.summary).to.include({ PASS: 5, CRASH: 2, TIMEOUT: 1, ERROR: 2, SKIP: 1 });
-    expect(json.cases[0]).to.have.keys(["id", "outcome", "expected", "area", "clauses", "durationMs", "repro"]);
+    expect(json.cases[0]).to.have.keys(["id", "kind", "outcome", "expected", "area", "clauses", "durationMs", "repro"]);
     expect(json.cases[0].repro).to.contain("--filter fake:robust:a_pass");
     const lines = readFileSync(join(outcome.dir, "results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     expect(lines[0].type).to.equal("run");
