@@ -12,21 +12,10 @@ import { Prober, parseProfileOption } from "./probe.js";
 import { DEFAULT_LIMITS, Session, type Limits } from "./session.js";
 import { GuestRunner } from "./vcpu.js";
 import * as libc from "./libc.js";
+import { F_DUPFD, F_DUPFD_CLOEXEC, FALLOC_FL_PUNCH_HOLE, MADV_HWPOISON, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_SOFT_OFFLINE, MADV_WILLNEED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, O_RDWR_CLOEXEC } from "./uapi.js";
 
 export const LINUX_DRIVER_VERSION = "0.1.0";
 const MAX_ACCESS = 65536;
-const O_RDWR_CLOEXEC = 0o2000002n;
-const MAP_FIXED = 0x10n;
-const MAP_FIXED_NOREPLACE = 0x100000n;
-const MAP_POPULATE = 0x8000n;
-const FALLOC_FL_PUNCH_HOLE = 2n;
-const F_DUPFD = 0n;
-const F_DUPFD_CLOEXEC = 1030n;
-const MADV_WILLNEED = 3n;
-const MADV_POPULATE_READ = 22n;
-const MADV_POPULATE_WRITE = 23n;
-const MADV_HWPOISON = 100n;
-const MADV_SOFT_OFFLINE = 101n;
 
 export interface LinuxDriverOptions {
   /** the uAPI revision whose rules apply; default: the newest release not newer than the kernel */

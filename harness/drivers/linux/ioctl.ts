@@ -27,9 +27,15 @@ function failed(spec: Spec, r: libc.Sys): OpResult {
   return r.ret < 0n ? { ret: -1n, errno: spec.errnoName(r.errno) } : { ret: r.ret };
 }
 
-/** Requests whose size field makes the kernel allocate or store per page: keep them bounded. */
+/**
+ * Requests whose size field makes the kernel allocate or store per page: keep them
+ * bounded. A range that wraps past 2^64 is refused by the kernel before it stores
+ * anything (ATTR-006, PREFAULT-003), so it goes through: wrap boundaries stay testable.
+ */
 function checkLimits(ctx: IoctlContext, name: string, fields: FieldValues): void {
   const size = typeof fields.size === "bigint" ? fields.size : 0n;
+  const start = [fields.address, fields.gpa, fields.offset].find((v): v is bigint => typeof v === "bigint") ?? 0n;
+  if (start + size > 1n << 64n) return;
   const page = BigInt(ctx.pageSize);
   const aligned = size % page === 0n;
   if (name === "KVM_PRE_FAULT_MEMORY" && aligned) ctx.session.chargePopulate(size, name);

@@ -2,6 +2,7 @@
 // ranges a session mapped, and load/store that report a signal instead of taking it.
 import { readFileSync } from "node:fs";
 import * as libc from "./libc.js";
+import { EFAULT, EHWPOISON, ENOMEM, MADV_POPULATE_READ, MADV_POPULATE_WRITE, SIGBUS, SIGSEGV } from "./uapi.js";
 
 export interface Vma {
   start: bigint;
@@ -86,16 +87,9 @@ export function foreignOverlap(owned: RangeSet, start: bigint, end: bigint, vmas
   return undefined;
 }
 
-/** x86 Linux signal numbers; the driver names them through spec/ (spec.signalName). */
-export const SIGBUS = 7;
-export const SIGSEGV = 11;
+export { SIGBUS, SIGSEGV };
 export type AccessOutcome = { ok: true } | { ok: false; signal: number } | { ok: false; refuse: string };
 
-const MADV_POPULATE_READ = 22n;
-const MADV_POPULATE_WRITE = 23n;
-const EFAULT = 14;
-const ENOMEM = 12;
-const EHWPOISON = 133;
 
 /**
  * Would touching [addr, addr+len) raise a signal? First the VMA permissions (as
