@@ -47,7 +47,7 @@ export async function cmdCoverage(argv: string[]): Promise<number> {
   const report = clauseCoverage(spec, runs, cases);
   if (o.json) json(report);
   else {
-    out(`from ${runs.length} run(s): ${runs.map((r) => `${r.runInfo.driver} ${r.runInfo.profile}`).join(", ")}`);
+    out(`from ${runs.length} run(s): ${runs.map((r) => `${r.runInfo.driver} ${r.runInfo.profile} on ${String(r.runInfo.host.kernel)}`).join(", ")}`);
     out(formatCoverage(report));
     if (report.withoutCases.length) out(`clauses no case names yet: ${report.withoutCases.length}`);
   }

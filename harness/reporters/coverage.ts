@@ -10,6 +10,8 @@ export interface AreaCoverage {
   total: number;
   covered: number;
   uncovered: string[];
+  /** why each uncovered clause is uncovered */
+  why: Record<string, string>;
 }
 
 export interface CoverageReport {
@@ -31,9 +33,13 @@ export interface RunResults {
 export function clauseCoverage(spec: Spec, runs: RunResults[], allCases?: { id: string; clauses: string[] }[]): CoverageReport {
   const coveredBy = new Map<string, Set<string>>();
   const named = new Set<string>();
+  const tried = new Map<string, string[]>();
   for (const r of runs)
     for (const c of r.cases) {
-      for (const id of c.clauses) named.add(id);
+      for (const id of c.clauses) {
+        named.add(id);
+        if (c.outcome !== "SKIP") tried.set(id, [...(tried.get(id) ?? []), `${c.outcome} ${c.id}`]);
+      }
       if (c.outcome !== "PASS") continue;
       for (const id of c.clauses) {
         if (!coveredBy.has(id)) coveredBy.set(id, new Set());
@@ -41,13 +47,25 @@ export function clauseCoverage(spec: Spec, runs: RunResults[], allCases?: { id: 
       }
     }
   for (const c of allCases ?? []) for (const id of c.clauses) named.add(id);
+  const runProfiles = new Set(runs.map((r) => r.runInfo.profile));
+  const why = (clause: Spec["clauses"][number]): string => {
+    if (clause.arch && !clause.arch.includes("x86_64")) return `${clause.arch.join("/")} only: no driver or model here runs that architecture`;
+    const inRun = spec.profiles.some((p) => runProfiles.has(p.name) && spec.clauseVariant(clause, p.name) !== undefined);
+    if (!inRun) return `exists only in ${Object.keys(clause.profiles).join(", ")}; no run covered those profiles`;
+    if (!named.has(clause.id)) return "no case names it yet";
+    const t = tried.get(clause.id);
+    return t ? `its cases did not pass: ${t.slice(0, 3).join("; ")}` : "every case naming it was skipped (missing features)";
+  };
   const areas: Record<string, AreaCoverage> = {};
-  for (const a of spec.areas) areas[a.area] = { total: 0, covered: 0, uncovered: [] };
+  for (const a of spec.areas) areas[a.area] = { total: 0, covered: 0, uncovered: [], why: {} };
   for (const clause of spec.clauses) {
     const a = areas[clause.area]!;
     a.total++;
     if (coveredBy.has(clause.id)) a.covered++;
-    else a.uncovered.push(clause.id);
+    else {
+      a.uncovered.push(clause.id);
+      a.why[clause.id] = why(clause);
+    }
   }
   const total = spec.clauses.length;
   return {
@@ -63,7 +81,11 @@ export function formatCoverage(c: CoverageReport): string {
   const lines = [`clause coverage: ${c.clauses.covered}/${c.clauses.total} clauses have a passing case`];
   for (const [area, a] of Object.entries(c.areas)) {
     const pct = a.total === 0 ? 100 : Math.round((100 * a.covered) / a.total);
-    lines.push(`  ${area.padEnd(12)} ${String(a.covered).padStart(3)}/${String(a.total).padEnd(3)} ${String(pct).padStart(3)}%${a.uncovered.length ? `  uncovered: ${a.uncovered.join(" ")}` : ""}`);
+    lines.push(`  ${area.padEnd(12)} ${String(a.covered).padStart(3)}/${String(a.total).padEnd(3)} ${String(pct).padStart(3)}%`);
+    // Group the uncovered clauses of an area by their reason.
+    const byWhy = new Map<string, string[]>();
+    for (const id of a.uncovered) byWhy.set(a.why[id]!, [...(byWhy.get(a.why[id]!) ?? []), id]);
+    for (const [reason, ids] of byWhy) lines.push(`      uncovered ${ids.join(" ")}: ${reason}`);
   }
   return lines.join("\n");
 }
