@@ -6,6 +6,7 @@ import { Writable } from "node:stream";
 import { loadSpec } from "../../spec/index.js";
 import { loadSuites } from "../../harness/case/load.js";
 import { driverChoice } from "../../harness/drivers/index.js";
+import { DriverUnavailable } from "../../harness/driver/contract.js";
 import { Expectations } from "../../harness/runner/expectations.js";
 import { run, type Reporter } from "../../harness/runner/run.js";
 import { KtapReporter } from "../../harness/reporters/ktap.js";
@@ -123,5 +124,18 @@ describe("runner against a misbehaving remote driver", function () {
     const xpass = await runFake({ filters: ["fake:robust:a_pass"], expectations: new Expectations("inline", [{ query: "fake:robust:a_pass", expected: "FAIL", reason: "pretend this was known to fail" }]) });
     expect(xpass.result.results[0]!.outcome).to.equal("XPASS");
     expect(xpass.result.exitCode).to.equal(1);
+  });
+
+  it("skips the whole run with the reason when the driver cannot run here (KTAP 1..0 # SKIP, exit 0)", async () => {
+    const spec = loadSpec();
+    const { cases, files } = await loadSuites(spec, [join(FIXTURES, "suites")]);
+    const ktap = new Capture();
+    const unavailable = { label: "linux", reproArgs: [], open: async () => Promise.reject(new DriverUnavailable("/dev/kvm does not exist (no KVM on this machine)")) };
+    const r = await run({ spec, cases, driver: unavailable, filters: [], timeoutMs: 1000, expectations: Expectations.none(), reporters: [new KtapReporter(ktap)], suiteFiles: files });
+    expect(r.exitCode).to.equal(0);
+    expect(r.results).to.deep.equal([]);
+    expect(r.info.skippedRun).to.match(/\/dev\/kvm does not exist/);
+    expect(ktap.text).to.equal("KTAP version 1\n1..0 # SKIP /dev/kvm does not exist (no KVM on this machine)\n# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:0 error:0 timeout:0 crash:0\n");
+    expect(parseKtap(ktap.text)).to.deep.equal([]);
   });
 });
