@@ -56,7 +56,7 @@ function clauseSection(c: Clause, coveredBy: string[]): string[] {
     lines.push(`| ${set} | ${cell(text)} |`);
   }
   lines.push("", `Sources (${c.verification.status}${c.verification.note ? `: ${c.verification.note}` : ""}):`);
-  for (const s of c.sources) lines.push(`- ${s.kind}: ${s.ref}${s.note ? ` — ${s.note}` : ""}`);
+  for (const s of c.sources) lines.push(`- ${s.ref.startsWith(`${s.kind}:`) ? s.ref : `${s.kind}: ${s.ref}`}${s.note ? ` — ${s.note}` : ""}`);
   if (c.arch) lines.push(`- architectures: ${c.arch.join(", ")}`);
   lines.push("", coveredBy.length ? `Covered by ${coveredBy.length} case(s): ${coveredBy.slice(0, 20).map((id) => `\`${id}\``).join(", ")}${coveredBy.length > 20 ? ", ..." : ""}` : "**No case covers this clause yet.**", "");
   return lines;
