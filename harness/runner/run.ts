@@ -172,7 +172,8 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
     driverName: hs.name,
     driverVersion: hs.version,
     contractVersion: hs.contractVersion,
-    profile: hs.profile,
+    // An unavailable driver never said which profile it would run.
+    profile: unavailable === undefined ? hs.profile : "-",
     features: hs.features,
     host: hs.host,
     suiteRevision: suiteRevision(opts.suiteFiles),
