@@ -150,7 +150,7 @@ export function loadSpec(dir: string = SPEC_DIR): Spec {
 
 function buildSpec(dir: string): Spec {
   const problems: InputProblem[] = [];
-  const profiles = loadProfiles();
+  const profiles = loadProfiles(dir);
 
   // Constants
   const constantsPath = join(dir, "constants.json");

@@ -48,7 +48,7 @@ export function inProfileSet(set: string | undefined, profile: ProfileName): boo
   return set === undefined || expandProfileSet(set).includes(profile);
 }
 
-export function loadProfiles(): ProfileInfo[] {
-  const data = loadValidated<{ profiles: ProfileInfo[] }>("profiles.schema.json", join(SPEC_DIR, "profiles.json"));
+export function loadProfiles(dir: string = SPEC_DIR): ProfileInfo[] {
+  const data = loadValidated<{ profiles: ProfileInfo[] }>("profiles.schema.json", join(dir, "profiles.json"));
   return data.profiles;
 }

@@ -66,7 +66,12 @@ export function schemaProblems(schemaId: string, data: unknown, file: string): I
   if (v(data)) return [];
   return simplify(v.errors ?? []).map((e) => ({
     file: displayPath(file),
-    pointer: e.propertyName !== undefined ? `${e.instancePath}/${e.propertyName}` : e.instancePath,
+    pointer:
+      e.propertyName !== undefined
+        ? `${e.instancePath}/${e.propertyName}`
+        : e.keyword === "additionalProperties"
+          ? `${e.instancePath}/${String((e.params as { additionalProperty: string }).additionalProperty)}`
+          : e.instancePath,
     expected: describe(e),
   }));
 }

@@ -16,7 +16,7 @@ describe("CLI", function () {
     const r = cli("run", "--suites", join(FIXTURES, "bad-suite"), "--out", mkdtempSync(join(tmpdir(), "pmc-")));
     expect(r.status).to.equal(2);
     expect(r.stderr).to.contain("bad input, nothing was run");
-    expect(r.stderr).to.match(/test\/harness\/fixtures\/bad-suite\/broken\.json: at \/cases\/0\/steps\/0: expected unknown property "flag"/);
+    expect(r.stderr).to.match(/test\/harness\/fixtures\/bad-suite\/broken\.json: at \/cases\/0\/steps\/0\/flag: expected unknown property "flag"/);
     expect(r.stderr).to.match(/missing required property "flags"/);
     expect(r.stdout).to.equal("");
   });
