@@ -8,7 +8,8 @@ import { loadSpec } from "../../spec/index.js";
 import { InputError, type InputProblem } from "../../spec/errors.js";
 import { SPEC_DIR } from "../../spec/paths.js";
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// Spec files are edited freely here to break them.
+type Json = Record<string, any>;
 
 /** Copy the spec, let `edit` break one file, and return the problems the loader reports. */
 function problems(file: string, edit: (data: Json) => void): InputProblem[] {
