@@ -52,6 +52,8 @@ export class Kernel {
   readonly anonInode: AnonInode;
   readonly devKvm: CharDeviceInode;
   readonly devNull: CharDeviceInode;
+  /** /dev/sev, made on first open where the host has SEV firmware (arch/x86/sev-snp.ts) */
+  devSev: CharDeviceInode | undefined;
   private nextPid = 0n;
   private lastIno = 1000;
   private clock = 0n;

@@ -9,6 +9,7 @@ export const ERRNO_NAMES = [
   "EINTR",
   "EIO",
   "ENXIO",
+  "E2BIG",
   "EBADF",
   "EAGAIN",
   "ENOMEM",

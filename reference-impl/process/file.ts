@@ -86,6 +86,10 @@ export interface IoctlCall {
   readStruct(): { [field: string]: Decoded };
   /** copy_to_user of the struct argument, or EFAULT */
   writeStruct(values: { [field: string]: Decoded }): void;
+  /** copy_from_user of the argument as struct `name` (requests whose struct the vendor code chooses) */
+  readStructAs(name: string): { [field: string]: Decoded };
+  /** copy_to_user of struct `name` over the argument */
+  writeStructAs(name: string, values: { [field: string]: Decoded }): void;
 }
 
 export const FMODE_READ = 1;

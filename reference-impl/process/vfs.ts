@@ -4,6 +4,7 @@
 import { DriverFailure, type OutValue } from "../../harness/driver/contract.js";
 import { fail } from "../lib/errno.js";
 import { asS64 } from "../lib/u64.js";
+import { openSevDevice } from "../arch/x86/sev-snp.js";
 import { KvmDeviceFile } from "../system/kvm-device.js";
 import { NullFile } from "./devices.js";
 import { FMODE_READ, FMODE_WRITE, type OpenFile, type SyscallContext } from "./file.js";
@@ -25,7 +26,8 @@ export function sysOpen(ctx: SyscallContext, path: string, flags: bigint): bigin
   let opened: OpenFile;
   if (path === "/dev/kvm") opened = new KvmDeviceFile(kernel.devKvm, fileFlags);
   else if (path === "/dev/null") opened = new NullFile(kernel.devNull, fileFlags);
-  else throw new DriverFailure("unsupported", `the reference model has no file ${path} (only /dev/kvm and /dev/null)`);
+  else if (path === "/dev/sev") opened = openSevDevice(kernel, fileFlags);
+  else throw new DriverFailure("unsupported", `the reference model has no file ${path} (only /dev/kvm, /dev/null and /dev/sev)`);
   return BigInt(ctx.process.files.install(opened, (f & o.CLOEXEC) !== 0));
 }
 

@@ -16,6 +16,7 @@ export function checkExtension(kernel: Kernel, vm: Vm | null, cap: bigint): bigi
     case C.USER_MEMORY2:
     case C.CHECK_EXTENSION_VM:
     case C.MEMORY_FAULT_INFO:
+    case C.SPLIT_IRQCHIP:
       return 1n;
     case C.NR_MEMSLOTS:
       return BigInt(kernel.K.userMemSlots);

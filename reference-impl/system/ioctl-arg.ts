@@ -14,15 +14,18 @@ export class UserIoctlArg implements IoctlCall {
   readonly request: number;
   readonly value: bigint;
   private user: Struct | null = null;
+  /** the layout the caller's request encoded the argument with */
+  private readonly layout: string | null;
 
   constructor(
-    spec: Spec,
+    private readonly spec: Spec,
     def: IoctlDef,
     arg: bigint | FieldValues | undefined,
     private readonly invalidPointer: boolean,
   ) {
     this.request = def.request;
     const struct = def.arg === null || def.arg === "value" || def.arg === "u64" ? null : (def.buffer ?? def.arg);
+    this.layout = struct;
     if (struct === null) {
       if (arg !== undefined && typeof arg !== "bigint") throw new DriverFailure("protocol", `${def.name} takes a value, not fields`);
       this.value = arg ?? 0n;
@@ -46,6 +49,18 @@ export class UserIoctlArg implements IoctlCall {
   writeStruct(values: Struct): void {
     if (this.invalidPointer || this.user === null) fail("EFAULT");
     this.user = values;
+  }
+
+  /** copy_from_user with the layout the kernel reads: the same bytes, seen as struct `name`. */
+  readStructAs(name: string): Struct {
+    const user = this.readStruct();
+    return this.spec.codec.decode(name, this.spec.codec.encode(this.layout!, user as FieldMap)) as Struct;
+  }
+
+  /** copy_to_user of struct `name` over the caller's argument. */
+  writeStructAs(name: string, values: Struct): void {
+    if (this.invalidPointer || this.user === null) fail("EFAULT");
+    this.user = this.spec.codec.decode(this.layout!, this.spec.codec.encode(name, values as FieldMap)) as Struct;
   }
 
   /** The struct as the call left it in user memory, for the operation's `out`. */

@@ -37,6 +37,7 @@ export function resolveConstants(spec: Spec, profile: ProfileName) {
       VM_TYPES: num("KVM_CAP_VM_TYPES"),
       PRE_FAULT_MEMORY: opt("KVM_CAP_PRE_FAULT_MEMORY"),
       GUEST_MEMFD_FLAGS: opt("KVM_CAP_GUEST_MEMFD_FLAGS"),
+      SPLIT_IRQCHIP: num("KVM_CAP_SPLIT_IRQCHIP"),
     },
     mem: {
       LOG_DIRTY_PAGES: need("KVM_MEM_LOG_DIRTY_PAGES"),
@@ -54,6 +55,24 @@ export function resolveConstants(spec: Spec, profile: ProfileName) {
       SEV_ES: opt("KVM_X86_SEV_ES_VM"),
       SNP: opt("KVM_X86_SNP_VM"),
       TDX: opt("KVM_X86_TDX_VM"),
+    },
+    /** enum sev_cmd_id and the SNP page types (profiles without SNP define none) */
+    sev: {
+      INIT2: opt("KVM_SEV_INIT2"),
+      SNP_LAUNCH_START: opt("KVM_SEV_SNP_LAUNCH_START"),
+      SNP_LAUNCH_UPDATE: opt("KVM_SEV_SNP_LAUNCH_UPDATE"),
+      SNP_LAUNCH_FINISH: opt("KVM_SEV_SNP_LAUNCH_FINISH"),
+      snpPageTypes: ["NORMAL", "ZERO", "UNMEASURED", "SECRETS", "CPUID"].map((t) => opt(`KVM_SEV_SNP_PAGE_TYPE_${t}`)).filter((v): v is bigint => v !== undefined),
+    },
+    /** enum kvm_tdx_cmd_id (profiles without TDX define none) */
+    tdx: {
+      CAPABILITIES: opt("KVM_TDX_CAPABILITIES"),
+      INIT_VM: opt("KVM_TDX_INIT_VM"),
+      INIT_VCPU: opt("KVM_TDX_INIT_VCPU"),
+      INIT_MEM_REGION: opt("KVM_TDX_INIT_MEM_REGION"),
+      FINALIZE_VM: opt("KVM_TDX_FINALIZE_VM"),
+      GET_CPUID: opt("KVM_TDX_GET_CPUID"),
+      MEASURE_MEMORY_REGION: opt("KVM_TDX_MEASURE_MEMORY_REGION") ?? 0n,
     },
     falloc: {
       KEEP_SIZE: num("FALLOC_FL_KEEP_SIZE"),
@@ -159,6 +178,8 @@ export function resolveRequests(spec: Spec, profile: ProfileName) {
     KVM_SET_MEMORY_ATTRIBUTES: req("KVM_SET_MEMORY_ATTRIBUTES"),
     KVM_CREATE_GUEST_MEMFD: req("KVM_CREATE_GUEST_MEMFD"),
     KVM_PRE_FAULT_MEMORY: req("KVM_PRE_FAULT_MEMORY"),
+    /** one number for SEV (struct kvm_sev_cmd) and TDX (struct kvm_tdx_cmd, KVM_MEMORY_ENCRYPT_OP_TDX in spec/) */
+    KVM_MEMORY_ENCRYPT_OP: req("KVM_MEMORY_ENCRYPT_OP"),
   };
 }
 

@@ -48,6 +48,8 @@ export function preFaultMemory(ctx: SyscallContext, vcpu: Vcpu, call: IoctlCall)
 function mapOne(ctx: SyscallContext, vcpu: Vcpu, gfn: number): Errno | undefined {
   const vm = vcpu.vm;
   if (!vm.preFaultAllowed) return "EOPNOTSUPP";
+  // Only gfns as memslots name them: a TD's shared alias is refused (checked once pre-faulting is allowed).
+  if (vm.type.isGfnAlias(gfn)) return "EINVAL";
   // kvm_mmu_reload(): a shadow MMU with no page budget yet cannot allocate its root.
   if (!ctx.kernel.host.tdp && !vm.shadowMmuBudget) return "ENOSPC";
   // Shadow paging indexes its MMU by GVA: only TDP can map a GPA ahead of time.

@@ -48,6 +48,7 @@ export class VcpuFile extends OpenFile {
   /** KVM_RUN on a guest program (the `guest` and `hypercall` operations). */
   run(ctx: SyscallContext, program: GuestProgram): OpResult {
     this.enter(ctx, ctx.kernel.R.KVM_RUN!);
+    this.vcpu.vm.type.vcpuPreRun(this.vcpu);
     return runGuest(ctx, this.vcpu, program);
   }
 
@@ -59,6 +60,8 @@ export class VcpuFile extends OpenFile {
         throw new DriverFailure("unsupported", "KVM_RUN needs a guest program: use the guest or hypercall operation");
       case R.KVM_PRE_FAULT_MEMORY:
         return preFaultMemory(ctx, this.vcpu, call);
+      case R.KVM_MEMORY_ENCRYPT_OP:
+        return this.vcpu.vm.type.vcpuMemEncryptOp(ctx, this.vcpu, call);
       case R.KVM_ENABLE_CAP: {
         // kvm_vcpu_ioctl_enable_cap(): no vCPU capability is modelled.
         call.readStruct();
@@ -79,8 +82,10 @@ export class VcpuFile extends OpenFile {
 export function createVcpu(ctx: SyscallContext, vm: Vm, id: bigint): number {
   const { kernel } = ctx;
   if (BigInt.asUintN(64, id) >= BigInt(kernel.host.maxVcpuIds)) fail("EINVAL");
-  if (vm.vcpus.size >= kernel.host.maxVcpus) fail("EINVAL");
+  if (vm.vcpus.size >= vm.type.maxVcpus(kernel.host)) fail("EINVAL");
   kernel.allocate();
+  // kvm_arch_vcpu_create() runs before the duplicate-id check.
+  vm.type.vcpuCreate(vm);
   if (vm.vcpus.has(Number(id))) fail("EEXIST");
   ctx.process.files.ensureFree();
   const vcpu = new Vcpu(vm, Number(id));

@@ -46,6 +46,8 @@ export class VmFile extends OpenFile {
       }
       case R.KVM_CHECK_EXTENSION:
         return checkExtension(kernel, vm, call.value);
+      case R.KVM_MEMORY_ENCRYPT_OP:
+        return vm.type.memEncryptOp(ctx, vm, call);
     }
     if (call.request === R.KVM_SET_MEMORY_ATTRIBUTES && vm.attributes !== null) {
       const a = call.readStruct();
@@ -67,12 +69,22 @@ export class VmFile extends OpenFile {
   }
 }
 
-/** kvm_vm_ioctl_enable_cap() on x86; only KVM_CAP_EXIT_HYPERCALL is modelled. */
+/** KVM_MAX_IRQ_ROUTES (include/linux/kvm_host.h) */
+const MAX_IRQ_ROUTES = 4096n;
+
+/** kvm_vm_ioctl_enable_cap() on x86; KVM_CAP_EXIT_HYPERCALL and KVM_CAP_SPLIT_IRQCHIP are modelled. */
 function enableCap(ctx: SyscallContext, vm: Vm, cap: { [k: string]: unknown }): void {
   const { kernel } = ctx;
   if (cap.flags !== 0n) fail("EINVAL");
-  if (cap.cap !== BigInt(kernel.K.cap.EXIT_HYPERCALL)) fail("EINVAL");
   const arg0 = (cap.args as bigint[])[0]!;
+  if (cap.cap === BigInt(kernel.K.cap.SPLIT_IRQCHIP)) {
+    // args[0]: the number of I/O APIC pins reserved for userspace's I/O APIC.
+    if (arg0 > MAX_IRQ_ROUTES) fail("EINVAL");
+    if (vm.splitIrqchip || vm.vcpus.size > 0) fail("EEXIST");
+    vm.splitIrqchip = true;
+    return;
+  }
+  if (cap.cap !== BigInt(kernel.K.cap.EXIT_HYPERCALL)) fail("EINVAL");
   if (arg0 & ~(1n << kernel.K.hcMapGpaRange)) fail("EINVAL");
   vm.hypercallExitMask = arg0;
 }

@@ -27,7 +27,10 @@ export class Vm implements MmuNotifier {
   readonly gmemFiles = new Set<GmemFile>();
   /** kvm->arch.hypercall_exit_enabled (KVM_CAP_EXIT_HYPERCALL) */
   hypercallExitMask = 0n;
+  /** kvm->arch.pre_fault_allowed: from creation, or once SNP launch finished / the TD was finalized */
   preFaultAllowed: boolean;
+  /** KVM_IRQCHIP_SPLIT: in-kernel local APICs, I/O APIC in userspace (KVM_CAP_SPLIT_IRQCHIP) */
+  splitIrqchip = false;
   /** kvm->arch.n_max_mmu_pages > 0: set the first time a memslot is created or deleted */
   shadowMmuBudget = false;
 
@@ -105,6 +108,7 @@ export class Vm implements MmuNotifier {
     for (const s of this.memslots) s.checkInvariants();
     this.attributes?.checkInvariants();
     this.mmu.checkInvariants();
+    this.type.checkInvariants(this);
     const shift = this.kernel.page.shift;
     for (const { asId, gfn, spte } of this.mmu.mappings()) {
       const where = `VM ${this.id} gfn ${gfn}`;

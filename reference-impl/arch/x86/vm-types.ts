@@ -4,7 +4,16 @@
 // unmaps it privately. Sources: arch/x86/kvm/x86.c kvm_arch_init_vm(),
 // svm/svm.c svm_vm_init(), svm/sev.c (launch finish, sev_gmem_prepare/invalidate),
 // vmx/tdx.c (tdx_vm_init, finalize, S-EPT removal), mmu/mmu.c kvm_mmu_page_fault().
+// The launch flows live in sev-snp.ts and tdx.ts.
+import { DriverFailure } from "../../../harness/driver/contract.js";
+import { fail } from "../../lib/errno.js";
 import type { Folio } from "../../mm/folio.js";
+import type { IoctlCall, SyscallContext } from "../../process/file.js";
+import type { HostModel } from "../../system/hosts.js";
+import type { Vcpu } from "../../vcpu/vcpu.js";
+import type { Vm } from "../../vm/vm.js";
+import { SevState, sevMemEncryptOp, sevVcpuPreRun } from "./sev-snp.js";
+import { TdxState, tdxVcpuCreate, tdxVcpuIoctl, tdxVcpuPreRun, tdxVmIoctl } from "./tdx.js";
 
 export type VmTypeName = "default" | "sw-protected" | "sev" | "sev-es" | "snp" | "tdx";
 
@@ -51,6 +60,10 @@ export class X86VmType implements VmTypeRules {
   readonly privateAccess: PrivateAccessSource;
   readonly preFaultAllowedAtCreate: boolean;
   readonly mirroredPrivateRoot: boolean;
+  /** kvm_sev_info of SEV, SEV-ES and SNP VMs */
+  readonly sev: SevState | null;
+  /** kvm_tdx of TDX VMs */
+  readonly tdx: TdxState | null;
 
   constructor(
     rules: VmTypeRules,
@@ -62,6 +75,8 @@ export class X86VmType implements VmTypeRules {
     this.privateAccess = rules.privateAccess;
     this.preFaultAllowedAtCreate = rules.preFaultAllowedAtCreate;
     this.mirroredPrivateRoot = rules.mirroredPrivateRoot;
+    this.sev = rules.name === "sev" || rules.name === "sev-es" || rules.name === "snp" ? new SevState(rules.name) : null;
+    this.tdx = rules.name === "tdx" ? new TdxState() : null;
   }
 
   static rules(name: VmTypeName): VmTypeRules {
@@ -83,6 +98,49 @@ export class X86VmType implements VmTypeRules {
     return smm && !this.hasPrivateMem ? 2 : 1;
   }
 
+  /** kvm->max_vcpus: a TD is limited to the host's CPUs (tdx_vm_init). */
+  maxVcpus(host: HostModel): number {
+    return this.tdx ? Math.min(host.maxVcpus, host.onlineCpus) : host.maxVcpus;
+  }
+
+  /** The vendor's vcpu_create hook, after the generic KVM_CREATE_VCPU checks. */
+  vcpuCreate(vm: Vm): void {
+    if (this.tdx) tdxVcpuCreate(vm, this.tdx);
+  }
+
+  /** The vendor's vcpu_pre_run hook: KVM_RUN of a vCPU whose VM is not ready to run fails. */
+  vcpuPreRun(vcpu: Vcpu): void {
+    if (this.sev) sevVcpuPreRun(this.sev, vcpu);
+    else if (this.tdx) tdxVcpuPreRun(this.tdx, vcpu);
+  }
+
+  /** KVM_MEMORY_ENCRYPT_OP on the VM fd (kvm_x86_ops.mem_enc_ioctl). */
+  memEncryptOp(ctx: SyscallContext, vm: Vm, call: IoctlCall): bigint {
+    if (this.sev) return sevMemEncryptOp(ctx, vm, this.sev, call);
+    if (this.tdx) return tdxVmIoctl(ctx, vm, this.tdx, call);
+    // SVM (sev_enabled) and VMX (is_td) both refuse a VM that is not theirs with ENOTTY when
+    // the host runs neither; a host offering both vendors' types has no single answer.
+    if (confidentialVendor(ctx)) throw new DriverFailure("unsupported", `KVM_MEMORY_ENCRYPT_OP on a ${this.name} VM depends on the CPU vendor, and the ${ctx.kernel.host.name} host model has SEV and TDX types`);
+    return fail("ENOTTY");
+  }
+
+  /** KVM_MEMORY_ENCRYPT_OP on a vCPU fd (kvm_x86_ops.vcpu_mem_enc_ioctl: TDX only; SVM has none). */
+  vcpuMemEncryptOp(ctx: SyscallContext, vcpu: Vcpu, call: IoctlCall): bigint {
+    if (this.tdx) return tdxVcpuIoctl(ctx, vcpu, this.tdx, call);
+    if (this.sev) return fail("ENOTTY");
+    throw new DriverFailure("unsupported", `KVM_MEMORY_ENCRYPT_OP on a vCPU of a ${this.name} VM depends on the CPU vendor (ENOTTY on SVM, EINVAL from VMX with TDX built in)`);
+  }
+
+  /** kvm_is_gfn_alias(): a gfn with a TD's shared bit names the shared alias of another one. */
+  isGfnAlias(gfn: number): boolean {
+    return this.tdx !== null && (BigInt(gfn) & this.tdx.sharedGfnBits) !== 0n;
+  }
+
+  checkInvariants(vm: Vm): void {
+    this.sev?.checkInvariants(vm);
+    this.tdx?.checkInvariants(vm);
+  }
+
   /** kvm_arch_gmem_prepare(): SNP assigns the page to the guest in the RMP. */
   gmemPrepare(folio: Folio): void {
     if (this.name === "snp") this.rmp.assigned.add(folio);
@@ -92,6 +150,10 @@ export class X86VmType implements VmTypeRules {
   privatePageUnmapped(folio: Folio): void {
     if (this.name === "tdx") folio.clear();
   }
+}
+
+function confidentialVendor(ctx: SyscallContext): boolean {
+  return ctx.kernel.host.vmTypes.some((t) => t === "sev" || t === "sev-es" || t === "snp" || t === "tdx");
 }
 
 /** kvm_arch_gmem_invalidate(): a guest_memfd folio is freed; SNP gives it back to the host. */
