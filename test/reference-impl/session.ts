@@ -78,6 +78,52 @@ export class Session {
     return r.ret;
   }
 
+  /** KVM_MEMORY_ENCRYPT_OP with a SEV command (struct kvm_sev_cmd). */
+  sevOp(vm: bigint, id: string, fields: Record<string, bigint> = {}): OpResult {
+    return this.ioctl(vm, "KVM_MEMORY_ENCRYPT_OP", { id: this.c(id), ...fields });
+  }
+
+  /** KVM_MEMORY_ENCRYPT_OP with a TDX command (struct kvm_tdx_cmd), on a VM or vCPU fd. */
+  tdxOp(fd: bigint, id: string, fields: Record<string, bigint> = {}): OpResult {
+    return this.ioctl(fd, "KVM_MEMORY_ENCRYPT_OP_TDX", { id: this.c(id), ...fields });
+  }
+
+  /** A zeroed page holding struct kvm_tdx_init_vm with one CPUID entry: leaf 0x80000008 choosing a `gpaw`-bit address width. */
+  tdParams(gpaw = 48n): bigint {
+    const p = this.anon(1n);
+    const entry = new Uint8Array(40);
+    const view = new DataView(entry.buffer);
+    view.setUint32(0, 0x80000008, true);
+    view.setUint32(12, Number(gpaw) << 16, true);
+    this.ok("store", { addr: p + 256n, data: new Uint8Array([1, 0, 0, 0]) });
+    this.ok("store", { addr: p + 264n, data: entry });
+    return p;
+  }
+
+  /** What a confidential VM needs before its vCPUs exist: SNP KVM_SEV_INIT2; TDX KVM_TDX_INIT_VM and a split irqchip. */
+  initConfidential(vm: bigint, type: string): void {
+    if (type === "KVM_X86_SNP_VM") expect(this.sevOp(vm, "KVM_SEV_INIT2", { data_u64: this.anon(1n) }).errno).to.equal(undefined);
+    if (type === "KVM_X86_TDX_VM") {
+      expect(this.tdxOp(vm, "KVM_TDX_INIT_VM", { data_u64: this.tdParams() }).errno).to.equal(undefined);
+      this.ok("ioctl", { fd: vm, request: "KVM_ENABLE_CAP", arg: { cap: this.c("KVM_CAP_SPLIT_IRQCHIP"), args: [24n] } });
+    }
+  }
+
+  /** The launch that lets the given vCPUs run: SNP LAUNCH_START and LAUNCH_FINISH; TDX KVM_TDX_INIT_VCPU and KVM_TDX_FINALIZE_VM. */
+  launchConfidential(vm: bigint, type: string, vcpus: bigint[]): void {
+    if (type === "KVM_X86_SNP_VM") {
+      const sev = this.ok("open", { path: "/dev/sev", flags: this.c("O_RDWR") }).ret;
+      const start = this.anon(1n);
+      this.ok("store", { addr: start + 2n, data: new Uint8Array([3]) });
+      expect(this.sevOp(vm, "KVM_SEV_SNP_LAUNCH_START", { data_u64: start, sev_fd: sev }).errno).to.equal(undefined);
+      expect(this.sevOp(vm, "KVM_SEV_SNP_LAUNCH_FINISH", { data_u64: this.anon(1n), sev_fd: sev }).errno).to.equal(undefined);
+    }
+    if (type === "KVM_X86_TDX_VM") {
+      for (const v of vcpus) expect(this.tdxOp(v, "KVM_TDX_INIT_VCPU").errno).to.equal(undefined);
+      expect(this.tdxOp(vm, "KVM_TDX_FINALIZE_VM").errno).to.equal(undefined);
+    }
+  }
+
   anon(pages: bigint, prot = this.c("PROT_READ") | this.c("PROT_WRITE")): bigint {
     return this.ok("mmap", { addr: 0n, len: pages * PAGE, prot, flags: this.c("MAP_PRIVATE") | this.c("MAP_ANONYMOUS"), fd: -1n, offset: 0n }).ret;
   }

@@ -4,13 +4,16 @@ import { byte, exitOf, memoryFault, PAGE, Session } from "./session.js";
 const GPA = 0x100000n;
 const PRIVATE = 8n;
 
-/** A VM of the given type with one slot of `pages` pages: guest_memfd (no flags) plus anonymous shared backing. */
+/** A VM of the given type, launched where it must be, with one slot of `pages` pages: guest_memfd (no flags) plus anonymous shared backing. */
 function setup(s: Session, type: string, pages = 4n) {
   const vm = s.vm(type);
+  s.initConfidential(vm, type);
   const g = s.gmem(vm, pages * PAGE);
   const shared = s.anon(pages);
   s.ok("ioctl", { fd: vm, request: "KVM_SET_USER_MEMORY_REGION2", arg: { slot: 0n, flags: 4n, guest_phys_addr: GPA, memory_size: pages * PAGE, userspace_addr: shared, guest_memfd: g } });
-  return { vm, g, shared, vcpu: s.vcpu(vm) };
+  const vcpu = s.vcpu(vm);
+  s.launchConfidential(vm, type, [vcpu]);
+  return { vm, g, shared, vcpu };
 }
 
 const setPrivate = (s: Session, vm: bigint, gpa: bigint, on: boolean) =>
@@ -67,7 +70,7 @@ describe("reference-impl vcpu: guest accesses and exits", () => {
 
   it("takes the guest's intent on SNP and reports mismatches", () => {
     const s = new Session("linux-6.18", "full");
-    const { vm, vcpu, shared } = setup(s, "KVM_X86_SNP_VM");
+    const { vm, vcpu, shared, g } = setup(s, "KVM_X86_SNP_VM");
     s.ok("store", { addr: shared, data: new Uint8Array([0x33]) });
     expect(byte(s.read(vcpu, GPA, { private: false }))).to.equal(0x33);
     const r = s.read(vcpu, GPA, { private: true });
@@ -78,7 +81,7 @@ describe("reference-impl vcpu: guest accesses and exits", () => {
     expect(memoryFault(s.read(vcpu, GPA, { private: false })).flags).to.equal(0n);
     expect(byte(s.read(vcpu, GPA, { private: true }))).to.equal(0x44);
     expect(s.k.machine.rmp.assigned.size).to.equal(1);
-    s.ok("fallocate", { fd: 5n, mode: 3n, offset: 0n, len: PAGE });
+    s.ok("fallocate", { fd: g, mode: 3n, offset: 0n, len: PAGE });
     expect(s.k.machine.rmp.assigned.size).to.equal(0);
   });
 
