@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../spec/paths.js";
 import { FAKE_DRIVER, FIXTURES } from "./fixtures.js";
+import { parseKtap } from "./ktap-check.js";
 
 const CLI = join(PROJECT_ROOT, "dist", "harness", "cli", "main.js");
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: PROJECT_ROOT });
@@ -19,6 +20,20 @@ describe("CLI", function () {
     expect(r.stderr).to.match(/test\/harness\/fixtures\/bad-suite\/broken\.json: at \/cases\/0\/steps\/0\/flag: expected unknown property "flag"/);
     expect(r.stderr).to.match(/missing required property "flags"/);
     expect(r.stdout).to.equal("");
+  });
+
+  it("runs the suites against the reference: valid KTAP on stdout, every report written, exit 0", () => {
+    const out = mkdtempSync(join(tmpdir(), "pmc-"));
+    const r = cli("run", "--driver", "reference", "--filter", "gmem:create:*,slot2:overlap:*", "--out", out);
+    expect(r.status, r.stderr).to.equal(0);
+    const areas = parseKtap(r.stdout);
+    expect(areas.map((a) => a.description)).to.deep.equal(["GMEM-CREATE", "SLOT2"]);
+    expect(areas.every((a) => a.ok)).to.equal(true);
+    for (const f of ["results.jsonl", "results.json", "junit.xml", "coverage.json", "matrix.html"]) expect(existsSync(join(out, f)), f).to.equal(true);
+    const results = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+    expect(results.runInfo).to.include({ driver: "reference", profile: "linux-7.2" });
+    expect(results.summary.PASS).to.be.greaterThan(100);
+    expect(results.summary.FAIL + results.summary.ERROR).to.equal(0);
   });
 
   it("exits 2 on usage errors", () => {
