@@ -152,6 +152,9 @@ export function sysMprotect(ctx: SyscallContext, addr: bigint, len: bigint, prot
   return 0n;
 }
 
+/** x86 PMD mapping size: the unit of MADV_COLLAPSE. */
+const PMD_SIZE = 2n << 20n;
+
 export function sysMadvise(ctx: SyscallContext, addr: bigint, len: bigint, advice: bigint): bigint {
   const { kernel } = ctx;
   const M = kernel.K.madv;
@@ -203,10 +206,18 @@ function applyAdvice(ctx: SyscallContext, vma: Vma, a: number): void {
     case M.POPULATE_WRITE:
       for (let pg = vma.start; pg < vma.end; pg++) if (typeof mm.fault(pg, a === M.POPULATE_WRITE) === "string") fail("EFAULT");
       return;
-    case M.COLLAPSE:
-      // guest_memfd mappings never take transparent huge pages.
+    case M.COLLAPSE: {
+      // madvise_collapse(): a mapping that may not take a transparent huge page is refused
+      // outright (guest_memfd); elsewhere only whole PMD-aligned blocks are collapsed.
       if (vma.backing instanceof GmemInode) fail("EINVAL");
-      throw new DriverFailure("unsupported", "MADV_COLLAPSE outside guest_memfd");
+      if (vma.backing !== null || vma.shared) throw new DriverFailure("unsupported", "MADV_COLLAPSE of shared or file memory (shmem huge pages) is not modelled");
+      const pmd = Math.max(1, Number(PMD_SIZE / kernel.page.size));
+      const hstart = Math.ceil(vma.start / pmd) * pmd;
+      const hend = Math.floor(vma.end / pmd) * pmd;
+      // A range that ends before the next PMD boundary counts a negative number of blocks.
+      if (hend < hstart) fail("EINVAL");
+      return; // collapsing changes no data
+    }
     default:
       return; // NORMAL, RANDOM, SEQUENTIAL, WILLNEED, HUGEPAGE, NOHUGEPAGE: hints only
   }

@@ -1,7 +1,9 @@
 // What changes between the uAPI revisions the model implements, beyond what the
 // spec's constants already say (which VM types, capabilities and ioctls exist).
 // Each profile is the release it names: linux-6.8 is v6.8, without the 6.10-6.17
-// additions (SEV/SNP/TDX VM types, KVM_PRE_FAULT_MEMORY).
+// additions (SEV/SNP/TDX VM types, KVM_PRE_FAULT_MEMORY). Not reproduced: v6.8
+// accepted dropping KVM_MEM_GUEST_MEMFD from an existing slot and left the binding
+// on the freed memslot (SLOT2-037); the model refuses it in every profile.
 import type { ProfileName } from "../../spec/index.js";
 import type { Errno } from "../lib/errno.js";
 
