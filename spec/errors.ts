@@ -16,14 +16,18 @@ export class InputError extends Error {
 }
 
 export function formatProblem(p: InputProblem): string {
-  return `${p.file}: at ${p.pointer || "/"}: ${p.expected}`;
-}
-
-export function inputError(file: string, pointer: string, expected: string): InputError {
-  return new InputError([{ file, pointer, expected }]);
+  return `${p.file}: at ${p.pointer || "/"}: expected ${p.expected}`;
 }
 
 /** JSON pointer segment escaping (RFC 6901). */
 export function pointer(...segments: (string | number)[]): string {
   return segments.map((s) => "/" + String(s).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
+}
+
+/** A command line that cannot be run as given: exit code 2 with the command's help. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
 }

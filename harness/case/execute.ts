@@ -41,6 +41,8 @@ export class CaseRun implements Scope {
     private readonly hs: Handshake,
     private readonly c: CaseDef,
     private readonly driver: Driver,
+    /** record each operation and result (agreement reports); off on the hot path */
+    private readonly recordTrace = false,
   ) {
     this.constants = spec.constantsFor(hs.profile);
     this.pageSize = BigInt(hs.host.pageSize);
@@ -92,7 +94,7 @@ export class CaseRun implements Scope {
   /** Record an operation and its result in the trace (used for agreement reports). */
   async call(op: Op, origin: string): Promise<OpResult> {
     const result = await this.driver.call(op);
-    this.trace.push({ step: origin, op: opToWire(op), result: resultToWire(result) });
+    if (this.recordTrace) this.trace.push({ step: origin, op: opToWire(op), result: resultToWire(result) });
     return result;
   }
 

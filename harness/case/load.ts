@@ -55,11 +55,12 @@ export function expandParams(params: SuiteFile["cases"][number]["params"] | Scen
   return combos;
 }
 
-function walk(dir: string): string[] {
+/** Every file below dir, in name order. */
+export function walkFiles(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
+    if (statSync(p).isDirectory()) for (const f of walkFiles(p)) out.push(f);
     else out.push(p);
   }
   return out;
@@ -105,7 +106,7 @@ export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuit
       problems.push({ file: displayPath(dir), pointer: "", expected: "a directory of suites" });
       continue;
     }
-    const all = statSync(dir).isDirectory() ? walk(dir) : [dir];
+    const all = statSync(dir).isDirectory() ? walkFiles(dir) : [dir];
     const shared = loadSharedFixtures(all, problems);
     for (const file of all) {
       if (file.endsWith(FIXTURES_SUFFIX)) files.push(displayPath(file));

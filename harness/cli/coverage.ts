@@ -1,11 +1,12 @@
 // `privmem-cts coverage`: clause coverage per area, from the results of earlier
 // runs, or, when there are none, from an in-process run of the reference matrix.
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { InputError } from "../../spec/errors.js";
 import { loadSpec } from "../../spec/index.js";
 import { REPORTS_DIR, SUITES_DIR } from "../../spec/paths.js";
 import { readJson } from "../../spec/validate.js";
-import { loadSuites } from "../case/load.js";
+import { loadSuites, walkFiles } from "../case/load.js";
 import { driverChoice, REFERENCE_MATRIX } from "../drivers/index.js";
 import { clauseCoverage, formatCoverage, type RunResults } from "../reporters/coverage.js";
 import { RESULTS_JSON } from "../reporters/files.js";
@@ -21,19 +22,17 @@ recursively; default reports/latest/). With no results at all it runs the suites
 against the reference matrix in process (${REFERENCE_MATRIX.map((c) => `${c.profile}@${c.host}`).join(", ")}).`;
 
 function findResults(path: string): string[] {
-  if (!existsSync(path)) return [];
   if (statSync(path).isFile()) return [path];
-  return readdirSync(path).flatMap((name) => {
-    const p = join(path, name);
-    return statSync(p).isDirectory() ? findResults(p) : name === RESULTS_JSON ? [p] : [];
-  });
+  return walkFiles(path).filter((f) => basename(f) === RESULTS_JSON);
 }
 
 export async function cmdCoverage(argv: string[]): Promise<number> {
   const { values: o } = parse(argv, { json: { type: "boolean", default: false }, results: { type: "string", multiple: true } });
   const spec = loadSpec();
   const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
-  const paths = (o.results ?? [join(REPORTS_DIR, "latest")]).flatMap((p) => findResults(resolve(p)));
+  for (const p of o.results ?? []) if (!existsSync(resolve(p))) throw new InputError([{ file: p, pointer: "", expected: "a results.json file or a directory holding some" }]);
+  const defaultDir = join(REPORTS_DIR, "latest");
+  const paths = (o.results ?? (existsSync(defaultDir) ? [defaultDir] : [])).flatMap((p) => findResults(resolve(p)));
   let runs: RunResults[];
   if (paths.length > 0) runs = paths.map((p) => readJson(p) as RunResults);
   else {

@@ -25,7 +25,8 @@ export async function cmdList(argv: string[]): Promise<number> {
   const spec = loadSpec();
   const match = compileFilters(o.filter ?? []);
   if (!o.cases) {
-    const clauses = spec.clauses.filter((c) => match(c.id) || (o.filter ?? []).some((f) => c.id.startsWith(f)));
+    const prefixes = (o.filter ?? []).flatMap((f) => f.split(",")).map((f) => f.trim());
+    const clauses = spec.clauses.filter((c) => match(c.id) || prefixes.some((f) => f !== "" && c.id.startsWith(f)));
     if (o.json) json(clauses.map((c) => ({ id: c.id, area: c.area, subject: c.subject, ...(c.title ? { title: c.title } : {}), statement: c.statement, sources: c.sources, profiles: c.profiles, verification: c.verification, ...(c.arch ? { arch: c.arch } : {}) })));
     else for (const c of clauses) out(`${c.id.padEnd(17)} ${Object.keys(c.profiles).join(",").padEnd(22)} ${c.title ?? c.statement}`);
     return 0;

@@ -2,7 +2,8 @@
 // privmem-cts: conformance suite for the Linux KVM guest private memory uAPI.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { InputError } from "../../spec/errors.js";
+import { formatProblem, InputError } from "../../spec/errors.js";
+import { DriverStartError } from "../runner/run.js";
 import { PROJECT_ROOT } from "../../spec/paths.js";
 import { EXIT_FAILED, EXIT_USAGE } from "../runner/outcomes.js";
 import { err, out, UsageError } from "./common.js";
@@ -35,9 +36,13 @@ function usage(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+  if (name === undefined) {
+    err(usage());
+    return EXIT_USAGE;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
     out(usage());
-    return name === undefined ? EXIT_USAGE : 0;
+    return 0;
   }
   if (name === "--version") {
     out((JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version);
@@ -56,8 +61,13 @@ async function main(argv: string[]): Promise<number> {
     return await cmd.run(rest);
   } catch (e) {
     if (e instanceof InputError) {
-      err(`privmem-cts: bad input, nothing was run:\n${e.problems.map((p) => `  ${p.file}: at ${p.pointer || "/"}: expected ${p.expected}`).join("\n")}`);
+      err(`privmem-cts: bad input, nothing was run:\n${e.problems.map((p) => `  ${formatProblem(p)}`).join("\n")}`);
       return EXIT_USAGE;
+    }
+    if (e instanceof DriverStartError) {
+      out(`Bail out! ${e.message}`);
+      err(`privmem-cts: ${e.message}`);
+      return EXIT_FAILED;
     }
     if (e instanceof UsageError) {
       err(`privmem-cts ${name}: ${e.message}\n\n${cmd.help}`);

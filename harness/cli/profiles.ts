@@ -18,6 +18,11 @@ export interface ProfileDiff {
   changed: { id: string; statement: string; from: ClauseVariant; to: ClauseVariant }[];
 }
 
+/** What a variant says about behaviour: its errnos, result and statement (not its notes). */
+function ruleOf(v: ClauseVariant): string {
+  return JSON.stringify([v.errno ?? null, v.result ?? null, v.statement ?? null]);
+}
+
 export function diffProfiles(a: string, b: string): ProfileDiff {
   if (!isProfileName(a) || !isProfileName(b)) throw new UsageError(`unknown profile (profiles: ${PROFILE_ORDER.join(", ")})`);
   const spec = loadSpec();
@@ -27,7 +32,7 @@ export function diffProfiles(a: string, b: string): ProfileDiff {
     const vb = spec.clauseVariant(c, b);
     if (!va && vb) d.added.push({ id: c.id, statement: vb.statement ?? c.statement, variant: vb });
     else if (va && !vb) d.removed.push({ id: c.id, statement: va.statement ?? c.statement, variant: va });
-    else if (va && vb && JSON.stringify(va) !== JSON.stringify(vb)) d.changed.push({ id: c.id, statement: c.statement, from: va, to: vb });
+    else if (va && vb && ruleOf(va) !== ruleOf(vb)) d.changed.push({ id: c.id, statement: c.statement, from: va, to: vb });
   }
   return d;
 }

@@ -1,10 +1,11 @@
 // `privmem-cts run`: the main job.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { loadSpec } from "../../spec/index.js";
 import { EXPECTATIONS_DIR, REPORTS_DIR, SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../case/load.js";
-import { driverChoice } from "../drivers/index.js";
+import { driverChoice, REFERENCE_MATRIX } from "../drivers/index.js";
+import { compileFilters } from "../case/query.js";
 import { Expectations } from "../runner/expectations.js";
 import { run, type CaseResult, type Reporter, type RunInfo } from "../runner/run.js";
 import { KtapReporter } from "../reporters/ktap.js";
@@ -13,8 +14,8 @@ import { clauseCoverage, COVERAGE_JSON, CoverageReporter } from "../reporters/co
 import { matrixHtml, type MatrixRun } from "../reporters/html.js";
 
 export const MATRIX_HTML = "matrix.html";
-import { err, parse, UsageError } from "./common.js";
-import type { OutcomeName } from "../runner/outcomes.js";
+import { DEFAULT_TIMEOUT_MS, err, parse, parseTimeout, shownPath, UsageError } from "./common.js";
+import { EXIT_OK, type OutcomeName } from "../runner/outcomes.js";
 
 export const RUN_HELP = `privmem-cts run [options]
 
@@ -28,13 +29,15 @@ Run the conformance suites against one driver. KTAP v1 goes to stdout; reports
                      For the reference, --profile and --host take comma lists: every
                      combination is run, each into <out>/<profile>@<host>/, and the
                      KTAP document nests one suite per combination.
+  --matrix           the reference on every modelled release and both host models
+                     (the main job: npm run cts)
   --suites DIR       suites to load (repeatable; default: suites/)
   --filter Q         case query, e.g. 'gmem:fallocate:*' (repeatable or comma-separated)
   --reporter R       what goes to stdout: ktap (default), json, junit
   --out DIR          report directory (default: reports/latest)
   --timeout MS       per-case timeout (default 10000)
   --expectations F   known deviations (default: expectations/<driver>.json and
-                     expectations/<driver>.<topic>.json, where they exist)
+                     expectations/<driver>.<topic>.json; none for remote drivers)
   --no-expectations  ignore the default expectations file
   --seed N           shuffle case order within each area with this seed
   --trace            keep every case's operations and results in results.jsonl
@@ -71,11 +74,12 @@ export async function cmdRun(argv: string[]): Promise<number> {
     driver: { type: "string", default: "reference" },
     profile: { type: "string" },
     host: { type: "string" },
+    matrix: { type: "boolean", default: false },
     suites: { type: "string", multiple: true },
     filter: { type: "string", multiple: true },
     reporter: { type: "string", default: "ktap" },
     out: { type: "string" },
-    timeout: { type: "string", default: "10000" },
+    timeout: { type: "string", default: String(DEFAULT_TIMEOUT_MS) },
     expectations: { type: "string" },
     "no-expectations": { type: "boolean", default: false },
     seed: { type: "string" },
@@ -83,82 +87,76 @@ export async function cmdRun(argv: string[]): Promise<number> {
     "check-invariants": { type: "boolean", default: false },
   });
   if (!["ktap", "json", "junit"].includes(o.reporter)) throw new UsageError(`--reporter must be ktap, json or junit (got ${o.reporter})`);
-  const timeoutMs = Number(o.timeout);
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout must be a positive integer (got ${o.timeout})`);
+  const timeoutMs = parseTimeout(o.timeout);
   const seed = o.seed === undefined ? undefined : Number(o.seed);
   if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer (got ${o.seed})`);
+  if (o.matrix && (o.driver !== "reference" || o.profile !== undefined || o.host !== undefined)) throw new UsageError("--matrix runs the reference on its standard profiles and hosts; it takes no --driver, --profile or --host");
+
+  const configs: { profile?: string; host?: string }[] = o.matrix
+    ? REFERENCE_MATRIX
+    : (o.profile?.split(",").map((p) => p.trim()) ?? [undefined]).flatMap((profile) =>
+        (o.host?.split(",").map((h) => h.trim()) ?? [undefined]).map((host) => ({ ...(profile ? { profile } : {}), ...(host ? { host } : {}) })),
+      );
+  const nested = configs.length > 1;
+  if (nested && o.driver !== "reference") throw new UsageError("comma lists in --profile and --host are for the reference driver");
+  if (nested && o.reporter !== "ktap") throw new UsageError("--reporter json and junit write one document; run one profile and host at a time (the files in --out are written for every configuration)");
+  const choices = configs.map((cfg) => ({
+    cfg,
+    choice: driverChoice(o.driver, { ...cfg, ...(o["check-invariants"] ? { checkInvariants: true } : {}), onStderr: (chunk) => process.stderr.write(chunk) }),
+  }));
 
   const spec = loadSpec();
   const suiteDirs = (o.suites ?? [SUITES_DIR]).map((d) => resolve(d));
   const { cases, files } = await loadSuites(spec, suiteDirs);
-  const profiles = o.profile === undefined ? [undefined] : o.profile.split(",").map((p) => p.trim());
-  const hosts = o.host === undefined ? [undefined] : o.host.split(",").map((h) => h.trim());
-  if (o.driver !== "reference" && (profiles.length > 1 || hosts.length > 1)) throw new UsageError("comma lists in --profile and --host are for the reference driver");
-  const configs = profiles.flatMap((profile) => hosts.map((host) => ({ profile, host })));
-  const choices = configs.map(({ profile, host }) =>
-    driverChoice(o.driver, {
-      ...(profile !== undefined ? { profile } : {}),
-      ...(host !== undefined ? { host } : {}),
-      ...(o["check-invariants"] ? { checkInvariants: true } : {}),
-      onStderr: (chunk) => process.stderr.write(chunk),
-    }),
-  );
-  const expectations = () =>
-    o["no-expectations"]
-      ? Expectations.none()
-      : o.expectations !== undefined
-        ? Expectations.load(resolve(o.expectations))
-        : o.driver.startsWith("remote:")
-          ? Expectations.none()
-          : Expectations.forDriver(EXPECTATIONS_DIR, o.driver);
+  const filters = o.filter ?? [];
+  if (filters.length > 0 && !cases.some((c) => compileFilters(filters)(c.id))) throw new UsageError(`--filter ${filters.join(",")} matches no case`);
+  const expectations = o["no-expectations"]
+    ? Expectations.none()
+    : o.expectations !== undefined
+      ? Expectations.load(resolve(o.expectations))
+      : o.driver.startsWith("remote:")
+        ? Expectations.none()
+        : Expectations.forDriver(EXPECTATIONS_DIR, o.driver);
+  // What a repro command needs beyond the driver and the case id.
+  const reproExtra = [...(o.suites ?? []).flatMap((d) => ["--suites", resolve(d)]), ...(timeoutMs !== DEFAULT_TIMEOUT_MS ? ["--timeout", String(timeoutMs)] : [])];
 
   const outDir = resolve(o.out ?? join(REPORTS_DIR, "latest"));
-  const nested = configs.length > 1;
-  if (nested && o.reporter === "ktap") {
-    process.stdout.write(`KTAP version 1\n1..${configs.length}\n`);
-  }
-  let exitCode = 0;
+  if (nested && o.reporter === "ktap") process.stdout.write(`KTAP version 1\n1..${configs.length}\n`);
+  let exitCode = EXIT_OK;
   const merged: MatrixRun[] = [];
-  for (const [i, choice] of choices.entries()) {
-    const label = nested ? configLabel(choice.reproArgs) : choice.label;
+  for (const [i, { cfg, choice }] of choices.entries()) {
+    const label = nested ? `${cfg.profile ?? "default"}@${cfg.host ?? "default"}` : choice.label;
     const dir = nested ? join(outDir, label) : outDir;
-    const exp = expectations();
-    const reporters: Reporter[] = [new JsonlReporter(dir, o.trace), new JsonReporter(dir), new JunitReporter(dir), new CoverageReporter(spec, dir)];
+    const reporters: Reporter[] = [new JsonlReporter(dir, o.trace), new JsonReporter(dir), new JunitReporter(dir), new CoverageReporter(spec, dir, cases)];
     if (o.reporter === "ktap") reporters.unshift(new KtapReporter(process.stdout, nested ? "  " : ""));
     else reporters.push(new StdoutFileReporter(o.reporter as "json" | "junit"));
     if (process.stderr.isTTY) reporters.push(new ProgressReporter());
     const result = await run({
       spec,
       cases,
-      driver: choice,
-      filters: o.filter ?? [],
+      driver: { ...choice, reproArgs: [...choice.reproArgs, ...reproExtra] },
+      filters,
       timeoutMs,
-      expectations: exp,
+      expectations: expectations.fresh(),
       ...(seed !== undefined ? { seed } : {}),
       reporters,
       keepTrace: o.trace,
       suiteFiles: files,
     });
-    if (nested && o.reporter === "ktap") process.stdout.write(`${result.exitCode === 0 ? "ok" : "not ok"} ${i + 1} ${o.driver} ${label}\n`);
+    if (nested && o.reporter === "ktap") process.stdout.write(`${result.exitCode === EXIT_OK ? "ok" : "not ok"} ${i + 1} ${o.driver} ${label}\n`);
     exitCode = Math.max(exitCode, result.exitCode);
     merged.push({ label, runInfo: result.info, cases: result.results });
     const s = result.summary;
     err(
-      `privmem-cts: ${result.results.length} cases against ${result.info.driver} (${result.info.profile}${nested ? `, ${label}` : ""}): ` +
+      `privmem-cts: ${result.results.length} cases against ${result.info.driver}${nested ? ` ${label}` : ` (${result.info.profile})`}: ` +
         `${s.PASS} pass, ${s.FAIL} fail, ${s.SKIP} skip, ${s.XFAIL} xfail, ${s.XPASS} xpass, ${s.ERROR} error, ${s.TIMEOUT} timeout, ${s.CRASH} crash` +
-        `${result.info.skippedRun ? ` (driver unavailable: ${result.info.skippedRun})` : ""}; reports in ${relative(process.cwd(), dir) || "."}/`,
+        `${result.info.skippedRun ? ` (driver unavailable: ${result.info.skippedRun})` : ""}; reports in ${shownPath(dir)}`,
     );
-    const unused = exp.unused();
-    if (unused.length > 0 && (o.filter ?? []).length === 0 && !result.info.skippedRun) err(`privmem-cts: ${unused.length} expectation entries matched no case: ${unused.map((e) => e.query).join(", ")}`);
+    const unused = result.unusedExpectations;
+    if (unused.length > 0 && filters.length === 0 && !result.info.skippedRun) err(`privmem-cts: ${unused.length} expectation entries matched no case: ${unused.map((e) => e.query).join(", ")}`);
   }
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, MATRIX_HTML), matrixHtml(spec, merged));
   if (nested) writeFileSync(join(outDir, COVERAGE_JSON), JSON.stringify(clauseCoverage(spec, merged, cases), null, 2) + "\n");
   return exitCode;
-}
-
-/** "--profile linux-6.18 --host pvm" -> "linux-6.18@pvm" */
-function configLabel(args: string[]): string {
-  const get = (k: string) => args[args.indexOf(k) + 1];
-  return args.includes("--host") ? `${get("--profile")}@${get("--host")}` : (get("--profile") ?? "default");
 }

@@ -4,15 +4,22 @@
 // for the operation in flight; the runner then starts a fresh process.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
-import { CONTRACT_VERSION, DriverFailure, type Driver, type Handshake, type Op, type OpResult, type ResetReport } from "./contract.js";
+import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver, type Handshake, type Op, type OpResult, type ResetReport } from "./contract.js";
 import { opToWire, resultFromWire } from "./wire.js";
 import { schemaProblems } from "../../spec/validate.js";
+
+/** Replies are checked against the response half of the protocol schema only. */
+const RESPONSE_SCHEMA = "protocol.schema.json#/$defs/response";
 
 interface Pending {
   resolve: (msg: Record<string, unknown>) => void;
   reject: (err: Error) => void;
   what: string;
+  /** the reply type that answers this request */
+  expects: string;
 }
+
+const REPLY_TO: Record<string, string> = { hello: "hello", call: "result", reset: "reset", shutdown: "bye" };
 
 export interface ChildDriverOptions {
   command: string;
@@ -34,7 +41,8 @@ export class ChildProcessDriver implements Driver {
     const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
     lines.on("line", (line) => this.onLine(line));
     child.stderr.setEncoding("utf8");
-    child.on("exit", (code, signal) => {
+    // "close" comes after stdout is drained, so a reply written just before exiting still counts.
+    child.on("close", (code, signal) => {
       this.fail(new DriverFailure("crash", signal ? `driver process was killed by ${signal}` : `driver process exited with status ${code}`));
     });
     child.on("error", (err) => this.fail(new DriverFailure("crash", `driver process could not run: ${err.message}`)));
@@ -47,17 +55,18 @@ export class ChildProcessDriver implements Driver {
     const child = spawn(opts.command, opts.args, { stdio: ["pipe", "pipe", "pipe"], env: opts.env ?? process.env });
     const d = new ChildProcessDriver(child);
     child.stderr.on("data", (chunk: string) => opts.onStderr?.(chunk));
-    const timer = setTimeout(() => d.abort(`no handshake within ${opts.startTimeoutMs ?? 10000} ms`), opts.startTimeoutMs ?? 10000);
+    const startMs = opts.startTimeoutMs ?? 10000;
+    const timer = setTimeout(() => d.fail(new DriverFailure("timeout", `no handshake within ${startMs} ms`), true), startMs);
     try {
       const msg = await d.request({ type: "hello", contractVersion: CONTRACT_VERSION }, "hello");
       const { type: _t, id: _i, ...hs } = msg;
       const theirs = String(hs.contractVersion);
-      if (theirs.split(".")[0] !== CONTRACT_VERSION.split(".")[0]) throw new DriverFailure("protocol", `driver speaks contract ${theirs}, runner speaks ${CONTRACT_VERSION}`);
+      if (!compatibleContract(theirs)) throw new DriverFailure("protocol", `driver speaks contract ${theirs}, runner speaks ${CONTRACT_VERSION}`);
       d.hs = hs as unknown as Handshake;
       return d;
     } catch (err) {
       d.abort();
-      throw err;
+      throw err instanceof DriverFailure && err.kind === "unavailable" ? new DriverUnavailable(err.message) : err;
     } finally {
       clearTimeout(timer);
     }
@@ -80,16 +89,20 @@ export class ChildProcessDriver implements Driver {
     } catch {
       return this.fail(new DriverFailure("protocol", `driver wrote a line that is not JSON: ${line.slice(0, 120)}`), true);
     }
-    const problems = schemaProblems("protocol.schema.json", msg, "driver output");
+    const problems = schemaProblems(RESPONSE_SCHEMA, msg, "driver output");
     const p = typeof msg.id === "number" ? this.pending.get(msg.id) : undefined;
     if (!p) return this.fail(new DriverFailure("protocol", `driver answered an unknown request: ${line.slice(0, 120)}`), true);
     this.pending.delete(msg.id as number);
     if (problems.length > 0) return p.reject(new DriverFailure("protocol", `malformed ${p.what} reply: ${problems.map((q) => `${q.pointer}: ${q.expected}`).join("; ")}`));
-    if (msg.type === "error") return p.reject(new DriverFailure(msg.kind === "unsupported" ? "unsupported" : msg.kind === "protocol" ? "protocol" : "internal", String(msg.message)));
+    if (msg.type === "error") {
+      const kind = msg.kind === "unsupported" || msg.kind === "protocol" || msg.kind === "unavailable" ? msg.kind : "internal";
+      return p.reject(new DriverFailure(kind, String(msg.message)));
+    }
+    if (msg.type !== p.expects) return p.reject(new DriverFailure("protocol", `expected a ${p.expects} reply to ${p.what}, got ${String(msg.type)}`));
     p.resolve(msg);
   }
 
-  private fail(err: DriverFailure, kill = false): void {
+  fail(err: DriverFailure, kill = false): void {
     if (!this.dead) this.dead = err;
     for (const p of this.pending.values()) p.reject(this.dead);
     this.pending.clear();
@@ -100,30 +113,31 @@ export class ChildProcessDriver implements Driver {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, what });
+      this.pending.set(id, { resolve, reject, what, expects: REPLY_TO[String(body.type)]! });
       this.child.stdin.write(JSON.stringify({ ...body, id }) + "\n");
     });
   }
 
   async call(op: Op): Promise<OpResult> {
     const msg = await this.request({ type: "call", op: opToWire(op) }, op.op);
-    if (msg.type !== "result") throw new DriverFailure("protocol", `expected a result for ${op.op}, got ${String(msg.type)}`);
     return resultFromWire(msg.result);
   }
 
   async reset(): Promise<ResetReport> {
     const msg = await this.request({ type: "reset" }, "reset");
-    if (msg.type !== "reset") throw new DriverFailure("protocol", `expected a reset reply, got ${String(msg.type)}`);
     return { released: msg.released as ResetReport["released"] };
   }
 
   async close(): Promise<void> {
     if (this.dead) return;
-    const exited = new Promise<void>((r) => this.child.once("exit", () => r()));
+    const exited = new Promise<void>((r) => this.child.once("close", () => r()));
+    let grace: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([this.request({ type: "shutdown" }, "shutdown"), new Promise((r) => setTimeout(r, 2000))]);
+      await Promise.race([this.request({ type: "shutdown" }, "shutdown"), new Promise((r) => (grace = setTimeout(r, 2000)))]);
     } catch {
       /* already gone */
+    } finally {
+      clearTimeout(grace);
     }
     this.child.stdin.end();
     const t = setTimeout(() => this.child.kill("SIGKILL"), 2000);

@@ -92,7 +92,7 @@ export interface Driver {
 /** Why a driver could not answer. The runner maps these to CRASH, TIMEOUT and ERROR. */
 export class DriverFailure extends Error {
   constructor(
-    readonly kind: "crash" | "timeout" | "protocol" | "unsupported" | "internal",
+    readonly kind: "crash" | "timeout" | "protocol" | "unsupported" | "internal" | "unavailable",
     message: string,
   ) {
     super(message);
@@ -106,6 +106,11 @@ export class DriverUnavailable extends Error {
     super(reason);
     this.name = "DriverUnavailable";
   }
+}
+
+/** Same major version: a driver and a runner can talk. */
+export function compatibleContract(version: string): boolean {
+  return version.split(".")[0] === CONTRACT_VERSION.split(".")[0];
 }
 
 export function isOpName(s: string): s is OpName {

@@ -256,6 +256,9 @@ export function protocolSchema(): Schema {
       },
       request: {
         description: "runner -> driver",
+        type: "object",
+        required: ["type"],
+        discriminator: { propertyName: "type" },
         oneOf: [
           { type: "object", required: ["type", "id", "contractVersion"], additionalProperties: false, properties: { type: { const: "hello" }, id: { $ref: "#/$defs/id" }, contractVersion: { type: "string" } } },
           { type: "object", required: ["type", "id", "op"], additionalProperties: false, properties: { type: { const: "call" }, id: { $ref: "#/$defs/id" }, op: { $ref: "#/$defs/op" } } },
@@ -264,6 +267,9 @@ export function protocolSchema(): Schema {
       },
       response: {
         description: "driver -> runner",
+        type: "object",
+        required: ["type"],
+        discriminator: { propertyName: "type" },
         oneOf: [
           hello,
           { type: "object", required: ["type", "id", "result"], additionalProperties: false, properties: { type: { const: "result" }, id: { $ref: "#/$defs/id" }, result: { $ref: "#/$defs/result" } } },
@@ -282,7 +288,7 @@ export function protocolSchema(): Schema {
             type: "object",
             required: ["type", "id", "kind", "message"],
             additionalProperties: false,
-            properties: { type: { const: "error" }, id: { $ref: "#/$defs/id" }, kind: { enum: ["unsupported", "protocol", "internal"] }, message: { type: "string" } },
+            properties: { type: { const: "error" }, id: { $ref: "#/$defs/id" }, kind: { enum: ["unsupported", "protocol", "internal", "unavailable"] }, message: { type: "string" } },
           },
         ],
       },

@@ -3,7 +3,7 @@
 // and by the linux driver's child process.
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import { CONTRACT_VERSION, DriverFailure, type Driver } from "./contract.js";
+import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver } from "./contract.js";
 import { opFromWire, resultToWire } from "./wire.js";
 
 export async function serveDriver(open: () => Promise<Driver>, input: Readable = process.stdin, output: Writable = process.stdout): Promise<void> {
@@ -19,7 +19,7 @@ export async function serveDriver(open: () => Promise<Driver>, input: Readable =
       switch (msg.type) {
         case "hello": {
           const theirs = String(msg.contractVersion ?? "");
-          if (theirs.split(".")[0] !== CONTRACT_VERSION.split(".")[0]) {
+          if (!compatibleContract(theirs)) {
             send({ type: "error", id, kind: "protocol", message: `contract version ${theirs} is not supported (this driver speaks ${CONTRACT_VERSION})` });
             return;
           }
@@ -46,7 +46,7 @@ export async function serveDriver(open: () => Promise<Driver>, input: Readable =
           throw new DriverFailure("protocol", `unknown message type ${JSON.stringify(msg.type)}`);
       }
     } catch (err) {
-      const kind = err instanceof DriverFailure && (err.kind === "unsupported" || err.kind === "protocol") ? err.kind : "internal";
+      const kind = err instanceof DriverUnavailable ? "unavailable" : err instanceof DriverFailure && (err.kind === "unsupported" || err.kind === "protocol") ? err.kind : "internal";
       send({ type: "error", id, kind, message: err instanceof Error ? err.message : String(err) });
     }
   }

@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { PROFILE_ORDER, isProfileName, type ProfileName } from "../../spec/profiles.js";
 import { PROJECT_ROOT } from "../../spec/paths.js";
+import { UsageError } from "../../spec/errors.js";
+import { HOSTS } from "../../reference-impl/system/hosts.js";
 import { DriverUnavailable, type Driver } from "../driver/contract.js";
 import { ChildProcessDriver, splitCommand } from "../driver/child.js";
 import type { DriverChoice } from "../runner/run.js";
@@ -29,12 +31,7 @@ export interface DriverOptions {
   onStderr?: (chunk: string) => void;
 }
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+export { UsageError };
 
 function checkProfile(p: string | undefined): ProfileName | undefined {
   if (p === undefined) return undefined;
@@ -54,6 +51,7 @@ export function driverChoice(spec: string, opts: DriverOptions = {}): DriverChoi
   if (spec === "reference") {
     const p = profile ?? DEFAULT_REFERENCE_PROFILE;
     const host = opts.host ?? DEFAULT_REFERENCE_HOST;
+    if (!Object.prototype.hasOwnProperty.call(HOSTS, host)) throw new UsageError(`unknown host model ${host} (host models: ${Object.keys(HOSTS).join(", ")})`);
     return {
       label: "reference",
       reproArgs: ["--profile", p, "--host", host],
@@ -83,5 +81,3 @@ export function driverChoice(spec: string, opts: DriverOptions = {}): DriverChoi
   throw new UsageError(`unknown driver ${spec} (drivers: reference, linux, remote:<command>)`);
 }
 
-/** The driver kinds `privmem-cts drivers` describes. */
-export const DRIVER_KINDS = ["reference", "linux"] as const;

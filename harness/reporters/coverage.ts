@@ -94,13 +94,15 @@ export const COVERAGE_JSON = "coverage.json";
 
 /** Writes coverage.json for the run it is attached to. */
 export class CoverageReporter implements Reporter {
+  /** allCases: every loaded case, so a filtered run still knows which clauses have cases */
   constructor(
     private readonly spec: Spec,
     private readonly dir: string,
+    private readonly allCases: { id: string; clauses: string[] }[],
   ) {}
 
   end(info: RunInfo, results: CaseResult[]): void {
     mkdirSync(this.dir, { recursive: true });
-    writeFileSync(join(this.dir, COVERAGE_JSON), JSON.stringify(clauseCoverage(this.spec, [{ runInfo: info, cases: results }]), null, 2) + "\n");
+    writeFileSync(join(this.dir, COVERAGE_JSON), JSON.stringify(clauseCoverage(this.spec, [{ runInfo: info, cases: results }], this.allCases), null, 2) + "\n");
   }
 }

@@ -57,6 +57,11 @@ export class Expectations {
     return new Expectations(undefined, []);
   }
 
+  /** The same entries, with nothing marked used yet (one per run). */
+  fresh(): Expectations {
+    return new Expectations(this.file, this.matchers.map((m) => m.entry));
+  }
+
   /** The entry for a case: the most specific (longest) matching query wins. */
   lookup(id: string): ExpectationEntry | undefined {
     let best: (typeof this.matchers)[number] | undefined;

@@ -11,9 +11,20 @@ import { DriverFailure, DriverUnavailable, type Driver, type Handshake } from ".
 import { CaseError, CaseRun, type TraceEntry, type Verdict } from "../case/execute.js";
 import { compileFilters } from "../case/query.js";
 import type { CaseDef } from "../case/types.js";
-import { Expectations } from "./expectations.js";
-import { emptySummary, isBad, type OutcomeName } from "./outcomes.js";
+import { Expectations, type ExpectationEntry } from "./expectations.js";
+import { emptySummary, EXIT_FAILED, EXIT_OK, isBad, type OutcomeName } from "./outcomes.js";
 import { mulberry32 } from "./random.js";
+
+/** The driver did not start (it is there, but broken): nothing can run. */
+export class DriverStartError extends Error {
+  constructor(
+    readonly driver: string,
+    cause: unknown,
+  ) {
+    super(`driver ${driver} could not start: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "DriverStartError";
+  }
+}
 
 export interface DriverChoice {
   /** as given on the command line, e.g. "reference" or "remote:./my-driver --fast" */
@@ -79,6 +90,8 @@ export interface RunOutcome {
   results: CaseResult[];
   summary: Record<OutcomeName, number>;
   exitCode: number;
+  /** expectation entries no case of this run matched */
+  unusedExpectations: ExpectationEntry[];
 }
 
 
@@ -106,6 +119,13 @@ export function caseArea(spec: Spec, c: CaseDef): string {
   return spec.clauseById.get(c.clauses[0]!)?.area ?? "UNKNOWN";
 }
 
+const featureSets = new WeakMap<Handshake, Set<string>>();
+function featureSet(hs: Handshake): Set<string> {
+  let set = featureSets.get(hs);
+  if (!set) featureSets.set(hs, (set = new Set(hs.features)));
+  return set;
+}
+
 /** Why a case does not apply to this driver, or undefined if it does. */
 export function skipReason(spec: Spec, c: CaseDef, hs: Handshake): string | undefined {
   const profile = hs.profile;
@@ -117,7 +137,7 @@ export function skipReason(spec: Spec, c: CaseDef, hs: Handshake): string | unde
       if (clause && spec.clauseVariant(clause, profile) === undefined) return `${id} does not exist in profile ${profile} (${Object.keys(clause.profiles).join(", ")})`;
     }
   }
-  const features = new Set(hs.features);
+  const features = featureSet(hs);
   for (const r of c.requires) {
     if (r.startsWith("!")) {
       if (features.has(r.slice(1))) return `needs ${r.slice(1)} to be absent, the driver has it`;
@@ -132,7 +152,7 @@ function shellQuote(s: string): string {
 
 /** Run one applicable case on a driver session (the caller handles skips, timeouts and reset). */
 export async function runCase(spec: Spec, c: CaseDef, driver: Driver, trace?: (t: TraceEntry[]) => void): Promise<Verdict> {
-  const caseRun = new CaseRun(spec, driver.handshake, c, driver);
+  const caseRun = new CaseRun(spec, driver.handshake, c, driver, trace !== undefined);
   trace?.(caseRun.trace);
   return c.kind === "steps" ? caseRun.runSteps() : caseRun.runScenario();
 }
@@ -164,7 +184,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
     driver = await opts.driver.open();
   } catch (err) {
     if (err instanceof DriverUnavailable) unavailable = err.reason;
-    else throw err;
+    else throw new DriverStartError(opts.driver.label, err);
   }
   const hs: Handshake = driver?.handshake ?? { contractVersion: "-", name: opts.driver.label, version: "-", profile: "linux-6.18", features: [], host: { kernel: "-", arch: "-", pageSize: 0 } };
   const info: RunInfo = {
@@ -203,7 +223,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
   const summary = emptySummary();
   if (unavailable !== undefined) {
     for (const r of opts.reporters) await r.end?.(info, results, summary);
-    return { info, results, summary, exitCode: 0 };
+    return { info, results, summary, exitCode: EXIT_OK, unusedExpectations: [] };
   }
 
   const reproBase = ["npx", "privmem-cts", "run", "--driver", opts.driver.label, ...opts.driver.reproArgs];
@@ -217,21 +237,25 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
       try {
         driver ??= await opts.driver.open();
         const d = driver;
-        const body = runCase(spec, c, d, (t) => (trace = t));
+        const body = runCase(spec, c, d, opts.keepTrace ? (t) => (trace = t) : undefined);
         verdict = await withTimeout(body, c.timeoutMs ?? opts.timeoutMs, () => d.abort("case timed out"));
-        await withTimeout(d.reset(), opts.timeoutMs, () => d.abort("reset timed out"));
       } catch (err) {
         verdict = failureVerdict(err);
-        if (!(err instanceof CaseError) && !(err instanceof DriverFailure && (err.kind === "unsupported" || err.kind === "internal"))) {
+        const keepDriver = err instanceof CaseError || (err instanceof DriverFailure && (err.kind === "unsupported" || err.kind === "internal"));
+        if (!keepDriver) {
           driver?.abort("replaced after a failure");
           driver = undefined;
-        } else {
-          try {
-            await driver?.reset();
-          } catch {
-            driver?.abort("reset failed");
-            driver = undefined;
-          }
+        }
+      }
+      // Clean up for the next case. A driver that cannot is replaced; the case keeps its verdict.
+      if (driver !== undefined) {
+        const d = driver;
+        try {
+          await withTimeout(d.reset(), opts.timeoutMs, () => d.abort("reset timed out"));
+        } catch (err) {
+          d.abort("reset failed");
+          driver = undefined;
+          verdict = { ...verdict, message: [verdict.message, `the driver could not reset after the case (${(err as Error).message}) and was replaced`].filter(Boolean).join("; ") };
         }
       }
     }
@@ -259,8 +283,8 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
     /* closing a broken driver is not a result */
   }
   for (const r of opts.reporters) await r.end?.(info, results, summary);
-  const exitCode = results.some((r) => isBad(r.outcome)) ? 1 : 0;
-  return { info, results, summary, exitCode };
+  const exitCode = results.some((r) => isBad(r.outcome)) ? EXIT_FAILED : EXIT_OK;
+  return { info, results, summary, exitCode, unusedExpectations: expectations.unused() };
 }
 
 function failureVerdict(err: unknown): { outcome: OutcomeName; message?: string } {
