@@ -106,6 +106,6 @@ describe("spec: malformed files are refused with file, pointer and what was expe
     const dir = mkdtempSync(join(tmpdir(), "pmc-spec-"));
     cpSync(SPEC_DIR, dir, { recursive: true, filter: (src) => !src.endsWith(".ts") });
     writeFileSync(join(dir, "features.json"), "{ not json");
-    expect(() => loadSpec(dir)).to.throw(InputError, /features\.json: at \/: valid JSON/);
+    expect(() => loadSpec(dir)).to.throw(InputError, /features\.json: at \/: expected valid JSON/);
   });
 });
