@@ -87,18 +87,44 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
   return p.access === "read" ? { ret: 0n, exit: HLT, out: { data: out } } : { ret: 0n, exit: HLT };
 }
 
-/** __kvm_emulate_hypercall() (arch/x86/kvm/x86.c): only KVM_HC_MAP_GPA_RANGE leaves the kernel. */
+/**
+ * Hypercalls whose answer depends on what the model does not keep: KVM_HC_KICK_CPU (5),
+ * KVM_HC_SEND_IPI (10) and KVM_HC_SCHED_YIELD (11) return -KVM_ENOSYS unless the guest's
+ * CPUID advertises the matching KVM PV feature (guest_pv_has()), and KVM_HC_CLOCK_PAIRING
+ * (9) depends on the host clocksource and writes into guest memory.
+ */
+const HC_UNMODELLED = new Map<bigint, string>([
+  [5n, "KVM_HC_KICK_CPU (depends on KVM_FEATURE_PV_UNHALT in the guest's CPUID)"],
+  [9n, "KVM_HC_CLOCK_PAIRING (depends on the host clocksource and writes guest memory)"],
+  [10n, "KVM_HC_SEND_IPI (depends on KVM_FEATURE_PV_SEND_IPI in the guest's CPUID)"],
+  [11n, "KVM_HC_SCHED_YIELD (depends on KVM_FEATURE_PV_SCHED_YIELD in the guest's CPUID)"],
+]);
+
+/**
+ * __kvm_emulate_hypercall() (arch/x86/kvm/x86.c): only KVM_HC_MAP_GPA_RANGE leaves the
+ * kernel. The driver contract's guest runs in 64-bit mode at CPL 0, so the CPL check
+ * (-KVM_EPERM) and the 32-bit truncation never apply; a guest with protected state
+ * (SEV-ES, SNP, TDX) does not reach this path with VMCALL/VMMCALL (GHCB and TDVMCALL
+ * are other ABIs), so it is not modelled.
+ */
 function runHypercall(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { kind: "hypercall" }>): OpResult {
   const { kernel } = ctx;
+  if (vcpu.vm.type.hasProtectedState)
+    throw new DriverFailure("unsupported", `a hypercall from a ${vcpu.vm.type.name} guest goes through the GHCB or TDVMCALL, which the reference model does not model`);
+  const unmodelled = HC_UNMODELLED.get(p.nr);
+  if (unmodelled !== undefined) throw new DriverFailure("unsupported", `the reference model does not model hypercall ${unmodelled}`);
   const [a0 = 0n, a1 = 0n, a2 = 0n] = p.args.map((a) => BigInt.asUintN(64, a));
   const back = (rax: bigint): OpResult => ({ ret: 0n, exit: HLT, out: { hypercall_ret: BigInt.asUintN(64, rax) } });
   if (p.nr === HC_VAPIC_POLL_IRQ) return back(0n);
   if (p.nr !== kernel.K.hcMapGpaRange) return back(-KVM_ENOSYS);
+  // user_exit_on_hypercall(): only with KVM_CAP_EXIT_HYPERCALL enabled for this number.
   if (!(vcpu.vm.hypercallExitMask & (1n << kernel.K.hcMapGpaRange))) return back(-KVM_ENOSYS);
   const gfn = a0 >> kernel.page.shift;
+  // !PAGE_ALIGNED(gpa) || !npages || gfn + npages wraps
   if (!kernel.page.aligned(a0) || a1 === 0n || gfn + a1 > U64_MAX) return back(-KVM_EINVAL);
+  // kvm_run.hypercall carries nr, args[0..2] and flags; args[3..5] are not written (0 here).
   return {
     ret: 0n,
-    exit: { reason: "KVM_EXIT_HYPERCALL", hypercall: { nr: p.nr, args: [a0, a1, a2, 0n, 0n, 0n], ret: 0n, flags: HYPERCALL_LONG_MODE } },
+    exit: { reason: "KVM_EXIT_HYPERCALL", hypercall: { nr: p.nr, args: [a0, a1, a2, 0n, 0n, 0n], flags: HYPERCALL_LONG_MODE } },
   };
 }

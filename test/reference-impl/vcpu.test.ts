@@ -140,12 +140,23 @@ describe("reference-impl vcpu: hypercalls", () => {
     const hc = (args: bigint[], nr = 12n) => s.ok("hypercall", { vcpu, nr, args });
     expect(hc([GPA, 1n, 16n]).out?.hypercall_ret).to.equal(BigInt.asUintN(64, -1000n));
     s.ok("ioctl", { fd: vm, request: "KVM_ENABLE_CAP", arg: { cap: s.c("KVM_CAP_EXIT_HYPERCALL"), args: [1n << 12n] } });
-    expect(exitOf(hc([GPA, 2n, 16n]))).to.deep.equal({ reason: "KVM_EXIT_HYPERCALL", hypercall: { nr: 12n, args: [GPA, 2n, 16n, 0n, 0n, 0n], ret: 0n, flags: 1n } });
+    expect(exitOf(hc([GPA, 2n, 16n]))).to.deep.equal({ reason: "KVM_EXIT_HYPERCALL", hypercall: { nr: 12n, args: [GPA, 2n, 16n, 0n, 0n, 0n], flags: 1n } });
     expect(hc([GPA + 1n, 1n, 0n]).out?.hypercall_ret).to.equal(BigInt.asUintN(64, -22n));
     expect(hc([GPA, 0n, 0n]).out?.hypercall_ret).to.equal(BigInt.asUintN(64, -22n));
     expect(hc([GPA, (1n << 64n) - 1n, 0n]).out?.hypercall_ret).to.equal(BigInt.asUintN(64, -22n));
     expect(hc([], 1n).out?.hypercall_ret).to.equal(0n);
     expect(hc([], 99n).out?.hypercall_ret).to.equal(BigInt.asUintN(64, -1000n));
+  });
+
+  it("refuses the hypercalls whose answer depends on what it does not model", () => {
+    const s = new Session("linux-7.2", "full");
+    const vcpu = s.vcpu(s.vm());
+    for (const nr of [5n, 9n, 10n, 11n]) expect(() => s.call("hypercall", { vcpu, nr })).to.throw(/does not model hypercall/);
+    const snp = s.vm("KVM_X86_SNP_VM");
+    s.initConfidential(snp, "KVM_X86_SNP_VM");
+    const snpVcpu = s.vcpu(snp);
+    s.launchConfidential(snp, "KVM_X86_SNP_VM", [snpVcpu]);
+    expect(() => s.call("hypercall", { vcpu: snpVcpu, nr: 1n })).to.throw(/GHCB or TDVMCALL/);
   });
 });
 
