@@ -115,8 +115,6 @@ export interface Spec {
 }
 
 function num(v: NumberText): bigint {
-  if (typeof v === "number") return BigInt(v);
-  if (v.startsWith("0o")) return BigInt("0o" + v.slice(2));
   return BigInt(v);
 }
 
@@ -187,7 +185,7 @@ function buildSpec(dir: string): Spec {
   const ioctlRevs = new Map<string, { profiles: ProfileName[]; def: IoctlDef; note?: string }[]>();
   const ioctlPer = new Map<string, Map<ProfileName, IoctlDef>>();
   for (const [name, defs] of Object.entries(cfile.ioctls)) {
-    const revs: { set: string; value: IoctlDef; note?: string }[] = [];
+    const revs: { set: string; value: IoctlDef; note?: string; index: number }[] = [];
     defs.forEach((d, i) => {
       const at = { file: cdisp, pointer: pointer("ioctls", name, i) };
       let size = 0;
@@ -207,11 +205,11 @@ function buildSpec(dir: string): Spec {
         if (missing.length > 0) problems.push({ ...at, pointer: at.pointer + "/profiles", expected: `profiles in which struct ${s} exists (it is not defined in ${missing.join(", ")})` });
       }
       const request = ioc(d.dir, 0xae, parseInt(d.nr, 16), d.dir === "none" ? 0 : size);
-      if (formatRequest(request) !== d.number.toUpperCase().replace("0X", "0x"))
+      if (formatRequest(request) !== d.number)
         problems.push({ ...at, pointer: at.pointer + "/number", expected: `the _IOC value ${formatRequest(request)} computed from dir, nr and the ${d.arg ?? "argument"} size (file says ${d.number})` });
-      revs.push({ set: d.profiles, value: { name, request, dir: d.dir, nr: parseInt(d.nr, 16), arg: d.arg, on: d.on, returns: d.returns, ...(d.buffer ? { buffer: d.buffer } : {}) }, ...(d.note ? { note: d.note } : {}) });
+      revs.push({ set: d.profiles, value: { name, request, dir: d.dir, nr: parseInt(d.nr, 16), arg: d.arg, on: d.on, returns: d.returns, ...(d.buffer ? { buffer: d.buffer } : {}) }, ...(d.note ? { note: d.note } : {}), index: i });
     });
-    const per = perProfile(revs.map((r) => ({ set: r.set, value: r.value })), (i) => ({ file: cdisp, pointer: pointer("ioctls", name, i, "profiles") }), problems);
+    const per = perProfile(revs.map((r) => ({ set: r.set, value: r.value })), (i) => ({ file: cdisp, pointer: pointer("ioctls", name, revs[i]!.index, "profiles") }), problems);
     ioctlPer.set(name, per);
     ioctlRevs.set(name, revs.map((r) => ({ profiles: safeExpand(r.set), def: r.value, ...(r.note ? { note: r.note } : {}) })));
   }

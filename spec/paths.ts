@@ -1,7 +1,7 @@
 // Where the project's data lives, found from this module's own location so the
 // compiled code (dist/) and the sources resolve the same JSON files.
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 function findRoot(start: string): string {
@@ -21,6 +21,3 @@ export const SUITES_DIR = join(PROJECT_ROOT, "suites");
 export const EXPECTATIONS_DIR = join(PROJECT_ROOT, "expectations");
 export const REPORTS_DIR = join(PROJECT_ROOT, "reports");
 
-export function projectPath(...parts: string[]): string {
-  return resolve(PROJECT_ROOT, ...parts);
-}

@@ -1,7 +1,8 @@
 // Profiles are uAPI revisions on one timeline; a profile set names some of them
 // ("linux-6.8+", "upm-v9..upm-v10", "rfc-v11,linux-7.2").
 import { SPEC_DIR } from "./paths.js";
-import { loadValidated } from "./validate.js";
+import { displayPath, loadValidated } from "./validate.js";
+import { InputError } from "./errors.js";
 import { join } from "node:path";
 
 export const PROFILE_ORDER = ["upm-v9", "upm-v10", "rfc-v11", "linux-6.8", "linux-6.18", "linux-7.2", "conv-v7"] as const;
@@ -23,8 +24,16 @@ export function profileIndex(p: ProfileName): number {
   return PROFILE_ORDER.indexOf(p);
 }
 
+const expanded = new Map<string, ProfileName[]>();
+
 /** Expand a profile set to the profiles it names, in timeline order. Throws on a malformed set. */
 export function expandProfileSet(set: string): ProfileName[] {
+  let profiles = expanded.get(set);
+  if (!profiles) expanded.set(set, (profiles = expandUncached(set)));
+  return profiles;
+}
+
+function expandUncached(set: string): ProfileName[] {
   const chosen = new Set<ProfileName>();
   for (const part of set.split(",")) {
     const range = /^([a-z0-9.-]+?)(\+|\.\.([a-z0-9.-]+))?$/.exec(part.trim());
@@ -49,6 +58,10 @@ export function inProfileSet(set: string | undefined, profile: ProfileName): boo
 }
 
 export function loadProfiles(dir: string = SPEC_DIR): ProfileInfo[] {
-  const data = loadValidated<{ profiles: ProfileInfo[] }>("profiles.schema.json", join(dir, "profiles.json"));
+  const file = join(dir, "profiles.json");
+  const data = loadValidated<{ profiles: ProfileInfo[] }>("profiles.schema.json", file);
+  // Range expansion follows PROFILE_ORDER; the file must list the same timeline.
+  const names = data.profiles.map((p) => p.name).join(",");
+  if (names !== PROFILE_ORDER.join(",")) throw new InputError([{ file: displayPath(file), pointer: "/profiles", expected: `the profiles in timeline order ${PROFILE_ORDER.join(", ")} (the file lists ${names})` }]);
   return data.profiles;
 }

@@ -169,7 +169,8 @@ export class CaseRun implements Scope {
   async runScenario(): Promise<Verdict> {
     const body = this.c.scenario!;
     const failures: string[] = [];
-    const t = this.context(failures);
+    const logs: string[] = [];
+    const t = this.context(failures, logs);
     let self: unknown;
     let setupDone = false;
     try {
@@ -192,10 +193,13 @@ export class CaseRun implements Scope {
         }
       }
     }
-    return failures.length === 0 ? { outcome: "PASS" } : { outcome: "FAIL", message: failures.join("; ") };
+    if (failures.length === 0) return { outcome: "PASS" };
+    // What the scenario logged before it failed explains the failure.
+    const tail = logs.slice(-5);
+    return { outcome: "FAIL", message: failures.join("; ") + (tail.length ? ` (log: ${tail.join("; ")})` : "") };
   }
 
-  private context(failures: string[]): TestContext {
+  private context(failures: string[], logs: string[]): TestContext {
     const run = this;
     const eq = (a: unknown, b: unknown) => (typeof a === "bigint" || typeof b === "bigint" ? BigInt(a as bigint) === BigInt(b as bigint) : JSON.stringify(a) === JSON.stringify(b));
     const okProblem = (r: OpResult, what: string) => (r.errno !== undefined || r.signal !== undefined ? `${what}: expected success, got ${describe(r)}` : undefined);
@@ -221,7 +225,7 @@ export class CaseRun implements Scope {
       },
       value: (expr: string) => run.value(expr),
       call: (op: Op) => run.call(op, `${run.c.file}${run.c.pointer}`),
-      log: () => {},
+      log: (message: string) => void logs.push(message),
       skip(reason: string): never {
         throw new SkipCase(reason);
       },

@@ -68,6 +68,7 @@ export function parse(src: string): Node {
       if (toks[i++] !== ")") throw new ExprError(`missing ")" in "${src}"`);
       return e;
     }
+    if (/^0\d/.test(t)) throw new ExprError(`"${t}" in "${src}": a leading 0 is not octal here; write 0o${t.slice(1)} or ${t.replace(/^0+/, "")}`);
     if (/^(0x|0b|0o|\d)/.test(t)) return { k: "num", v: BigInt(t) };
     if (t.startsWith("$")) return { k: "ref", path: t.slice(1).split(".") };
     if (/^[A-Za-z_]/.test(t)) return { k: "name", name: t };

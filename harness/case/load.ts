@@ -13,7 +13,7 @@ import { displayPath, readJson, schemaProblems } from "../../spec/validate.js";
 import { OPS, type ParamSpec } from "../driver/ops.js";
 import { isOpName } from "../driver/contract.js";
 import { ExprError, parse, references } from "./expr.js";
-import { caseId, compileQuery } from "./query.js";
+import { caseId, compileQuery, LABEL_FORBIDDEN } from "./query.js";
 import type { CaseDef, Expect, Outcome, ParamValue, StepDef } from "./types.js";
 import type { ScenarioSuite } from "../scenario/index.js";
 
@@ -77,11 +77,12 @@ function moduleFor(file: string): string | undefined {
 }
 
 type FixtureMap = NonNullable<SuiteFile["fixtures"]>;
+type SharedFixtures = Map<string, { fixture: FixtureMap[string]; file: string }>;
 const FIXTURES_SUFFIX = ".fixtures.json";
 
 /** Fixtures shared by every JSON suite in the same directory tree (files named *.fixtures.json). */
-function loadSharedFixtures(files: string[], problems: InputProblem[]): FixtureMap {
-  const shared: FixtureMap = {};
+function loadSharedFixtures(files: string[], problems: InputProblem[]): SharedFixtures {
+  const shared: SharedFixtures = new Map();
   for (const file of files.filter((f) => f.endsWith(FIXTURES_SUFFIX))) {
     const data = readJson(file) as { fixtures: FixtureMap };
     const p = schemaProblems("fixtures.schema.json", data, file);
@@ -89,9 +90,10 @@ function loadSharedFixtures(files: string[], problems: InputProblem[]): FixtureM
       problems.push(...p);
       continue;
     }
-    for (const [name, fx] of Object.entries(data.fixtures)) {
-      if (shared[name]) problems.push({ file: displayPath(file), pointer: pointer("fixtures", name), expected: `a fixture name defined once (${name} is defined twice)` });
-      shared[name] = fx;
+    for (const [name, fixture] of Object.entries(data.fixtures)) {
+      const prior = shared.get(name);
+      if (prior) problems.push({ file: displayPath(file), pointer: pointer("fixtures", name), expected: `a fixture name defined once (${name} is also defined in ${prior.file})` });
+      shared.set(name, { fixture, file: displayPath(file) });
     }
   }
   return shared;
@@ -131,7 +133,9 @@ export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuit
     }
   }
   checkCases(spec, cases, problems);
-  if (problems.length > 0) throw new InputError(problems);
+  // A problem in a shared fixture is found once per case that uses it; report it once.
+  const unique = [...new Map(problems.map((p) => [`${p.file}|${p.pointer}|${p.expected}`, p])).values()];
+  if (unique.length > 0) throw new InputError(unique);
   return { cases, files };
 }
 
@@ -141,6 +145,8 @@ function loadScenarioSuite(suite: ScenarioSuite, file: string, problems: InputPr
     const fixture = c.fixture === undefined ? undefined : suite.fixtures?.[c.fixture];
     if (c.fixture !== undefined && !fixture) problems.push({ file, pointer: pointer("cases", i, "fixture"), expected: `a fixture defined in the suite (${c.fixture} is not)` });
     for (const combo of expandParams(c.variants)) {
+      for (const [k, label] of combo.labels)
+        if (LABEL_FORBIDDEN.test(label)) problems.push({ file, pointer: pointer("cases", i, "variants", k), expected: `variant values (or labels) without ; , : # = or spaces, which would break the case id (${JSON.stringify(label)})` });
       out.push({
         id: caseId(suite.suite, c.name, combo.labels),
         suite: suite.suite,
@@ -164,7 +170,7 @@ function loadScenarioSuite(suite: ScenarioSuite, file: string, problems: InputPr
 
 const STEP_META = new Set(["op", "as", "expect", "note"]);
 
-function loadJsonSuite(file: string, shared: FixtureMap, problems: InputProblem[]): CaseDef[] {
+function loadJsonSuite(file: string, shared: SharedFixtures, problems: InputProblem[]): CaseDef[] {
   const disp = displayPath(file);
   let data: SuiteFile;
   try {
@@ -179,7 +185,7 @@ function loadJsonSuite(file: string, shared: FixtureMap, problems: InputProblem[
     problems.push(...schema);
     return [];
   }
-  const toStep = (raw: Record<string, unknown>, at: string): StepDef => {
+  const toStep = (raw: Record<string, unknown>, at: string, inFile = disp): StepDef => {
     const args: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(raw)) if (!STEP_META.has(k)) args[k] = v;
     return {
@@ -187,7 +193,7 @@ function loadJsonSuite(file: string, shared: FixtureMap, problems: InputProblem[
       ...(raw.as !== undefined ? { as: raw.as as string } : {}),
       ...(raw.expect !== undefined ? { expect: raw.expect as Expect } : {}),
       ...(raw.note !== undefined ? { note: raw.note as string } : {}),
-      origin: `${disp}#${at}`,
+      origin: `${inFile}#${at}`,
       args,
     };
   };
@@ -197,17 +203,20 @@ function loadJsonSuite(file: string, shared: FixtureMap, problems: InputProblem[
     const steps: StepDef[] = [];
     const requires: string[] = [];
     fixtureNames.forEach((name) => {
-      const fx = data.fixtures?.[name] ?? shared[name];
+      const local = data.fixtures?.[name];
+      const fromShared = local ? undefined : shared.get(name);
+      const fx = local ?? fromShared?.fixture;
       if (!fx) {
         problems.push({ file: disp, pointer: pointer("cases", i, "fixture"), expected: `a fixture defined in this suite or a *.fixtures.json file (${name} is not)` });
         return;
       }
       requires.push(...(fx.requires ?? []));
-      const origin = data.fixtures?.[name] ? "" : "shared ";
-      fx.steps.forEach((s, j) => steps.push(toStep(s, `${origin}${pointer("fixtures", name, "steps", j)}`)));
+      fx.steps.forEach((s, j) => steps.push(toStep(s, pointer("fixtures", name, "steps", j), fromShared?.file ?? disp)));
     });
     c.steps.forEach((s, j) => steps.push(toStep(s, pointer("cases", i, "steps", j))));
     for (const combo of expandParams(c.params)) {
+      for (const [k, label] of combo.labels)
+        if (LABEL_FORBIDDEN.test(label)) problems.push({ file: disp, pointer: pointer("cases", i, "params", k), expected: `parameter values (or labels) without ; , : # = or spaces, which would break the case id (${JSON.stringify(label)})` });
       out.push({
         id: caseId(data.suite, c.name, combo.labels),
         suite: data.suite,
@@ -234,6 +243,19 @@ function knownRequest(spec: Spec, request: string): boolean {
   const [name, profile] = request.split("@");
   if (profile === undefined) return spec.ioctlNames().includes(name!);
   return isProfileName(profile) && spec.request(request, profile) !== undefined;
+}
+
+function conditions(e: Expect | undefined): string[] {
+  if (e === undefined || "byProfile" in e || !("if" in e)) return [];
+  return [e.if, ...conditions(e.then), ...conditions(e.else)];
+}
+
+/** ${name} interpolations in a value (strings of string, enum and bool arguments, errno and exit names). */
+function interpolations(value: unknown): string[] {
+  if (typeof value === "string") return [...value.matchAll(/\$\{([a-z_][a-z0-9_]*)\}/g)].map((m) => m[1]!);
+  if (Array.isArray(value)) return value.flatMap(interpolations);
+  if (typeof value === "object" && value !== null) return Object.values(value).flatMap(interpolations);
+  return [];
 }
 
 function outcomes(e: Expect | undefined): Outcome[] {
@@ -294,7 +316,12 @@ function checkCases(spec: Spec, cases: CaseDef[], problems: InputProblem[]): voi
       for (const [name, p] of Object.entries(OPS[step.op].params) as [string, ParamSpec][]) {
         const v = step.args[name];
         if (v !== undefined) for (const src of expressionsOf(v, p.kind)) checkExpr(src, `/${name}`);
+        if (v !== undefined && (p.kind === "string" || p.kind === "enum" || p.kind === "bool"))
+          for (const n of interpolations(v)) if (!paramNames.has(n)) problems.push({ ...where(`/${name}`), expected: `\${...} naming a parameter of the case (${n} is not one)` });
       }
+      for (const src of conditions(step.expect)) checkExpr(src, "/expect/if");
+      for (const o of outcomes(step.expect))
+        for (const n of interpolations([o.errno, o.signal, o.exit?.reason, o.out])) if (!paramNames.has(n)) problems.push({ ...where("/expect"), expected: `\${...} naming a parameter of the case (${n} is not one)` });
       if (step.op === "ioctl" && typeof step.args.request === "string" && !knownRequest(spec, step.args.request))
         problems.push({ ...where("/request"), expected: `an ioctl named in spec/constants.json, optionally NAME@profile for another revision's definition (${step.args.request} is not)` });
       for (const o of outcomes(step.expect)) {

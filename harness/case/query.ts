@@ -1,9 +1,14 @@
 // Case ids are queries: `area:topic:case_name:k=v;k=v`. The same matcher selects
 // cases (--filter), keys expectations and keys results. A query without wildcards
 // matches that id and everything below it; `*` matches any run of characters and
-// `?` one character.
+// `?` one character; `=id` matches exactly that id (ids may contain `*`, as in
+// size=2*PAGE_SIZE).
 export function compileQuery(query: string): (id: string) => boolean {
   const q = query.trim();
+  if (q.startsWith("=")) {
+    const exact = q.slice(1);
+    return (id) => id === exact;
+  }
   if (q === "" || q === "*") return () => true;
   if (!/[*?]/.test(q)) return (id) => id === q || id.startsWith(q + ":");
   const re = new RegExp("^" + q.split("").map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&"))).join("") + "$");
@@ -17,6 +22,9 @@ export function compileFilters(filters: string[]): (id: string) => boolean {
   const ms = parts.map(compileQuery);
   return (id) => ms.some((m) => m(id));
 }
+
+/** Characters a parameter label may not hold: the id's own separators, and what KTAP and --filter lists would split on. */
+export const LABEL_FORBIDDEN = /[;,:#=\s]/;
 
 export function caseId(suite: string, name: string, labels: [string, string][]): string {
   const base = `${suite}:${name}`;

@@ -1,6 +1,6 @@
 // The loaded form of a case, whether it came from a JSON suite or a TypeScript
 // scenario suite. The runner only sees this.
-import type { Op, OpResult } from "../driver/contract.js";
+import type { Op } from "../driver/contract.js";
 
 export type ParamValue = number | string | boolean;
 
@@ -31,10 +31,6 @@ export interface StepDef {
   args: Record<string, unknown>;
 }
 
-export interface CaseContext {
-  /** the driver's profile and page size, constants, bindings */
-  call(op: Op): Promise<OpResult>;
-}
 
 export interface CaseDef {
   id: string;

@@ -3,82 +3,27 @@
 // real kernel. Disagreements are annotated with the expectation entry that
 // explains them, if there is one.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { loadSpec } from "../../spec/index.js";
 import { EXPECTATIONS_DIR, REPORTS_DIR, SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../case/load.js";
-import type { TraceEntry } from "../case/execute.js";
 import { driverChoice } from "../drivers/index.js";
 import { Expectations } from "../runner/expectations.js";
-import { run, type CaseResult, type RunInfo } from "../runner/run.js";
-import { err, parse } from "./common.js";
+import { run, type RunInfo } from "../runner/run.js";
+import { compareRuns } from "../runner/agreement.js";
+import { DEFAULT_TIMEOUT_MS, err, parse, parseTimeout, shownPath } from "./common.js";
+import { markdownCell as cell } from "../reporters/text.js";
 
-export const AGREE_HELP = `privmem-cts agree [--driver D] [--with D2] [--profile P] [--host H] [--filter Q] [--out DIR]
+export const AGREE_HELP = `privmem-cts agree [--driver D] [--with D2] [--profile P] [--host H] [--filter Q] [--suites DIR] [--timeout MS] [--expectations F] [--out DIR]
 
 Run the suites against two drivers (default: linux, and the reference with the
 same profile on the pvm host model) and compare every case: its outcome, and
 what each step observed (success, errno, signal, exit, data; not fd numbers or
 addresses). Writes agreement.json and agreement.md to --out (default
-reports/latest/agreement/). Exit 1 when a difference is not explained by the
-driver's expectations file, 0 otherwise (also when the driver is unavailable).`;
-
-/** What a step observed that two implementations must agree on. */
-export function observation(t: TraceEntry): string {
-  const op = t.op as Record<string, unknown>;
-  const r = t.result as { ret: unknown; errno?: string; signal?: string; out?: Record<string, unknown>; exit?: Record<string, unknown> };
-  const name = op.op === "ioctl" ? `ioctl ${String(op.request)}` : String(op.op);
-  if (r.signal) return `${name}: signal ${r.signal}`;
-  if (r.errno) return `${name}: errno ${r.errno}${r.exit ? ` exit ${JSON.stringify(r.exit)}` : ""}`;
-  const handle = ["open", "dup", "memfd_create", "memfd_restricted", "mmap", "fork"].includes(String(op.op)) || ["KVM_CREATE_VM", "KVM_CREATE_VCPU", "KVM_CREATE_GUEST_MEMFD"].includes(String(op.request));
-  const parts = [`${name}: ok`];
-  if (!handle) parts.push(`ret ${String(r.ret)}`);
-  if (typeof r.out?.data === "string") parts.push(`data ${r.out.data}`);
-  if (r.exit) parts.push(`exit ${JSON.stringify(r.exit)}`);
-  return parts.join(" ");
-}
-
-export interface CaseAgreement {
-  id: string;
-  a: string;
-  b: string;
-  /** agree: same outcome and, for step cases, the same observations; differ; or not comparable (skipped on one side) */
-  verdict: "agree" | "differ" | "not-comparable";
-  firstDifference?: { step: number; a: string; b: string };
-  messages?: { a?: string; b?: string };
-  explainedBy?: string;
-}
-
-export function compareRuns(a: CaseResult[], b: CaseResult[], explain: Expectations): CaseAgreement[] {
-  const byId = new Map(b.map((r) => [r.id, r]));
-  const out: CaseAgreement[] = [];
-  for (const ra of a) {
-    const rb = byId.get(ra.id);
-    if (!rb) continue;
-    const messages = { ...(ra.message ? { a: ra.message } : {}), ...(rb.message ? { b: rb.message } : {}) };
-    if ((ra.outcome === "SKIP") !== (rb.outcome === "SKIP")) {
-      out.push({ id: ra.id, a: ra.outcome, b: rb.outcome, verdict: "not-comparable", messages });
-      continue;
-    }
-    // A scenario may loop on what it observes (a clock, a retry), so its steps are not compared one by one.
-    let diff: CaseAgreement["firstDifference"];
-    if (ra.kind === "steps") {
-      const ta = (ra.trace ?? []).map(observation);
-      const tb = (rb.trace ?? []).map(observation);
-      for (let i = 0; i < Math.max(ta.length, tb.length); i++)
-        if (ta[i] !== tb[i]) {
-          diff = { step: i + 1, a: ta[i] ?? "(no step)", b: tb[i] ?? "(no step)" };
-          break;
-        }
-    }
-    if (ra.outcome === rb.outcome && diff === undefined) {
-      out.push({ id: ra.id, a: ra.outcome, b: rb.outcome, verdict: "agree" });
-      continue;
-    }
-    const entry = explain.lookup(ra.id);
-    out.push({ id: ra.id, a: ra.outcome, b: rb.outcome, verdict: "differ", ...(diff ? { firstDifference: diff } : {}), messages, ...(entry ? { explainedBy: `${entry.query}: ${entry.reason}` } : {}) });
-  }
-  return out;
-}
+reports/latest/agreement/). Differences are explained by the first driver's
+expectations (expectations/<driver>.json, or --expectations F; none for remote
+drivers). Exit 1 when a difference is not explained, 0 otherwise (also when the
+driver is unavailable here), 2 on bad input.`;
 
 export async function cmdAgree(argv: string[]): Promise<number> {
   const { values: o } = parse(argv, {
@@ -87,13 +32,18 @@ export async function cmdAgree(argv: string[]): Promise<number> {
     profile: { type: "string" },
     host: { type: "string", default: "pvm" },
     filter: { type: "string", multiple: true },
+    suites: { type: "string", multiple: true },
+    expectations: { type: "string" },
     out: { type: "string" },
-    timeout: { type: "string", default: "10000" },
+    timeout: { type: "string", default: String(DEFAULT_TIMEOUT_MS) },
   });
+  const timeoutMs = parseTimeout(o.timeout);
   const spec = loadSpec();
-  const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
+  const { cases, files } = await loadSuites(spec, (o.suites ?? [SUITES_DIR]).map((d) => resolve(d)));
   const dir = resolve(o.out ?? join(REPORTS_DIR, "latest", "agreement"));
-  const common = { spec, cases, filters: o.filter ?? [], timeoutMs: Number(o.timeout), expectations: Expectations.none(), reporters: [], keepTrace: true, suiteFiles: files };
+  const explain =
+    o.expectations !== undefined ? Expectations.load(resolve(o.expectations)) : o.driver.startsWith("remote:") ? Expectations.none() : Expectations.forDriver(EXPECTATIONS_DIR, o.driver);
+  const common = { spec, cases, filters: o.filter ?? [], timeoutMs, expectations: Expectations.none(), reporters: [], keepTrace: true, suiteFiles: files };
   const first = await run({ ...common, driver: driverChoice(o.driver, { ...(o.profile ? { profile: o.profile } : {}), onStderr: (c) => process.stderr.write(c) }) });
   mkdirSync(dir, { recursive: true });
   if (first.info.skippedRun !== undefined) {
@@ -104,7 +54,6 @@ export async function cmdAgree(argv: string[]): Promise<number> {
   const profile = o.profile ?? first.info.profile;
   const refOpts = o.with === "reference" ? { profile, host: o.host } : { profile };
   const second = await run({ ...common, driver: driverChoice(o.with, refOpts) });
-  const explain = Expectations.forDriver(EXPECTATIONS_DIR, o.driver.split(":")[0]!);
   const rows = compareRuns(first.results, second.results, explain);
   const differ = rows.filter((r) => r.verdict === "differ");
   const notComparable = rows.filter((r) => r.verdict === "not-comparable");
@@ -121,7 +70,6 @@ export async function cmdAgree(argv: string[]): Promise<number> {
     cases: rows,
   };
   writeFileSync(join(dir, "agreement.json"), JSON.stringify(report, null, 2) + "\n");
-  const cell = (s: string) => s.replace(/\|/g, "\\|");
   const md = [
     `# Agreement: ${o.driver} (A) vs ${o.with} (B), profile ${profile}`,
     "",
@@ -142,7 +90,7 @@ export async function cmdAgree(argv: string[]): Promise<number> {
     ...notComparable.map((r) => `- \`${r.id}\`: A ${r.a}, B ${r.b} — ${cell(r.a === "SKIP" ? (r.messages?.a ?? "") : (r.messages?.b ?? ""))}`),
   ];
   writeFileSync(join(dir, "agreement.md"), md.join("\n") + "\n");
-  err(`privmem-cts agree: ${report.summary.agree}/${report.summary.cases} cases agree, ${report.summary.differ} differ (${report.summary.differ - report.summary.explained} unexplained), ${report.summary.notComparable} not comparable; ${relative(process.cwd(), dir)}/agreement.md`);
+  err(`privmem-cts agree: ${report.summary.agree}/${report.summary.cases} cases agree, ${report.summary.differ} differ (${report.summary.differ - report.summary.explained} unexplained), ${report.summary.notComparable} not comparable; ${shownPath(join(dir, "agreement.md"))}`);
   return report.summary.differ - report.summary.explained > 0 ? 1 : 0;
 }
 

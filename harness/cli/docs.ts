@@ -2,12 +2,13 @@
 // clauses with their sources and per-profile differences, and the cases that
 // cover each clause — plus an index.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { loadSpec, type Clause, type Spec } from "../../spec/index.js";
 import { formatRequest } from "../../spec/ioc.js";
 import { REPORTS_DIR, SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../case/load.js";
-import { err, parse } from "./common.js";
+import { err, parse, shownPath } from "./common.js";
+import { markdownCell as cell } from "../reporters/text.js";
 
 export const DOCS_HELP = `privmem-cts docs [--out DIR]
 
@@ -16,7 +17,6 @@ ioctl or object with its request numbers and struct layouts per profile, every
 clause with sources and per-profile variants, and the cases covering each clause.`;
 
 const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
-const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 function layoutTable(spec: Spec, struct: string): string[] {
   const s = spec.structs.get(struct);
@@ -58,7 +58,7 @@ function clauseSection(c: Clause, coveredBy: string[]): string[] {
   lines.push("", `Sources (${c.verification.status}${c.verification.note ? `: ${c.verification.note}` : ""}):`);
   for (const s of c.sources) lines.push(`- ${s.ref.startsWith(`${s.kind}:`) ? s.ref : `${s.kind}: ${s.ref}`}${s.note ? ` — ${s.note}` : ""}`);
   if (c.arch) lines.push(`- architectures: ${c.arch.join(", ")}`);
-  lines.push("", coveredBy.length ? `Covered by ${coveredBy.length} case(s): ${coveredBy.slice(0, 20).map((id) => `\`${id}\``).join(", ")}${coveredBy.length > 20 ? ", ..." : ""}` : "**No case covers this clause yet.**", "");
+  lines.push("", coveredBy.length ? `Named by ${coveredBy.length} case(s): ${coveredBy.slice(0, 20).map((id) => `\`${id}\``).join(", ")}${coveredBy.length > 20 ? ", ..." : ""}` : "**No case names this clause yet.**", "");
   return lines;
 }
 
@@ -91,6 +91,6 @@ export async function cmdDocs(argv: string[]): Promise<number> {
     writeFileSync(join(dir, `${slug(subject)}.md`), lines.join("\n"));
   }
   writeFileSync(join(dir, "index.md"), index.join("\n") + "\n");
-  err(`privmem-cts: wrote ${pages.size + 1} pages to ${relative(process.cwd(), dir) || "."}/`);
+  err(`privmem-cts: wrote ${pages.size + 1} pages to ${shownPath(dir)}`);
   return 0;
 }

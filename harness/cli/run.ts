@@ -12,10 +12,10 @@ import { KtapReporter } from "../reporters/ktap.js";
 import { JsonlReporter, JsonReporter, JunitReporter, junitXml } from "../reporters/files.js";
 import { clauseCoverage, COVERAGE_JSON, CoverageReporter } from "../reporters/coverage.js";
 import { matrixHtml, type MatrixRun } from "../reporters/html.js";
-
-export const MATRIX_HTML = "matrix.html";
 import { DEFAULT_TIMEOUT_MS, err, parse, parseTimeout, shownPath, UsageError } from "./common.js";
 import { EXIT_OK, type OutcomeName } from "../runner/outcomes.js";
+
+export const MATRIX_HTML = "matrix.html";
 
 export const RUN_HELP = `privmem-cts run [options]
 

@@ -103,7 +103,6 @@ export const OPS = {
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
-export const OP_NAMES = Object.keys(OPS) as OpName[];
 
 /** Every operation may name the process it runs in (a handle from `fork`); 0 is the first process. */
 export const PROCESS_PARAM: ParamSpec = { kind: "int", optional: true, doc: "process handle (default 0)" };

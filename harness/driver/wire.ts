@@ -21,7 +21,7 @@ export function bytesToHex(b: Uint8Array): string {
 }
 
 export function hexToBytes(s: unknown, what: string): Uint8Array {
-  if (typeof s !== "string" || !/^([0-9a-f]{2})*$/i.test(s)) throw new DriverFailure("protocol", `${what}: expected a hex string`);
+  if (typeof s !== "string" || s.length % 2 !== 0 || !/^[0-9a-f]*$/i.test(s)) throw new DriverFailure("protocol", `${what}: expected a hex string`);
   return new Uint8Array(Buffer.from(s, "hex"));
 }
 
@@ -94,7 +94,7 @@ export function opFromWire(msg: unknown): Op {
     }
     op[pname] = paramFromWire(p, v, `${name}.${pname}`);
   }
-  for (const k of Object.keys(m)) if (k !== "op" && k !== "process" && !(k in spec.params)) throw new DriverFailure("protocol", `${name}: unknown parameter ${k}`);
+  for (const k of Object.keys(m)) if (k !== "op" && k !== "process" && !Object.prototype.hasOwnProperty.call(spec.params, k)) throw new DriverFailure("protocol", `${name}: unknown parameter ${k}`);
   return op as unknown as Op;
 }
 

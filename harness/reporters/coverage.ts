@@ -38,7 +38,11 @@ export function clauseCoverage(spec: Spec, runs: RunResults[], allCases?: { id: 
     for (const c of r.cases) {
       for (const id of c.clauses) {
         named.add(id);
-        if (c.outcome !== "SKIP") tried.set(id, [...(tried.get(id) ?? []), `${c.outcome} ${c.id}`]);
+        if (c.outcome !== "SKIP") {
+          const list = tried.get(id);
+          if (list) list.push(`${c.outcome} ${c.id}`);
+          else tried.set(id, [`${c.outcome} ${c.id}`]);
+        }
       }
       if (c.outcome !== "PASS") continue;
       for (const id of c.clauses) {
@@ -84,7 +88,11 @@ export function formatCoverage(c: CoverageReport): string {
     lines.push(`  ${area.padEnd(12)} ${String(a.covered).padStart(3)}/${String(a.total).padEnd(3)} ${String(pct).padStart(3)}%`);
     // Group the uncovered clauses of an area by their reason.
     const byWhy = new Map<string, string[]>();
-    for (const id of a.uncovered) byWhy.set(a.why[id]!, [...(byWhy.get(a.why[id]!) ?? []), id]);
+    for (const id of a.uncovered) {
+      const list = byWhy.get(a.why[id]!);
+      if (list) list.push(id);
+      else byWhy.set(a.why[id]!, [id]);
+    }
     for (const [reason, ids] of byWhy) lines.push(`      uncovered ${ids.join(" ")}: ${reason}`);
   }
   return lines.join("\n");

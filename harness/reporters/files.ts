@@ -3,7 +3,8 @@
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { CaseResult, Reporter, RunInfo } from "../runner/run.js";
-import type { OutcomeName } from "../runner/outcomes.js";
+import { junitKind, type OutcomeName } from "../runner/outcomes.js";
+import { escapeMarkup as xml } from "./text.js";
 
 export const RESULTS_JSON = "results.json";
 export const RESULTS_JSONL = "results.jsonl";
@@ -52,28 +53,36 @@ export class JsonReporter implements Reporter {
   }
 }
 
-const xml = (s: string) => s.replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c]!).replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, "");
 
 export function junitXml(info: RunInfo, results: CaseResult[]): string {
   const byArea = new Map<string, CaseResult[]>();
-  for (const r of results) byArea.set(r.area, [...(byArea.get(r.area) ?? []), r]);
-  const lines = ['<?xml version="1.0" encoding="UTF-8"?>'];
-  const count = (rs: CaseResult[], os: OutcomeName[]) => rs.filter((r) => os.includes(r.outcome)).length;
-  lines.push(`<testsuites name="privmem-cts ${xml(info.driver)} ${xml(info.profile)}" tests="${results.length}" failures="${count(results, ["FAIL", "XPASS"])}" errors="${count(results, ["ERROR", "CRASH", "TIMEOUT"])}" skipped="${count(results, ["SKIP", "XFAIL"])}">`);
+  for (const r of results) {
+    const list = byArea.get(r.area);
+    if (list) list.push(r);
+    else byArea.set(r.area, [r]);
+  }
+  const counts = (rs: CaseResult[]) => {
+    const n = { failure: 0, error: 0, skipped: 0 };
+    for (const r of rs) {
+      const k = junitKind(r.outcome);
+      if (k) n[k]++;
+    }
+    return `tests="${rs.length}" failures="${n.failure}" errors="${n.error}" skipped="${n.skipped}"`;
+  };
+  const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites name="privmem-cts ${xml(info.driver)} ${xml(info.profile)}" ${counts(results)}>`];
   for (const [area, rs] of byArea) {
     const time = rs.reduce((t, r) => t + r.durationMs, 0) / 1000;
-    lines.push(`  <testsuite name="${xml(area)}" tests="${rs.length}" failures="${count(rs, ["FAIL", "XPASS"])}" errors="${count(rs, ["ERROR", "CRASH", "TIMEOUT"])}" skipped="${count(rs, ["SKIP", "XFAIL"])}" time="${time.toFixed(3)}">`);
+    lines.push(`  <testsuite name="${xml(area)}" ${counts(rs)} time="${time.toFixed(3)}">`);
     for (const r of rs) {
       const open = `    <testcase classname="${xml(area)}" name="${xml(r.id)}" time="${(r.durationMs / 1000).toFixed(4)}"`;
       const msg = xml(r.message ?? "");
+      const kind = junitKind(r.outcome);
       const body =
-        r.outcome === "FAIL" || r.outcome === "XPASS"
-          ? `<failure type="${r.outcome}" message="${msg}">${xml(r.repro)}</failure>`
-          : r.outcome === "ERROR" || r.outcome === "CRASH" || r.outcome === "TIMEOUT"
-            ? `<error type="${r.outcome}" message="${msg}">${xml(r.repro)}</error>`
-            : r.outcome === "SKIP" || r.outcome === "XFAIL"
-              ? `<skipped message="${r.outcome === "XFAIL" ? "XFAIL: " : ""}${msg}"/>`
-              : "";
+        kind === "skipped"
+          ? `<skipped message="${r.outcome === "XFAIL" ? "XFAIL: " : ""}${msg}"/>`
+          : kind !== undefined
+            ? `<${kind} type="${r.outcome}" message="${msg}">${xml(r.repro)}</${kind}>`
+            : "";
       lines.push(body ? `${open}>${body}</testcase>` : `${open}/>`);
     }
     lines.push("  </testsuite>");

@@ -2,8 +2,9 @@
 // each run, whether a case naming it passed, failed, was expected to fail or was skipped.
 import type { Spec } from "../../spec/index.js";
 import type { CaseResult, RunInfo } from "../runner/run.js";
+import { isBad, type OutcomeName } from "../runner/outcomes.js";
+import { escapeMarkup as esc } from "./text.js";
 
-const esc = (s: string) => s.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
 
 export interface MatrixRun {
   label: string;
@@ -13,9 +14,9 @@ export interface MatrixRun {
 
 type Cell = "pass" | "fail" | "xfail" | "skip" | "none";
 
-function cellFor(outcomes: string[]): Cell {
+function cellFor(outcomes: OutcomeName[]): Cell {
   if (outcomes.length === 0) return "none";
-  if (outcomes.some((o) => o === "FAIL" || o === "ERROR" || o === "CRASH" || o === "TIMEOUT" || o === "XPASS")) return "fail";
+  if (outcomes.some(isBad)) return "fail";
   if (outcomes.some((o) => o === "XFAIL")) return "xfail";
   if (outcomes.some((o) => o === "PASS")) return "pass";
   return "skip";
@@ -23,7 +24,7 @@ function cellFor(outcomes: string[]): Cell {
 
 export function matrixHtml(spec: Spec, runs: MatrixRun[]): string {
   const perRun = runs.map((r) => {
-    const m = new Map<string, { outcomes: string[]; cases: string[] }>();
+    const m = new Map<string, { outcomes: OutcomeName[]; cases: string[] }>();
     for (const c of r.cases)
       for (const id of c.clauses) {
         const e = m.get(id) ?? { outcomes: [], cases: [] };

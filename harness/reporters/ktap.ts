@@ -2,11 +2,12 @@
 // streamed as cases finish, diagnostics before the result they explain.
 import type { Writable } from "node:stream";
 import type { CaseResult, Reporter, RunInfo } from "../runner/run.js";
-import type { OutcomeName } from "../runner/outcomes.js";
+import { isBad, type OutcomeName } from "../runner/outcomes.js";
 
 const clean = (s: string) => s.replace(/#/g, "%23").replace(/\s+/g, " ").trim();
 
-export function ktapLine(n: number, r: Pick<CaseResult, "id" | "outcome" | "message">): string {
+export function ktapLine(n: number, result: Pick<CaseResult, "id" | "outcome" | "message">): string {
+  const r = { ...result, id: clean(result.id) };
   const msg = r.message ? clean(r.message) : "";
   switch (r.outcome) {
     case "PASS": return `ok ${n} ${r.id}`;
@@ -75,7 +76,7 @@ export class KtapReporter implements Reporter {
     }
     this.inArea++;
     if (r.outcome !== "SKIP") this.areaAllSkipped = false;
-    if (r.outcome === "FAIL" || r.outcome === "ERROR" || r.outcome === "CRASH" || r.outcome === "TIMEOUT" || r.outcome === "XPASS") {
+    if (isBad(r.outcome)) {
       this.areaBad = true;
       if (r.message) for (const line of r.message.split("\n").slice(0, 8)) this.w(`  # ${r.id}: ${line}`);
       this.w(`  # repro: ${r.repro}`);

@@ -3,11 +3,18 @@
 export const OUTCOMES = ["PASS", "FAIL", "SKIP", "ERROR", "TIMEOUT", "CRASH", "XFAIL", "XPASS"] as const;
 export type OutcomeName = (typeof OUTCOMES)[number];
 
-/** Outcomes an expectations entry may announce. */
-export const FAILING: readonly OutcomeName[] = ["FAIL", "ERROR", "TIMEOUT", "CRASH"];
 
+/** The outcomes that fail a run: the implementation broke a rule, or the run could not tell. */
 export function isBad(o: OutcomeName): boolean {
   return o === "FAIL" || o === "ERROR" || o === "TIMEOUT" || o === "CRASH" || o === "XPASS";
+}
+
+/** JUnit's three kinds of non-pass: a wrong answer, a broken run, a case not run. */
+export function junitKind(o: OutcomeName): "failure" | "error" | "skipped" | undefined {
+  if (o === "FAIL" || o === "XPASS") return "failure";
+  if (o === "ERROR" || o === "CRASH" || o === "TIMEOUT") return "error";
+  if (o === "SKIP" || o === "XFAIL") return "skipped";
+  return undefined;
 }
 
 export const EXIT_OK = 0;

@@ -270,7 +270,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
       clauses: c.clauses,
       durationMs: Math.round((performance.now() - start) * 1000) / 1000,
       ...(message ? { message } : {}),
-      repro: [...reproBase, "--filter", c.id].map(shellQuote).join(" "),
+      repro: [...reproBase, "--filter", `=${c.id}`].map(shellQuote).join(" "),
       ...(opts.keepTrace && trace ? { trace } : {}),
     };
     summary[result.outcome]++;

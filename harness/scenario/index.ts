@@ -82,8 +82,5 @@ export function defineSuite(suite: ScenarioSuite): ScenarioSuite {
   return suite;
 }
 
-export function describeResult(r: OpResult): string {
-  if (r.signal) return `signal ${r.signal}`;
-  if (r.errno) return `ret ${r.ret} errno ${r.errno}`;
-  return `ret ${r.ret}${r.exit ? ` exit ${r.exit.reason}` : ""}`;
-}
+/** A result in words, for messages. */
+export { describe as describeResult } from "../case/match.js";

@@ -41,6 +41,23 @@ describe("CLI", function () {
     expect(cli("run", "--driver", "nosuch").status).to.equal(2);
     expect(cli("nosuchcommand").status).to.equal(2);
     expect(cli("run", "--profile", "linux-9.9").status).to.equal(2);
+    const host = cli("run", "--host", "bogus");
+    expect(host.status).to.equal(2);
+    expect(host.stderr).to.match(/unknown host model bogus \(host models: full, pvm\)/);
+    const nested = cli("run", "--profile", "linux-6.8,linux-7.2", "--reporter", "json");
+    expect(nested.status).to.equal(2);
+    expect(nested.stdout).to.equal("");
+    const nomatch = cli("run", "--filter", "gmem:creat");
+    expect(nomatch.status).to.equal(2);
+    expect(nomatch.stderr).to.match(/--filter gmem:creat matches no case/);
+    expect(cli("coverage", "--results", "/nonexistent/results.json").status).to.equal(2);
+  });
+
+  it("bails out with exit 1 when the driver is there but cannot start", () => {
+    const r = cli("run", "--driver", "remote:/nonexistent/driver --flag", "--out", mkdtempSync(join(tmpdir(), "pmc-")));
+    expect(r.status).to.equal(1);
+    expect(r.stdout).to.match(/^Bail out! driver remote:\/nonexistent\/driver --flag could not start: /);
+    expect(r.stderr).not.to.match(/internal error/);
   });
 
   it("keeps every finished case in results.jsonl when the runner is killed", async () => {

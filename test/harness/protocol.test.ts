@@ -6,8 +6,10 @@ import { loadSuites } from "../../harness/case/load.js";
 import { driverChoice } from "../../harness/drivers/index.js";
 import { Expectations } from "../../harness/runner/expectations.js";
 import { run } from "../../harness/runner/run.js";
-import { observation } from "../../harness/cli/agree.js";
+import { observation } from "../../harness/runner/agreement.js";
 import { opFromWire, opToWire, resultFromWire, resultToWire } from "../../harness/driver/wire.js";
+import { ChildProcessDriver, splitCommand } from "../../harness/driver/child.js";
+import { FAKE_DRIVER } from "./fixtures.js";
 
 const CLI = join(PROJECT_ROOT, "dist", "harness", "cli", "main.js");
 
@@ -21,6 +23,16 @@ describe("driver protocol", function () {
     expect(opFromWire(JSON.parse(JSON.stringify(opToWire(store))))).to.deep.equal(store);
     const res = { ret: -1n, errno: "EFAULT", exit: { reason: "KVM_EXIT_MEMORY_FAULT", memory_fault: { flags: 8n, gpa: 1n << 62n, size: 4096n } }, out: { data: new Uint8Array([7]), link: "anon_inode:[kvm-gmem]" } };
     expect(resultFromWire(JSON.parse(JSON.stringify(resultToWire(res))))).to.deep.equal(res);
+  });
+
+  it("leaves no timer running after a child driver is closed", async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    await new Promise((r) => setImmediate(r)); // mocha arms its own test timer once the test yields
+    const before = timers();
+    const [command, ...args] = splitCommand(FAKE_DRIVER.slice("remote:".length));
+    const d = await ChildProcessDriver.start({ command: command!, args });
+    await d.close();
+    expect(timers(), process.getActiveResourcesInfo().join(",")).to.equal(before);
   });
 
   it("rejects malformed operations with a protocol error", () => {

@@ -65,6 +65,8 @@ describe("runner against a misbehaving remote driver", function () {
       "fake:robust:g_badresult": "ERROR",
       "fake:robust:h_wrong_errno:size=1": "PASS",
       "fake:robust:h_wrong_errno:size=0": "PASS",
+      "fake:robust:k_bad_reset": "PASS",
+      "fake:robust:l_hang_reset": "PASS",
       "fake:robust:i_needs_snp": "SKIP",
       "fake:robust:j_last_pass": "PASS",
     });
@@ -74,6 +76,9 @@ describe("runner against a misbehaving remote driver", function () {
     expect(msg["fake:robust:e_garbage"]).to.match(/not JSON/);
     expect(msg["fake:robust:g_badresult"]).to.match(/malformed/);
     expect(msg["fake:robust:i_needs_snp"]).to.match(/vm-type:snp/);
+    // A driver that cannot reset is replaced; the case keeps its own verdict, with a note.
+    expect(msg["fake:robust:k_bad_reset"]).to.match(/could not reset after the case \(malformed reset reply: \/released|missing required property "released"/);
+    expect(msg["fake:robust:l_hang_reset"]).to.match(/could not reset after the case/);
     expect(outcome.result.exitCode).to.equal(1);
   });
 
@@ -82,7 +87,7 @@ describe("runner against a misbehaving remote driver", function () {
     expect(top).to.have.length(1);
     expect(top[0]!.ok).to.equal(false);
     const kids = top[0]!.children!;
-    expect(kids).to.have.length(11);
+    expect(kids).to.have.length(13);
     expect(kids.find((k) => k.description === "fake:robust:d_hang")!.directive).to.match(/^TIMEOUT/);
     expect(kids.find((k) => k.description === "fake:robust:i_needs_snp")).to.include({ ok: true });
     expect(kids.find((k) => k.description === "fake:robust:i_needs_snp")!.directive).to.match(/^SKIP/);
@@ -93,14 +98,14 @@ describe("runner against a misbehaving remote driver", function () {
     const json = JSON.parse(readFileSync(join(outcome.dir, "results.json"), "utf8"));
     expect(json.runInfo).to.include({ driver: FAKE_DRIVER, driverName: "fake", profile: "linux-6.18" });
     expect(json.runInfo.suiteRevision).to.match(/suites-sha256:[0-9a-f]{16}/);
-    expect(json.summary).to.include({ PASS: 5, CRASH: 2, TIMEOUT: 1, ERROR: 2, SKIP: 1 });
+    expect(json.summary).to.include({ PASS: 7, CRASH: 2, TIMEOUT: 1, ERROR: 2, SKIP: 1 });
     expect(json.cases[0]).to.have.keys(["id", "kind", "outcome", "expected", "area", "clauses", "durationMs", "repro"]);
-    expect(json.cases[0].repro).to.contain("--filter fake:robust:a_pass");
+    expect(json.cases[0].repro).to.contain("--filter =fake:robust:a_pass");
     const lines = readFileSync(join(outcome.dir, "results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     expect(lines[0].type).to.equal("run");
     expect(lines.slice(1).map((l) => l.id)).to.deep.equal(json.cases.map((c: { id: string }) => c.id));
     const junit = readFileSync(join(outcome.dir, "junit.xml"), "utf8");
-    expect(junit).to.contain('<testsuite name="GMEM-CREATE" tests="11" failures="0" errors="5" skipped="1"');
+    expect(junit).to.contain('<testsuite name="GMEM-CREATE" tests="13" failures="0" errors="5" skipped="1"');
   });
 
   it("fails the cases of a driver that gives the wrong answer", async () => {
