@@ -21,6 +21,12 @@ export type FaultResult =
   | { kind: "mapped"; spte: Spte }
   /** KVM_EXIT_MEMORY_FAULT, with KVM_RUN failing with errno */
   | { kind: "memory-fault"; errno: Errno }
+  /**
+   * kvm_handle_error_pfn() for KVM_PFN_ERR_FAULT: the host page behind userspace_addr could
+   * not be had (no VMA, no permission, SIGBUS). KVM_RUN fails with EFAULT and no memory-fault
+   * exit is prepared, so kvm_run.exit_reason is stale (EXIT-012).
+   */
+  | { kind: "host-fault" }
   /** RET_PF_EMULATE: no memslot (MMIO) or a write to a read-only memslot */
   | { kind: "emulate" }
   /** the host page is poisoned: KVM sends SIGBUS and the run is interrupted */
@@ -51,7 +57,7 @@ export function handleFault(vm: Vm, req: FaultRequest): FaultResult {
   if (readonlySlot && req.write) return { kind: "emulate" };
   const host = vm.owner.mm.getUserPage(slot.hostPage(req.gfn, kernel.page.shift), req.write);
   if (host === "hwpoison") return { kind: "hwpoison" };
-  if (host === "fault") return { kind: "memory-fault", errno: "EFAULT" };
+  if (host === "fault") return { kind: "host-fault" };
   const spte = new Spte(host.folio, host.writable && !readonlySlot, false);
   vm.mmu.map(0, req.gfn, spte);
   return { kind: "mapped", spte };

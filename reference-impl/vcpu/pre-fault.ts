@@ -62,6 +62,8 @@ function mapOne(ctx: SyscallContext, vcpu: Vcpu, gfn: number): Errno | undefined
       return undefined;
     case "memory-fault":
       return r.errno;
+    case "host-fault":
+      return "EFAULT";
     case "emulate":
       return "ENOENT";
     case "hwpoison":

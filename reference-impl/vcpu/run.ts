@@ -57,6 +57,9 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
           errno: r.errno,
           exit: { reason: "KVM_EXIT_MEMORY_FAULT", memory_fault: { flags: isPrivate ? kernel.K.EXIT_FLAG_PRIVATE : 0n, gpa: page.address(gfn), size: page.size } },
         };
+      else if (r.kind === "host-fault")
+        // No exit is prepared: exit_reason keeps whatever it held, so none is reported.
+        return { ret: -1n, errno: "EFAULT" };
       else if (r.kind === "hwpoison") {
         ctx.signal = "SIGBUS";
         return { ret: -1n, errno: "EINTR", exit: { reason: "KVM_EXIT_INTR" } };

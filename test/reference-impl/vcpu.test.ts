@@ -40,13 +40,28 @@ describe("reference-impl vcpu: guest accesses and exits", () => {
     expect(() => s.call("guest", { vcpu, access: "read", gpa: GPA + 2n * PAGE - 1n, len: 2n })).to.throw(/crossing/);
   });
 
-  it("reports a memslot without host memory as a memory fault", () => {
-    const s = new Session("linux-7.2", "full");
-    const vm = s.vm();
-    s.ok("ioctl", { fd: vm, request: "KVM_SET_USER_MEMORY_REGION", arg: { slot: 0n, guest_phys_addr: GPA, memory_size: PAGE, userspace_addr: 0x10000000n } });
-    const r = s.read(s.vcpu(vm), GPA);
-    expect(r.errno).to.equal("EFAULT");
-    expect(memoryFault(r)).to.deep.equal({ flags: 0n, gpa: GPA, size: PAGE });
+  it("fails KVM_RUN with EFAULT and no memory-fault exit when the slot has no usable host page", () => {
+    for (const profile of ["linux-6.8", "linux-6.18", "linux-7.2"] as const) {
+      const s = new Session(profile, "full");
+      const vm = s.vm();
+      const vcpu = s.vcpu(vm);
+      const none = s.anon(1n, 0n);
+      // No VMA, a PROT_NONE mapping, and (6.18+) a guest_memfd mapping the host may not fault in.
+      s.ok("ioctl", { fd: vm, request: "KVM_SET_USER_MEMORY_REGION", arg: { slot: 0n, guest_phys_addr: GPA, memory_size: PAGE, userspace_addr: 0x10000000n } });
+      s.ok("ioctl", { fd: vm, request: "KVM_SET_USER_MEMORY_REGION", arg: { slot: 1n, guest_phys_addr: 2n * GPA, memory_size: PAGE, userspace_addr: none } });
+      const gpas = [GPA, 2n * GPA];
+      if (profile !== "linux-6.8") {
+        const g = s.gmem(vm, PAGE, s.c("GUEST_MEMFD_FLAG_MMAP"));
+        const m = s.mapShared(g, 1n).ret;
+        s.ok("ioctl", { fd: vm, request: "KVM_SET_USER_MEMORY_REGION", arg: { slot: 2n, guest_phys_addr: 3n * GPA, memory_size: PAGE, userspace_addr: m } });
+        gpas.push(3n * GPA);
+      }
+      for (const gpa of gpas)
+        for (const r of [s.read(vcpu, gpa), s.write(vcpu, gpa, 1)]) {
+          expect(r).to.include({ ret: -1n, errno: "EFAULT" });
+          expect(r.exit, `${profile} gpa 0x${gpa.toString(16)}`).to.equal(undefined);
+        }
+    }
   });
 
   it("turns writes to a read-only memslot into MMIO exits", () => {
