@@ -161,8 +161,10 @@ function commit(ctx: SyscallContext, vm: Vm, old: Memslot | undefined, slot: Mem
     vm.mmu.zapSlot(old!);
   }
   if (change === "create" || change === "move") {
-    // kvm_arch_prepare_memory_region() on x86: the slot must fit the MMU's GPA width.
+    // kvm_arch_prepare_memory_region() on x86: the slot must fit the MMU's GPA width, and its
+    // last gfn must not be an alias (a TD's shared bit), since memslots name only private gfns.
     if (slot!.endGfn - 1 > vm.maxGfn) fail("EINVAL");
+    if (vm.type.isGfnAlias(slot!.endGfn - 1)) fail("EINVAL");
     kernel.allocate();
   }
   if (old !== undefined) slots.remove(old);

@@ -208,6 +208,25 @@ describe("reference-impl arch/x86: TDX initialization", () => {
     expect(s.tdxOp(vm, "KVM_TDX_FINALIZE_VM").errno).to.equal("EINVAL");
   });
 
+  it("refuses memslots whose last gfn carries the TD's shared bit, once KVM_TDX_INIT_VM chose it", () => {
+    const s = new Session("linux-7.2", "full");
+    const vm = s.vm("KVM_X86_TDX_VM");
+    const mem = s.anon(2n);
+    const at = (slot: bigint, gpa: bigint, size = PAGE) => s.slot(vm, { slot, guest_phys_addr: gpa, memory_size: size, userspace_addr: mem }).errno;
+    // Before KVM_TDX_INIT_VM there is no shared bit yet.
+    expect(at(0n, SHARED_47)).to.equal(undefined);
+    expect(s.slot(vm, { slot: 0n, memory_size: 0n }).errno).to.equal(undefined);
+    s.initConfidential(vm, "KVM_X86_TDX_VM");
+    expect(at(0n, SHARED_47)).to.equal("EINVAL");
+    expect(at(0n, SHARED_47 - PAGE, 2n * PAGE)).to.equal("EINVAL");
+    expect(at(0n, SHARED_47 - 2n * PAGE, 2n * PAGE)).to.equal(undefined);
+    // Moving the slot onto the alias is refused the same way and leaves it where it was.
+    expect(at(0n, SHARED_47 + PAGE, 2n * PAGE)).to.equal("EINVAL");
+    expect(at(1n, SHARED_47 - 2n * PAGE, PAGE)).to.equal("EEXIST");
+    // Only the last gfn is looked at: a slot whose first page is an alias but whose last is not is accepted.
+    expect(at(2n, 2n * SHARED_47 - PAGE, 2n * PAGE)).to.equal(undefined);
+  });
+
   it("refuses to pre-fault before finalization, and the shared alias after it", () => {
     const s = new Session("linux-7.2", "full");
     const vm = s.vm("KVM_X86_TDX_VM");
