@@ -32,6 +32,11 @@ export class PageGeometry {
     return BigInt(page) << this.shift;
   }
 
+  /** PAGE_ALIGN(len) as the kernel computes it, in 64 bits: a length within a page of 2^64 wraps to 0. */
+  align64(len: bigint): bigint {
+    return BigInt.asUintN(64, BigInt.asUintN(64, len) + this.mask) & ~this.mask;
+  }
+
   /** Number of pages covering len bytes (rounded up). */
   pagesUp(len: bigint): bigint {
     return (len + this.mask) >> this.shift;

@@ -6,6 +6,7 @@
 // modelled: no operation observes it.
 import type { OutValue } from "../../harness/driver/contract.js";
 import { fail } from "../lib/errno.js";
+import { U64_MAX } from "../lib/u64.js";
 import type { IntervalMap } from "../lib/interval-map.js";
 import type { SyscallContext } from "./file.js";
 import type { Vma } from "./vma.js";
@@ -41,8 +42,10 @@ export function sysMbind(ctx: SyscallContext, addr: bigint, len: bigint, modeArg
   // do_mbind()
   if (flags & ~BigInt(P.MF_STRICT | P.MF_MOVE | P.MF_MOVE_ALL)) fail("EINVAL");
   const page = kernel.page;
-  if (!page.aligned(addr)) fail("EINVAL");
-  const size = page.pagesUp(BigInt.asUintN(64, len)) << page.shift;
+  const first = BigInt.asUintN(64, addr);
+  if (!page.aligned(first)) fail("EINVAL");
+  const size = page.align64(len);
+  if (first + size > U64_MAX) fail("EINVAL");
   if (size === 0n) return 0n;
   const nodes = BigInt.asUintN(64, nodemask);
   // mpol_new()
@@ -65,9 +68,10 @@ export function sysMbind(ctx: SyscallContext, addr: bigint, len: bigint, modeArg
     policy = { mode, flags: modeFlags, nodes: mode === P.LOCAL ? 0n : usable };
   }
   const mm = ctx.process.mm;
-  const start = page.page(addr);
+  const start = page.page(first);
   const end = start + page.page(size);
-  if (addr + size > kernel.host.userAddressEnd || mm.vmas.gaps(start, end).length > 0) fail("EFAULT");
+  // queue_pages_range(): a hole in the range (anything past the mappings) is EFAULT.
+  if (mm.vmas.gaps(start, end).length > 0) fail("EFAULT");
   for (const vma of mm.vmasIn(start, end)) {
     vma.policy = policy;
     const shared = sharedPolicyOf(vma);
@@ -82,7 +86,7 @@ export function sysGetMempolicy(ctx: SyscallContext, addr: bigint): { [k: string
   const { kernel } = ctx;
   const page = kernel.page;
   const a = BigInt.asUintN(64, addr);
-  const vma = a < kernel.host.userAddressEnd ? ctx.process.mm.vmas.get(page.page(a))?.value : undefined;
+  const vma = ctx.process.mm.vmas.get(page.page(a))?.value;
   if (vma === undefined) fail("EFAULT");
   const shared = sharedPolicyOf(vma);
   const policy = shared !== null ? (shared.get(vma.indexOf(page.page(a)))?.value ?? null) : vma.policy;

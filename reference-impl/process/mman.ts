@@ -4,6 +4,7 @@ import { DriverFailure, type OpResult } from "../../harness/driver/contract.js";
 import { GmemFile } from "../guest_memfd/file.js";
 import { GmemInode } from "../guest_memfd/inode.js";
 import { fail } from "../lib/errno.js";
+import { U64_MAX } from "../lib/u64.js";
 import { FMODE_READ, FMODE_WRITE, type OpenFile, type SyscallContext } from "./file.js";
 import { ShmemFile, ShmemInode } from "./shmem.js";
 import { vfsFallocate } from "./vfs.js";
@@ -28,7 +29,7 @@ export function sysMmap(ctx: SyscallContext, addr: bigint, len: bigint, prot: bi
   const file: OpenFile | null = anonymous ? null : ctx.process.files.get(BigInt.asUintN(32, fd));
   if (BigInt.asUintN(64, len) === 0n) fail("EINVAL");
   const size = page.pagesUp(BigInt.asUintN(64, len)) << page.shift;
-  const end = kernel.host.userAddressEnd;
+  const end = kernel.host.taskSize;
   if (size > end) fail("ENOMEM");
   const pgoff = page.page(BigInt.asUintN(64, offset));
   const npages = page.page(size);
@@ -103,7 +104,7 @@ function findAddress(ctx: SyscallContext, hint: bigint, size: bigint): bigint {
   const vmas = ctx.process.mm.vmas;
   const npages = page.page(size);
   const aligned = (hint + page.mask) & ~page.mask;
-  if (aligned !== 0n && aligned <= ctx.kernel.host.userAddressEnd - size && !vmas.intersects(page.page(aligned), page.page(aligned) + npages)) return aligned;
+  if (aligned !== 0n && aligned <= ctx.kernel.host.taskSize - size && !vmas.intersects(page.page(aligned), page.page(aligned) + npages)) return aligned;
   const gaps = vmas.gaps(16, page.page(MMAP_BASE));
   for (let i = gaps.length - 1; i >= 0; i--) {
     const [s, e] = gaps[i]!;
@@ -112,35 +113,40 @@ function findAddress(ctx: SyscallContext, hint: bigint, size: bigint): bigint {
   return fail("ENOMEM");
 }
 
-/** Validate [addr, addr+len) and return its pages; null when len rounds to nothing. */
-function userRange(ctx: SyscallContext, addr: bigint, len: bigint, zeroIsError: boolean): [number, number] | null {
+/** [start, end) in pages for a byte range the caller has checked (end <= 2^64). */
+function pages(ctx: SyscallContext, addr: bigint, size: bigint): [number, number] {
   const { page } = ctx.kernel;
-  if (!page.aligned(addr)) fail("EINVAL");
-  const size = page.pagesUp(BigInt.asUintN(64, len)) << page.shift;
-  if (size === 0n) {
-    if (zeroIsError) fail("EINVAL");
-    return null;
-  }
-  if (addr + size > ctx.kernel.host.userAddressEnd) fail(zeroIsError ? "EINVAL" : "ENOMEM");
   return [page.page(addr), page.page(addr + size)];
 }
 
+/** __vm_munmap() / do_vmi_munmap(): the range must lie below TASK_SIZE. */
 export function sysMunmap(ctx: SyscallContext, addr: bigint, len: bigint): bigint {
-  const [start, end] = userRange(ctx, addr, len, true)!;
-  ctx.process.mm.unmap(start, end);
+  const { page, host } = ctx.kernel;
+  const start = BigInt.asUintN(64, addr);
+  const n = BigInt.asUintN(64, len);
+  if (!page.aligned(start) || start > host.taskSize || n > host.taskSize - start) fail("EINVAL");
+  const size = ctx.kernel.page.align64(n);
+  if (size === 0n) fail("EINVAL");
+  const [first, last] = pages(ctx, start, size);
+  ctx.process.mm.unmap(first, last);
   return 0n;
 }
 
+/** do_mprotect_pkey(): no TASK_SIZE check; a range past the mappings fails with ENOMEM. */
 export function sysMprotect(ctx: SyscallContext, addr: bigint, len: bigint, prot: bigint): bigint {
-  const { K } = ctx.kernel;
+  const { K, page } = ctx.kernel;
+  const start = BigInt.asUintN(64, addr);
+  if (!page.aligned(start)) fail("EINVAL");
+  if (BigInt.asUintN(64, len) === 0n) return 0n;
+  const size = ctx.kernel.page.align64(len);
+  if (size === 0n || start + size > U64_MAX) fail("ENOMEM");
+  // arch_validate_prot() comes after the range checks.
   const p = Number(BigInt.asUintN(32, prot));
   if (p & ~PROT_KNOWN) fail("EINVAL");
-  const range = userRange(ctx, addr, len, false);
-  if (range === null) return 0n;
-  const [start, end] = range;
+  const [first, end] = pages(ctx, start, size);
   const mm = ctx.process.mm;
-  let at = start;
-  for (const vma of mm.vmasIn(start, end)) {
+  let at = first;
+  for (const vma of mm.vmasIn(first, end)) {
     if (vma.start > at) break;
     if (p & K.prot.WRITE && !vma.mayWrite) fail("EACCES");
     if (p & K.prot.EXEC && !vma.mayExec) fail("EACCES");
@@ -161,10 +167,14 @@ export function sysMadvise(ctx: SyscallContext, addr: bigint, len: bigint, advic
   const a = Number(BigInt.asIntN(32, advice));
   const known = Object.values(M).includes(a) && (a !== M.HWPOISON || kernel.host.memoryFailure);
   if (!known && !UNMODELLED_ADVICE.has(a)) fail("EINVAL");
-  const range = userRange(ctx, addr, len, false);
-  if (range === null) return 0n;
+  const first = BigInt.asUintN(64, addr);
+  if (!kernel.page.aligned(first)) fail("EINVAL");
+  const size = ctx.kernel.page.align64(len);
+  if (BigInt.asUintN(64, len) !== 0n && size === 0n) fail("EINVAL");
+  if (first + size > U64_MAX) fail("EINVAL");
+  if (size === 0n) return 0n;
   if (UNMODELLED_ADVICE.has(a)) throw new DriverFailure("unsupported", `madvise advice ${a} is not modelled`);
-  const [start, end] = range;
+  const [start, end] = pages(ctx, first, size);
   const mm = ctx.process.mm;
   if (a === M.HWPOISON) return injectMemoryFailure(ctx, start, end);
   let at = start;
@@ -239,13 +249,13 @@ function injectMemoryFailure(ctx: SyscallContext, start: number, end: number): b
 /** A CPU access through the page tables: data, or the signal the access raised. */
 export function cpuAccess(ctx: SyscallContext, addr: bigint, len: number, store: Uint8Array | null): OpResult {
   if (len > 65536) throw new DriverFailure("protocol", `memory access of ${len} bytes (at most 65536)`);
-  const { page, host } = ctx.kernel;
+  const { page } = ctx.kernel;
   const out = new Uint8Array(store === null ? len : 0);
   for (let done = 0; done < len; ) {
     const at = BigInt.asUintN(64, addr) + BigInt(done);
     const offset = Number(at & page.mask);
     const n = Math.min(len - done, page.bytes - offset);
-    const r = at >= host.userAddressEnd ? "SIGSEGV" : ctx.process.mm.fault(page.page(at), store !== null);
+    const r = ctx.process.mm.fault(page.page(at), store !== null);
     if (typeof r === "string") return { ret: -1n, signal: r === "HWPOISON" ? "SIGBUS" : r };
     if (store === null) out.set(r.read(offset, n), done);
     else r.write(offset, store.subarray(done, done + n));

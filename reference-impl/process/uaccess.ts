@@ -4,12 +4,26 @@
 // copy fail with EFAULT.
 import type { Decoded } from "../../spec/codec.js";
 import { fail } from "../lib/errno.js";
+import { S64_MAX, U64_MAX } from "../lib/u64.js";
+import type { Kernel } from "../kernel.js";
 import type { SyscallContext } from "./file.js";
 
+/**
+ * access_ok(addr, size) on x86-64 (__access_ok() in arch/x86/include/asm/uaccess_64.h):
+ * the range must not wrap and its end must not pass the revision's limit (userPtrMax in
+ * system/revision.ts). For small constant sizes the kernel checks addr alone; the access
+ * that follows faults on the same ranges, so the model checks the end in every case.
+ */
+export function accessOk(kernel: Kernel, addr: bigint, size: bigint): boolean {
+  const end = BigInt.asUintN(64, addr) + BigInt.asUintN(64, size);
+  if (end > U64_MAX) return false;
+  return end <= (kernel.revision.userPtrMax === "sign-bit" ? S64_MAX : kernel.host.taskSize);
+}
+
 export function copyFromUser(ctx: SyscallContext, addr: bigint, len: number): Uint8Array {
-  const { page, host } = ctx.kernel;
+  const { page } = ctx.kernel;
   const start = BigInt.asUintN(64, addr);
-  if (start + BigInt(len) > host.userAddressEnd) fail("EFAULT");
+  if (!accessOk(ctx.kernel, start, BigInt(len))) fail("EFAULT");
   const out = new Uint8Array(len);
   for (let done = 0; done < len; ) {
     const at = start + BigInt(done);

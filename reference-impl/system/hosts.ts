@@ -29,8 +29,12 @@ export interface HostModel {
   maxVcpus: number;
   /** KVM_MAX_VCPU_IDS */
   maxVcpuIds: number;
-  /** TASK_SIZE_MAX: the end of the user address space (4-level paging) */
-  userAddressEnd: bigint;
+  /**
+   * TASK_SIZE (= TASK_SIZE_MAX for a 64-bit process with 4-level paging): the end of the
+   * user address space. mmap/munmap check against it; access_ok() uses it from 6.12 only
+   * (system/revision.ts userPtrMax, process/uaccess.ts accessOk).
+   */
+  taskSize: bigint;
 }
 
 const X86_COMMON = {
@@ -39,7 +43,7 @@ const X86_COMMON = {
   guestMemfd: true,
   maxVcpus: 1024,
   maxVcpuIds: 4096,
-  userAddressEnd: 0x7ffffffff000n,
+  taskSize: 0x7ffffffff000n,
 } as const;
 
 export const HOSTS: Readonly<Record<string, HostModel>> = {

@@ -27,6 +27,16 @@ export interface Revision {
   gmemSharedPolicy: boolean;
   /** MPOL_MAX: MPOL_WEIGHTED_INTERLEAVE arrived in 6.9 */
   mpolMax: number;
+  /**
+   * The highest address x86-64 __access_ok() lets a user range end at (inclusive).
+   * "sign-bit" (6.7-6.11): valid_user_address() is (long)addr >= 0, so any range ending
+   * below 2^63 passes and the access itself faults later. "task-size" (6.12+, commit
+   * 86e6b1547b3d, then 573f45a9f9a4 "x86: fix off-by-one in access_ok()" in 6.13 and
+   * 6.12.y): addr <= USER_PTR_MAX = TASK_SIZE_MAX, so a range may end exactly at TASK_SIZE_MAX.
+   */
+  userPtrMax: "sign-bit" | "task-size";
+  /** __sev_guest_init(): an SNP guest needs GHCB protocol version 2 (0 means 2) (6.18, kvm-x86-svm-6.18) */
+  snpMinGhcbVersion2: boolean;
 }
 
 const REVISIONS: Partial<Record<ProfileName, Revision>> = {
@@ -41,6 +51,8 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     anonInodeSetattrRefused: false,
     gmemSharedPolicy: false,
     mpolMax: 6,
+    userPtrMax: "sign-bit",
+    snpMinGhcbVersion2: false,
   },
   "linux-6.18": {
     profile: "linux-6.18",
@@ -53,6 +65,8 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     anonInodeSetattrRefused: true,
     gmemSharedPolicy: false,
     mpolMax: 7,
+    userPtrMax: "task-size",
+    snpMinGhcbVersion2: true,
   },
   "linux-7.2": {
     profile: "linux-7.2",
@@ -65,6 +79,8 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     anonInodeSetattrRefused: true,
     gmemSharedPolicy: true,
     mpolMax: 7,
+    userPtrMax: "task-size",
+    snpMinGhcbVersion2: true,
   },
 };
 

@@ -6,7 +6,8 @@
 import { fail } from "../lib/errno.js";
 import { invariant } from "../lib/invariants.js";
 import { IntervalMap } from "../lib/interval-map.js";
-import { asS64, U64_MAX } from "../lib/u64.js";
+import { U64_MAX } from "../lib/u64.js";
+import { accessOk } from "../process/uaccess.js";
 import { bindGuestMemfd, unbindGuestMemfd } from "../guest_memfd/bindings.js";
 import type { GmemFile } from "../guest_memfd/file.js";
 import type { SyscallContext } from "../process/file.js";
@@ -111,9 +112,8 @@ export function setMemoryRegion(ctx: SyscallContext, vm: Vm, mem: MemoryRegion):
   const isGmem = (mem.flags & M.GUEST_MEMFD) !== 0n;
 
   if (!page.aligned(mem.memorySize) || !page.aligned(mem.guestPhysAddr)) fail("EINVAL");
-  // access_ok(): the whole range must lie in the user address space.
-  const userEnd = mem.userspaceAddr + mem.memorySize;
-  if (!page.aligned(mem.userspaceAddr) || userEnd > kernel.host.userAddressEnd) fail("EINVAL");
+  // access_ok(): the whole range must be a user range (the limit depends on the revision).
+  if (!page.aligned(mem.userspaceAddr) || !accessOk(kernel, mem.userspaceAddr, mem.memorySize)) fail("EINVAL");
   if (isGmem && (!page.aligned(mem.guestMemfdOffset) || mem.guestMemfdOffset + mem.memorySize > U64_MAX)) fail("EINVAL");
   if (asId >= vm.addressSpaceCount) fail("EINVAL");
   if (mem.guestPhysAddr + mem.memorySize > U64_MAX) fail("EINVAL");
@@ -184,6 +184,6 @@ export function regionFromStruct(fields: { [k: string]: unknown }, v2: boolean):
     memorySize: u("memory_size"),
     userspaceAddr: u("userspace_addr"),
     guestMemfdOffset: v2 ? u("guest_memfd_offset") : 0n,
-    guestMemfd: v2 ? asS64(u("guest_memfd")) : 0n,
+    guestMemfd: v2 ? u("guest_memfd") : 0n,
   };
 }

@@ -51,6 +51,29 @@ describe("reference-impl vm: memslots", () => {
     expect(r({ memory_size: 0n, slot: 5n })).to.equal("EINVAL");
   });
 
+  it("applies the release's access_ok() limit to the userspace_addr range", () => {
+    const TASK_SIZE_MAX = 0x7ffffffff000n;
+    const S63 = 1n << 63n;
+    for (const [profile, aboveTaskSize] of [
+      ["linux-6.8", undefined],
+      ["linux-6.18", "EINVAL"],
+      ["linux-7.2", "EINVAL"],
+    ] as const) {
+      const s = new Session(profile, "full");
+      const vm = s.vm();
+      const r = (userspace_addr: bigint) => {
+        const errno = s.slot(vm, { slot: 0n, guest_phys_addr: GPA, memory_size: PAGE, userspace_addr }).errno;
+        if (errno === undefined) expect(s.slot(vm, { slot: 0n, memory_size: 0n }).errno).to.equal(undefined);
+        return errno;
+      };
+      expect(r(TASK_SIZE_MAX - PAGE), `${profile}: ends at TASK_SIZE_MAX`).to.equal(undefined);
+      expect(r(TASK_SIZE_MAX), `${profile}: starts at TASK_SIZE_MAX`).to.equal(aboveTaskSize);
+      expect(r(S63 - 2n * PAGE), `${profile}: ends one page below 2^63`).to.equal(aboveTaskSize);
+      expect(r(S63 - PAGE), `${profile}: ends at 2^63`).to.equal("EINVAL");
+      expect(r((1n << 64n) - PAGE), `${profile}: wraps`).to.equal("EINVAL");
+    }
+  });
+
   it("refuses overlapping GPA ranges, modifies and moves ordinary slots, deletes them", () => {
     const s = new Session("linux-7.2", "full");
     const vm = s.vm();

@@ -101,6 +101,27 @@ describe("reference-impl process: address space", () => {
     expect(() => s.call("load", { addr: a, len: 65537n })).to.throw(DriverFailure);
   });
 
+  it("checks ranges the way each system call does: TASK_SIZE for munmap, 64-bit wrap for the others", () => {
+    const s = new Session("linux-7.2", "pvm");
+    const a = s.anon(1n);
+    const TASK_SIZE = 0x7ffffffff000n;
+    const near = (1n << 64n) - PAGE;
+    expect(s.call("munmap", { addr: TASK_SIZE - PAGE, len: PAGE }).errno).to.equal(undefined);
+    expect(s.call("munmap", { addr: TASK_SIZE, len: PAGE }).errno).to.equal("EINVAL");
+    expect(s.call("mprotect", { addr: TASK_SIZE, len: PAGE, prot: 1n }).errno).to.equal("ENOMEM");
+    expect(s.call("mprotect", { addr: a, len: 0n, prot: 0x100n }).errno).to.equal(undefined);
+    // PAGE_ALIGN(len) wraps to 0 in 64 bits: ENOMEM for mprotect (before the prot check), EINVAL for madvise and mbind.
+    expect(s.call("mprotect", { addr: a, len: near + 1n, prot: 0x100n }).errno).to.equal("ENOMEM");
+    expect(s.call("madvise", { addr: a, len: near + 1n, advice: s.c("MADV_NORMAL") }).errno).to.equal("EINVAL");
+    expect(s.call("madvise", { addr: near, len: 2n * PAGE, advice: s.c("MADV_NORMAL") }).errno).to.equal("EINVAL");
+    expect(s.call("madvise", { addr: TASK_SIZE, len: PAGE, advice: s.c("MADV_NORMAL") }).errno).to.equal("ENOMEM");
+    expect(s.call("madvise", { addr: a, len: 0n, advice: s.c("MADV_NORMAL") }).errno).to.equal(undefined);
+    expect(s.call("mbind", { addr: near, len: 2n * PAGE, mode: s.c("MPOL_DEFAULT"), nodemask: 0n, flags: 0n }).errno).to.equal("EINVAL");
+    expect(s.call("mbind", { addr: TASK_SIZE, len: PAGE, mode: s.c("MPOL_DEFAULT"), nodemask: 0n, flags: 0n }).errno).to.equal("EFAULT");
+    expect(s.call("get_mempolicy", { addr: near }).errno).to.equal("EFAULT");
+    expect(s.load(TASK_SIZE).signal).to.equal("SIGSEGV");
+  });
+
   it("honours MAP_FIXED, MAP_FIXED_NOREPLACE, hints and argument checks", () => {
     const s = new Session("linux-7.2", "pvm");
     const rw = s.c("PROT_READ") | s.c("PROT_WRITE");
