@@ -207,7 +207,9 @@ function applyAdvice(ctx: SyscallContext, vma: Vma, a: number): void {
       return;
     case M.REMOVE: {
       if (vma.file === null) fail("EINVAL");
-      if (!vma.shared || !(vma.prot & kernel.K.prot.WRITE)) fail("EACCES");
+      // vma_is_shared_maywrite() since 6.7: VM_SHARED and VM_MAYWRITE, whatever the current
+      // protection, so a PROT_READ shared mapping of a file opened for writing qualifies.
+      if (!vma.shared || !vma.mayWrite) fail("EACCES");
       const { KEEP_SIZE, PUNCH_HOLE } = kernel.K.falloc;
       vfsFallocate(ctx, vma.file, KEEP_SIZE | PUNCH_HOLE, kernel.page.address(vma.pgoff), kernel.page.address(vma.end - vma.start));
       return;

@@ -101,6 +101,19 @@ describe("reference-impl process: address space", () => {
     expect(() => s.call("load", { addr: a, len: 65537n })).to.throw(DriverFailure);
   });
 
+  it("punches a hole for MADV_REMOVE on any shared mapping that may be written, even PROT_READ", () => {
+    const s = new Session("linux-6.8", "pvm");
+    const fd = s.ok("memfd_create", { name: "m", flags: 0n }).ret;
+    s.ok("ftruncate", { fd, length: 2n * PAGE });
+    s.ok("pwrite", { fd, data: new Uint8Array([7]), offset: 0n });
+    const ro = s.mapShared(fd, 2n, s.c("PROT_READ")).ret;
+    expect(byte(s.load(ro))).to.equal(7);
+    s.ok("madvise", { addr: ro, len: PAGE, advice: s.c("MADV_REMOVE") });
+    expect(byte(s.load(ro))).to.equal(0);
+    const priv = s.ok("mmap", { addr: 0n, len: PAGE, prot: s.c("PROT_READ") | s.c("PROT_WRITE"), flags: s.c("MAP_PRIVATE"), fd, offset: 0n }).ret;
+    expect(s.call("madvise", { addr: priv, len: PAGE, advice: s.c("MADV_REMOVE") }).errno).to.equal("EACCES");
+  });
+
   it("checks ranges the way each system call does: TASK_SIZE for munmap, 64-bit wrap for the others", () => {
     const s = new Session("linux-7.2", "pvm");
     const a = s.anon(1n);
