@@ -65,6 +65,10 @@ describe("reference-impl arch/x86: SEV-SNP launch", () => {
     const v = s.vcpu(late);
     expect(init(late, {}).errno).to.equal("EINVAL");
     expect(s.read(v, GPA).errno).to.equal("EINVAL");
+    // An SNP guest needs GHCB version 2; 0 stands for 2 (6.18+). SEV-ES may ask for 1.
+    expect(init(s.vm("KVM_X86_SEV_ES_VM"), { ghcb_version: 1n }).errno).to.equal(undefined);
+    expect(init(s.vm("KVM_X86_SNP_VM"), { ghcb_version: 1n }).errno).to.equal("EINVAL");
+    expect(init(s.vm("KVM_X86_SNP_VM"), { ghcb_version: 2n }).errno).to.equal(undefined);
     const snp = s.vm("KVM_X86_SNP_VM");
     expect(init(snp, {}).errno).to.equal(undefined);
     const r = init(snp, {});

@@ -123,6 +123,10 @@ function init2(ctx: SyscallContext, vm: Vm, sev: SevState, cmd: Struct): void {
   if (((data.vmsa_features as bigint) & ~validFeatures) !== 0n) fail("EINVAL");
   const ghcb = data.ghcb_version as bigint;
   if (ghcb > GHCB_VERSION_MAX || (!esActive && ghcb !== 0n)) fail("EINVAL");
+  // KVM_SEV_INIT2 takes version 0 as 2 for SEV-ES and SNP; from 6.18 an SNP guest must end
+  // up with version 2 ("KVM: SEV: Enforce minimum GHCB version requirement for SEV-SNP guests").
+  const effective = esActive && ghcb === 0n ? GHCB_VERSION_MAX : ghcb;
+  if (ctx.kernel.revision.snpMinGhcbVersion2 && sev.family === "snp" && effective < 2n) fail("EINVAL");
   sev.needInit = false;
   sev.snpActive = sev.family === "snp";
 }
