@@ -3,13 +3,15 @@
 // that a JSON step list cannot express. The exact values per VM type are in cap.json.
 import { defineSuite, type ScenarioCase } from "../../harness/scenario/index.js";
 
-const VM_TYPES: { label: string; constant: string; feature: string }[] = [
-  { label: "default", constant: "KVM_X86_DEFAULT_VM", feature: "vm-type:default" },
-  { label: "sw_protected", constant: "KVM_X86_SW_PROTECTED_VM", feature: "vm-type:sw-protected" },
-  { label: "sev", constant: "KVM_X86_SEV_VM", feature: "vm-type:sev" },
-  { label: "sev_es", constant: "KVM_X86_SEV_ES_VM", feature: "vm-type:sev-es" },
-  { label: "snp", constant: "KVM_X86_SNP_VM", feature: "vm-type:snp" },
-  { label: "tdx", constant: "KVM_X86_TDX_VM", feature: "vm-type:tdx" },
+// control: KVM_CREATE_GUEST_MEMFD of one page on the same VM type with one supported
+// flag, which succeeds where the bits outside the mask fail (only the flags differ).
+const VM_TYPES: { label: string; constant: string; feature: string; control: string }[] = [
+  { label: "default", constant: "KVM_X86_DEFAULT_VM", feature: "vm-type:default", control: "gmem:create:supported_flag:flags=mmap" },
+  { label: "sw_protected", constant: "KVM_X86_SW_PROTECTED_VM", feature: "vm-type:sw-protected", control: "gmem:create:mmap_on_private_vm:vm=sw_protected" },
+  { label: "sev", constant: "KVM_X86_SEV_VM", feature: "vm-type:sev", control: "gmem:create:init_shared_on_shared_vm:vm=sev;flags=init_shared" },
+  { label: "sev_es", constant: "KVM_X86_SEV_ES_VM", feature: "vm-type:sev-es", control: "gmem:create:init_shared_on_shared_vm:vm=sev_es;flags=init_shared" },
+  { label: "snp", constant: "KVM_X86_SNP_VM", feature: "vm-type:snp", control: "gmem:create:mmap_on_private_vm:vm=snp" },
+  { label: "tdx", constant: "KVM_X86_TDX_VM", feature: "vm-type:tdx", control: "gmem:create:mmap_on_private_vm:vm=tdx" },
 ];
 
 function maskMatchesCreate(vm: (typeof VM_TYPES)[number]): ScenarioCase {
@@ -21,6 +23,7 @@ function maskMatchesCreate(vm: (typeof VM_TYPES)[number]): ScenarioCase {
     // 6.18..7.2: conv-v7 changes the private-VM answer with a module parameter
     profiles: "linux-6.18..linux-7.2",
     variants: { vm: [vm.label] },
+    control: vm.control,
     async run(t) {
       const kvm = await t.call({ op: "open", path: "/dev/kvm", flags: t.c("O_RDWR") });
       t.ASSERT_OK(kvm, "open /dev/kvm");
