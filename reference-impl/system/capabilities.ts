@@ -1,6 +1,10 @@
 // KVM_CHECK_EXTENSION at system scope (vm null) and per VM:
 // kvm_vm_ioctl_check_extension_generic() (virt/kvm/kvm_main.c) and x86's
-// kvm_vm_ioctl_check_extension() (arch/x86/kvm/x86.c). Unknown capabilities are 0.
+// kvm_vm_ioctl_check_extension() (arch/x86/kvm/x86.c). Only the capabilities below are
+// modelled; a number the release does not define at all is 0, as in the kernel's default
+// case, and any other capability is refused as not modelled (real x86 answers many of
+// them with non-zero values).
+import { DriverFailure } from "../../harness/driver/contract.js";
 import { VM_TYPE_NAMES, X86VmType } from "../arch/x86/vm-types.js";
 import { supportedGmemFlags } from "../guest_memfd/create.js";
 import type { Kernel } from "../kernel.js";
@@ -38,8 +42,11 @@ export function checkExtension(kernel: Kernel, vm: Vm | null, cap: bigint): bigi
   }
   // Capabilities that only some profiles define.
   if (cap === C.PRE_FAULT_MEMORY) return bool(host.tdp);
-  if (cap === C.GUEST_MEMFD_FLAGS && host.guestMemfd) return supportedGmemFlags(kernel, vm);
-  return 0n;
+  if (cap === C.GUEST_MEMFD_FLAGS && C.GUEST_MEMFD_FLAGS !== undefined) return host.guestMemfd ? supportedGmemFlags(kernel, vm) : 0n;
+  // The argument is a long: negative numbers and numbers past the release's newest capability name nothing.
+  const capMax = kernel.revision.capMax;
+  if (n < 0 || (capMax !== undefined && n > capMax)) return 0n;
+  throw new DriverFailure("unsupported", `KVM_CHECK_EXTENSION(${n}): the reference model does not model this capability`);
 }
 
 export function vmTypesMask(kernel: Kernel): bigint {

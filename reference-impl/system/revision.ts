@@ -37,6 +37,13 @@ export interface Revision {
   userPtrMax: "sign-bit" | "task-size";
   /** __sev_guest_init(): an SNP guest needs GHCB protocol version 2 (0 means 2) (6.18, kvm-x86-svm-6.18) */
   snpMinGhcbVersion2: boolean;
+  /**
+   * The newest KVM_CAP_* number the release defines, where known: numbers above it are 0
+   * for KVM_CHECK_EXTENSION. v6.8 ends with KVM_CAP_VM_TYPES (235); KVM_CAP_PRE_FAULT_MEMORY
+   * (236) came later (spec/constants.json). Unknown for later releases, whose unmodelled
+   * capabilities are refused as not modelled instead.
+   */
+  capMax?: number;
 }
 
 const REVISIONS: Partial<Record<ProfileName, Revision>> = {
@@ -53,6 +60,7 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     mpolMax: 6,
     userPtrMax: "sign-bit",
     snpMinGhcbVersion2: false,
+    capMax: 235,
   },
   "linux-6.18": {
     profile: "linux-6.18",

@@ -40,7 +40,15 @@ describe("reference-impl system: /dev/kvm, capabilities, handshake", () => {
     expect(cap("KVM_CAP_EXIT_HYPERCALL")).to.equal(0x1000n);
     expect(cap("KVM_CAP_NR_MEMSLOTS")).to.equal(32764n);
     expect(cap("KVM_CAP_NR_VCPUS")).to.equal(2n);
-    expect(s.ioctl(kvm, "KVM_CHECK_EXTENSION", 99999n).ret).to.equal(0n);
+    // Capabilities the model does not model are refused, not answered 0.
+    expect(() => s.ioctl(kvm, "KVM_CHECK_EXTENSION", 0n)).to.throw(/does not model this capability/);
+    expect(() => s.ioctl(kvm, "KVM_CHECK_EXTENSION", 99999n)).to.throw(/does not model this capability/);
+    expect(s.ioctl(kvm, "KVM_CHECK_EXTENSION", -1n).ret).to.equal(0n);
+    // v6.8 defines nothing past KVM_CAP_VM_TYPES (235): later numbers are 0 there.
+    const old = new Session("linux-6.8", "full");
+    const oldKvm = old.kvm();
+    for (const n of [236n, 244n, 99999n]) expect(old.ioctl(oldKvm, "KVM_CHECK_EXTENSION", n).ret).to.equal(0n);
+    expect(() => old.ioctl(oldKvm, "KVM_CHECK_EXTENSION", 100n)).to.throw(/does not model/);
     expect(s.ioctl(kvm, "KVM_GET_API_VERSION").ret).to.equal(12n);
     expect(s.ioctl(kvm, "KVM_GET_VCPU_MMAP_SIZE").ret).to.equal(3n * PAGE);
     expect(s.ioctl(kvm, "KVM_GET_API_VERSION", 1n).errno).to.equal("EINVAL");
