@@ -9,8 +9,6 @@ import type { Vm } from "../vm/vm.js";
 import { preFaultMemory } from "./pre-fault.js";
 import { runGuest, type GuestProgram } from "./run.js";
 
-const KVMIO = 0xae;
-
 export class Vcpu {
   file: VcpuFile | null = null;
 
@@ -42,7 +40,7 @@ export class VcpuFile extends OpenFile {
   /** Checks every vCPU ioctl makes first. */
   private enter(ctx: SyscallContext, request: number): void {
     if (this.vcpu.vm.owner !== ctx.process) fail("EIO");
-    if (iocType(request) !== KVMIO) fail("EINVAL");
+    if (iocType(request) !== ctx.kernel.K.kvmio) fail("EINVAL");
   }
 
   /** KVM_RUN on a guest program (the `guest` and `hypercall` operations). */

@@ -29,10 +29,6 @@ export class MemoryAttributes {
     else this.store.set(start, end, attrs);
   }
 
-  get ranges(): number {
-    return this.store.size;
-  }
-
   checkInvariants(): void {
     this.store.checkInvariants();
     for (const iv of this.store.all())
