@@ -6,7 +6,7 @@ import { fail } from "./lib/errno.js";
 import { FaultInjector } from "./lib/fault-injection.js";
 import { invariant } from "./lib/invariants.js";
 import { PageGeometry } from "./lib/u64.js";
-import type { FolioOwner } from "./mm/folio.js";
+import type { Folio, FolioOwner } from "./mm/folio.js";
 import { CharDeviceInode, NullFile } from "./process/devices.js";
 import { AnonInode, ST_NOEXEC, ST_RELATIME, ST_VALID, type Filesystem, type TimeStamp } from "./process/file.js";
 import { Process } from "./process/process.js";
@@ -116,23 +116,43 @@ export class Kernel {
     }
   }
 
+  /**
+   * Per-object invariants, then the two that span objects: no page is both mapped by a
+   * process's page tables and mapped private by a VM's stage-2 MMU (nor assigned to a
+   * guest in the SNP RMP), and a page is owned by one VM at most (mapped private by one
+   * VM, and by the VM the RMP assigns it to).
+   */
   checkInvariants(): void {
-    const live = new Set<Vm>();
+    const hostMapped = new Map<Folio, bigint>();
     for (const p of this.processes.values()) {
-      invariant(p.alive, () => `process ${p.pid} is dead but still listed`);
       p.files.checkInvariants();
       p.mm.checkInvariants();
-      for (const n of p.mm.notifiers) live.add(n as Vm);
+      for (const { value: pte } of p.mm.ptes.all()) hostMapped.set(pte.folio, p.pid);
     }
+    const privateOwner = new Map<Folio, Vm>();
     for (const vm of this.vms) {
-      invariant(live.has(vm), () => `VM ${vm.id} is not registered with its address space`);
       vm.checkInvariants();
       for (const f of vm.gmemFiles) {
-        invariant(!f.released, () => `VM ${vm.id} lists a released guest_memfd`);
         f.checkInvariants();
         f.inode.checkInvariants();
       }
+      for (const { gfn, spte } of vm.mmu.mappings()) {
+        if (!spte.isPrivate) continue;
+        const where = `VM ${vm.id} gfn ${gfn}`;
+        const pid = hostMapped.get(spte.folio);
+        invariant(pid === undefined, () => `${where}: private page ${spte.folio.id} is also mapped by process ${pid}'s page tables`);
+        const other = privateOwner.get(spte.folio);
+        invariant(other === undefined || other === vm, () => `${where}: private page ${spte.folio.id} is also mapped private by VM ${other!.id}`);
+        privateOwner.set(spte.folio, vm);
+      }
     }
-    for (const folio of this.rmp.assigned) invariant(!folio.freed, () => `RMP: freed page ${folio.id} still assigned to a guest`);
+    for (const [folio, owner] of this.rmp.assigned) {
+      const where = `RMP: page ${folio.id} assigned to VM ${owner.id}`;
+      invariant(!folio.freed, () => `${where} was freed`);
+      invariant(this.vms.has(owner), () => `${where}, which was destroyed`);
+      invariant(!hostMapped.has(folio), () => `${where} is mapped by process ${hostMapped.get(folio)}'s page tables`);
+      const mapper = privateOwner.get(folio);
+      invariant(mapper === undefined || mapper === owner, () => `${where} is mapped private by VM ${mapper!.id}`);
+    }
   }
 }

@@ -1,6 +1,6 @@
 // struct mm_struct: the VMAs of a process, its private (anonymous and copied-on-
-// write) pages, host page faults, get_user_pages for KVM, and the MMU notifiers
-// that tell KVM when a host mapping changes.
+// write) pages, its page tables, host page faults, get_user_pages for KVM, and the
+// MMU notifiers that tell KVM when a host mapping changes.
 import { invariant } from "../lib/invariants.js";
 import { IntervalMap } from "../lib/interval-map.js";
 import { Folio, type FolioOwner } from "../mm/folio.js";
@@ -15,10 +15,24 @@ export interface MmuNotifier {
 /** What KVM's hva_to_pfn() got for a host virtual page. */
 export type GupResult = { folio: Folio; writable: boolean } | "fault" | "hwpoison";
 
+/** A host page-table entry: the page a CPU access through this virtual page reaches. */
+export interface Pte {
+  readonly folio: Folio;
+  /** a write may use it without a fault (no copy-on-write pending) */
+  readonly writable: boolean;
+}
+
 export class AddressSpace {
   readonly vmas = new IntervalMap<Vma>();
   /** private pages by virtual page number: anonymous memory and copies of file pages */
   readonly privatePages = new IntervalMap<Folio>();
+  /**
+   * The page tables: filled by faults, used by later accesses without re-checking the
+   * mapping, and cleared wherever the kernel zaps PTEs (every MMU notifier invalidation
+   * here; mprotect drops them too instead of changing them). A zap that is missing shows up
+   * as a stale host access, and as an invariant violation.
+   */
+  readonly ptes = new IntervalMap<Pte>();
   readonly notifiers = new Set<MmuNotifier>();
   readonly anonOwner: FolioOwner;
 
@@ -33,8 +47,9 @@ export class AddressSpace {
     return this.kernel.page.bytes;
   }
 
-  /** Tell every MMU notifier that [start, end) changed (mmu_notifier_invalidate_range_start). */
+  /** Zap the PTEs of [start, end) and tell every MMU notifier (mmu_notifier_invalidate_range_start). */
   notify(start: number, end: number): void {
+    if (start < end) this.ptes.delete(start, end);
     for (const n of this.notifiers) n.invalidateRange(start, end);
   }
 
@@ -73,12 +88,26 @@ export class AddressSpace {
     for (const piece of this.privatePages.delete(start, end)) piece.value.freed = true;
   }
 
-  /** handle_mm_fault for a CPU access to a virtual page. */
+  /** A CPU access to a virtual page: through its PTE if it allows the access, else handle_mm_fault. */
   fault(page: number, write: boolean): HostFault {
     const vma = this.vmas.get(page)?.value;
     // x86 pages are readable whenever they are mapped at all.
     if (vma === undefined || vma.prot === PROT_NONE) return "SIGSEGV";
-    if (write && (vma.prot & this.kernel.K.prot.WRITE) === 0) return "SIGSEGV";
+    const canWrite = (vma.prot & this.kernel.K.prot.WRITE) !== 0;
+    if (write && !canWrite) return "SIGSEGV";
+    const pte = this.ptes.get(page)?.value;
+    if (pte !== undefined && (!write || pte.writable)) return pte.folio;
+    const found = this.handleFault(vma, page, write);
+    if (typeof found === "string") return found;
+    // A page the process owns, or a shared one, is mapped writable at once; a file page of a
+    // private mapping stays read-only until a write copies it.
+    const writable = canWrite && (vma.shared || found.owner === this.anonOwner);
+    this.ptes.set(page, page + 1, { folio: found, writable });
+    return found;
+  }
+
+  /** handle_mm_fault(): the page behind a virtual page, allocating or copying as needed. */
+  private handleFault(vma: Vma, page: number, write: boolean): HostFault {
     if (!vma.shared) {
       const own = this.privatePages.get(page)?.value;
       if (own !== undefined) return own;
@@ -109,17 +138,12 @@ export class AddressSpace {
     return vma.backing!.cachedPage(vma.indexOf(page));
   }
 
-  /** hva_to_pfn: the page behind a host virtual page for a guest fault. */
+  /** hva_to_pfn: the page behind a host virtual page for a guest fault, writable when its PTE is. */
   getUserPage(page: number, write: boolean): GupResult {
-    const vma = this.vmas.get(page)?.value;
-    if (vma === undefined) return "fault";
     const r = this.fault(page, write);
     if (r === "HWPOISON") return "hwpoison";
     if (typeof r === "string") return "fault";
-    // A read fault is mapped writable when a write would not need a new page.
-    const canWrite = (vma.prot & this.kernel.K.prot.WRITE) !== 0;
-    const writable = canWrite && (write || vma.shared || r.owner === this.anonOwner);
-    return { folio: r, writable };
+    return { folio: r, writable: this.ptes.get(page)!.value.writable };
   }
 
   /** fork: the child's copy (private pages copied, shared ones shared, MADV_DONTFORK ranges left out). */
@@ -150,6 +174,13 @@ export class AddressSpace {
       invariant(!iv.value.freed, () => `freed private page mapped at page ${iv.start}`);
       const vma = this.vmas.get(iv.start)?.value;
       invariant(vma !== undefined && !vma.shared, () => `private page at page ${iv.start} outside a private mapping`);
+    }
+    this.ptes.checkInvariants();
+    for (const { start, end, value: pte } of this.ptes.all()) {
+      invariant(end === start + 1, () => `PTE [${start}, ${end}) spans several pages`);
+      invariant(this.vmas.get(start) !== undefined, () => `PTE at page ${start} outside every VMA`);
+      invariant(!pte.folio.freed && !pte.folio.hwpoison, () => `PTE at page ${start} maps a ${pte.folio.freed ? "freed" : "poisoned"} page`);
+      invariant(this.currentPage(start) === pte.folio, () => `PTE at page ${start} is not the page its mapping holds now`);
     }
   }
 }

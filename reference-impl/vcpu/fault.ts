@@ -11,7 +11,6 @@ import type { Vm } from "../vm/vm.js";
 export interface FaultRequest {
   gfn: number;
   write: boolean;
-  fetch: boolean;
   /** fault->is_private */
   isPrivate: boolean;
 }
@@ -44,8 +43,32 @@ export function accessIsPrivate(vm: Vm, gfn: number, guestSaysPrivate: boolean):
   }
 }
 
-/** Resolve a stage-2 fault on gfn (address space 0) and install the mapping. */
+/** A resolved fault, before the invalidation sequence is checked: the mapping to install. */
+type Resolved = Exclude<FaultResult, { kind: "mapped" }> | { kind: "install"; spte: Spte };
+
+/** More retries than this means an invalidation fires on every attempt: a model bug. */
+const MAX_FAULT_RETRIES = 8;
+
+/**
+ * Resolve a stage-2 fault on gfn (address space 0) and install the mapping, the way
+ * kvm_mmu_faultin_pfn() and is_page_fault_stale() do: snapshot mmu_invalidate_seq first,
+ * resolve the page (which may itself trigger an MMU notifier invalidation, e.g. a write
+ * fault that copies a MAP_PRIVATE file page), and retry instead of installing when an
+ * invalidation ran or is running since the snapshot.
+ */
 export function handleFault(vm: Vm, req: FaultRequest): FaultResult {
+  for (let attempt = 0; attempt <= MAX_FAULT_RETRIES; attempt++) {
+    const seq = vm.mmu.invalidateSeq;
+    const r = resolve(vm, req);
+    if (r.kind !== "install") return r;
+    if (vm.mmu.retryNeeded(seq)) continue;
+    vm.mmu.map(0, req.gfn, r.spte, seq);
+    return { kind: "mapped", spte: r.spte };
+  }
+  throw new Error(`reference model: the fault on gfn ${req.gfn} was invalidated ${MAX_FAULT_RETRIES + 1} times in a row`);
+}
+
+function resolve(vm: Vm, req: FaultRequest): Resolved {
   const kernel = vm.kernel;
   // The attribute is checked before anything else; a mismatch is the VMM's to resolve.
   if (req.isPrivate !== vm.isPrivate(req.gfn)) return { kind: "memory-fault", errno: "EFAULT" };
@@ -58,13 +81,11 @@ export function handleFault(vm: Vm, req: FaultRequest): FaultResult {
   const host = vm.owner.mm.getUserPage(slot.hostPage(req.gfn, kernel.page.shift), req.write);
   if (host === "hwpoison") return { kind: "hwpoison" };
   if (host === "fault") return { kind: "host-fault" };
-  const spte = new Spte(host.folio, host.writable && !readonlySlot, false);
-  vm.mmu.map(0, req.gfn, spte);
-  return { kind: "mapped", spte };
+  return { kind: "install", spte: new Spte(host.folio, host.writable && !readonlySlot, false) };
 }
 
 /** kvm_mmu_faultin_pfn_gmem() + kvm_gmem_get_pfn() */
-function faultFromGuestMemfd(vm: Vm, slot: Memslot, req: FaultRequest): FaultResult {
+function faultFromGuestMemfd(vm: Vm, slot: Memslot, req: FaultRequest): Resolved {
   if (slot.gmem === null) return { kind: "memory-fault", errno: "EFAULT" };
   const file = slot.gmem.file;
   // The file was released: the binding is gone for good.
@@ -81,8 +102,6 @@ function faultFromGuestMemfd(vm: Vm, slot: Memslot, req: FaultRequest): FaultRes
   }
   if (folio.hwpoison) return { kind: "memory-fault", errno: "EHWPOISON" };
   inode.clearForUse(folio);
-  vm.type.gmemPrepare(folio);
-  const spte = new Spte(folio, true, req.isPrivate);
-  vm.mmu.map(0, req.gfn, spte);
-  return { kind: "mapped", spte };
+  vm.type.gmemPrepare(vm, folio);
+  return { kind: "install", spte: new Spte(folio, true, req.isPrivate) };
 }

@@ -56,7 +56,7 @@ function mapOne(ctx: SyscallContext, vcpu: Vcpu, gfn: number): Errno | undefined
   if (!ctx.kernel.host.tdp) return "EOPNOTSUPP";
   const isPrivate = vm.type.hasPrivateMem && vm.isPrivate(gfn);
   if (vm.mmu.lookup(0, gfn, isPrivate) !== undefined) return undefined;
-  const r = handleFault(vm, { gfn, write: false, fetch: false, isPrivate });
+  const r = handleFault(vm, { gfn, write: false, isPrivate });
   switch (r.kind) {
     case "mapped":
       return undefined;

@@ -49,7 +49,7 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
     // SNP: the page's private/shared state must match the access (RMP check).
     const usable = spte !== undefined && (!write || spte.writable) && (vm.type.privateAccess !== "guest" || spte.isPrivate === isPrivate);
     if (!usable) {
-      const r = handleFault(vm, { gfn, write, fetch: p.access === "fetch", isPrivate });
+      const r = handleFault(vm, { gfn, write, isPrivate });
       if (r.kind === "mapped") spte = r.spte;
       else if (r.kind === "memory-fault")
         return {

@@ -1,7 +1,8 @@
 // KVM's stage-2 MMU (x86 TDP MMU): per address space a root of mappings from guest
 // frames to folios, plus the mirror root TDX keeps for private memory. Mappings
 // are one page each (guest_memfd only allocates order-0 folios). Every removal
-// goes through zap(), bracketed by the invalidation sequence as in the kernel.
+// goes through zap(), bracketed by the invalidation sequence as in the kernel, and a
+// fault that an invalidation overtook is retried instead of installed (vcpu/fault.ts).
 import { invariant } from "../lib/invariants.js";
 import { IntervalMap } from "../lib/interval-map.js";
 import type { Folio } from "../mm/folio.js";
@@ -51,9 +52,17 @@ export class Mmu {
     return this.rootFor(asId, isPrivate).get(gfn)?.value;
   }
 
-  /** Install a mapping; only called by the fault path while no invalidation is in progress. */
-  map(asId: number, gfn: number, spte: Spte): void {
-    invariant(this.invalidateInProgress === 0, () => `mapping gfn ${gfn} during an invalidation`);
+  /** mmu_invalidate_retry(): an invalidation ran or is running since the fault took its snapshot. */
+  retryNeeded(seq: number): boolean {
+    return this.invalidateInProgress > 0 || this.invalidateSeq !== seq;
+  }
+
+  /**
+   * Install a mapping resolved after snapshot seq. The fault path (vcpu/fault.ts) retries
+   * instead when retryNeeded(seq); this assertion catches a path that maps without asking.
+   */
+  map(asId: number, gfn: number, spte: Spte, seq: number): void {
+    invariant(!this.retryNeeded(seq), () => `mapping gfn ${gfn} although an invalidation ran since the fault began`);
     this.rootFor(asId, spte.isPrivate).set(gfn, gfn + 1, spte);
   }
 
@@ -104,7 +113,6 @@ export class Mmu {
   }
 
   checkInvariants(): void {
-    invariant(this.invalidateInProgress === 0, () => `VM ${this.vm.id}: invalidation left in progress`);
     for (const r of this.roots) r.checkInvariants();
     this.mirror?.checkInvariants();
   }

@@ -104,11 +104,9 @@ export class Vm implements MmuNotifier {
   }
 
   checkInvariants(): void {
-    invariant(!this.destroyed && this.users > 0, () => `VM ${this.id}: alive without references`);
     for (const s of this.memslots) s.checkInvariants();
     this.attributes?.checkInvariants();
     this.mmu.checkInvariants();
-    this.type.checkInvariants(this);
     const shift = this.kernel.page.shift;
     for (const { asId, gfn, spte } of this.mmu.mappings()) {
       const where = `VM ${this.id} gfn ${gfn}`;
@@ -124,7 +122,6 @@ export class Vm implements MmuNotifier {
         const file = slot.gmem?.file;
         const index = slot.gmem!.pgoff + (gfn - slot.baseGfn);
         invariant(file != null && file.inode.cachedPage(index) === spte.folio, () => `${where}: not the guest_memfd page bound at index ${index}`);
-        if (spte.isPrivate) invariant(!file.inode.initShared, () => `${where}: private page of a guest_memfd the host may map`);
       } else {
         const host = this.owner.mm.currentPage(slot.hostPage(gfn, shift));
         invariant(host === spte.folio, () => `${where}: not the page the host maps at its userspace address`);

@@ -9,7 +9,6 @@
 import { DriverFailure } from "../../../harness/driver/contract.js";
 import type { Decoded } from "../../../spec/codec.js";
 import { fail, SyscallError } from "../../lib/errno.js";
-import { invariant } from "../../lib/invariants.js";
 import type { Kernel } from "../../kernel.js";
 import { CharDeviceInode, DeviceFile } from "../../process/devices.js";
 import type { IoctlCall, SyscallContext } from "../../process/file.js";
@@ -45,16 +44,6 @@ export class SevState {
   readonly measured = new Set<Vcpu>();
 
   constructor(readonly family: SevFamily) {}
-
-  checkInvariants(vm: Vm): void {
-    const where = `VM ${vm.id} (${this.family})`;
-    invariant(!this.snpActive || (this.family === "snp" && !this.needInit), () => `${where}: SNP-active without KVM_SEV_INIT2`);
-    invariant(!this.snpContext || this.snpActive, () => `${where}: a launch context on a VM that is not an SNP guest`);
-    invariant(!this.launchFinished || this.snpContext, () => `${where}: launch finished without LAUNCH_START`);
-    // kvm->arch.pre_fault_allowed: from creation without private memory, from LAUNCH_FINISH for SNP.
-    invariant(vm.preFaultAllowed === (this.family !== "snp" || this.launchFinished), () => `${where}: pre_fault_allowed is ${vm.preFaultAllowed}`);
-    for (const v of this.measured) invariant(vm.vcpus.get(v.id) === v, () => `${where}: measured vCPU ${v.id} is not one of its vCPUs`);
-  }
 }
 
 /** /dev/sev (drivers/crypto/ccp/sev-dev.c): the firmware device SNP launch commands go through. */

@@ -10,7 +10,6 @@
 import { DriverFailure } from "../../../harness/driver/contract.js";
 import type { Decoded } from "../../../spec/codec.js";
 import { fail } from "../../lib/errno.js";
-import { invariant } from "../../lib/invariants.js";
 import { asU64 } from "../../lib/u64.js";
 import type { IoctlCall, SyscallContext } from "../../process/file.js";
 import { readUserStruct } from "../../process/uaccess.js";
@@ -19,8 +18,6 @@ import type { Vm } from "../../vm/vm.js";
 
 type Struct = { [field: string]: Decoded };
 
-/** KVM_MAX_CPUID_ENTRIES */
-const MAX_CPUID_ENTRIES = 256n;
 /** The CPUID leaf whose EAX[23:16] userspace uses to choose the TD's guest physical address width. */
 const GPAW_LEAF = 0x80000008n;
 /** KVM_CPUID_FLAG_SIGNIFCANT_INDEX */
@@ -35,14 +32,6 @@ export class TdxState {
   sharedGfnBits = 0n;
   /** vCPUs in VCPU_TD_STATE_INITIALIZED (KVM_TDX_INIT_VCPU done) */
   readonly initializedVcpus = new Set<Vcpu>();
-
-  checkInvariants(vm: Vm): void {
-    const where = `TD ${vm.id}`;
-    invariant((this.sharedGfnBits !== 0n) === (this.state !== "uninitialized"), () => `${where}: shared bit ${this.sharedGfnBits} in state ${this.state}`);
-    invariant(vm.preFaultAllowed === (this.state === "runnable"), () => `${where}: pre_fault_allowed is ${vm.preFaultAllowed} in state ${this.state}`);
-    invariant(this.state !== "uninitialized" || vm.vcpus.size === 0, () => `${where}: vCPUs before KVM_TDX_INIT_VM`);
-    for (const v of this.initializedVcpus) invariant(vm.vcpus.get(v.id) === v, () => `${where}: initialized vCPU ${v.id} is not one of its vCPUs`);
-  }
 }
 
 /** tdx_vm_ioctl(): KVM_MEMORY_ENCRYPT_OP on the VM fd of a TD. */
@@ -79,7 +68,7 @@ function tdInit(ctx: SyscallContext, _vm: Vm, td: TdxState, cmd: Struct): void {
   const init = readUserStruct(ctx, data, "kvm_tdx_init_vm");
   const cpuid = init.cpuid as Struct;
   const nent = cpuid.nent as bigint;
-  if (nent > MAX_CPUID_ENTRIES) fail("E2BIG");
+  if (nent > kernel.K.maxCpuidEntries) fail("E2BIG");
   const entrySize = BigInt(codec.get("kvm_cpuid_entry2").size);
   const first = data + BigInt(codec.get("kvm_tdx_init_vm").size);
   const entries = Array.from({ length: Number(nent) }, (_, i) => readUserStruct(ctx, first + BigInt(i) * entrySize, "kvm_cpuid_entry2"));

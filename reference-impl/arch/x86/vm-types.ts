@@ -23,9 +23,13 @@ export type PrivateAccessSource =
   | "attributes" // SW_PROTECTED: the gfn's attribute is the source of truth
   | "guest"; // SNP C-bit, TDX shared bit: the guest's intent, checked against the attribute
 
-/** The RMP of SEV-SNP, reduced to the pages assigned to guests (rmp_make_private / rmp_make_shared). */
+/**
+ * The RMP of SEV-SNP, reduced to the pages assigned to guests and the guest (ASID) each
+ * is assigned to (rmp_make_private when KVM prepares a guest_memfd page, rmp_make_shared
+ * when the page is freed).
+ */
 export class ReverseMapTable {
-  readonly assigned = new Set<Folio>();
+  readonly assigned = new Map<Folio, Vm>();
 }
 
 export interface VmTypeRules {
@@ -136,14 +140,9 @@ export class X86VmType implements VmTypeRules {
     return this.tdx !== null && (BigInt(gfn) & this.tdx.sharedGfnBits) !== 0n;
   }
 
-  checkInvariants(vm: Vm): void {
-    this.sev?.checkInvariants(vm);
-    this.tdx?.checkInvariants(vm);
-  }
-
-  /** kvm_arch_gmem_prepare(): SNP assigns the page to the guest in the RMP. */
-  gmemPrepare(folio: Folio): void {
-    if (this.name === "snp") this.rmp.assigned.add(folio);
+  /** kvm_arch_gmem_prepare(): SNP assigns the page to the guest in the RMP (once: a prepared page stays assigned). */
+  gmemPrepare(vm: Vm, folio: Folio): void {
+    if (this.name === "snp" && !this.rmp.assigned.has(folio)) this.rmp.assigned.set(folio, vm);
   }
 
   /** A private mapping was removed: TDX removes the page from the TD, which clears it. */

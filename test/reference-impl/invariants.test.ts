@@ -1,0 +1,102 @@
+import { expect } from "chai";
+import { GmemFile } from "../../reference-impl/guest_memfd/file.js";
+import type { Vm } from "../../reference-impl/vm/vm.js";
+import { byte, PAGE, Session } from "./session.js";
+
+const GPA = 0x100000n;
+const PRIVATE = 8n;
+
+describe("reference-impl invariants that span objects", () => {
+  it("catches a page that is both host-mapped and mapped private", () => {
+    const s = new Session("linux-7.2", "full");
+    const vm = s.vm("KVM_X86_SW_PROTECTED_VM");
+    // Without INIT_SHARED the host may map the file but never fault a page in.
+    const g = s.gmem(vm, PAGE, s.c("GUEST_MEMFD_FLAG_MMAP"));
+    const m = s.mapShared(g, 1n).ret;
+    s.ok("ioctl", { fd: vm, request: "KVM_SET_USER_MEMORY_REGION2", arg: { slot: 0n, flags: 4n, guest_phys_addr: GPA, memory_size: PAGE, guest_memfd: g } });
+    s.ok("ioctl", { fd: vm, request: "KVM_SET_MEMORY_ATTRIBUTES", arg: { address: GPA, size: PAGE, attributes: PRIVATE } });
+    const vcpu = s.vcpu(vm);
+    expect(s.write(vcpu, GPA, 0x42).errno).to.equal(undefined);
+    expect(s.load(m).signal).to.equal("SIGBUS");
+    s.k.machine.checkInvariants();
+    // A fault path that ignored INIT_SHARED would have installed this PTE.
+    const spte = [...s.k.machine.vms][0]!.mmu.lookup(0, Number(GPA / PAGE), true)!;
+    s.k.machine.processes.get(0n)!.mm.ptes.set(Number(m / PAGE), Number(m / PAGE) + 1, { folio: spte.folio, writable: true });
+    expect(() => s.k.machine.checkInvariants()).to.throw(/also mapped by process 0's page tables/);
+  });
+
+  it("catches a page mapped private by two VMs that view one guest_memfd", () => {
+    const s = new Session("linux-7.2", "full");
+    const [a, b] = [s.vm("KVM_X86_SW_PROTECTED_VM"), s.vm("KVM_X86_SW_PROTECTED_VM")];
+    const g = s.gmem(a, PAGE);
+    const [vmA, vmB] = [...s.k.machine.vms] as [Vm, Vm];
+    // A second view of the same inode for VM b, as linking a guest_memfd into another VM would make.
+    const process = s.k.machine.processes.get(0n)!;
+    const inode = (process.files.get(g) as GmemFile).inode;
+    const gb = BigInt(process.files.install(new GmemFile(inode, vmB), false));
+    for (const [vm, fd] of [[a, g], [b, gb]] as const) {
+      s.ok("ioctl", { fd: vm, request: "KVM_SET_USER_MEMORY_REGION2", arg: { slot: 0n, flags: 4n, guest_phys_addr: GPA, memory_size: PAGE, guest_memfd: fd } });
+      s.ok("ioctl", { fd: vm, request: "KVM_SET_MEMORY_ATTRIBUTES", arg: { address: GPA, size: PAGE, attributes: PRIVATE } });
+    }
+    expect(s.write(s.vcpu(a), GPA, 1).errno).to.equal(undefined);
+    s.k.machine.checkInvariants();
+    expect(vmA.mmu.mappings().length).to.equal(1);
+    expect(() => s.write(s.vcpu(b), GPA, 2)).to.throw(/also mapped private by VM/);
+  });
+
+  it("records the guest each SNP page is assigned to, and catches a mapping by another", () => {
+    const s = new Session("linux-7.2", "full");
+    s.vm();
+    const vm = s.vm("KVM_X86_SNP_VM");
+    s.initConfidential(vm, "KVM_X86_SNP_VM");
+    const g = s.gmem(vm, PAGE);
+    s.ok("ioctl", { fd: vm, request: "KVM_SET_USER_MEMORY_REGION2", arg: { slot: 0n, flags: 4n, guest_phys_addr: GPA, memory_size: PAGE, userspace_addr: s.anon(1n), guest_memfd: g } });
+    const vcpu = s.vcpu(vm);
+    s.launchConfidential(vm, "KVM_X86_SNP_VM", [vcpu]);
+    s.ok("ioctl", { fd: vm, request: "KVM_SET_MEMORY_ATTRIBUTES", arg: { address: GPA, size: PAGE, attributes: PRIVATE } });
+    expect(s.write(vcpu, GPA, 1, { private: true }).errno).to.equal(undefined);
+    const [defaultVm, snpVm] = [...s.k.machine.vms] as [Vm, Vm];
+    const [[folio, owner]] = [...s.k.machine.rmp.assigned];
+    expect(owner).to.equal(snpVm);
+    s.k.machine.rmp.assigned.set(folio!, defaultVm);
+    expect(() => s.k.machine.checkInvariants()).to.throw(/is mapped private by VM/);
+  });
+
+  it("uses host PTEs until something zaps them, and catches one that outlived its page", () => {
+    const s = new Session("linux-7.2", "full");
+    const vm = s.vm();
+    const g = s.gmem(vm, 2n * PAGE, s.c("GUEST_MEMFD_FLAG_MMAP") | s.c("GUEST_MEMFD_FLAG_INIT_SHARED"));
+    const m = s.mapShared(g, 2n).ret;
+    s.ok("store", { addr: m, data: new Uint8Array([9]) });
+    const mm = s.k.machine.processes.get(0n)!.mm;
+    expect(mm.ptes.get(Number(m / PAGE))?.value.writable).to.equal(true);
+    // A punch zaps the PTE: the next access faults in a new, zeroed page.
+    s.ok("fallocate", { fd: g, mode: 3n, offset: 0n, len: PAGE });
+    expect(mm.ptes.get(Number(m / PAGE))).to.equal(undefined);
+    expect(byte(s.load(m))).to.equal(0);
+    // Freeing the page without the zap leaves a PTE on a freed page.
+    const inode = [...s.k.machine.vms][0]!.gmemFiles.values().next().value!.inode;
+    inode.cache.remove(0, 1);
+    expect(() => s.k.machine.checkInvariants()).to.throw(/PTE at page \d+ maps a freed page/);
+  });
+
+  it("retries a guest fault that an invalidation overtook (mmu_invalidate_seq)", () => {
+    const s = new Session("linux-7.2", "full");
+    const vm = s.vm();
+    const fd = s.ok("memfd_create", { name: "m", flags: 0n }).ret;
+    s.ok("ftruncate", { fd, length: PAGE });
+    s.ok("pwrite", { fd, data: new Uint8Array([1]), offset: 0n });
+    const priv = s.ok("mmap", { addr: 0n, len: PAGE, prot: s.c("PROT_READ") | s.c("PROT_WRITE"), flags: s.c("MAP_PRIVATE"), fd, offset: 0n }).ret;
+    s.ok("ioctl", { fd: vm, request: "KVM_SET_USER_MEMORY_REGION", arg: { slot: 0n, guest_phys_addr: GPA, memory_size: PAGE, userspace_addr: priv } });
+    const vcpu = s.vcpu(vm);
+    const mmu = [...s.k.machine.vms][0]!.mmu;
+    const before = mmu.invalidateSeq;
+    // The write fault copies the file page (copy on write), whose MMU notifier bumps the sequence:
+    // the first attempt must not install the file page, the retry installs the copy.
+    expect(s.write(vcpu, GPA, 2).errno).to.equal(undefined);
+    expect(mmu.invalidateSeq).to.equal(before + 1);
+    expect(byte(s.load(priv))).to.equal(2);
+    expect(byte(s.ok("pread", { fd, len: 1n, offset: 0n }))).to.equal(1);
+    expect(() => mmu.map(0, 9, mmu.lookup(0, Number(GPA / PAGE), false)!, before)).to.throw(/an invalidation ran since the fault began/);
+  });
+});
