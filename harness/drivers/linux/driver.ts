@@ -9,10 +9,10 @@ import { accessProgram, checkLength, hypercallProgram, littleEndian } from "./gu
 import { doIoctl, type IoctlContext } from "./ioctl.js";
 import { checkAccess } from "./memory.js";
 import { Prober, parseProfileOption } from "./probe.js";
-import { DEFAULT_LIMITS, Session, type Limits } from "./session.js";
+import { DEFAULT_LIMITS, kernelFd, Session, type Limits } from "./session.js";
 import { GuestRunner } from "./vcpu.js";
 import * as libc from "./libc.js";
-import { F_DUPFD, F_DUPFD_CLOEXEC, FALLOC_FL_PUNCH_HOLE, MADV_HWPOISON, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_SOFT_OFFLINE, MADV_WILLNEED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, O_RDWR_CLOEXEC } from "./uapi.js";
+import { F_DUPFD, F_DUPFD_CLOEXEC, FALLOC_FL_PUNCH_HOLE, MADV_HWPOISON, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_SOFT_OFFLINE, MADV_WILLNEED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MPOL_F_ADDR, O_RDWR_CLOEXEC } from "./uapi.js";
 
 export const LINUX_DRIVER_VERSION = "0.1.0";
 const MAX_ACCESS = 65536;
@@ -41,8 +41,12 @@ export class LinuxDriver implements Driver {
     options: LinuxDriverOptions,
   ) {
     this.handshake = handshake;
-    this.session = new Session({ ...DEFAULT_LIMITS, ...options.limits }, BigInt(pageSize));
-    this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: options.guestTimeoutMs ?? 2000 });
+    const session = new Session({ ...DEFAULT_LIMITS, ...options.limits }, BigInt(pageSize));
+    this.session = session;
+    // Before every KVM_RUN: the host memory behind the case's memslots is still the case's (or unmapped).
+    const guard = (slots: { slot: bigint; userspaceAddr: bigint; size: bigint }[]) =>
+      session.requireOwnedRanges(slots.map((s) => ({ addr: s.userspaceAddr, len: s.size, what: `KVM_RUN: memslot ${s.slot}'s host memory` })));
+    this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: options.guestTimeoutMs ?? 2000, guard });
     this.ioctlContext = { spec, profile, session: this.session, runner: this.runner, pageSize };
   }
 
@@ -69,30 +73,34 @@ export class LinuxDriver implements Driver {
     return r.ret < 0n ? { ret: -1n, errno: this.spec.errnoName(r.errno) } : { ret: r.ret };
   }
 
+  /** The fd the kernel will see, refused when it belongs to the driver. */
   private fd(fd: bigint, what: string): bigint {
-    this.session.requireUsableFd(fd, what);
-    return fd;
+    return this.session.usableFd(fd, what);
   }
 
   private execute(op: Op): OpResult {
     const s = this.session;
     switch (op.op) {
       case "open": {
-        Session.checkOpen(op.path, op.flags);
+        Session.checkOpen(op.path);
         const r = libc.open(op.path, op.flags, op.mode ?? 0n);
         if (r.ret >= 0n) s.addFd(r.ret, op.path === "/dev/kvm" ? "system" : "file");
         return this.result(r);
       }
       case "close": {
-        const r = libc.close(this.fd(op.fd, "close"));
-        if (r.ret === 0n) this.forget(op.fd);
+        const fd = this.fd(op.fd, "close");
+        const r = libc.close(fd);
+        if (r.ret === 0n) this.forget(fd);
         return this.result(r);
       }
-      case "dup":
-        return this.duplicated(op.fd, libc.dup(this.fd(op.fd, "dup")));
+      case "dup": {
+        const fd = this.fd(op.fd, "dup");
+        return this.duplicated(fd, libc.dup(fd));
+      }
       case "fcntl": {
-        const r = libc.fcntl(this.fd(op.fd, "fcntl"), op.cmd, op.arg ?? 0n);
-        return op.cmd === F_DUPFD || op.cmd === F_DUPFD_CLOEXEC ? this.duplicated(op.fd, r) : this.result(r);
+        const fd = this.fd(op.fd, "fcntl");
+        const r = libc.fcntl(fd, op.cmd, op.arg ?? 0n);
+        return op.cmd === F_DUPFD || op.cmd === F_DUPFD_CLOEXEC ? this.duplicated(fd, r) : this.result(r);
       }
       case "read":
       case "pread":
@@ -103,9 +111,11 @@ export class LinuxDriver implements Driver {
         return this.result(libc.pwrite(this.fd(op.fd, "pwrite"), op.data, op.offset));
       case "lseek":
         return this.result(libc.lseek(this.fd(op.fd, "lseek"), op.offset, op.whence));
-      case "fallocate":
-        this.chargeFallocate(op);
-        return this.result(libc.fallocate(this.fd(op.fd, "fallocate"), op.mode, op.offset, op.len));
+      case "fallocate": {
+        const fd = this.fd(op.fd, "fallocate");
+        this.chargeFallocate(fd, op);
+        return this.result(libc.fallocate(fd, op.mode, op.offset, op.len));
+      }
       case "ftruncate":
         return this.result(libc.ftruncate(this.fd(op.fd, "ftruncate"), op.length));
       case "fchmod":
@@ -114,7 +124,7 @@ export class LinuxDriver implements Driver {
       case "fstatfs": {
         const struct = op.op === "fstat" ? "stat" : "statfs";
         const buf = Buffer.alloc(this.spec.codec.get(struct).size);
-        const r = (op.op === "fstat" ? libc.fstat : libc.fstatfs)(op.fd, buf);
+        const r = (op.op === "fstat" ? libc.fstat : libc.fstatfs)(kernelFd(op.fd), buf);
         return r.ret < 0n ? this.result(r) : { ret: 0n, out: this.spec.codec.decode(struct, buf) as OpResult["out"] };
       }
       case "fdinfo":
@@ -125,8 +135,11 @@ export class LinuxDriver implements Driver {
         return this.result(r);
       }
       case "memfd_restricted": {
+        // Only where the probe found it: elsewhere the number belongs to another call (451 is cachestat).
         const nr = this.spec.constant("SYS_memfd_restricted", this.profile);
         if (nr === undefined) throw new DriverFailure("unsupported", `memfd_restricted has no system call number in profile ${this.profile}`);
+        if (!this.handshake.features.includes("restrictedmem"))
+          throw new DriverFailure("unsupported", `memfd_restricted: this kernel has no such system call (the probe found no restrictedmem; number ${nr} is another call here)`);
         const r = libc.syscall1(nr, op.flags);
         if (r.ret >= 0n) s.addFd(r.ret, "restrictedmem");
         return this.result(r);
@@ -148,7 +161,7 @@ export class LinuxDriver implements Driver {
         s.requireOwnedRange(op.addr, op.len, "mbind");
         return this.result(libc.mbind(op.addr, op.len, op.mode, op.nodemask, op.flags));
       case "get_mempolicy": {
-        const r = libc.getMempolicy(op.addr, this.spec.constant("MPOL_F_ADDR", this.profile) ?? 2n);
+        const r = libc.getMempolicy(op.addr, MPOL_F_ADDR);
         return r.ret < 0n ? this.result(r) : { ret: r.ret, out: { mode: r.mode, nodemask: r.nodemask } };
       }
       case "load":
@@ -191,13 +204,13 @@ export class LinuxDriver implements Driver {
   }
 
   /** Allocation (no PUNCH_HOLE) counts against the populate budget where the kernel would really allocate. */
-  private chargeFallocate(op: OpOf<"fallocate">): void {
+  private chargeFallocate(fd: bigint, op: OpOf<"fallocate">): void {
     if ((op.mode & FALLOC_FL_PUNCH_HOLE) !== 0n || op.len <= 0n || op.offset < 0n) return;
     let bytes = op.len;
-    if (this.session.kindOf(op.fd) === "guest_memfd") {
+    if (this.session.kindOf(fd) === "guest_memfd") {
       const page = BigInt(this.pageSize);
       const buf = Buffer.alloc(this.spec.codec.get("stat").size);
-      const st = libc.fstat(op.fd, buf);
+      const st = libc.fstat(fd, buf);
       const size = st.ret === 0n ? (this.spec.codec.decode("stat", buf).size as bigint) : 0n;
       // guest_memfd refuses unaligned ranges and ranges past its end before allocating anything
       if (op.offset % page !== 0n || op.len % page !== 0n || op.offset + op.len > size) bytes = 0n;
@@ -219,10 +232,10 @@ export class LinuxDriver implements Driver {
 
   private mmap(op: OpOf<"mmap">): OpResult {
     const s = this.session;
-    if (op.fd >= 0n) this.fd(op.fd, "mmap");
+    const fd = kernelFd(op.fd) >= 0n ? this.fd(op.fd, "mmap") : kernelFd(op.fd);
     if ((op.flags & MAP_FIXED) !== 0n && (op.flags & MAP_FIXED_NOREPLACE) === 0n) s.requireOwnedRange(op.addr, op.len, "mmap MAP_FIXED");
     if ((op.flags & MAP_POPULATE) !== 0n) s.chargePopulate(s.roundUp(op.len), "mmap MAP_POPULATE");
-    const r = libc.mmap(op.addr, op.len, op.prot, op.flags, op.fd, op.offset);
+    const r = libc.mmap(op.addr, op.len, op.prot, op.flags, fd, op.offset);
     if (r.ret >= 0n) s.addMapping(r.ret, op.len);
     return this.result(r);
   }
@@ -259,7 +272,7 @@ export class LinuxDriver implements Driver {
   }
 
   private guest(op: OpOf<"guest">): OpResult {
-    this.fd(op.vcpu, "guest");
+    const vcpu = this.fd(op.vcpu, "guest");
     const len = Number(op.len ?? BigInt(op.data?.length ?? 1));
     try {
       checkLength(len);
@@ -268,19 +281,19 @@ export class LinuxDriver implements Driver {
     }
     if (op.access === "write" && op.data !== undefined && op.data.length !== len) throw new DriverFailure("protocol", `guest: len ${len} but ${op.data.length} bytes of data`);
     const program = accessProgram(op.gpa, op.access, len, op.data ?? new Uint8Array(len));
-    const r = this.runner.run(Number(op.vcpu), program);
+    const r = this.runner.run(Number(vcpu), program);
     return { ret: r.ret, ...(r.errno ? { errno: r.errno } : {}), ...(r.exit ? { exit: r.exit } : {}), ...(r.out ? { out: r.out } : {}) };
   }
 
   private hypercall(op: OpOf<"hypercall">): OpResult {
-    this.fd(op.vcpu, "hypercall");
+    const vcpu = this.fd(op.vcpu, "hypercall");
     let program;
     try {
       program = hypercallProgram(op.nr, op.args ?? [], this.runner.vendor());
     } catch (err) {
       throw new DriverFailure("unsupported", `hypercall: ${(err as Error).message}`);
     }
-    const r = this.runner.run(Number(op.vcpu), program);
+    const r = this.runner.run(Number(vcpu), program);
     const data = r.out?.data as Uint8Array | undefined;
     // After HLT, rax holds what the hypercall returned to the guest.
     return { ret: r.ret, ...(r.errno ? { errno: r.errno } : {}), ...(r.exit ? { exit: r.exit } : {}), ...(data ? { out: { hypercall_ret: littleEndian(data) } } : {}) };

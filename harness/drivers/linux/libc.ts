@@ -2,6 +2,7 @@
 // compiled). Addresses are plain integers (uint64) so the driver can do pointer
 // arithmetic; struct arguments are Buffers whose bytes come from spec/codec.ts.
 import koffi from "koffi";
+import { O_CLOEXEC, O_RDONLY, SYS_GET_MEMPOLICY, SYS_MBIND } from "./uapi.js";
 
 const lib = koffi.load("libc.so.6");
 
@@ -67,11 +68,13 @@ export const fchmod = (fd: Int, mode: Int): Sys => sys(() => fn.fchmod(Number(s3
 export const fstat = (fd: Int, buf: Buffer): Sys => sys(() => fn.fstat(Number(s32(fd)), buf));
 export const fstatfs = (fd: Int, buf: Buffer): Sys => sys(() => fn.fstatfs(Number(s32(fd)), buf));
 export const memfdCreate = (name: string, flags: Int): Sys => sys(() => fn.memfdCreate(name, Number(u32(flags))));
-export const syscall1 = (nr: Int, arg: Int): Sys => sys(() => fn.syscall(s64(nr), "uint64", u64(arg)));
+/**
+ * A system call with one argument. The other five argument registers are zero, so
+ * a kernel where `nr` is some other call with more arguments (451 became
+ * cachestat) sees NULL pointers and zero flags, never whatever the registers held.
+ */
+export const syscall1 = (nr: Int, arg: Int): Sys => sys(() => fn.syscall(s64(nr), "uint64", u64(arg), "uint64", 0n, "uint64", 0n, "uint64", 0n, "uint64", 0n, "uint64", 0n));
 
-// x86_64 system call numbers of the NUMA policy calls (glibc has no wrappers; libnuma does).
-const SYS_MBIND = 237n;
-const SYS_GET_MEMPOLICY = 239n;
 /** Nodes 0-63: one unsigned long of mask; the kernel reads maxnode - 1 bits. */
 const MAXNODE = 65n;
 
@@ -107,6 +110,29 @@ export const madvise = (addr: Int, len: Int, advice: Int): Sys => sys(() => fn.m
 /** Copy bytes into process memory at addr. The caller has checked that this cannot fault. */
 export function copyToAddress(addr: bigint, data: Uint8Array): void {
   if (data.length > 0) fn.copyIn(addr, Buffer.from(data.buffer, data.byteOffset, data.byteLength), BigInt(data.length));
+}
+
+/**
+ * Read process memory through /proc/self/mem, as a debugger would (the kernel
+ * faults the pages in with FOLL_FORCE, so a mapping without PROT_READ can be read,
+ * and a page that cannot be faulted in ends the read instead of raising a signal).
+ * Returns the bytes read: fewer than len where the rest could not be read.
+ */
+export function readProcessMemory(addr: bigint, len: number): Buffer {
+  const fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC, 0n);
+  if (fd.ret < 0n) return Buffer.alloc(0);
+  try {
+    const buf = Buffer.alloc(len);
+    let done = 0;
+    while (done < len) {
+      const r = sys(() => fn.pread(Number(fd.ret), buf.subarray(done), BigInt(len - done), s64(addr + BigInt(done))));
+      if (r.ret <= 0n) break;
+      done += Number(r.ret);
+    }
+    return buf.subarray(0, done);
+  } finally {
+    close(fd.ret);
+  }
 }
 
 /** Copy bytes out of process memory at addr. The caller has checked that this cannot fault. */

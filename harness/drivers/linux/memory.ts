@@ -90,35 +90,83 @@ export function foreignOverlap(owned: RangeSet, start: bigint, end: bigint, vmas
 export { SIGBUS, SIGSEGV };
 export type AccessOutcome = { ok: true } | { ok: false; signal: number } | { ok: false; refuse: string };
 
+/** How the driver finds out whether touching pages would fault (replaceable in tests). */
+export interface Populator {
+  madvise(addr: bigint, len: bigint, advice: bigint): libc.Sys;
+  /** bytes of [addr, addr+len) readable as the CPU would read them (FOLL_FORCE: also without VM_READ) */
+  forceRead(addr: bigint, len: number): number;
+  /** the VMA's protection key, where the kernel uses them (/proc/self/smaps "ProtectionKey") */
+  protectionKey(vma: Vma): number;
+}
+
+export const KERNEL_POPULATOR: Populator = {
+  madvise: libc.madvise,
+  forceRead: (addr, len) => libc.readProcessMemory(addr, len).length,
+  protectionKey: (vma) => protectionKeyOf(vma.start),
+};
+
+/** The ProtectionKey of the VMA that starts at `start` (0 where the kernel has no protection keys). */
+export function protectionKeyOf(start: bigint, smaps?: string): number {
+  let text = smaps;
+  if (text === undefined) {
+    try {
+      text = readFileSync("/proc/self/smaps", "utf8");
+    } catch {
+      return 0;
+    }
+  }
+  const at = text.search(new RegExp(`^${start.toString(16)}-`, "m"));
+  if (at < 0) return 0;
+  const body = text.slice(text.indexOf("\n", at) + 1);
+  const next = body.search(/^[0-9a-f]+-[0-9a-f]+ /m);
+  return Number(/^ProtectionKey:\s*(\d+)/m.exec(next < 0 ? body : body.slice(0, next))?.[1] ?? 0);
+}
 
 /**
- * Would touching [addr, addr+len) raise a signal? First the VMA permissions (as
- * the x86 fault handler checks them: a write needs VM_WRITE, a read any of
- * read/write/exec), then MADV_POPULATE_{READ,WRITE}, which fails with EFAULT
- * where the fault would raise SIGBUS and with EHWPOISON on a poisoned page.
+ * Would touching [addr, addr+len) raise a signal? VMA by VMA, in address order
+ * (the first byte that faults decides the signal), as the x86 fault handler sees
+ * it: a write needs VM_WRITE, a read any of read/write/exec (x86 page tables
+ * cannot deny reads; only a protection key can, as for PROT_EXEC-only memory where
+ * the kernel uses them). Then the kernel is asked to fault the pages in:
+ * MADV_POPULATE_WRITE for writes and for reads of VMAs that are writable but not
+ * readable, MADV_POPULATE_READ for readable ones (EFAULT or EHWPOISON where the
+ * fault would raise SIGBUS), and a read through /proc/self/mem for PROT_EXEC-only
+ * ones (madvise refuses VMAs without VM_READ).
  */
-export function checkAccess(addr: bigint, len: number, write: boolean, pageSize: number, vmas: Vma[] = currentVmas()): AccessOutcome {
+export function checkAccess(addr: bigint, len: number, write: boolean, pageSize: number, vmas: Vma[] = currentVmas(), populator: Populator = KERNEL_POPULATOR): AccessOutcome {
   if (len === 0) return { ok: true };
   const end = addr + BigInt(len);
   if (addr < 0n || end > 1n << 64n) return { ok: false, signal: SIGSEGV };
-  let at = addr;
+  const page = BigInt(pageSize);
+  const first = addr - (addr % page);
+  const last = end + ((page - (end % page)) % page);
+  let at = first;
   for (const vma of vmas) {
     if (vma.end <= at) continue;
     if (vma.start > at) return { ok: false, signal: SIGSEGV };
     const allowed = write ? vma.write : vma.read || vma.write || vma.exec;
     if (!allowed) return { ok: false, signal: SIGSEGV };
-    at = vma.end;
-    if (at >= end) break;
+    const hi = vma.end < last ? vma.end : last;
+    const outcome = populate(vma, at, hi, write, populator);
+    if (outcome !== undefined) return outcome;
+    at = hi;
+    if (at >= last) return { ok: true };
   }
-  if (at < end) return { ok: false, signal: SIGSEGV };
-  const page = BigInt(pageSize);
-  const first = addr - (addr % page);
-  const last = end + ((page - (end % page)) % page);
-  const r = libc.madvise(first, last - first, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
-  if (r.ret === 0n) return { ok: true };
+  return { ok: false, signal: SIGSEGV };
+}
+
+function populate(vma: Vma, lo: bigint, hi: bigint, write: boolean, populator: Populator): AccessOutcome | undefined {
+  if (!write && !vma.read && !vma.write) {
+    // PROT_EXEC only: readable by the CPU unless a protection key denies it
+    if (populator.protectionKey(vma) !== 0) return { ok: false, signal: SIGSEGV };
+    return populator.forceRead(lo, Number(hi - lo)) === Number(hi - lo) ? undefined : { ok: false, signal: SIGBUS };
+  }
+  const advice = write || !vma.read ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
+  const r = populator.madvise(lo, hi - lo, advice);
+  if (r.ret === 0n) return undefined;
   if (r.errno === EFAULT || r.errno === EHWPOISON) return { ok: false, signal: SIGBUS };
   if (r.errno === ENOMEM) return { ok: false, signal: SIGSEGV };
-  return { ok: false, refuse: `cannot tell safely whether touching 0x${addr.toString(16)}+${len} would fault (MADV_POPULATE failed with errno ${r.errno})` };
+  return { ok: false, refuse: `cannot tell safely whether touching [0x${lo.toString(16)}, 0x${hi.toString(16)}) would fault (MADV_POPULATE failed with errno ${r.errno})` };
 }
 
 /** The lowest page at or above `from` that no VMA covers: a pointer to unmapped memory. */

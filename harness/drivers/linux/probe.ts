@@ -5,8 +5,9 @@ import { machine, release } from "node:os";
 import type { ProfileName, Spec } from "../../../spec/index.js";
 import { isProfileName } from "../../../spec/profiles.js";
 import type { HostFacts } from "../../driver/contract.js";
-import { accessProgram, haltProgram, FOUR_GIB } from "./guest-code.js";
+import { accessProgram, DRIVER_SLOT, haltProgram, FOUR_GIB } from "./guest-code.js";
 import * as libc from "./libc.js";
+import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_HC_MAP_GPA_RANGE, KVM_MEMORY_ATTRIBUTE_PRIVATE, MAP_PRIVATE_ANONYMOUS, PROT_RW } from "./uapi.js";
 import { GuestRunner, type RunOutcome } from "./vcpu.js";
 
 /** The capabilities whose raw values the handshake reports as host facts. */
@@ -95,9 +96,10 @@ export class Prober {
     return value;
   }
 
-  private bit(name: string, bit: number): boolean {
+  /** Whether the capability's value has every bit of `mask` (a flag value from spec/). */
+  private has(name: string, mask: bigint): boolean {
     const v = this.cap(name);
-    return v !== undefined && ((v >> BigInt(bit)) & 1n) === 1n;
+    return v !== undefined && (v & mask) === mask;
   }
 
   private positive(name: string): boolean {
@@ -171,6 +173,7 @@ export class Prober {
     const createVcpu = this.req("KVM_CREATE_VCPU");
     if (vm === undefined || createVcpu === undefined) return { low: false, high: false, detail: "cannot create a VM" };
     const runner = new GuestRunner({ spec: this.spec, profile: this.profile, systemFd: this.systemFd, timeoutMs });
+    const pageSize = BigInt(libc.pageSize());
     const fds: bigint[] = [BigInt(vm)];
     let mem: bigint | undefined;
     try {
@@ -181,12 +184,12 @@ export class Prober {
       runner.trackVcpu(Number(vcpu.ret), vm);
       const halted = (r: RunOutcome) => r.ret === 0n && r.exit?.reason === "KVM_EXIT_HLT";
       const low = halted(runner.run(Number(vcpu.ret), haltProgram("real")));
-      const page = libc.mmap(0n, 4096n, 3n, 0x22n, -1n, 0n);
+      const page = libc.mmap(0n, pageSize, PROT_RW, MAP_PRIVATE_ANONYMOUS, -1n, 0n);
       if (page.ret < 0n) return { low, high: false, detail: "mmap failed" };
       mem = page.ret;
       libc.copyToAddress(mem, Uint8Array.of(0xa5));
       const region = this.spec.ioctl("KVM_SET_USER_MEMORY_REGION", this.profile);
-      const slot = Buffer.from(this.spec.codec.encode("kvm_userspace_memory_region", { slot: 32001, guest_phys_addr: FOUR_GIB, memory_size: 4096, userspace_addr: mem }));
+      const slot = Buffer.from(this.spec.codec.encode("kvm_userspace_memory_region", { slot: DRIVER_SLOT + 1, guest_phys_addr: FOUR_GIB, memory_size: pageSize, userspace_addr: mem }));
       const added = region ? libc.ioctlBuffer(BigInt(vm), region.request, slot) : { ret: -1n, errno: 0 };
       const read = added.ret === 0n ? runner.run(Number(vcpu.ret), accessProgram(FOUR_GIB, "read", 1)) : undefined;
       const high = read !== undefined && halted(read) && (read.out?.data as Uint8Array | undefined)?.[0] === 0xa5;
@@ -196,7 +199,7 @@ export class Prober {
     } finally {
       runner.dispose();
       for (const fd of fds.reverse()) libc.close(fd);
-      if (mem !== undefined) libc.munmap(mem, 4096n);
+      if (mem !== undefined) libc.munmap(mem, pageSize);
     }
   }
 
@@ -205,15 +208,15 @@ export class Prober {
     const add = (cond: boolean, name: string) => cond && features.push(name);
     add(this.positive("KVM_CAP_USER_MEMORY2"), "user-memory2");
     add(this.positive("KVM_CAP_GUEST_MEMFD"), "guest-memfd");
-    add(this.bit("KVM_CAP_GUEST_MEMFD_FLAGS", 0), "gmem-flag:mmap");
-    add(this.bit("KVM_CAP_GUEST_MEMFD_FLAGS", 1), "gmem-flag:init-shared");
-    add(this.bit("KVM_CAP_MEMORY_ATTRIBUTES", 3), "memory-attributes");
+    add(this.has("KVM_CAP_GUEST_MEMFD_FLAGS", GUEST_MEMFD_FLAG_MMAP), "gmem-flag:mmap");
+    add(this.has("KVM_CAP_GUEST_MEMFD_FLAGS", GUEST_MEMFD_FLAG_INIT_SHARED), "gmem-flag:init-shared");
+    add(this.has("KVM_CAP_MEMORY_ATTRIBUTES", KVM_MEMORY_ATTRIBUTE_PRIVATE), "memory-attributes");
     add(this.positive("KVM_CAP_MEMORY_FAULT_INFO"), "memory-fault-info");
     add(this.positive("KVM_CAP_PRE_FAULT_MEMORY"), "pre-fault-memory");
     add(this.preFaultIoctl(), "pre-fault-ioctl");
     add(this.positive("KVM_CAP_READONLY_MEM"), "readonly-mem");
     add((this.cap("KVM_CAP_MULTI_ADDRESS_SPACE") ?? 0n) > 1n, "multi-address-space");
-    add(this.bit("KVM_CAP_EXIT_HYPERCALL", 12), "exit-hypercall");
+    add(this.has("KVM_CAP_EXIT_HYPERCALL", 1n << KVM_HC_MAP_GPA_RANGE), "exit-hypercall");
     features.push(...this.vmTypes());
     const guest = this.guestRuns(timeoutMs);
     add(guest.low, "guest-run");

@@ -1,8 +1,9 @@
 // What one session (one case) holds, and the limits that keep a case from hurting
-// the host or the driver: fds and mappings it created, memory it may populate.
+// the host or the driver: fds and mappings it created, memory it may populate,
+// memslot pages and attribute ranges it may make the kernel allocate.
 import { existsSync } from "node:fs";
 import { DriverFailure } from "../../driver/contract.js";
-import { foreignOverlap, RangeSet } from "./memory.js";
+import { currentVmas, foreignOverlap, RangeSet, type Vma } from "./memory.js";
 import * as libc from "./libc.js";
 
 export type FdKind = "system" | "vm" | "vcpu" | "guest_memfd" | "memfd" | "restrictedmem" | "file";
@@ -14,22 +15,38 @@ export interface Limits {
   accessBytes: number;
   /** the largest read()/pread() buffer */
   readBytes: number;
-  /** the largest range KVM_SET_MEMORY_ATTRIBUTES may cover (the kernel stores attributes per page) */
+  /** bytes of guest physical address space a session may give memory attributes, over all its calls (the kernel stores attributes per page) */
   attributeBytes: bigint;
+  /** memslot pages a session may ask for, over all its creations and changes (KVM allocates per-page metadata when a slot is created) */
+  slotPages: bigint;
+  /** memslot creations and changes a session may ask for */
+  slotChanges: number;
 }
 
+/**
+ * The budgets. The largest user in suites/ (every profile and host model of the
+ * reference, and this kernel) asks for 512 memslot pages over 5 creations, and
+ * 2 GiB of attributes, in one case; the budgets leave a wide margin and stay far
+ * from what would hurt a host (65536 slot pages are about 640 KiB of KVM
+ * metadata on a shadow-paging host).
+ */
 export const DEFAULT_LIMITS: Limits = {
   populateBytes: 256n << 20n,
   accessBytes: 64 << 20,
   readBytes: 1 << 20,
   attributeBytes: 4n << 30n,
+  slotPages: 65536n,
+  slotChanges: 1024,
 };
 
-/** Paths a case may open for writing; anything else only read-only (the driver runs as root). */
-const WRITABLE_PATHS = new Set(["/dev/kvm", "/dev/null", "/dev/zero"]);
-const O_ACCMODE = 3n;
-const O_CREAT = 0o100n;
-const O_TRUNC = 0o1000n;
+/**
+ * The only paths `open` accepts. Anything else could block the driver (a FIFO,
+ * /proc/kmsg), arm hardware (/dev/watchdog) or change the host (the driver runs as root).
+ */
+export const OPEN_ALLOWLIST: readonly string[] = ["/dev/kvm", "/dev/null", "/dev/zero", "/dev/sev"];
+
+/** The int a libc wrapper passes to the kernel for an fd argument. */
+export const kernelFd = (fd: bigint): bigint => BigInt.asIntN(32, fd);
 
 export class Session {
   readonly fds = new Map<number, FdKind>();
@@ -37,6 +54,9 @@ export class Session {
   readonly mappings = new RangeSet();
   private populated = 0n;
   private accessed = 0;
+  private attributes = 0n;
+  private slotPages = 0n;
+  private slotChanges = 0;
 
   constructor(
     readonly limits: Limits,
@@ -52,30 +72,46 @@ export class Session {
   }
 
   kindOf(fd: bigint): FdKind | undefined {
-    return this.fds.get(Number(fd));
+    return this.fds.get(Number(kernelFd(fd)));
   }
 
   /**
-   * An fd the session did not create but that is open belongs to the driver (its
-   * protocol pipes, its /dev/kvm fd, Node's own): using it could break the driver.
-   * Closed and negative fds pass through, so the kernel answers EBADF.
+   * The fd the kernel will see (libc passes an int, so 2^32 + 1 is fd 1), once it
+   * is known not to belong to the driver. An fd the session did not create but
+   * that is open belongs to the driver (its protocol pipes, its /dev/kvm fd,
+   * Node's own): using it could break the driver. Closed and negative fds pass
+   * through, so the kernel answers EBADF.
    */
-  requireUsableFd(fd: bigint, what: string): void {
-    if (fd < 0n || fd > 0x7fffffffn || this.fds.has(Number(fd))) return;
-    if (existsSync(`/proc/self/fd/${fd}`)) throw new DriverFailure("unsupported", `${what}: fd ${fd} is open but was not created by this session (it belongs to the driver)`);
+  usableFd(fd: bigint, what: string): bigint {
+    const k = kernelFd(fd);
+    if (k < 0n || this.fds.has(Number(k))) return k;
+    if (existsSync(`/proc/self/fd/${k}`)) throw new DriverFailure("unsupported", `${what}: fd ${fd}${k !== fd ? ` (the kernel sees fd ${k})` : ""} is open but was not created by this session (it belongs to the driver)`);
+    return k;
   }
 
   roundUp(len: bigint): bigint {
     return ((len + this.pageSize - 1n) / this.pageSize) * this.pageSize;
   }
 
-  /** Refuse to touch mapped memory the session does not own (the driver's heap, code, stacks). */
-  requireOwnedRange(addr: bigint, len: bigint, what: string): void {
+  /** Refuse to touch mapped memory the session does not own (the driver's heap, code, stacks). Unmapped memory passes. */
+  requireOwnedRange(addr: bigint, len: bigint, what: string, vmas?: Vma[]): void {
     if (len <= 0n) return;
     const start = addr - (addr % this.pageSize);
     const end = this.roundUp(addr + len);
-    const vma = foreignOverlap(this.mappings, start, end);
+    const vma = foreignOverlap(this.mappings, start, end, vmas);
     if (vma) throw new DriverFailure("unsupported", `${what}: [0x${start.toString(16)}, 0x${end.toString(16)}) overlaps memory the driver itself uses (${vma.path || "anonymous"} at 0x${vma.start.toString(16)})`);
+  }
+
+  /** requireOwnedRange for several ranges against one reading of /proc/self/maps. */
+  requireOwnedRanges(ranges: readonly { addr: bigint; len: bigint; what: string }[]): void {
+    if (ranges.length === 0) return;
+    const vmas = currentVmas();
+    for (const r of ranges) this.requireOwnedRange(r.addr, r.len, r.what, vmas);
+  }
+
+  /** Whether any byte of [addr, addr+len) is mapped at all. */
+  static anyMapped(addr: bigint, len: bigint, vmas: Vma[] = currentVmas()): boolean {
+    return vmas.some((v) => v.start < addr + len && addr < v.end);
   }
 
   addMapping(addr: bigint, len: bigint): void {
@@ -99,10 +135,26 @@ export class Session {
     this.accessed += bytes;
   }
 
-  static checkOpen(path: string, flags: bigint): void {
-    const writes = (flags & O_ACCMODE) !== 0n || (flags & (O_CREAT | O_TRUNC)) !== 0n;
-    if (writes && !WRITABLE_PATHS.has(path))
-      throw new DriverFailure("unsupported", `open: the linux driver runs as root and opens only ${[...WRITABLE_PATHS].join(", ")} for writing (asked for ${path})`);
+  chargeAttributes(bytes: bigint, what: string): void {
+    if (bytes <= 0n) return;
+    if (this.attributes + bytes > this.limits.attributeBytes)
+      throw new DriverFailure("unsupported", `${what}: would set attributes on ${bytes} bytes; the linux driver lets a case cover at most ${this.limits.attributeBytes} bytes in all (${this.attributes} used; the kernel stores attributes per page)`);
+    this.attributes += bytes;
+  }
+
+  /** A memslot creation or change of `pages` pages, charged before the kernel sees it (it allocates per-page metadata first). */
+  chargeSlot(pages: bigint, what: string): void {
+    if (this.slotChanges + 1 > this.limits.slotChanges)
+      throw new DriverFailure("unsupported", `${what}: the linux driver lets a case create or change at most ${this.limits.slotChanges} memslots`);
+    if (this.slotPages + pages > this.limits.slotPages)
+      throw new DriverFailure("unsupported", `${what}: a memslot of ${pages} pages; the linux driver lets a case ask for at most ${this.limits.slotPages} memslot pages in all (${this.slotPages} used; KVM allocates metadata for every page of a slot when it is created)`);
+    this.slotChanges += 1;
+    this.slotPages += pages;
+  }
+
+  static checkOpen(path: string): void {
+    if (!OPEN_ALLOWLIST.includes(path))
+      throw new DriverFailure("unsupported", `open: the linux driver opens only ${OPEN_ALLOWLIST.join(", ")} (asked for ${path}); other paths could block it (a FIFO), arm hardware or change the host`);
   }
 
   /** Unmap and close everything the case still holds; report how many. */
@@ -117,6 +169,9 @@ export class Session {
     this.mappings.clear();
     this.populated = 0n;
     this.accessed = 0;
+    this.attributes = 0n;
+    this.slotPages = 0n;
+    this.slotChanges = 0;
     return { fds: fds.length, mappings: ranges.length };
   }
 }

@@ -7,14 +7,27 @@ import { DriverFailure, type ExitInfo, type OutValue } from "../../driver/contra
 import { ExitDecoder } from "./exits.js";
 import { DRIVER_GPA, DRIVER_REGION_SIZE, DRIVER_SLOT, toBytes, type GuestProgram, type Vendor } from "./guest-code.js";
 import * as libc from "./libc.js";
+import { KVM_MAX_CPUID_ENTRIES, MAP_SHARED, MFD_CLOEXEC, PROT_RW, SIGUSR2 } from "./uapi.js";
 
-const WATCHDOG_SIGNAL = 12; // SIGUSR2: the child installs a no-op handler, so it only interrupts KVM_RUN
-const CPUID_ENTRIES = 256;
+/** The watchdog's signal: the driver installs a no-op handler, so it only interrupts KVM_RUN. */
+const WATCHDOG_SIGNAL = SIGUSR2;
+const WATCHDOG_SIGNAL_NAME = "SIGUSR2";
+/** The name of the memfd behind each VM's code region, as /proc/<pid>/maps shows it (memfd:<name>). */
+export const CODE_REGION_NAME = "privmem-cts-guest-code";
+
+/** A memslot the case created: the host range behind it. */
+export interface CaseMemslot {
+  slot: bigint;
+  userspaceAddr: bigint;
+  size: bigint;
+}
 
 interface VmState {
   fds: Set<number>;
   region?: bigint;
   installed: boolean;
+  /** the case's memslots by slot (as_id << 16 | id), as the kernel accepted them */
+  memslots: Map<bigint, CaseMemslot>;
 }
 
 interface VcpuState {
@@ -39,6 +52,12 @@ export interface RunnerOptions {
   systemFd: number;
   /** how long a guest program may run before the watchdog interrupts KVM_RUN */
   timeoutMs: number;
+  /**
+   * Called with the case's memslots of the VM before every KVM_RUN: a guest
+   * write lands in their host ranges, so the driver refuses to run when its own
+   * memory has appeared there since the slot was created.
+   */
+  guard?: (memslots: CaseMemslot[]) => void;
 }
 
 export class GuestRunner {
@@ -49,6 +68,8 @@ export class GuestRunner {
   private supportedCpuid: Buffer | undefined;
   private timer: libc.ThreadTimer | undefined;
   private runSize = 0;
+  /** every mapping the runner made (code regions, kvm_run), address -> length, until it unmaps it */
+  private readonly mapped = new Map<bigint, bigint>();
 
   constructor(private readonly o: RunnerOptions) {
     this.exits = new ExitDecoder(o.spec, o.profile);
@@ -66,7 +87,21 @@ export class GuestRunner {
   // ---- bookkeeping ---------------------------------------------------------
 
   trackVm(fd: number): void {
-    this.vms.set(fd, { fds: new Set([fd]), installed: false });
+    this.vms.set(fd, { fds: new Set([fd]), installed: false, memslots: new Map() });
+  }
+
+  /** A memslot request on a VM fd that the kernel accepted: memory_size 0 deleted the slot. */
+  noteMemslot(vmFd: number, slot: bigint, userspaceAddr: bigint, size: bigint): void {
+    const vm = this.vms.get(vmFd);
+    if (!vm) return;
+    if (size === 0n) vm.memslots.delete(slot);
+    else vm.memslots.set(slot, { slot, userspaceAddr, size });
+  }
+
+  /** Every memslot the case created in any VM the runner knows. */
+  private allMemslots(): CaseMemslot[] {
+    const vms = new Set([...this.vms.values(), ...[...this.vcpus.values()].map((v) => v.vm)]);
+    return [...vms].flatMap((vm) => [...vm.memslots.values()]);
   }
 
   trackVcpu(fd: number, vmFd: number): void {
@@ -89,10 +124,6 @@ export class GuestRunner {
     }
   }
 
-  isVcpu(fd: number): boolean {
-    return this.vcpus.has(fd);
-  }
-
   /** The case closed fd: drop the driver's kvm_run mapping with the last fd of a vCPU so the vCPU can go away. */
   forgetFd(fd: number): void {
     const vcpu = this.vcpus.get(fd);
@@ -100,7 +131,7 @@ export class GuestRunner {
       vcpu.fds.delete(fd);
       this.vcpus.delete(fd);
       if (vcpu.fds.size === 0 && vcpu.run !== undefined) {
-        libc.munmap(vcpu.run, BigInt(this.runSize));
+        this.unmap(vcpu.run);
         vcpu.run = undefined;
       }
     }
@@ -111,21 +142,51 @@ export class GuestRunner {
     }
   }
 
-  markRan(fd: number): void {
-    const vcpu = this.vcpus.get(fd);
-    if (vcpu) vcpu.ran = true;
-  }
-
-  /** Unmap everything the driver mapped for guests (the fds are closed by the session). */
+  /**
+   * Unmap everything the driver mapped for guests (the fds are closed by the
+   * session), whether or not the case still holds an fd of its VM or vCPU.
+   */
   releaseAll(): void {
-    const vcpus = new Set(this.vcpus.values());
-    for (const v of vcpus) if (v.run !== undefined) libc.munmap(v.run, BigInt(this.runSize));
-    const regions = new Set<bigint>();
-    for (const vm of new Set(this.vms.values())) if (vm.region !== undefined) regions.add(vm.region);
-    for (const v of vcpus) if (v.vm.region !== undefined) regions.add(v.vm.region);
-    for (const r of regions) libc.munmap(r, BigInt(DRIVER_REGION_SIZE));
+    for (const addr of [...this.mapped.keys()]) this.unmap(addr);
     this.vcpus.clear();
     this.vms.clear();
+  }
+
+  /** The mappings the runner holds now (code regions and kvm_run), for tests. */
+  mappings(): { start: bigint; end: bigint }[] {
+    return [...this.mapped].map(([start, len]) => ({ start, end: start + len }));
+  }
+
+  private unmap(addr: bigint): void {
+    const len = this.mapped.get(addr);
+    if (len === undefined) return;
+    libc.munmap(addr, len);
+    this.mapped.delete(addr);
+  }
+
+  /**
+   * mmap for the driver's own use, never inside the host range of a case memslot
+   * (a guest write there would land in the driver's mapping): a mapping that
+   * lands there is kept until one lands elsewhere, then dropped.
+   */
+  private mapOwn(len: bigint, map: () => libc.Sys, what: string): bigint {
+    const slots = this.allMemslots();
+    const inSlot = (a: bigint) => slots.some((s) => a < s.userspaceAddr + s.size && s.userspaceAddr < a + len);
+    const rejected: bigint[] = [];
+    try {
+      for (let attempt = 0; attempt < 16; attempt++) {
+        const m = map();
+        if (m.ret < 0n) throw new DriverFailure("internal", `${what} failed: ${this.o.spec.errnoName(m.errno)}`);
+        if (!inSlot(m.ret)) {
+          this.mapped.set(m.ret, len);
+          return m.ret;
+        }
+        rejected.push(m.ret);
+      }
+      throw new DriverFailure("unsupported", `${what}: every address the kernel offered lies inside the host memory of a case memslot`);
+    } finally {
+      for (const r of rejected) libc.munmap(r, len);
+    }
   }
 
   /** releaseAll() and stop the watchdog timer for good (a runner used only for probing). */
@@ -144,10 +205,9 @@ export class GuestRunner {
       if (r.ret < 0n) throw new DriverFailure("internal", `KVM_GET_VCPU_MMAP_SIZE failed: ${this.o.spec.errnoName(r.errno)}`);
       this.runSize = Number(r.ret);
     }
-    const m = libc.mmap(0n, BigInt(this.runSize), 3n, 1n, BigInt(fd), 0n); // PROT_READ|PROT_WRITE, MAP_SHARED
-    if (m.ret < 0n) throw new DriverFailure("internal", `mmap of kvm_run failed: ${this.o.spec.errnoName(m.errno)}`);
-    vcpu.run = m.ret;
-    return m.ret;
+    const size = BigInt(this.runSize);
+    vcpu.run = this.mapOwn(size, () => libc.mmap(0n, size, PROT_RW, MAP_SHARED, BigInt(fd), 0n), "mmap of kvm_run");
+    return vcpu.run;
   }
 
   /** KVM_SET_CPUID2 with what KVM supports, once, before the vCPU first runs (MAXPHYADDR, PAE and LM come from it). */
@@ -162,8 +222,8 @@ export class GuestRunner {
     if (this.supportedCpuid) return this.supportedCpuid;
     const codec = this.o.spec.codec;
     const header = codec.get("kvm_cpuid2").size;
-    const buf = Buffer.alloc(header + CPUID_ENTRIES * codec.get("kvm_cpuid_entry2").size);
-    Buffer.from(codec.encode("kvm_cpuid2", { nent: CPUID_ENTRIES })).copy(buf, 0);
+    const buf = Buffer.alloc(header + Number(KVM_MAX_CPUID_ENTRIES) * codec.get("kvm_cpuid_entry2").size);
+    Buffer.from(codec.encode("kvm_cpuid2", { nent: KVM_MAX_CPUID_ENTRIES })).copy(buf, 0);
     const r = libc.ioctlBuffer(BigInt(this.o.systemFd), this.request("KVM_GET_SUPPORTED_CPUID"), buf);
     if (r.ret < 0n) return undefined;
     this.supportedCpuid = buf;
@@ -189,11 +249,7 @@ export class GuestRunner {
     if (vm.installed && vm.region !== undefined) return vm.region;
     const vmFd = [...vm.fds][0];
     if (vmFd === undefined) throw new DriverFailure("unsupported", "the driver installs its code memslot through the VM fd, and the case has closed it");
-    if (vm.region === undefined) {
-      const m = libc.mmap(0n, BigInt(DRIVER_REGION_SIZE), 3n, 0x22n, -1n, 0n); // RW, MAP_PRIVATE|MAP_ANONYMOUS
-      if (m.ret < 0n) throw new DriverFailure("internal", `mmap of the guest code region failed: ${this.o.spec.errnoName(m.errno)}`);
-      vm.region = m.ret;
-    }
+    if (vm.region === undefined) vm.region = this.mapCodeRegion();
     const def = this.o.spec.ioctl("KVM_SET_USER_MEMORY_REGION", this.o.profile);
     if (!def || def.arg === null || def.arg === "value" || def.arg === "u64") throw new DriverFailure("unsupported", `KVM_SET_USER_MEMORY_REGION is not usable in profile ${this.o.profile}`);
     const arg = this.o.spec.codec.encode(def.arg, { slot: DRIVER_SLOT, guest_phys_addr: DRIVER_GPA, memory_size: DRIVER_REGION_SIZE, userspace_addr: vm.region });
@@ -203,11 +259,29 @@ export class GuestRunner {
     return vm.region;
   }
 
+  /**
+   * The 64 KiB a VM's guest programs run from: a shared mapping of a memfd named
+   * CODE_REGION_NAME (closed at once; the mapping keeps it), so the region is
+   * recognisable in /proc/<pid>/maps and never merges with a neighbour.
+   */
+  private mapCodeRegion(): bigint {
+    const size = BigInt(DRIVER_REGION_SIZE);
+    const memfd = libc.memfdCreate(CODE_REGION_NAME, MFD_CLOEXEC);
+    if (memfd.ret < 0n) throw new DriverFailure("internal", `memfd_create for the guest code region failed: ${this.o.spec.errnoName(memfd.errno)}`);
+    try {
+      const t = libc.ftruncate(memfd.ret, size);
+      if (t.ret < 0n) throw new DriverFailure("internal", `ftruncate of the guest code region failed: ${this.o.spec.errnoName(t.errno)}`);
+      return this.mapOwn(size, () => libc.mmap(0n, size, PROT_RW, MAP_SHARED, memfd.ret, 0n), "mmap of the guest code region");
+    } finally {
+      libc.close(memfd.ret);
+    }
+  }
+
   // ---- running -------------------------------------------------------------
 
   private armWatchdog(): libc.ThreadTimer {
     if (!this.timer) {
-      if (process.listenerCount("SIGUSR2") === 0) process.on("SIGUSR2", () => {});
+      if (process.listenerCount(WATCHDOG_SIGNAL_NAME) === 0) process.on(WATCHDOG_SIGNAL_NAME, () => {});
       this.timer = libc.ThreadTimer.create(WATCHDOG_SIGNAL);
     }
     this.timer.arm(this.o.timeoutMs);
@@ -215,14 +289,23 @@ export class GuestRunner {
   }
 
   /** KVM_RUN once under the watchdog; exit_reason is cleared first so a stale reason is never reported. */
-  private kvmRun(fd: number, run: bigint | undefined): { ret: bigint; errno: number } {
+  private kvmRun(fd: number, run: bigint | undefined, arg = 0n): { ret: bigint; errno: number } {
     if (run !== undefined) libc.copyToAddress(run + BigInt(this.runLayout.exitReason), new Uint8Array(4));
     const timer = this.armWatchdog();
     try {
-      return libc.ioctlValue(BigInt(fd), this.request("KVM_RUN"), 0n);
+      return libc.ioctlValue(BigInt(fd), this.request("KVM_RUN"), arg);
     } finally {
       timer.disarm();
     }
+  }
+
+  private guard(vcpu: VcpuState | undefined): void {
+    if (vcpu && this.o.guard) this.o.guard([...vcpu.vm.memslots.values()]);
+  }
+
+  /** The guard, for another request that makes the vCPU fault guest memory in (KVM_PRE_FAULT_MEMORY). */
+  guardVcpu(fd: number): void {
+    this.guard(this.vcpus.get(fd));
   }
 
   /** Complete whatever exit the last run left pending (MMIO, I/O, hypercall) without running the guest. */
@@ -237,9 +320,19 @@ export class GuestRunner {
     }
   }
 
-  /** A KVM_RUN the case issued itself: run it under the watchdog and decode the exit when kvm_run is mapped. */
-  rawRun(fd: number): RunOutcome {
+  /**
+   * A KVM_RUN the case issued itself. With argument 0 it runs under the watchdog
+   * and the exit is decoded when kvm_run is mapped. KVM refuses any other argument
+   * (EINVAL) before running: it is passed through, and there is no exit to report
+   * (the watchdog is armed all the same, in case a kernel ran the vCPU anyway).
+   */
+  rawRun(fd: number, arg = 0n): RunOutcome {
     const vcpu = this.vcpus.get(fd);
+    if (arg !== 0n) {
+      const r = this.kvmRun(fd, undefined, arg);
+      return { ret: r.ret, ...(r.ret < 0n ? { errno: this.o.spec.errnoName(r.errno) } : {}) };
+    }
+    this.guard(vcpu);
     const run = vcpu ? this.mapRun(vcpu, fd) : undefined;
     const r = this.kvmRun(fd, run);
     if (vcpu) vcpu.ran = true;
@@ -250,6 +343,7 @@ export class GuestRunner {
   run(fd: number, program: GuestProgram): RunOutcome {
     const vcpu = this.vcpus.get(fd);
     if (!vcpu) return this.rawRun(fd);
+    this.guard(vcpu);
     const run = this.mapRun(vcpu, fd);
     if (!vcpu.ran) this.setCpuid(vcpu, fd);
     const region = this.installRegion(vcpu.vm);
