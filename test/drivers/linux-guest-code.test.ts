@@ -16,7 +16,7 @@ import {
   translate,
   type GuestProgram,
 } from "../../harness/drivers/linux/guest-code.js";
-import { checkAccess, foreignOverlap, parseMaps, RangeSet, SIGSEGV, unmappedAddress, type Vma } from "../../harness/drivers/linux/memory.js";
+import { checkAccess, foreignOverlap, parseMaps, RangeSet, SIGSEGV, unmappedAddress, type Populator, type Vma } from "../../harness/drivers/linux/memory.js";
 import { defaultProfile } from "../../harness/drivers/linux/probe.js";
 import { ExitDecoder } from "../../harness/drivers/linux/exits.js";
 import { kvmUnavailableReason } from "../../harness/drivers/linux/index.js";
@@ -170,7 +170,8 @@ describe("linux driver: host memory bookkeeping", () => {
     const vmas = [vma(0x10000n, 0x11000n, "r--p"), vma(0x11000n, 0x12000n, "---p"), vma(0x13000n, 0x14000n, "--xp")];
     expect(checkAccess(0x10000n, 4, true, 4096, vmas)).to.deep.equal({ ok: false, signal: SIGSEGV });
     expect(checkAccess(0x11000n, 1, false, 4096, vmas)).to.deep.equal({ ok: false, signal: SIGSEGV });
-    expect(checkAccess(0x10ffen, 4, false, 4096, vmas), "runs into a PROT_NONE page").to.deep.equal({ ok: false, signal: SIGSEGV });
+    const populated: Populator = { madvise: () => ({ ret: 0n, errno: 0 }), forceRead: (_a, len) => len, protectionKey: () => 0 };
+    expect(checkAccess(0x10ffen, 4, false, 4096, vmas, populated), "runs into a PROT_NONE page").to.deep.equal({ ok: false, signal: SIGSEGV });
     expect(checkAccess(0x12000n, 1, false, 4096, vmas), "no VMA").to.deep.equal({ ok: false, signal: SIGSEGV });
     expect(checkAccess(0x12000n, 0, false, 4096, vmas), "nothing touched").to.deep.equal({ ok: true });
   });
