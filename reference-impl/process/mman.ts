@@ -3,6 +3,7 @@
 import { DriverFailure, type OpResult } from "../../harness/driver/contract.js";
 import { GmemFile } from "../guest_memfd/file.js";
 import { GmemInode } from "../guest_memfd/inode.js";
+import { checkPageBudget } from "../lib/budget.js";
 import { fail } from "../lib/errno.js";
 import { U64_MAX } from "../lib/u64.js";
 import { FMODE_READ, FMODE_WRITE, type OpenFile, type SyscallContext } from "./file.js";
@@ -71,6 +72,7 @@ export function sysMmap(ctx: SyscallContext, addr: bigint, len: bigint, prot: bi
     mapped = new ShmemFile(inode, K.o.RDWR | K.o.LARGEFILE, "/dev/zero", K.f.SEAL_SEAL);
     backing = inode;
   }
+  if (f & K.map.POPULATE) checkPageBudget(npages, "mmap(MAP_POPULATE)");
   const vma = new Vma(first, first + npages, p, shared, mapped?.get() ?? null, backing, file === null ? 0 : pgoff, mayWrite, mayExec);
   try {
     kernel.allocate();
@@ -176,6 +178,7 @@ export function sysMadvise(ctx: SyscallContext, addr: bigint, len: bigint, advic
   if (UNMODELLED_ADVICE.has(a)) throw new DriverFailure("unsupported", `madvise advice ${a} is not modelled`);
   const [start, end] = pages(ctx, first, size);
   const mm = ctx.process.mm;
+  if (a === M.HWPOISON || a === M.POPULATE_READ || a === M.POPULATE_WRITE) checkPageBudget(end - start, `madvise(${a})`);
   if (a === M.HWPOISON) return injectMemoryFailure(ctx, start, end);
   let at = start;
   let hole = false;

@@ -3,6 +3,7 @@
 // The struct is written back whatever happens; the call succeeds if any page was
 // mapped and reports the error of a call that made no progress.
 import { fail, type Errno } from "../lib/errno.js";
+import { checkPageBudget } from "../lib/budget.js";
 import { U64_MAX } from "../lib/u64.js";
 import type { IoctlCall, SyscallContext } from "../process/file.js";
 import { handleFault } from "./fault.js";
@@ -32,6 +33,8 @@ export function preFaultMemory(ctx: SyscallContext, vcpu: Vcpu, call: IoctlCall)
         error = "EAGAIN";
         break;
       }
+      // Pages that map are counted against the budget; a range stops at its first error anyway.
+      checkPageBudget(done + 1, "KVM_PRE_FAULT_MEMORY");
       error = mapOne(ctx, vcpu, page.page(gpa));
       if (error !== undefined) break;
       gpa += page.size;

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { PAGE_BUDGET } from "../../reference-impl/lib/budget.js";
 import { DriverFailure } from "../../harness/driver/contract.js";
 import { byte, PAGE, Session } from "./session.js";
 
@@ -112,6 +113,18 @@ describe("reference-impl process: address space", () => {
     expect(byte(s.load(ro))).to.equal(0);
     const priv = s.ok("mmap", { addr: 0n, len: PAGE, prot: s.c("PROT_READ") | s.c("PROT_WRITE"), flags: s.c("MAP_PRIVATE"), fd, offset: 0n }).ret;
     expect(s.call("madvise", { addr: priv, len: PAGE, advice: s.c("MADV_REMOVE") }).errno).to.equal("EACCES");
+  });
+
+  it("refuses to populate or poison more pages than its per-operation budget", () => {
+    const s = new Session("linux-7.2", "full");
+    const rw = s.c("PROT_READ") | s.c("PROT_WRITE");
+    const big = (BigInt(PAGE_BUDGET) + 1n) * PAGE;
+    const populate = s.c("MAP_PRIVATE") | s.c("MAP_ANONYMOUS") | s.c("MAP_POPULATE");
+    expect(() => s.call("mmap", { addr: 0n, len: big, prot: rw, flags: populate, fd: -1n, offset: 0n })).to.throw(/at most 262144 per operation/);
+    const a = s.ok("mmap", { addr: 0n, len: big, prot: rw, flags: s.c("MAP_PRIVATE") | s.c("MAP_ANONYMOUS"), fd: -1n, offset: 0n }).ret;
+    expect(() => s.call("madvise", { addr: a, len: big, advice: s.c("MADV_POPULATE_READ") })).to.throw(/at most 262144/);
+    expect(() => s.call("madvise", { addr: a, len: big, advice: s.c("MADV_HWPOISON") })).to.throw(/at most 262144/);
+    s.ok("madvise", { addr: a, len: 2n * PAGE, advice: s.c("MADV_POPULATE_WRITE") });
   });
 
   it("checks ranges the way each system call does: TASK_SIZE for munmap, 64-bit wrap for the others", () => {

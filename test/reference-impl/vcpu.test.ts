@@ -217,6 +217,19 @@ describe("reference-impl vcpu: KVM_PRE_FAULT_MEMORY", () => {
     expect(() => prefault(old, old.vcpu(old.vm()), GPA, PAGE)).to.throw(/not a request/);
   });
 
+  it("refuses to map more pages one by one than its per-operation budget", () => {
+    const s = new Session("linux-7.2", "full");
+    const vm = s.vm("KVM_X86_SW_PROTECTED_VM");
+    const size = (1n << 18n) * PAGE + 2n * PAGE;
+    const g = s.gmem(vm, size);
+    s.ok("ioctl", { fd: vm, request: "KVM_SET_USER_MEMORY_REGION2", arg: { slot: 0n, flags: 4n, guest_phys_addr: GPA, memory_size: size, guest_memfd: g } });
+    s.ok("ioctl", { fd: vm, request: "KVM_SET_MEMORY_ATTRIBUTES", arg: { address: GPA, size, attributes: PRIVATE } });
+    const vcpu = s.vcpu(vm);
+    // A range that stops early (no memslot past the slot) is not held to the budget.
+    expect(prefault(s, vcpu, GPA + size - PAGE, 1n << 40n).errno).to.equal(undefined);
+    expect(() => prefault(s, vcpu, GPA, size)).to.throw(/at most 262144 per operation/);
+  });
+
   it("fails a private gfn whose slot has no guest_memfd with EFAULT", () => {
     const s = new Session("linux-7.2", "full");
     const vm = s.vm("KVM_X86_SW_PROTECTED_VM");
