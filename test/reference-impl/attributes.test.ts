@@ -18,7 +18,25 @@ describe("reference-impl vm: memory attributes", () => {
     expect(s.ioctl(s.vm(), "KVM_SET_MEMORY_ATTRIBUTES", { address: 0n, size: PAGE }).errno).to.equal("ENOTTY");
   });
 
-  it("validates flags, attributes, size, wrap and alignment in order", () => {
+  it("validates the arguments before looking at the range, and the range before reserving", () => {
+    const s = new Session("linux-7.2", "full");
+    const vm = s.vm("KVM_X86_SW_PROTECTED_VM");
+    const set = (f: Record<string, bigint>) => s.ioctl(vm, "KVM_SET_MEMORY_ATTRIBUTES", { address: GPA, size: PAGE, attributes: PRIVATE, ...f }).errno;
+    // An armed allocation failure is met only by a call that gets as far as xa_reserve().
+    s.ok("inject", { fault: "enomem" });
+    expect(set({ flags: 1n })).to.equal("EINVAL");
+    expect(set({ size: PAGE + 1n })).to.equal("EINVAL");
+    // A range that already has the attributes returns before reserving anything.
+    expect(set({ attributes: 0n })).to.equal(undefined);
+    expect(set({})).to.equal("ENOMEM");
+    expect(set({})).to.equal(undefined);
+    // copy_from_user comes first of all.
+    s.ok("inject", { fault: "enomem" });
+    expect(s.call("ioctl", { fd: vm, request: "KVM_SET_MEMORY_ATTRIBUTES", pointer: "invalid" }).errno).to.equal("EFAULT");
+    expect(set({ address: GPA + PAGE })).to.equal("ENOMEM");
+  });
+
+  it("refuses each malformed field with EINVAL", () => {
     const s = new Session("linux-7.2", "full");
     const vm = s.vm("KVM_X86_SW_PROTECTED_VM");
     const set = (f: Record<string, bigint>) => s.ioctl(vm, "KVM_SET_MEMORY_ATTRIBUTES", { address: 0n, size: PAGE, attributes: PRIVATE, ...f }).errno;

@@ -32,7 +32,31 @@ describe("reference-impl vm: memslots", () => {
     expect(old.slot(svm, { slot: 0n, flags: GMEM, guest_phys_addr: GPA, memory_size: PAGE, guest_memfd: sg }).errno).to.equal(undefined);
   });
 
-  it("checks sizes, alignment, wrap, address spaces and slot ids in the kernel's order", () => {
+  it("checks the fields, then overlap, then the guest_memfd binding, then the MMU's width, then allocates", () => {
+    const s = new Session("linux-7.2", "full");
+    const vm = s.vm();
+    const top = 1n << 52n;
+    const r = (fields: Record<string, bigint>) => s.slot(vm, { slot: 1n, guest_phys_addr: GPA, memory_size: PAGE, ...fields }).errno;
+    expect(s.slot(vm, { slot: 0n, guest_phys_addr: GPA, memory_size: 2n * PAGE }).errno).to.equal(undefined);
+    expect(s.slot(vm, { slot: 2n, guest_phys_addr: top - 2n * PAGE, memory_size: PAGE }).errno).to.equal(undefined);
+    // Field checks (EINVAL) before the overlap check (EEXIST).
+    expect(r({ memory_size: PAGE + 1n })).to.equal("EINVAL");
+    expect(r({ userspace_addr: 1n })).to.equal("EINVAL");
+    expect(r({})).to.equal("EEXIST");
+    // Overlap (EEXIST) before the guest_memfd binding (EBADF).
+    expect(r({ flags: GMEM, guest_memfd: 99n })).to.equal("EEXIST");
+    // Overlap (EEXIST) and the binding (EBADF) before the MMU's address width (EINVAL).
+    expect(r({ guest_phys_addr: top - 2n * PAGE, memory_size: 3n * PAGE })).to.equal("EEXIST");
+    expect(r({ guest_phys_addr: top - PAGE, memory_size: 2n * PAGE, flags: GMEM, guest_memfd: 99n })).to.equal("EBADF");
+    expect(r({ guest_phys_addr: top - PAGE, memory_size: 2n * PAGE })).to.equal("EINVAL");
+    // Nothing is allocated before all of that: an armed ENOMEM is met only by a request that gets through.
+    s.ok("inject", { fault: "enomem" });
+    expect(r({})).to.equal("EEXIST");
+    expect(r({ guest_phys_addr: 4n * GPA })).to.equal("ENOMEM");
+    expect(r({ guest_phys_addr: 4n * GPA })).to.equal(undefined);
+  });
+
+  it("refuses each malformed size, alignment, wrap, address space and slot id with EINVAL", () => {
     const s = new Session("linux-7.2", "full");
     const vm = s.vm();
     const sw = s.vm("KVM_X86_SW_PROTECTED_VM");
