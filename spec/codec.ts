@@ -3,6 +3,18 @@
 // talks to a real kernel.
 export type ScalarType = "u8" | "u16" | "u32" | "u64" | "s32" | "s64";
 
+/** A field that holds a user address the kernel reads or writes through (layouts.json "pointer"). */
+export interface PointerMarker {
+  /** a field of the same struct that holds the length */
+  size?: string;
+  unit?: "byte" | "page";
+  /** a field whose value (a constant) chooses the payload */
+  by?: string;
+  /** constant name -> payload struct; null: the field is a value for that command */
+  payload?: Record<string, string | null>;
+  note?: string;
+}
+
 export interface FieldDef {
   name: string;
   offset: number;
@@ -11,6 +23,7 @@ export interface FieldDef {
   aliases?: string[];
   union?: string;
   out?: boolean;
+  pointer?: PointerMarker;
 }
 
 export interface StructDef {

@@ -214,6 +214,21 @@ function buildSpec(dir: string): Spec {
     ioctlRevs.set(name, revs.map((r) => ({ profiles: safeExpand(r.set), def: r.value, ...(r.note ? { note: r.note } : {}) })));
   }
 
+  // Pointer markers: a u64 field; its size or chooser fields exist; its payloads name constants and structs.
+  const constantNames = new Set(constantValues.keys());
+  for (const def of structs.values())
+    def.fields.forEach((f, i) => {
+      const m = f.pointer;
+      if (m === undefined) return;
+      const at = { file: displayPath(layoutsPath), pointer: pointer("structs", def.name, "fields", i, "pointer") };
+      if (f.type !== "u64") problems.push({ ...at, expected: `a pointer marker on a u64 field (${f.name} is ${f.type})` });
+      for (const ref of [m.size, m.by]) if (ref !== undefined && !def.fields.some((x) => x.name === ref)) problems.push({ ...at, expected: `a field of ${def.name} (${ref} is not one)` });
+      for (const [c, payload] of Object.entries(m.payload ?? {})) {
+        if (!constantNames.has(c)) problems.push({ ...at, expected: `payload keys that are constants (${c} is not)` });
+        if (payload !== null && !structs.has(payload)) problems.push({ ...at, expected: `payload structs defined in layouts.json (${payload} is not)` });
+      }
+    });
+
   // Features
   const features = loadValidated<{ features: Feature[] }>("features.schema.json", join(dir, "features.json")).features;
 

@@ -98,6 +98,16 @@ describe("spec: malformed files are refused with file, pointer and what was expe
     expect(text).to.match(/\/structs\/kvm_create_guest_memfd\/fields\/2: a consistent layout: ends at byte 72, past the struct size 64/);
   });
 
+  it("a pointer marker that names a missing field or struct", () => {
+    const text = one(
+      problems("layouts.json", (d) => {
+        const f = (d.structs.kvm_sev_cmd.fields as Json[]).find((x) => x.pointer !== undefined)!;
+        f.pointer.by = "no_such_field";
+      }),
+    );
+    expect(text).to.match(/\/structs\/kvm_sev_cmd\/fields\/\d+\/pointer: a field of kvm_sev_cmd \(no_such_field is not one\)/);
+  });
+
   it("a constant name defined twice", () => {
     expect(one(problems("constants.json", (d) => (d.constants.misc.EINVAL = 22)))).to.match(/a constant name used once \(EINVAL is also in group/);
   });

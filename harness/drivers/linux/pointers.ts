@@ -2,21 +2,10 @@
 // ("pointer" on a field): the ranges the kernel will read or write through them.
 // The driver refuses ranges that overlap its own memory (see ioctl.ts).
 import type { ProfileName, Spec } from "../../../spec/index.js";
-import { isScalar, type Decoded, type FieldDef } from "../../../spec/codec.js";
+import { isScalar, type Decoded, type FieldDef, type PointerMarker } from "../../../spec/codec.js";
 import { KVM_MAX_CPUID_ENTRIES } from "./uapi.js";
 
-export interface PointerMarker {
-  /** a field of the same struct that holds the length */
-  size?: string;
-  unit?: "byte" | "page";
-  /** a field whose value (a constant) chooses the payload */
-  by?: string;
-  /** constant name -> payload struct; null: the field is a value for that command */
-  payload?: Record<string, string | null>;
-  note?: string;
-}
-
-type MarkedField = FieldDef & { pointer?: PointerMarker };
+export type { PointerMarker };
 
 export interface PointerRange {
   /** struct.field as the case named it */
@@ -28,7 +17,7 @@ export interface PointerRange {
 }
 
 export function markedFields(spec: Spec, struct: string): { field: FieldDef; marker: PointerMarker }[] {
-  return (spec.codec.get(struct).fields as MarkedField[]).filter((f) => f.pointer !== undefined).map((f) => ({ field: f, marker: f.pointer! }));
+  return spec.codec.get(struct).fields.filter((f) => f.pointer !== undefined).map((f) => ({ field: f, marker: f.pointer! }));
 }
 
 /** Whether a struct (or a struct inside it) holds a user address. */
@@ -36,7 +25,7 @@ export function hasPointers(spec: Spec, struct: string, seen = new Set<string>()
   if (seen.has(struct)) return false;
   seen.add(struct);
   const def = spec.codec.get(struct);
-  return def.fields.some((f) => (f as MarkedField).pointer !== undefined || (!isScalar(f.type) && hasPointers(spec, f.type, seen)));
+  return def.fields.some((f) => f.pointer !== undefined || (!isScalar(f.type) && hasPointers(spec, f.type, seen)));
 }
 
 /**
@@ -63,7 +52,7 @@ function nameOf(spec: Spec, profile: ProfileName, names: string[], value: bigint
 export function pointerRanges(spec: Spec, profile: ProfileName, struct: string, values: { [f: string]: Decoded }, pageSize: number, path = struct): PointerRange[] {
   const out: PointerRange[] = [];
   const def = spec.codec.get(struct);
-  for (const f of def.fields as MarkedField[]) {
+  for (const f of def.fields) {
     const v = values[f.name];
     if (!isScalar(f.type)) {
       const items = f.count === undefined ? [v] : (v as Decoded[]);
@@ -91,22 +80,3 @@ export function pointerRanges(spec: Spec, profile: ProfileName, struct: string, 
   return out;
 }
 
-/** Problems in the "pointer" markers of spec/layouts.json: fields and structs they name that do not exist. */
-export function markerProblems(spec: Spec): string[] {
-  const problems: string[] = [];
-  const constants = new Set([...spec.groups.values()].flat());
-  for (const [name, def] of spec.structs) {
-    for (const f of def.fields as MarkedField[]) {
-      const m = f.pointer;
-      if (m === undefined) continue;
-      const at = `${name}.${f.name}`;
-      if (f.type !== "u64") problems.push(`${at}: a pointer field must be u64`);
-      for (const ref of [m.size, m.by]) if (ref !== undefined && !def.fields.some((x) => x.name === ref)) problems.push(`${at}: no field ${ref} in ${name}`);
-      for (const [c, s] of Object.entries(m.payload ?? {})) {
-        if (!constants.has(c)) problems.push(`${at}: ${c} is not a constant`);
-        if (s !== null && !spec.structs.has(s)) problems.push(`${at}: payload struct ${s} is not defined`);
-      }
-    }
-  }
-  return problems;
-}
