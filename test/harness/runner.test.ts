@@ -143,4 +143,17 @@ describe("runner against a misbehaving remote driver", function () {
     expect(ktap.text).to.equal("KTAP version 1\n1..0 # SKIP /dev/kvm does not exist (no KVM on this machine)\n# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:0 error:0 timeout:0 crash:0\n");
     expect(parseKtap(ktap.text)).to.deep.equal([]);
   });
+
+  it("skips the whole run when a remote driver answers hello with 'unavailable'", async () => {
+    const spec = loadSpec();
+    const { cases, files } = await loadSuites(spec, [join(FIXTURES, "suites")]);
+    process.env.FAKE_UNAVAILABLE = "no KVM in this container";
+    try {
+      const r = await run({ spec, cases, driver: driverChoice(FAKE_DRIVER), filters: [], timeoutMs: 5000, expectations: Expectations.none(), reporters: [], suiteFiles: files });
+      expect(r.info.skippedRun).to.equal("no KVM in this container");
+      expect(r.exitCode).to.equal(0);
+    } finally {
+      delete process.env.FAKE_UNAVAILABLE;
+    }
+  });
 });
