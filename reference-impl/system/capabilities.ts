@@ -7,6 +7,7 @@
 import { DriverFailure } from "../../harness/driver/contract.js";
 import { VM_TYPE_NAMES, X86VmType } from "../arch/x86/vm-types.js";
 import { supportedGmemFlags } from "../guest_memfd/create.js";
+import { fail } from "../lib/errno.js";
 import type { Kernel } from "../kernel.js";
 import type { Vm } from "../vm/vm.js";
 
@@ -68,4 +69,11 @@ export function vmTypeNumber(kernel: Kernel, name: (typeof VM_TYPE_NAMES)[number
 export function vmTypeFor(kernel: Kernel, type: bigint): X86VmType | undefined {
   const name = kernel.host.vmTypes.find((t) => vmTypeNumber(kernel, t) === type);
   return name === undefined ? undefined : new X86VmType(X86VmType.rules(name), kernel.rmp);
+}
+
+/** A capability number the model does not model: EINVAL if the release defines no such number, else not modelled. */
+export function unmodelledCapability(kernel: Kernel, cap: bigint, what: string): never {
+  const capMax = kernel.revision.capMax;
+  if (capMax !== undefined && cap > BigInt(capMax)) fail("EINVAL");
+  throw new DriverFailure("unsupported", `${what}: the reference model does not model capability ${cap}`);
 }

@@ -6,6 +6,7 @@ import { fail } from "../lib/errno.js";
 import { OpenFile, type IoctlCall, type SyscallContext } from "../process/file.js";
 import { iocType } from "../system/uapi.js";
 import type { Vm } from "../vm/vm.js";
+import { unmodelledCapability } from "../system/capabilities.js";
 import { preFaultMemory } from "./pre-fault.js";
 import { runGuest, type GuestProgram } from "./run.js";
 
@@ -61,9 +62,12 @@ export class VcpuFile extends OpenFile {
       case R.KVM_MEMORY_ENCRYPT_OP:
         return this.vcpu.vm.type.vcpuMemEncryptOp(ctx, this.vcpu, call);
       case R.KVM_ENABLE_CAP: {
-        // kvm_vcpu_ioctl_enable_cap(): no vCPU capability is modelled.
-        call.readStruct();
-        return fail("EINVAL");
+        // kvm_vcpu_ioctl_enable_cap(): no vCPU capability is modelled; the VM-scope ones it
+        // knows are refused by the vCPU's default case.
+        const cap = call.readStruct();
+        const C = ctx.kernel.K.cap;
+        if (cap.flags !== 0n || cap.cap === BigInt(C.EXIT_HYPERCALL) || cap.cap === BigInt(C.SPLIT_IRQCHIP)) return fail("EINVAL");
+        return unmodelledCapability(ctx.kernel, cap.cap as bigint, "KVM_ENABLE_CAP on a vCPU");
       }
       default:
         // kvm_arch_vcpu_ioctl()'s default, which KVM_CHECK_EXTENSION also reaches.

@@ -145,7 +145,7 @@ export class X86VmType implements VmTypeRules {
     if (this.name === "snp" && !this.rmp.assigned.has(folio)) this.rmp.assigned.set(folio, vm);
   }
 
-  /** A private mapping was removed: TDX removes the page from the TD, which clears it. */
+  /** A private mapping was removed: TDX removes the page from the TD, which clears it (tdx_sept_drop_private_spte; ATTR-022). */
   privatePageUnmapped(folio: Folio): void {
     if (this.name === "tdx") folio.clear();
   }
