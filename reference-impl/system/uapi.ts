@@ -22,6 +22,8 @@ export function resolveConstants(spec: Spec, profile: ProfileName) {
     kvmio: num("KVMIO"),
     /** KVM_MAX_CPUID_ENTRIES (arch/x86/include/asm/kvm_host.h) */
     maxCpuidEntries: need("KVM_MAX_CPUID_ENTRIES"),
+    /** KVM_MEM_MAX_NR_PAGES: dirty bitmaps are indexed by an unsigned int */
+    memMaxNrPages: need("KVM_MEM_MAX_NR_PAGES"),
     userMemSlots: num("KVM_USER_MEM_SLOTS_X86"),
     anonInodeMagic: need("ANON_INODE_FS_MAGIC"),
     gmemMagic: opt("GUEST_MEMFD_MAGIC"),

@@ -13,9 +13,6 @@ import type { GmemFile } from "../guest_memfd/file.js";
 import type { SyscallContext } from "../process/file.js";
 import type { Vm } from "./vm.js";
 
-/** KVM_MEM_MAX_NR_PAGES (include/linux/kvm_host.h): dirty bitmaps are indexed by an unsigned int */
-const MEM_MAX_NR_PAGES = (1n << 31n) - 1n;
-
 export class Memslot {
   /** the guest_memfd binding (slot->gmem); file is null once the file was released */
   gmem: { file: GmemFile | null; pgoff: number } | null = null;
@@ -117,7 +114,7 @@ export function setMemoryRegion(ctx: SyscallContext, vm: Vm, mem: MemoryRegion):
   if (isGmem && (!page.aligned(mem.guestMemfdOffset) || mem.guestMemfdOffset + mem.memorySize > U64_MAX)) fail("EINVAL");
   if (asId >= vm.addressSpaceCount) fail("EINVAL");
   if (mem.guestPhysAddr + mem.memorySize > U64_MAX) fail("EINVAL");
-  if (mem.memorySize >> page.shift > MEM_MAX_NR_PAGES) fail("EINVAL");
+  if (mem.memorySize >> page.shift > kernel.K.memMaxNrPages) fail("EINVAL");
 
   const slots = vm.memslots[asId]!;
   const old = slots.byId.get(id);
