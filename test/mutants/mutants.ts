@@ -1,0 +1,72 @@
+// Deliberately broken variants of the reference implementation. Each is a patch
+// on the compiled model (dist/reference-impl/), applied to a private copy; the
+// conformance suites must fail against every one of them. The first ones are the
+// design flaws and bugs discussed in the seed threads (shared/seeds/).
+export interface Mutant {
+  name: string;
+  /** the flaw, and where it was discussed */
+  why: string;
+  /** file under dist/reference-impl/ */
+  file: string;
+  search: string;
+  replace: string;
+}
+
+export const MUTANTS: Mutant[] = [
+  {
+    name: "attributes-without-zap",
+    why: "attributes changed without zapping existing mappings (seed 004: zap before the attribute update)",
+    file: "vm/attributes.js",
+    search: "vm.mmu.zap(asId, Math.max(start, slot.baseGfn), Math.min(end, slot.endGfn), filter);",
+    replace: "void 0;",
+  },
+  {
+    name: "host-reads-private",
+    why: "private guest_memfd pages readable by the host (seeds 002, 003: private memory is never host-mapped)",
+    file: "guest_memfd/inode.js",
+    search: "if (!this.initShared)",
+    replace: "if (false)",
+  },
+  {
+    name: "invalidate-byte-offsets",
+    why: "byte offsets passed where page offsets were expected in the invalidation of a punched range (seed 000, restrictedmem_fallocate)",
+    file: "guest_memfd/inode.js",
+    search: "this.invalidate(start, end);",
+    replace: "this.invalidate(start * 4096, end * 4096);",
+  },
+  {
+    name: "punch-keeps-pages",
+    why: "a punched range keeps its pages (PUNCH_HOLE must free them: the next use reads zeros)",
+    file: "guest_memfd/inode.js",
+    search: "this.freeFolios(this.cache.remove(start, end));",
+    replace: "void 0;",
+  },
+  {
+    name: "overlapping-bindings",
+    why: "two memslots bound to the same guest_memfd range (a page owned through two bindings)",
+    file: "guest_memfd/bindings.js",
+    search: "fail(kernel.revision.gmemBindOverlap);",
+    replace: "void 0;",
+  },
+  {
+    name: "closed-file-still-serves",
+    why: "closing the last reference to a bound guest_memfd leaves its memslots serving pages (they must fail with EFAULT)",
+    file: "guest_memfd/file.js",
+    search: "slot.gmem.file = null;",
+    replace: "void 0;",
+  },
+  {
+    name: "prefault-no-writeback",
+    why: "KVM_PRE_FAULT_MEMORY does not write back its progress (userspace could not resume)",
+    file: "vcpu/pre-fault.js",
+    search: "call.writeStruct({ ...range, gpa, size });",
+    replace: "void 0;",
+  },
+  {
+    name: "memory-fault-without-private-flag",
+    why: "KVM_EXIT_MEMORY_FAULT that does not say whether the access was private",
+    file: "vcpu/run.js",
+    search: "isPrivate ? kernel.K.EXIT_FLAG_PRIVATE : 0n",
+    replace: "0n",
+  },
+];

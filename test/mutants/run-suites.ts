@@ -1,0 +1,18 @@
+// Run by the mutant test in a child process, from a patched copy of the project:
+// every suite against the reference on two configurations. Prints one JSON line:
+// the ids of the cases that did not pass or skip.
+import { loadSpec } from "../../spec/index.js";
+import { SUITES_DIR } from "../../spec/paths.js";
+import { loadSuites } from "../../harness/case/load.js";
+import { driverChoice } from "../../harness/drivers/index.js";
+import { Expectations } from "../../harness/runner/expectations.js";
+import { run } from "../../harness/runner/run.js";
+
+const spec = loadSpec();
+const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
+const failed: string[] = [];
+for (const cfg of [{ profile: "linux-7.2", host: "full" }, { profile: "linux-6.18", host: "full" }]) {
+  const r = await run({ spec, cases, driver: driverChoice("reference", cfg), filters: [], timeoutMs: 10000, expectations: Expectations.none(), reporters: [], suiteFiles: files });
+  for (const c of r.results) if (c.outcome !== "PASS" && c.outcome !== "SKIP") failed.push(`${cfg.profile}@${cfg.host} ${c.outcome} ${c.id}`);
+}
+process.stdout.write(JSON.stringify({ failed }) + "\n");
