@@ -46,7 +46,7 @@ export class LinuxDriver implements Driver {
     // Before every KVM_RUN: the host memory behind the case's memslots is still the case's (or unmapped).
     const guard = (slots: { slot: bigint; userspaceAddr: bigint; size: bigint }[]) =>
       session.requireOwnedRanges(slots.map((s) => ({ addr: s.userspaceAddr, len: s.size, what: `KVM_RUN: memslot ${s.slot}'s host memory` })));
-    this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: options.guestTimeoutMs ?? 2000, guard });
+    this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: options.guestTimeoutMs ?? 500, guard });
     this.ioctlContext = { spec, profile, session: this.session, runner: this.runner, pageSize };
   }
 
@@ -57,7 +57,7 @@ export class LinuxDriver implements Driver {
     const kvm = libc.open("/dev/kvm", O_RDWR_CLOEXEC, 0n);
     if (kvm.ret < 0n) throw new Error(`/dev/kvm cannot be opened read-write: ${spec.errnoName(kvm.errno)}`);
     const systemFd = Number(kvm.ret);
-    const timeout = options.guestTimeoutMs ?? 2000;
+    const timeout = options.guestTimeoutMs ?? 500;
     const { features, host } = new Prober(spec, profile, systemFd).probe(timeout);
     const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, host };
     return new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options);
