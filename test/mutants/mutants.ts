@@ -69,4 +69,25 @@ export const MUTANTS: Mutant[] = [
     search: "isPrivate ? kernel.K.EXIT_FLAG_PRIVATE : 0n",
     replace: "0n",
   },
+  {
+    name: "td-shared-alias-slot",
+    why: "a TD memslot may end on a shared-bit alias gfn (kvm_arch_prepare_memory_region must refuse it: memslots name private gfns only)",
+    file: "vm/memslots.js",
+    search: "if (vm.type.isGfnAlias(slot.endGfn - 1))",
+    replace: "if (false)",
+  },
+  {
+    name: "tdx-keeps-removed-private-data",
+    why: "a private page removed from a TD keeps its data (TDX clears it when the S-EPT entry is dropped; ATTR-022)",
+    file: "arch/x86/vm-types.js",
+    search: "folio.clear();",
+    replace: "void 0;",
+  },
+  {
+    name: "host-fault-reports-memory-fault",
+    why: "a slot without a usable host page reported as KVM_EXIT_MEMORY_FAULT (mainline prepares no exit for it: EXIT-012)",
+    file: "vcpu/run.js",
+    search: "return { ret: -1n, errno: \"EFAULT\" };",
+    replace: "return { ret: -1n, errno: \"EFAULT\", exit: { reason: \"KVM_EXIT_MEMORY_FAULT\", memory_fault: { flags: 0n, gpa: page.address(gfn), size: page.size } } };",
+  },
 ];
