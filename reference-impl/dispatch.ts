@@ -1,6 +1,7 @@
 // From driver operations to kernel entry points: each operation runs as a system
 // call (or a KVM_RUN) of one process; a SyscallError becomes ret -1 with its errno.
 import { DriverFailure, type Op, type OpResult, type OutValue } from "../harness/driver/contract.js";
+import { GmemFile } from "./guest_memfd/file.js";
 import { SyscallError } from "./lib/errno.js";
 import type { Kernel } from "./kernel.js";
 import type { SyscallContext } from "./process/file.js";
@@ -93,6 +94,8 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return run(ctx, op.vcpu, { kind: "access", access: op.access, gpa: BigInt.asUintN(64, op.gpa), len: Number(op.len ?? 1n), data: op.data, private: op.private ?? false });
     case "hypercall":
       return run(ctx, op.vcpu, { kind: "hypercall", nr: BigInt.asUintN(64, op.nr), args: op.args ?? [] });
+    case "memory_failure":
+      return value(memoryFailure(ctx, op.fd, op.offset));
     case "inject":
       kernel.inject.arm(op.fault, Number(op.after ?? 0n));
       return value(0n);
@@ -113,6 +116,16 @@ function ioctl(ctx: SyscallContext, op: Extract<Op, { op: "ioctl" }>): OpResult 
     if (err instanceof SyscallError && arg.out !== undefined) return { ret: -1n, errno: err.errno, out: arg.out };
     throw err;
   }
+}
+
+/** memory_failure() on the pfn of a guest_memfd page: the page is poisoned, guest mappings of it zapped. */
+function memoryFailure(ctx: SyscallContext, fd: bigint, offset: bigint): bigint {
+  const file = ctx.process.files.get(fd);
+  if (!(file instanceof GmemFile)) throw new DriverFailure("unsupported", "memory_failure on a page that is not guest_memfd memory");
+  const folio = offset < 0n || offset >= file.inode.sizeBytes ? undefined : file.inode.cachedPage(ctx.kernel.page.page(offset));
+  if (folio === undefined) throw new DriverFailure("protocol", `memory_failure: no page is allocated at offset ${offset} of fd ${fd}`);
+  file.inode.poison(folio);
+  return 0n;
 }
 
 /** KVM_RUN on the descriptor: a vCPU runs the program, other files refuse the request. */

@@ -92,6 +92,11 @@ export const OPS = {
     params: { vcpu: int("vCPU fd"), nr: int("hypercall number"), args: { kind: "int-list", optional: true, doc: "arguments" } },
     result: "ret and errno of KVM_RUN; exit = {reason, hypercall: {nr, args, flags}}",
   },
+  memory_failure: {
+    doc: "a hardware memory error on the allocated page at `offset` of guest_memfd `fd`, as memory_failure() on its pfn (models only: userspace cannot learn the pfn of a page it does not map)",
+    params: { fd: int("guest_memfd fd"), offset: int("byte offset of the page in the file") },
+    result: "ret = 0",
+  },
   inject: {
     doc: "make the driver's next operation fail on purpose after `after` units of progress (models only)",
     params: {

@@ -24,6 +24,6 @@ export function probeFeatures(kernel: Kernel): string[] {
     const n = vmTypeNumber(kernel, name);
     if (n !== undefined && types & (1n << n)) features.push(`vm-type:${name}`);
   }
-  if (kernel.host.memoryFailure) features.push("memory-failure");
+  if (kernel.host.memoryFailure) features.push("memory-failure", "memory-failure:pfn");
   return features;
 }

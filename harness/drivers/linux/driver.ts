@@ -176,6 +176,8 @@ export class LinuxDriver implements Driver {
         return this.hypercall(op);
       case "fork":
         throw new DriverFailure("unsupported", "fork: Node cannot fork safely, so the linux driver does not offer process:fork");
+      case "memory_failure":
+        throw new DriverFailure("unsupported", "memory_failure: a private guest_memfd page has no pfn userspace can learn (memory-failure:pfn is not offered)");
       case "inject":
         throw new DriverFailure("unsupported", "inject: fault injection needs a model; a real kernel cannot fail on purpose (fault-injection is not offered)");
     }
