@@ -90,4 +90,11 @@ export const MUTANTS: Mutant[] = [
     search: "return { ret: -1n, errno: \"EFAULT\" };",
     replace: "return { ret: -1n, errno: \"EFAULT\", exit: { reason: \"KVM_EXIT_MEMORY_FAULT\", memory_fault: { flags: 0n, gpa: page.address(gfn), size: page.size } } };",
   },
+  {
+    name: "poison-keeps-guest-mapping",
+    why: "a memory error on a guest_memfd page leaves the guest's mappings of it (kvm_gmem_error_folio must zap them, or the guest keeps using a poisoned page)",
+    file: "guest_memfd/inode.js",
+    search: "this.invalidate(folio.index, folio.index + 1);",
+    replace: "void 0;",
+  },
 ];
