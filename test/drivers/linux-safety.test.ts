@@ -6,6 +6,7 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { loadSpec } from "../../spec/index.js";
 import { DriverFailure, type Op, type OpResult } from "../../harness/driver/contract.js";
+import { rejection } from "./refusal.js";
 import type { ChildProcessDriver } from "../../harness/driver/child.js";
 import { kvmUnavailableReason, openLinux } from "../../harness/drivers/linux/index.js";
 import { argumentBuffer, memslotRefusedEarly } from "../../harness/drivers/linux/ioctl.js";
@@ -24,16 +25,6 @@ const c = (name: string): bigint => {
 const PAGE = 4096n;
 const PROT_RW = c("PROT_READ") | c("PROT_WRITE");
 const MAP_ANON = c("MAP_PRIVATE") | c("MAP_ANONYMOUS");
-
-async function rejection(p: Promise<unknown>): Promise<DriverFailure> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(DriverFailure);
-    return err as DriverFailure;
-  }
-  throw new Error("expected the driver to refuse");
-}
 
 describe("linux driver safety: pure parts", () => {
   it("sizes a kvm_cpuid2 argument for its entries, at most KVM_MAX_CPUID_ENTRIES (U1)", () => {

@@ -5,7 +5,8 @@ import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadSpec } from "../../spec/index.js";
-import { DriverFailure, type Driver, type Op, type OpResult } from "../../harness/driver/contract.js";
+import { type Driver, type Op, type OpResult } from "../../harness/driver/contract.js";
+import { rejection } from "./refusal.js";
 import type { ChildProcessDriver } from "../../harness/driver/child.js";
 import { kvmUnavailableReason, openLinux } from "../../harness/drivers/linux/index.js";
 import * as libc from "../../harness/drivers/linux/libc.js";
@@ -31,16 +32,6 @@ function skipWithoutKvm(ctx: Mocha.Context): void {
     console.log(`      SKIP linux driver: ${unavailable}`);
     ctx.skip();
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<DriverFailure> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(DriverFailure);
-    return err as DriverFailure;
-  }
-  throw new Error("expected the driver to refuse");
 }
 
 describe("linux driver against /dev/kvm", function () {
