@@ -36,6 +36,12 @@ describe("CLI", function () {
     expect(results.summary.FAIL + results.summary.ERROR).to.equal(0);
   });
 
+  it("runs as the README runs it: npx privmem-cts (the bin is executable after npm ci or npm run build)", () => {
+    const r = spawnSync("npx", ["--no-install", "privmem-cts", "--help"], { encoding: "utf8", cwd: PROJECT_ROOT });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^privmem-cts <command>/);
+  });
+
   it("exits 2 on usage errors", () => {
     expect(cli("run", "--reporter", "xml").status).to.equal(2);
     expect(cli("run", "--driver", "nosuch").status).to.equal(2);
