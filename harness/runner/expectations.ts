@@ -1,5 +1,6 @@
 // Expectations: known deviations of one driver (and host), each with a reason.
 // An entry turns a matching failure into XFAIL and a matching pass into XPASS.
+// One entry per deviation: `query` may list every case the deviation reaches.
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { loadValidated, displayPath } from "../../spec/validate.js";
@@ -7,7 +8,7 @@ import { compileQuery } from "../case/query.js";
 import type { OutcomeName } from "./outcomes.js";
 
 export interface ExpectationEntry {
-  query: string;
+  query: string | string[];
   expected: OutcomeName | OutcomeName[];
   reason: string;
   link?: string;
@@ -20,14 +21,17 @@ export interface ExpectationsFile {
   entries: ExpectationEntry[];
 }
 
+/** An entry as one of its queries met it: `query` is that query. */
+export type MatchedExpectation = ExpectationEntry & { query: string };
+
 export class Expectations {
-  private readonly matchers: { entry: ExpectationEntry; match: (id: string) => boolean; used: boolean }[];
+  private readonly matchers: { entry: MatchedExpectation; match: (id: string) => boolean; used: boolean }[];
 
   constructor(
     readonly file: string | undefined,
-    entries: ExpectationEntry[],
+    private readonly entries: ExpectationEntry[],
   ) {
-    this.matchers = entries.map((entry) => ({ entry, match: compileQuery(entry.query), used: false }));
+    this.matchers = entries.flatMap((entry) => [entry.query].flat().map((query) => ({ entry: { ...entry, query }, match: compileQuery(query), used: false })));
   }
 
   static load(...files: string[]): Expectations {
@@ -55,11 +59,11 @@ export class Expectations {
 
   /** The same entries, with nothing marked used yet (one per run). */
   fresh(): Expectations {
-    return new Expectations(this.file, this.matchers.map((m) => m.entry));
+    return new Expectations(this.file, this.entries);
   }
 
   /** The entry for a case: the most specific (longest) matching query wins. */
-  lookup(id: string): ExpectationEntry | undefined {
+  lookup(id: string): MatchedExpectation | undefined {
     let best: (typeof this.matchers)[number] | undefined;
     for (const m of this.matchers) if (m.match(id) && (!best || m.entry.query.length > best.entry.query.length)) best = m;
     if (best) best.used = true;
@@ -76,7 +80,8 @@ export class Expectations {
     return { outcome: actual, expected: expected.join("|"), note: `expected ${expected.join("/")} (${e.reason})` };
   }
 
-  unused(): ExpectationEntry[] {
+  /** Queries that matched no case, each with its entry. */
+  unused(): MatchedExpectation[] {
     return this.matchers.filter((m) => !m.used).map((m) => m.entry);
   }
 }

@@ -11,7 +11,7 @@ import { DriverFailure, DriverUnavailable, type Driver, type Handshake } from ".
 import { CaseError, CaseRun, type TraceEntry, type Verdict } from "../case/execute.js";
 import { compileFilters } from "../case/query.js";
 import type { CaseDef } from "../case/types.js";
-import { Expectations, type ExpectationEntry } from "./expectations.js";
+import { Expectations, type MatchedExpectation } from "./expectations.js";
 import { emptySummary, EXIT_FAILED, EXIT_OK, isBad, type OutcomeName } from "./outcomes.js";
 import { mulberry32 } from "./random.js";
 
@@ -91,7 +91,7 @@ export interface RunOutcome {
   summary: Record<OutcomeName, number>;
   exitCode: number;
   /** expectation entries no case of this run matched */
-  unusedExpectations: ExpectationEntry[];
+  unusedExpectations: MatchedExpectation[];
 }
 
 

@@ -131,6 +131,20 @@ describe("runner against a misbehaving remote driver", function () {
     expect(xpass.result.exitCode).to.equal(1);
   });
 
+  it("lets one entry list every case its deviation reaches, and reports each of its queries that matched nothing", async () => {
+    const exp = new Expectations("inline", [
+      { query: ["fake:robust:b_crash", "fake:robust:f_exit", "fake:robust:no_such_case"], expected: "CRASH", reason: "the fake dies on purpose" },
+    ]);
+    const r = await runFake({ expectations: exp });
+    const outcome = (id: string) => r.result.results.find((c) => c.id === id)!.outcome;
+    expect(outcome("fake:robust:b_crash")).to.equal("XFAIL");
+    expect(outcome("fake:robust:f_exit")).to.equal("XFAIL");
+    expect(outcome("fake:robust:d_hang")).to.equal("TIMEOUT");
+    expect(r.result.unusedExpectations.map((e) => e.query)).to.deep.equal(["fake:robust:no_such_case"]);
+    expect(Expectations.none().lookup("fake:robust:b_crash")).to.equal(undefined);
+    expect(exp.fresh().lookup("fake:robust:f_exit")?.query).to.equal("fake:robust:f_exit");
+  });
+
   it("skips the whole run with the reason when the driver cannot run here (KTAP 1..0 # SKIP, exit 0)", async () => {
     const spec = loadSpec();
     const { cases, files } = await loadSuites(spec, [join(FIXTURES, "suites")]);
