@@ -58,6 +58,11 @@ export class Kernel {
   private lastIno = 1000;
   private clock = 0n;
 
+  /** KVM_USER_MEM_SLOTS of the host's architecture */
+  get userMemSlots(): number {
+    return this.K.userMemSlots[this.host.arch];
+  }
+
   constructor(readonly config: KernelConfig) {
     this.K = config.K;
     this.R = config.R;

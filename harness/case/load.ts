@@ -11,6 +11,7 @@ import { InputError, type InputProblem, pointer } from "../../spec/errors.js";
 import { PROJECT_ROOT } from "../../spec/paths.js";
 import { displayPath, readJson, schemaProblems } from "../../spec/validate.js";
 import { OPS, type ParamSpec } from "../driver/ops.js";
+import { DEFAULT_SUITE_ARCH } from "../driver/schemas.js";
 import { isOpName } from "../driver/contract.js";
 import { ExprError, parse, references } from "./expr.js";
 import { caseId, compileQuery, LABEL_FORBIDDEN } from "./query.js";
@@ -21,6 +22,7 @@ interface SuiteFile {
   suite: string;
   title: string;
   description?: string;
+  arch?: string;
   fixtures?: Record<string, { description?: string; requires?: string[]; steps: Record<string, unknown>[] }>;
   cases: {
     name: string;
@@ -155,6 +157,7 @@ function loadScenarioSuite(suite: ScenarioSuite, file: string, problems: InputPr
         file,
         pointer: pointer("cases", i),
         clauses: c.clauses,
+        arch: suite.arch ?? DEFAULT_SUITE_ARCH,
         requires: [...(fixture?.requires ?? []), ...(c.requires ?? [])],
         ...(c.profiles ? { profiles: c.profiles } : {}),
         params: combo.values,
@@ -225,6 +228,7 @@ function loadJsonSuite(file: string, shared: SharedFixtures, problems: InputProb
         file: disp,
         pointer: pointer("cases", i),
         clauses: c.clauses,
+        arch: data.arch ?? DEFAULT_SUITE_ARCH,
         requires: [...requires, ...(c.requires ?? [])],
         ...(c.profiles ? { profiles: c.profiles } : {}),
         params: combo.values,

@@ -41,6 +41,8 @@ export interface CaseDef {
   file: string;
   pointer: string;
   clauses: string[];
+  /** the machine (uname -m) the case is written for: its guest code, alignments and ioctls */
+  arch: string;
   requires: string[];
   profiles?: string;
   params: Record<string, ParamValue>;

@@ -67,6 +67,10 @@ const matchSchema: Schema = {
   ],
 };
 
+/** Machines (uname -m) a suite may be written for. */
+export const SUITE_ARCHES = ["x86_64", "s390x"] as const;
+export const DEFAULT_SUITE_ARCH = "x86_64";
+
 export function suiteSchema(): Schema {
   return {
     $schema: "https://json-schema.org/draft/2020-12/schema",
@@ -81,6 +85,7 @@ export function suiteSchema(): Schema {
       suite: { type: "string", pattern: "^[a-z0-9_-]+(:[a-z0-9_-]+)*$" },
       title: { type: "string" },
       description: { type: "string" },
+      arch: { enum: [...SUITE_ARCHES], description: "the machine (uname -m) the cases are written for; drivers on another one skip them. Default x86_64" },
       fixtures: {
         type: "object",
         propertyNames: { pattern: "^[a-z][a-z0-9_-]*$" },

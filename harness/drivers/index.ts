@@ -17,9 +17,9 @@ export const DEFAULT_REFERENCE_PROFILE: ProfileName = "linux-7.2";
 export const DEFAULT_REFERENCE_HOST = "full";
 export const PROFILE_ENV = "PRIVMEM_CTS_PROFILE";
 
-/** The main job's reference configurations: every modelled release on both host models. */
+/** The main job's reference configurations: every modelled release on every host model (x86 full and pvm, s390). */
 export const REFERENCE_MATRIX: { profile: ProfileName; host: string }[] = (["linux-6.8", "linux-6.18", "linux-7.2"] as ProfileName[]).flatMap((profile) =>
-  ["full", "pvm"].map((host) => ({ profile, host })),
+  ["full", "pvm", "s390"].map((host) => ({ profile, host })),
 );
 
 export interface DriverOptions {

@@ -30,6 +30,9 @@ export interface RunResults {
   cases: Pick<CaseResult, "id" | "outcome" | "clauses">[];
 }
 
+/** Kernel architecture (as clauses name it) to the machine a handshake reports (uname -m). */
+const MACHINE: Record<string, string> = { x86_64: "x86_64", arm64: "aarch64", s390: "s390x", riscv: "riscv64" };
+
 export function clauseCoverage(spec: Spec, runs: RunResults[], allCases?: { id: string; clauses: string[] }[]): CoverageReport {
   const coveredBy = new Map<string, Set<string>>();
   const named = new Set<string>();
@@ -52,8 +55,10 @@ export function clauseCoverage(spec: Spec, runs: RunResults[], allCases?: { id: 
     }
   for (const c of allCases ?? []) for (const id of c.clauses) named.add(id);
   const runProfiles = new Set(runs.map((r) => r.runInfo.profile));
+  const runMachines = new Set(runs.map((r) => r.runInfo.host.arch));
   const why = (clause: Spec["clauses"][number]): string => {
-    if (clause.arch && !clause.arch.includes("x86_64")) return `${clause.arch.join("/")} only: no driver or model here runs that architecture`;
+    if (clause.arch && !clause.arch.some((a) => runMachines.has(MACHINE[a])))
+      return `${clause.arch.join("/")} only: no run was on that architecture (runs: ${[...runMachines].join(", ")})`;
     const inRun = spec.profiles.some((p) => runProfiles.has(p.name) && spec.clauseVariant(clause, p.name) !== undefined);
     if (!inRun) return `exists only in ${Object.keys(clause.profiles).join(", ")}; no run covered those profiles`;
     if (!named.has(clause.id)) return "no case names it yet";

@@ -129,6 +129,7 @@ function featureSet(hs: Handshake): Set<string> {
 /** Why a case does not apply to this driver, or undefined if it does. */
 export function skipReason(spec: Spec, c: CaseDef, hs: Handshake): string | undefined {
   const profile = hs.profile;
+  if (c.arch !== hs.host.arch) return `the case is written for ${c.arch}, the driver runs on ${hs.host.arch}`;
   if (c.profiles !== undefined) {
     if (!expandProfileSet(c.profiles).includes(profile)) return `the case is for profiles ${c.profiles}, the driver runs ${profile}`;
   } else {

@@ -68,6 +68,8 @@ export interface ScenarioSuite {
   suite: string;
   title: string;
   description?: string;
+  /** the machine (uname -m) the cases are written for; default x86_64 */
+  arch?: "x86_64" | "s390x";
   fixtures?: Record<string, Fixture<unknown>>;
   cases: ScenarioCase[];
 }

@@ -1,10 +1,12 @@
 // KVM_CHECK_EXTENSION at system scope (vm null) and per VM:
-// kvm_vm_ioctl_check_extension_generic() (virt/kvm/kvm_main.c) and x86's
-// kvm_vm_ioctl_check_extension() (arch/x86/kvm/x86.c). Only the capabilities below are
+// kvm_vm_ioctl_check_extension_generic() (virt/kvm/kvm_main.c), then the arch's
+// kvm_vm_ioctl_check_extension() (arch/x86/kvm/x86.c, arch/s390/kvm/kvm-s390.c). Only the capabilities below are
 // modelled; a number the release does not define at all is 0, as in the kernel's default
 // case, and any other capability is refused as not modelled (real x86 answers many of
 // them with non-zero values).
 import { DriverFailure } from "../../harness/driver/contract.js";
+import { s390VmTypeFor } from "../arch/s390/vm-type.js";
+import type { VmType } from "../arch/vm-type.js";
 import { VM_TYPE_NAMES, X86VmType } from "../arch/x86/vm-types.js";
 import { supportedGmemFlags } from "../guest_memfd/create.js";
 import { fail } from "../lib/errno.js";
@@ -16,38 +18,74 @@ export function checkExtension(kernel: Kernel, vm: Vm | null, cap: bigint): bigi
   const host = kernel.host;
   const n = Number(BigInt.asIntN(64, cap));
   const bool = (b: boolean): bigint => (b ? 1n : 0n);
+  // kvm_vm_ioctl_check_extension_generic()
   switch (n) {
     case C.USER_MEMORY:
     case C.USER_MEMORY2:
     case C.CHECK_EXTENSION_VM:
-    case C.MEMORY_FAULT_INFO:
-    case C.SPLIT_IRQCHIP:
       return 1n;
     case C.NR_MEMSLOTS:
-      return BigInt(kernel.K.userMemSlots);
-    case C.NR_VCPUS:
-      return BigInt(Math.min(host.onlineCpus, host.maxVcpus));
+      return BigInt(kernel.userMemSlots);
     case C.MULTI_ADDRESS_SPACE:
       // The case only exists when SMM gives x86 two address spaces.
       return host.smm ? BigInt(vm ? vm.addressSpaceCount : 2) : 0n;
     case C.READONLY_MEM:
-      return bool(vm === null || vm.type.readonlyMemAllowed);
-    case C.EXIT_HYPERCALL:
-      return 1n << kernel.K.hcMapGpaRange;
+      // Answered only where CONFIG_HAVE_KVM_READONLY_MEM is built; else by the arch default, 0.
+      return bool(host.readonlyMem && (vm === null || vm.type.readonlyMemAllowed));
     case C.MEMORY_ATTRIBUTES:
       return vm === null ? (host.memoryAttributes ? kernel.K.ATTRIBUTE_PRIVATE : 0n) : vm.supportedAttributes;
     case C.GUEST_MEMFD:
       return bool(host.guestMemfd && (vm === null || vm.guestMemfdAllowed));
-    case C.VM_TYPES:
-      return vmTypesMask(kernel);
+    case C.NR_VCPUS:
+      // Arch code on both, with the same rule: online CPUs, at most the vCPU limit.
+      return BigInt(Math.min(host.onlineCpus, host.maxVcpus));
   }
-  // Capabilities that only some profiles define.
-  if (cap === C.PRE_FAULT_MEMORY) return bool(host.tdp);
   if (cap === C.GUEST_MEMFD_FLAGS && C.GUEST_MEMFD_FLAGS !== undefined) return host.guestMemfd ? supportedGmemFlags(kernel, vm) : 0n;
+  const arch = host.s390 ? s390Extension(kernel, n) : x86Extension(kernel, n);
+  if (arch !== undefined) return arch;
   // The argument is a long: negative numbers and numbers past the release's newest capability name nothing.
   const capMax = kernel.revision.capMax;
   if (n < 0 || (capMax !== undefined && n > capMax)) return 0n;
   throw new DriverFailure("unsupported", `KVM_CHECK_EXTENSION(${n}): the reference model does not model this capability`);
+}
+
+/** x86's kvm_vm_ioctl_check_extension(), for the capabilities the model knows. */
+function x86Extension(kernel: Kernel, n: number): bigint | undefined {
+  const C = kernel.K.cap;
+  switch (n) {
+    case C.MEMORY_FAULT_INFO:
+    case C.SPLIT_IRQCHIP:
+      return 1n;
+    case C.EXIT_HYPERCALL:
+      return 1n << kernel.K.hcMapGpaRange;
+    case C.VM_TYPES:
+      return vmTypesMask(kernel);
+    case C.S390_UCONTROL:
+    case C.S390_PROTECTED:
+      return 0n;
+  }
+  if (C.PRE_FAULT_MEMORY !== undefined && BigInt(n) === C.PRE_FAULT_MEMORY) return kernel.host.tdp ? 1n : 0n;
+  return undefined;
+}
+
+/** s390's kvm_vm_ioctl_check_extension(): its own capabilities; the x86 ones the model knows fall to its default, 0. */
+function s390Extension(kernel: Kernel, n: number): bigint | undefined {
+  const C = kernel.K.cap;
+  const s390 = kernel.host.s390!;
+  switch (n) {
+    case C.S390_UCONTROL:
+      return s390.ucontrol ? 1n : 0n;
+    case C.S390_PROTECTED:
+      return s390.protectedVirtualization ? 1n : 0n;
+    case C.MEMORY_FAULT_INFO:
+    case C.SPLIT_IRQCHIP:
+    case C.EXIT_HYPERCALL:
+    case C.VM_TYPES:
+      return 0n;
+  }
+  // CONFIG_KVM_GENERIC_PRE_FAULT_MEMORY is x86's alone in these releases.
+  if (C.PRE_FAULT_MEMORY !== undefined && BigInt(n) === C.PRE_FAULT_MEMORY) return 0n;
+  return undefined;
 }
 
 export function vmTypesMask(kernel: Kernel): bigint {
@@ -65,8 +103,10 @@ export function vmTypeNumber(kernel: Kernel, name: (typeof VM_TYPE_NAMES)[number
   return { default: T.DEFAULT, "sw-protected": T.SW_PROTECTED, sev: T.SEV, "sev-es": T.SEV_ES, snp: T.SNP, tdx: T.TDX }[name];
 }
 
-/** kvm_is_vm_type_supported(): the rules of a creatable type, or undefined. */
-export function vmTypeFor(kernel: Kernel, type: bigint): X86VmType | undefined {
+/** kvm_arch_init_vm()'s type check: the arch's type for a KVM_CREATE_VM argument, or undefined. */
+export function vmTypeFor(kernel: Kernel, type: bigint): VmType | undefined {
+  if (kernel.host.s390) return s390VmTypeFor(kernel, type);
+  // kvm_is_vm_type_supported()
   const name = kernel.host.vmTypes.find((t) => vmTypeNumber(kernel, t) === type);
   return name === undefined ? undefined : new X86VmType(X86VmType.rules(name), kernel.rmp);
 }

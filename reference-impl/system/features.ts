@@ -7,7 +7,12 @@ import { checkExtension, vmTypeNumber, vmTypesMask } from "./capabilities.js";
 export function probeFeatures(kernel: Kernel): string[] {
   const C = kernel.K.cap;
   const cap = (n: number | bigint | undefined): bigint => (n === undefined ? 0n : checkExtension(kernel, null, BigInt(n)));
-  const features = ["kvm", "readonly-mem", "guest-run", "guest-run:high-gpa", "process:fork", "fault-injection"];
+  const features = ["kvm", "process:fork", "fault-injection"];
+  // The model executes x86 guest code only.
+  if (kernel.host.arch === "x86_64") features.push("guest-run", "guest-run:high-gpa");
+  if (cap(C.READONLY_MEM) > 0n) features.push("readonly-mem");
+  if (cap(C.S390_UCONTROL) > 0n) features.push("s390:ucontrol");
+  if (cap(C.S390_PROTECTED) > 0n) features.push("s390:protected");
   if (kernel.R.KVM_PRE_FAULT_MEMORY !== undefined) features.push("pre-fault-ioctl");
   if (cap(C.USER_MEMORY2) > 0n) features.push("user-memory2");
   if (cap(C.GUEST_MEMFD) > 0n) features.push("guest-memfd");

@@ -2,12 +2,27 @@
 // Capability values follow from these facts the way KVM computes them.
 import type { VmTypeName } from "../arch/x86/vm-types.js";
 
+/** s390 facilities KVM checks (arch/s390/kvm/kvm-s390.c) */
+export interface S390Host {
+  /** CONFIG_KVM_S390_UCONTROL: user-controlled VMs (KVM_VM_S390_UCONTROL, KVM_CAP_S390_UCONTROL) */
+  ucontrol: boolean;
+  /** is_prot_virt_host(): the Ultravisor runs protected VMs (KVM_CAP_S390_PROTECTED, KVM_S390_PV_COMMAND) */
+  protectedVirtualization: boolean;
+  /** sclp.hamax: the highest guest address the machine can back; kvm->arch.mem_limit is one past it */
+  hamax: bigint;
+}
+
 export interface HostModel {
   name: string;
   description: string;
-  arch: "x86_64";
+  /** the machine (uname -m), reported in the handshake; suites name the one they are written for */
+  arch: "x86_64" | "s390x";
+  /** s390 facilities; null on x86_64 */
+  s390: S390Host | null;
+  /** CONFIG_HAVE_KVM_READONLY_MEM: KVM_MEM_READONLY exists (x86, arm64; not s390) */
+  readonlyMem: boolean;
   pageSize: number;
-  /** VM types in KVM_CAP_VM_TYPES (kvm_caps.supported_vm_types) */
+  /** x86 VM types in KVM_CAP_VM_TYPES (kvm_caps.supported_vm_types); none on s390 */
   vmTypes: readonly VmTypeName[];
   /** CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES: KVM_SET_MEMORY_ATTRIBUTES exists */
   memoryAttributes: boolean;
@@ -39,6 +54,8 @@ export interface HostModel {
 
 const X86_COMMON = {
   arch: "x86_64",
+  s390: null,
+  readonlyMem: true,
   pageSize: 4096,
   guestMemfd: true,
   maxVcpus: 1024,
@@ -75,6 +92,31 @@ export const HOSTS: Readonly<Record<string, HostModel>> = {
     gpaBits: 52,
     numaNodes: 1,
     onlineCpus: 2,
+  },
+  // An IBM Z machine with protected virtualization (z15 or later with the Ultravisor) and a
+  // kernel built with CONFIG_KVM_S390_UCONTROL. Only the memslot rules of SLOT2-024 and the
+  // VM set-up they need are modelled; s390 guests do not run (arch/s390/README.md).
+  s390: {
+    name: "s390",
+    description: "s390x with protected virtualization and user-controlled VMs (memslot rules only; no guest execution)",
+    arch: "s390x",
+    // hamax is a model choice (2^53 - 1), below TASK_SIZE_MAX so every revision's mem_limit agrees.
+    s390: { ucontrol: true, protectedVirtualization: true, hamax: (1n << 53n) - 1n },
+    readonlyMem: false,
+    pageSize: 4096,
+    vmTypes: [],
+    memoryAttributes: false,
+    guestMemfd: false,
+    tdp: false,
+    smm: false,
+    memoryFailure: false,
+    gpaBits: 64,
+    numaNodes: 1,
+    onlineCpus: 2,
+    maxVcpus: 255,
+    maxVcpuIds: 255,
+    // TASK_SIZE_MAX = -PAGE_SIZE (arch/s390/include/asm/processor.h)
+    taskSize: 0xfffffffffffff000n,
   },
 };
 

@@ -1,5 +1,5 @@
 // /dev/kvm: kvm_dev_ioctl() and KVM_CREATE_VM (kvm_dev_ioctl_create_vm,
-// kvm_create_vm, x86 kvm_arch_init_vm).
+// kvm_create_vm, the arch's kvm_arch_init_vm).
 import { fail } from "../lib/errno.js";
 import { DeviceFile } from "../process/devices.js";
 import type { IoctlCall, SyscallContext } from "../process/file.js";
@@ -21,10 +21,10 @@ export class KvmDeviceFile extends DeviceFile {
         return checkExtension(kernel, null, call.value);
       case R.KVM_GET_VCPU_MMAP_SIZE:
         if (call.value !== 0n) fail("EINVAL");
-        // struct kvm_run, the PIO data page and the coalesced MMIO ring.
-        return 3n * kernel.page.size;
+        // struct kvm_run, then on x86 the PIO data page and the coalesced MMIO ring (CONFIG_KVM_MMIO, which s390 lacks).
+        return (kernel.host.s390 ? 1n : 3n) * kernel.page.size;
       default:
-        // kvm_arch_dev_ioctl()'s default on x86.
+        // kvm_arch_dev_ioctl()'s default on x86 and s390.
         return fail("EINVAL");
     }
   }

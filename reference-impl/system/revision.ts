@@ -35,6 +35,12 @@ export interface Revision {
    * 6.12.y): addr <= USER_PTR_MAX = TASK_SIZE_MAX, so a range may end exactly at TASK_SIZE_MAX.
    */
   userPtrMax: "sign-bit" | "task-size";
+  /** s390: kvm_arch_prepare_memory_region() refuses a user-controlled VM's memslots (6.11; before, the commit crashed) */
+  s390UcontrolRejected: boolean;
+  /** s390: a user-controlled VM has an internal memslot over its address space (6.14, commit 413c98f24c63) */
+  s390UcontrolMemslot: boolean;
+  /** s390: memslot addresses and sizes are multiples of a 1 MiB segment (until 7.1 allowed page granularity) */
+  s390MemslotSegments: boolean;
   /** __sev_guest_init(): an SNP guest needs GHCB protocol version 2 (0 means 2) (6.18, kvm-x86-svm-6.18) */
   snpMinGhcbVersion2: boolean;
   /**
@@ -60,6 +66,9 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     mpolMax: 6,
     userPtrMax: "sign-bit",
     snpMinGhcbVersion2: false,
+    s390UcontrolRejected: false,
+    s390UcontrolMemslot: false,
+    s390MemslotSegments: true,
     capMax: 235,
   },
   "linux-6.18": {
@@ -75,6 +84,9 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     mpolMax: 7,
     userPtrMax: "task-size",
     snpMinGhcbVersion2: true,
+    s390UcontrolRejected: true,
+    s390UcontrolMemslot: true,
+    s390MemslotSegments: true,
   },
   "linux-7.2": {
     profile: "linux-7.2",
@@ -89,6 +101,9 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     mpolMax: 7,
     userPtrMax: "task-size",
     snpMinGhcbVersion2: true,
+    s390UcontrolRejected: true,
+    s390UcontrolMemslot: true,
+    s390MemslotSegments: false,
   },
 };
 

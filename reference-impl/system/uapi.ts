@@ -24,7 +24,8 @@ export function resolveConstants(spec: Spec, profile: ProfileName) {
     maxCpuidEntries: need("KVM_MAX_CPUID_ENTRIES"),
     /** KVM_MEM_MAX_NR_PAGES: dirty bitmaps are indexed by an unsigned int */
     memMaxNrPages: need("KVM_MEM_MAX_NR_PAGES"),
-    userMemSlots: num("KVM_USER_MEM_SLOTS_X86"),
+    /** KVM_USER_MEM_SLOTS per machine (Kernel.userMemSlots picks the host's) */
+    userMemSlots: { x86_64: num("KVM_USER_MEM_SLOTS_X86"), s390x: num("KVM_USER_MEM_SLOTS_S390") },
     anonInodeMagic: need("ANON_INODE_FS_MAGIC"),
     gmemMagic: opt("GUEST_MEMFD_MAGIC"),
     hcMapGpaRange: need("KVM_HC_MAP_GPA_RANGE"),
@@ -44,7 +45,10 @@ export function resolveConstants(spec: Spec, profile: ProfileName) {
       PRE_FAULT_MEMORY: opt("KVM_CAP_PRE_FAULT_MEMORY"),
       GUEST_MEMFD_FLAGS: opt("KVM_CAP_GUEST_MEMFD_FLAGS"),
       SPLIT_IRQCHIP: num("KVM_CAP_SPLIT_IRQCHIP"),
+      S390_UCONTROL: num("KVM_CAP_S390_UCONTROL"),
+      S390_PROTECTED: num("KVM_CAP_S390_PROTECTED"),
     },
+    s390: { VM_UCONTROL: need("KVM_VM_S390_UCONTROL"), PV_ENABLE: need("KVM_PV_ENABLE"), PV_DISABLE: need("KVM_PV_DISABLE") },
     mem: {
       LOG_DIRTY_PAGES: need("KVM_MEM_LOG_DIRTY_PAGES"),
       READONLY: need("KVM_MEM_READONLY"),

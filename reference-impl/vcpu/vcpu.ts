@@ -58,9 +58,9 @@ export class VcpuFile extends OpenFile {
       case R.KVM_RUN:
         throw new DriverFailure("unsupported", "KVM_RUN needs a guest program: use the guest or hypercall operation");
       case R.KVM_PRE_FAULT_MEMORY:
+        // CONFIG_KVM_GENERIC_PRE_FAULT_MEMORY: only x86 selects it; elsewhere the arch default answers.
+        if (ctx.kernel.host.arch !== "x86_64") break;
         return preFaultMemory(ctx, this.vcpu, call);
-      case R.KVM_MEMORY_ENCRYPT_OP:
-        return this.vcpu.vm.type.vcpuMemEncryptOp(ctx, this.vcpu, call);
       case R.KVM_ENABLE_CAP: {
         // kvm_vcpu_ioctl_enable_cap(): no vCPU capability is modelled; the VM-scope ones it
         // knows are refused by the vCPU's default case.
@@ -69,10 +69,9 @@ export class VcpuFile extends OpenFile {
         if (cap.flags !== 0n || cap.cap === BigInt(C.EXIT_HYPERCALL) || cap.cap === BigInt(C.SPLIT_IRQCHIP)) return fail("EINVAL");
         return unmodelledCapability(ctx.kernel, cap.cap as bigint, "KVM_ENABLE_CAP on a vCPU");
       }
-      default:
-        // kvm_arch_vcpu_ioctl()'s default, which KVM_CHECK_EXTENSION also reaches.
-        return fail("EINVAL");
     }
+    // kvm_arch_vcpu_ioctl(), which KVM_CHECK_EXTENSION also reaches.
+    return this.vcpu.vm.type.vcpuIoctl(ctx, this.vcpu, call);
   }
 
   protected override release(): void {

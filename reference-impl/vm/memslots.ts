@@ -83,7 +83,8 @@ export interface MemoryRegion {
   guestMemfd: bigint;
 }
 
-type Change = "create" | "delete" | "move" | "flags";
+/** enum kvm_mr_change */
+export type MemslotChange = "create" | "delete" | "move" | "flags";
 
 /** check_memory_region_flags() */
 function checkFlags(vm: Vm, flags: bigint): void {
@@ -102,7 +103,7 @@ export function setMemoryRegion(ctx: SyscallContext, vm: Vm, mem: MemoryRegion):
   const { kernel } = ctx;
   const page = kernel.page;
   const M = kernel.K.mem;
-  if ((mem.slot & 0xffffn) >= BigInt(kernel.K.userMemSlots)) fail("EINVAL");
+  if ((mem.slot & 0xffffn) >= BigInt(kernel.userMemSlots)) fail("EINVAL");
   checkFlags(vm, mem.flags);
   const asId = Number(mem.slot >> 16n);
   const id = Number(mem.slot & 0xffffn);
@@ -125,7 +126,7 @@ export function setMemoryRegion(ctx: SyscallContext, vm: Vm, mem: MemoryRegion):
 
   const baseGfn = page.page(mem.guestPhysAddr);
   const npages = page.page(mem.memorySize);
-  let change: Change = "create";
+  let change: MemslotChange = "create";
   if (old !== undefined) {
     // guest_memfd slots are immutable: they can only be deleted.
     if (isGmem) fail("EINVAL");
@@ -149,7 +150,7 @@ export function setMemoryRegion(ctx: SyscallContext, vm: Vm, mem: MemoryRegion):
 }
 
 /** kvm_set_memslot(): invalidate the old slot, prepare the new one, then swap. */
-function commit(ctx: SyscallContext, vm: Vm, old: Memslot | undefined, slot: Memslot | undefined, change: Change): void {
+function commit(ctx: SyscallContext, vm: Vm, old: Memslot | undefined, slot: Memslot | undefined, change: MemslotChange): void {
   const { kernel } = ctx;
   const slots = vm.memslots[(old ?? slot)!.asId]!;
   if (change === "delete" || change === "move") {
@@ -157,13 +158,8 @@ function commit(ctx: SyscallContext, vm: Vm, old: Memslot | undefined, slot: Mem
     // kvm_invalidate_memslot(): no mapping may outlive a deleted or moved slot.
     vm.mmu.zapSlot(old!);
   }
-  if (change === "create" || change === "move") {
-    // kvm_arch_prepare_memory_region() on x86: the slot must fit the MMU's GPA width, and its
-    // last gfn must not be an alias (a TD's shared bit), since memslots name only private gfns.
-    if (slot!.endGfn - 1 > vm.maxGfn) fail("EINVAL");
-    if (vm.type.isGfnAlias(slot!.endGfn - 1)) fail("EINVAL");
-    kernel.allocate();
-  }
+  vm.type.prepareMemoryRegion(vm, change, old, slot);
+  if (change === "create" || change === "move") kernel.allocate();
   if (old !== undefined) slots.remove(old);
   if (slot !== undefined) slots.add(slot);
   // kvm_arch_commit_memory_region(): creating or deleting a slot sizes the shadow MMU's page budget.

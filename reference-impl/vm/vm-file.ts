@@ -1,6 +1,5 @@
 // The VM file: kvm_vm_ioctl() (virt/kvm/kvm_main.c 7.2) for the ioctls the model
 // implements, and x86's kvm_vm_ioctl_enable_cap() for KVM_CAP_EXIT_HYPERCALL.
-import { DriverFailure } from "../../harness/driver/contract.js";
 import { createGuestMemfd } from "../guest_memfd/create.js";
 import { fail } from "../lib/errno.js";
 import { OpenFile, type IoctlCall, type SyscallContext } from "../process/file.js";
@@ -46,8 +45,6 @@ export class VmFile extends OpenFile {
       }
       case R.KVM_CHECK_EXTENSION:
         return checkExtension(kernel, vm, call.value);
-      case R.KVM_MEMORY_ENCRYPT_OP:
-        return vm.type.memEncryptOp(ctx, vm, call);
     }
     if (call.request === R.KVM_SET_MEMORY_ATTRIBUTES && vm.attributes !== null) {
       const a = call.readStruct();
@@ -58,10 +55,7 @@ export class VmFile extends OpenFile {
       const g = call.readStruct();
       return BigInt(createGuestMemfd(ctx, vm, g.size as bigint, g.flags as bigint));
     }
-    if (kernel.config.ioctls.get("KVM_SET_TSS_ADDR")?.request === call.request || kernel.config.ioctls.get("KVM_SET_IDENTITY_MAP_ADDR")?.request === call.request)
-      throw new DriverFailure("unsupported", "the reference model does not model x86 VM set-up ioctls (TSS, identity map)");
-    // kvm_arch_vm_ioctl()'s default on x86.
-    return fail("ENOTTY");
+    return vm.type.vmIoctl(ctx, vm, call);
   }
 
   protected override release(): void {

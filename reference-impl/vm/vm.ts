@@ -1,8 +1,8 @@
-// struct kvm: a VM of one x86 type, with its memslots, memory attributes, stage-2
+// struct kvm: a VM of one type (x86 or s390), with its memslots, memory attributes, stage-2
 // MMU and vCPUs. Its lifetime is a reference count held by the VM file, each vCPU
 // file and each guest_memfd file (kvm_get_kvm/kvm_put_kvm); the VM is destroyed
 // when the last of them goes, not when its fd is closed.
-import type { X86VmType } from "../arch/x86/vm-types.js";
+import type { VmType } from "../arch/vm-type.js";
 import type { GmemFile } from "../guest_memfd/file.js";
 import { invariant } from "../lib/invariants.js";
 import type { Kernel } from "../kernel.js";
@@ -38,7 +38,7 @@ export class Vm implements MmuNotifier {
     readonly kernel: Kernel,
     /** kvm->mm: the address space the VM belongs to */
     readonly owner: Process,
-    readonly type: X86VmType,
+    readonly type: VmType,
   ) {
     this.memslots = Array.from({ length: this.addressSpaceCount }, () => new Memslots());
     this.attributes = kernel.host.memoryAttributes ? new MemoryAttributes(this.supportedAttributes) : null;
@@ -46,6 +46,7 @@ export class Vm implements MmuNotifier {
     this.preFaultAllowed = type.preFaultAllowedAtCreate;
     owner.mm.notifiers.add(this);
     kernel.vms.add(this);
+    type.initVm(this);
   }
 
   /** kvm_arch_nr_memslot_as_ids() */

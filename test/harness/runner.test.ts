@@ -4,11 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { loadSpec } from "../../spec/index.js";
+import { SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../../harness/case/load.js";
 import { driverChoice } from "../../harness/drivers/index.js";
 import { DriverUnavailable } from "../../harness/driver/contract.js";
 import { Expectations } from "../../harness/runner/expectations.js";
-import { run, type Reporter } from "../../harness/runner/run.js";
+import { run, skipReason, type Reporter } from "../../harness/runner/run.js";
 import { KtapReporter } from "../../harness/reporters/ktap.js";
 import { JsonlReporter, JsonReporter, JunitReporter } from "../../harness/reporters/files.js";
 import { parseKtap } from "./ktap-check.js";
@@ -169,5 +170,21 @@ describe("runner against a misbehaving remote driver", function () {
     } finally {
       delete process.env.FAKE_UNAVAILABLE;
     }
+  });
+});
+
+describe("cases written for another machine", () => {
+  it("skip with the machine named, on drivers of any other arch; run where the arch and features match", async () => {
+    const spec = loadSpec();
+    const { cases } = await loadSuites(spec, [SUITES_DIR]);
+    const s390 = cases.find((c) => c.id === "slot2:s390:protected_vm")!;
+    const x86 = cases.find((c) => c.suite === "slot2:flags")!;
+    expect(s390.arch).to.equal("s390x");
+    expect(x86.arch).to.equal("x86_64");
+    const hs = (arch: string, features: string[]) => ({ contractVersion: "1", name: "t", version: "1", profile: "linux-7.2" as const, features, host: { kernel: "t", arch, pageSize: 4096 } });
+    expect(skipReason(spec, s390, hs("x86_64", ["kvm", "s390:protected", "user-memory2"]))).to.equal("the case is written for s390x, the driver runs on x86_64");
+    expect(skipReason(spec, x86, hs("s390x", ["kvm", "vm-type:default", "user-memory2"]))).to.equal("the case is written for x86_64, the driver runs on s390x");
+    expect(skipReason(spec, s390, hs("s390x", ["kvm", "s390:protected", "user-memory2"]))).to.equal(undefined);
+    expect(skipReason(spec, s390, hs("s390x", ["kvm", "user-memory2"]))).to.match(/needs feature s390:protected/);
   });
 });

@@ -72,8 +72,8 @@ export const MUTANTS: Mutant[] = [
   {
     name: "td-shared-alias-slot",
     why: "a TD memslot may end on a shared-bit alias gfn (kvm_arch_prepare_memory_region must refuse it: memslots name private gfns only)",
-    file: "vm/memslots.js",
-    search: "if (vm.type.isGfnAlias(slot.endGfn - 1))",
+    file: "arch/x86/vm-types.js",
+    search: "if (this.isGfnAlias(slot.endGfn - 1))",
     replace: "if (false)",
   },
   {
@@ -96,5 +96,19 @@ export const MUTANTS: Mutant[] = [
     file: "guest_memfd/inode.js",
     search: "this.invalidate(folio.index, folio.index + 1);",
     replace: "void 0;",
+  },
+  {
+    name: "protected-vm-memslots-change",
+    why: "a protected s390 VM accepts memslot changes (kvm_arch_prepare_memory_region must refuse every change while the VM has a secure configuration: SLOT2-024)",
+    file: "arch/s390/vm-type.js",
+    search: "if (this.isProtected)",
+    replace: "if (false)",
+  },
+  {
+    name: "ucontrol-without-internal-memslot",
+    why: "a 6.14+ user-controlled s390 VM without its internal memslot (user slots would get EINVAL where the kernel gives EEXIST: SLOT2-024)",
+    file: "arch/s390/vm-type.js",
+    search: "if (!this.ucontrol || !vm.kernel.revision.s390UcontrolMemslot)",
+    replace: "if (true)",
   },
 ];

@@ -1,5 +1,5 @@
 // Run by the mutant test in a child process, from a patched copy of the project:
-// every suite against the reference on two configurations. Prints one JSON line:
+// every suite against the reference on three configurations (two x86, one s390). Prints one JSON line:
 // the ids of the cases that did not pass or skip.
 import { loadSpec } from "../../spec/index.js";
 import { SUITES_DIR } from "../../spec/paths.js";
@@ -11,7 +11,7 @@ import { run } from "../../harness/runner/run.js";
 const spec = loadSpec();
 const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
 const failed: string[] = [];
-for (const cfg of [{ profile: "linux-7.2", host: "full" }, { profile: "linux-6.18", host: "full" }]) {
+for (const cfg of [{ profile: "linux-7.2", host: "full" }, { profile: "linux-6.18", host: "full" }, { profile: "linux-7.2", host: "s390" }]) {
   const r = await run({ spec, cases, driver: driverChoice("reference", cfg), filters: [], timeoutMs: 10000, expectations: Expectations.none(), reporters: [], suiteFiles: files });
   for (const c of r.results) if (c.outcome !== "PASS" && c.outcome !== "SKIP") failed.push(`${cfg.profile}@${cfg.host} ${c.outcome} ${c.id}`);
 }

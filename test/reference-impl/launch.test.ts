@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import type { X86VmType } from "../../reference-impl/arch/x86/vm-types.js";
 import { byte, PAGE, Session } from "./session.js";
 
 const GPA = 0x100000n;
@@ -174,7 +175,7 @@ describe("reference-impl arch/x86: TDX initialization", () => {
     expect(s.tdxOp(vm, "KVM_TDX_CAPABILITIES", { flags: 1n }).errno).to.equal("EINVAL");
     expect(init(s.tdParams(52n))).to.equal(undefined);
     expect(s.k.machine.vms.size).to.equal(1);
-    const td = [...s.k.machine.vms][0]!.type.tdx!;
+    const td = ([...s.k.machine.vms][0]!.type as X86VmType).tdx!;
     expect(td.sharedGfnBits).to.equal(1n << 39n);
   });
 

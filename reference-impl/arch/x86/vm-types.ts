@@ -11,17 +11,14 @@ import type { Folio } from "../../mm/folio.js";
 import type { IoctlCall, SyscallContext } from "../../process/file.js";
 import type { HostModel } from "../../system/hosts.js";
 import type { Vcpu } from "../../vcpu/vcpu.js";
+import type { Memslot, MemslotChange } from "../../vm/memslots.js";
 import type { Vm } from "../../vm/vm.js";
+import type { PrivateAccessSource, VmType } from "../vm-type.js";
 import { SevState, sevMemEncryptOp, sevVcpuPreRun } from "./sev-snp.js";
 import { TdxState, tdxVcpuCreate, tdxVcpuIoctl, tdxVcpuPreRun, tdxVmIoctl } from "./tdx.js";
 
 export type VmTypeName = "default" | "sw-protected" | "sev" | "sev-es" | "snp" | "tdx";
 
-/** Which party decides that a guest access is private. */
-export type PrivateAccessSource =
-  | "never" // no private memory
-  | "attributes" // SW_PROTECTED: the gfn's attribute is the source of truth
-  | "guest"; // SNP C-bit, TDX shared bit: the guest's intent, checked against the attribute
 
 /**
  * The RMP of SEV-SNP, reduced to the pages assigned to guests and the guest (ASID) each
@@ -57,7 +54,7 @@ const RULES: Record<VmTypeName, VmTypeRules> = {
 export const VM_TYPE_NAMES = Object.keys(RULES) as VmTypeName[];
 
 /** Per-VM arch state and hooks. */
-export class X86VmType implements VmTypeRules {
+export class X86VmType implements VmTypeRules, VmType {
   readonly name: VmTypeName;
   readonly hasPrivateMem: boolean;
   readonly hasProtectedState: boolean;
@@ -118,8 +115,35 @@ export class X86VmType implements VmTypeRules {
     else if (this.tdx) tdxVcpuPreRun(this.tdx, vcpu);
   }
 
+  initVm(): void {}
+
+  /** kvm_arch_vm_ioctl() on x86, for the requests the model implements. */
+  vmIoctl(ctx: SyscallContext, vm: Vm, call: IoctlCall): bigint {
+    const { kernel } = ctx;
+    if (call.request === kernel.R.KVM_MEMORY_ENCRYPT_OP) return this.memEncryptOp(ctx, vm, call);
+    if (kernel.config.ioctls.get("KVM_SET_TSS_ADDR")?.request === call.request || kernel.config.ioctls.get("KVM_SET_IDENTITY_MAP_ADDR")?.request === call.request)
+      throw new DriverFailure("unsupported", "the reference model does not model x86 VM set-up ioctls (TSS, identity map)");
+    return fail("ENOTTY");
+  }
+
+  /** kvm_arch_vcpu_ioctl() on x86, for the requests the model implements; its default is EINVAL. */
+  vcpuIoctl(ctx: SyscallContext, vcpu: Vcpu, call: IoctlCall): bigint {
+    if (call.request === ctx.kernel.R.KVM_MEMORY_ENCRYPT_OP) return this.vcpuMemEncryptOp(ctx, vcpu, call);
+    return fail("EINVAL");
+  }
+
+  /**
+   * kvm_arch_prepare_memory_region() on x86: a new or moved slot must fit the MMU's GPA width,
+   * and its last gfn must not be an alias (a TD's shared bit), since memslots name only private gfns.
+   */
+  prepareMemoryRegion(vm: Vm, change: MemslotChange, _old: Memslot | undefined, slot: Memslot | undefined): void {
+    if (change !== "create" && change !== "move") return;
+    if (slot!.endGfn - 1 > vm.maxGfn) fail("EINVAL");
+    if (this.isGfnAlias(slot!.endGfn - 1)) fail("EINVAL");
+  }
+
   /** KVM_MEMORY_ENCRYPT_OP on the VM fd (kvm_x86_ops.mem_enc_ioctl). */
-  memEncryptOp(ctx: SyscallContext, vm: Vm, call: IoctlCall): bigint {
+  private memEncryptOp(ctx: SyscallContext, vm: Vm, call: IoctlCall): bigint {
     if (this.sev) return sevMemEncryptOp(ctx, vm, this.sev, call);
     if (this.tdx) return tdxVmIoctl(ctx, vm, this.tdx, call);
     // SVM (sev_enabled) and VMX (is_td) both refuse a VM that is not theirs with ENOTTY when
@@ -129,7 +153,7 @@ export class X86VmType implements VmTypeRules {
   }
 
   /** KVM_MEMORY_ENCRYPT_OP on a vCPU fd (kvm_x86_ops.vcpu_mem_enc_ioctl: TDX only; SVM has none). */
-  vcpuMemEncryptOp(ctx: SyscallContext, vcpu: Vcpu, call: IoctlCall): bigint {
+  private vcpuMemEncryptOp(ctx: SyscallContext, vcpu: Vcpu, call: IoctlCall): bigint {
     if (this.tdx) return tdxVcpuIoctl(ctx, vcpu, this.tdx, call);
     if (this.sev) return fail("ENOTTY");
     throw new DriverFailure("unsupported", `KVM_MEMORY_ENCRYPT_OP on a vCPU of a ${this.name} VM depends on the CPU vendor (ENOTTY on SVM, EINVAL from VMX with TDX built in)`);

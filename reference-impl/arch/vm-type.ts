@@ -1,0 +1,54 @@
+// What generic KVM asks of the architecture about one VM (the kvm_arch_* hooks and
+// kvm->arch state): x86 answers per VM type (x86/vm-types.ts), s390 for its user-
+// controlled and protected VMs (s390/vm-type.ts). KVM_CREATE_VM picks the arch's type.
+import type { Folio } from "../mm/folio.js";
+import type { IoctlCall, SyscallContext } from "../process/file.js";
+import type { HostModel } from "../system/hosts.js";
+import type { Vcpu } from "../vcpu/vcpu.js";
+import type { Memslot, MemslotChange } from "../vm/memslots.js";
+import type { Vm } from "../vm/vm.js";
+
+/** Which party decides that a guest access is private. */
+export type PrivateAccessSource =
+  | "never" // no private memory
+  | "attributes" // SW_PROTECTED: the gfn's attribute is the source of truth
+  | "guest"; // SNP C-bit, TDX shared bit: the guest's intent, checked against the attribute
+
+export interface VmType {
+  readonly name: string;
+  /** kvm_arch_has_private_mem(): PRIVATE attribute supported, single memslot address space */
+  readonly hasPrivateMem: boolean;
+  /** has_protected_state: no read-only memslots (kvm_arch_has_readonly_mem) */
+  readonly hasProtectedState: boolean;
+  readonly privateAccess: PrivateAccessSource;
+  /** kvm->arch.pre_fault_allowed at creation */
+  readonly preFaultAllowedAtCreate: boolean;
+  /** TDX keeps private mappings in a mirror root, zapped separately from shared ones */
+  readonly mirroredPrivateRoot: boolean;
+  /** kvm_arch_has_readonly_mem() */
+  readonly readonlyMemAllowed: boolean;
+  /** kvm_arch_supports_gmem_init_shared() */
+  readonly initSharedAllowed: boolean;
+  /** kvm_arch_nr_memslot_as_ids() */
+  addressSpaces(smm: boolean): number;
+  /** kvm->max_vcpus */
+  maxVcpus(host: HostModel): number;
+  /** the part of kvm_arch_init_vm() that needs the VM built (s390: the ucontrol internal memslot) */
+  initVm(vm: Vm): void;
+  /** kvm_arch_vcpu_create(), after the generic KVM_CREATE_VCPU checks */
+  vcpuCreate(vm: Vm): void;
+  /** kvm_arch_vcpu_ioctl_run()'s checks before the guest is entered */
+  vcpuPreRun(vcpu: Vcpu): void;
+  /** kvm_arch_vm_ioctl(): VM ioctls generic KVM does not handle */
+  vmIoctl(ctx: SyscallContext, vm: Vm, call: IoctlCall): bigint;
+  /** kvm_arch_vcpu_ioctl(): vCPU ioctls generic KVM does not handle */
+  vcpuIoctl(ctx: SyscallContext, vcpu: Vcpu, call: IoctlCall): bigint;
+  /** kvm_arch_prepare_memory_region(): the arch's say on a memslot change (slot is the new one, if any) */
+  prepareMemoryRegion(vm: Vm, change: MemslotChange, old: Memslot | undefined, slot: Memslot | undefined): void;
+  /** kvm_is_gfn_alias() */
+  isGfnAlias(gfn: number): boolean;
+  /** kvm_arch_gmem_prepare() */
+  gmemPrepare(vm: Vm, folio: Folio): void;
+  /** a private mapping of folio was removed */
+  privatePageUnmapped(folio: Folio): void;
+}
