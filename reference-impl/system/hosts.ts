@@ -95,7 +95,7 @@ export const HOSTS: Readonly<Record<string, HostModel>> = {
   },
   // An IBM Z machine with protected virtualization (z15 or later with the Ultravisor) and a
   // kernel built with CONFIG_KVM_S390_UCONTROL. Only the memslot rules of SLOT2-024 and the
-  // VM set-up they need are modelled; s390 guests do not run (arch/s390/README.md).
+  // VM set-up they need are modelled; s390 guests do not run (arch/s390/vm-type.ts).
   s390: {
     name: "s390",
     description: "s390x with protected virtualization and user-controlled VMs (memslot rules only; no guest execution)",
