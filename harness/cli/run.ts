@@ -25,11 +25,11 @@ Run the conformance suites against one driver. KTAP v1 goes to stdout; reports
   --driver D         reference (default), linux, or remote:<command>
   --profile P        uAPI revision: upm-v9 upm-v10 rfc-v11 linux-6.8 linux-6.18 linux-7.2 conv-v7
                      (reference default linux-7.2; linux default: from the running kernel)
-  --host H           reference host model: full (default) or pvm
+  --host H           reference host model: full (default), pvm or s390
                      For the reference, --profile and --host take comma lists: every
                      combination is run, each into <out>/<profile>@<host>/, and the
                      KTAP document nests one suite per combination.
-  --matrix           the reference on every modelled release and both host models
+  --matrix           the reference on every modelled release and every host model
                      (the main job: npm run cts)
   --suites DIR       suites to load (repeatable; default: suites/)
   --filter Q         case query, e.g. 'gmem:fallocate:*' (repeatable or comma-separated)

@@ -13,7 +13,8 @@ export function probeFeatures(kernel: Kernel): string[] {
   if (cap(C.READONLY_MEM) > 0n) features.push("readonly-mem");
   if (cap(C.S390_UCONTROL) > 0n) features.push("s390:ucontrol");
   if (cap(C.S390_PROTECTED) > 0n) features.push("s390:protected");
-  if (kernel.R.KVM_PRE_FAULT_MEMORY !== undefined) features.push("pre-fault-ioctl");
+  // CONFIG_KVM_GENERIC_PRE_FAULT_MEMORY: x86's alone in these releases; elsewhere the request is ENOTTY.
+  if (kernel.R.KVM_PRE_FAULT_MEMORY !== undefined && kernel.host.arch === "x86_64") features.push("pre-fault-ioctl");
   if (cap(C.USER_MEMORY2) > 0n) features.push("user-memory2");
   if (cap(C.GUEST_MEMFD) > 0n) features.push("guest-memfd");
   const flags = cap(C.GUEST_MEMFD_FLAGS);

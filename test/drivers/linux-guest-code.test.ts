@@ -225,5 +225,6 @@ describe("linux driver: availability", () => {
   it("names the reason the KVM device cannot be used", () => {
     expect(kvmUnavailableReason("/nonexistent/kvm")).to.match(/does not exist/);
     expect(kvmUnavailableReason("/")).to.match(/cannot be opened read-write: EISDIR/);
+    expect(kvmUnavailableReason("/dev/kvm", "s390x")).to.match(/x86_64 only .* this machine is s390x/);
   });
 });

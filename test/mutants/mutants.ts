@@ -111,4 +111,18 @@ export const MUTANTS: Mutant[] = [
     search: "if (!this.ucontrol || !vm.kernel.revision.s390UcontrolMemslot)",
     replace: "if (true)",
   },
+  {
+    name: "ucontrol-memslot-accepted",
+    why: "a user-controlled s390 VM takes a user memslot above its internal one (the arch hook must refuse it: SLOT2-024; only 7.1+ shows it, earlier the segment check refuses it too)",
+    file: "arch/s390/vm-type.js",
+    search: "if (this.ucontrol && slot !== undefined && slot.id < vm.kernel.userMemSlots)",
+    replace: "if (false)",
+  },
+  {
+    name: "pv-command-ignores-flags",
+    why: "KVM_S390_PV_COMMAND with non-zero flags runs the command (flags must be 0: VMTYPE-017)",
+    file: "arch/s390/pv.js",
+    search: "if (cmd.flags !== 0n)",
+    replace: "if (false)",
+  },
 ];

@@ -7,7 +7,7 @@ describe("reference-impl s390 host: capabilities, VM types, protected virtualiza
     const hs = new Session("linux-6.18", "s390").k.handshake;
     expect(hs.host).to.include({ arch: "s390x", pageSize: 4096 });
     expect(hs.features).to.include.members(["kvm", "user-memory2", "s390:ucontrol", "s390:protected"]);
-    expect(hs.features).to.not.include.members(["guest-run", "readonly-mem", "guest-memfd", "vm-type:default", "memory-fault-info", "pre-fault-ioctl"]);
+    for (const f of ["guest-run", "readonly-mem", "guest-memfd", "vm-type:default", "memory-fault-info", "pre-fault-ioctl", "exit-hypercall"]) expect(hs.features, f).to.not.include(f);
   });
 
   it("answers KVM_CHECK_EXTENSION as s390 does", () => {
@@ -41,6 +41,8 @@ describe("reference-impl s390 host: capabilities, VM types, protected virtualiza
     expect(s.ioctl(vm, "KVM_MEMORY_ENCRYPT_OP", { id: 0n }).errno).to.equal("ENOTTY");
     expect(s.ioctl(vm, "KVM_SET_TSS_ADDR", 0xfffbd000n).errno).to.equal("ENOTTY");
     expect(() => s.ioctl(vm, "KVM_S390_PV_COMMAND", { cmd: 2n })).to.throw(DriverFailure, /KVM_PV_ENABLE and KVM_PV_DISABLE/);
+    // x86's VM capabilities are not s390's: KVM_ENABLE_CAP refuses them.
+    for (const cap of ["KVM_CAP_SPLIT_IRQCHIP", "KVM_CAP_EXIT_HYPERCALL"]) expect(s.ioctl(vm, "KVM_ENABLE_CAP", { cap: s.c(cap), args: [0n, 0n, 0n, 0n] }).errno, cap).to.equal("EINVAL");
     const vcpu = s.ioctl(vm, "KVM_CREATE_VCPU", 0n).ret;
     expect(() => s.ioctl(vcpu, "KVM_PRE_FAULT_MEMORY", { gpa: 0n, size: 4096n })).to.throw(DriverFailure, /s390 vCPU ioctls/);
   });

@@ -1,6 +1,7 @@
 // openLinux(): the linux driver in a child process (harness/drivers/linux/main.ts),
 // so a SIGBUS, a hang or a crash of the kernel interface takes down only the child.
 import { closeSync, fstatSync, openSync } from "node:fs";
+import { machine } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ProfileName } from "../../../spec/index.js";
@@ -19,7 +20,9 @@ export interface LinuxOptions {
 export const LINUX_MAIN = join(dirname(fileURLToPath(import.meta.url)), "main.js");
 
 /** Why the KVM device cannot be used here, or undefined when it can. */
-export function kvmUnavailableReason(device = "/dev/kvm"): string | undefined {
+export function kvmUnavailableReason(device = "/dev/kvm", arch = machine()): string | undefined {
+  // Structs are encoded little-endian and guest programs are x86 code.
+  if (arch !== "x86_64") return `the linux driver supports x86_64 only (its struct encoding is little-endian and its guest code is x86); this machine is ${arch}`;
   try {
     const fd = openSync(device, "r+");
     const isDevice = fstatSync(fd).isCharacterDevice();

@@ -5,43 +5,31 @@
 import { DriverFailure } from "../../../harness/driver/contract.js";
 import { fail } from "../../lib/errno.js";
 import type { IoctlCall, SyscallContext } from "../../process/file.js";
-import type { Vm } from "../../vm/vm.js";
 import type { S390VmType } from "./vm-type.js";
 
 /** UVC_RC_EXECUTED: the Ultravisor call completed */
 const UVC_RC_EXECUTED = 1n;
 
-export function pvCommand(ctx: SyscallContext, vm: Vm, type: S390VmType, call: IoctlCall): bigint {
+export function pvCommand(ctx: SyscallContext, type: S390VmType, call: IoctlCall): bigint {
   const { kernel } = ctx;
   const S = kernel.K.s390;
   if (!kernel.host.s390!.protectedVirtualization) fail("EINVAL");
   const cmd = call.readStruct();
   if (cmd.flags !== 0n) fail("EINVAL");
-  let r: bigint;
+  if (cmd.cmd !== S.PV_ENABLE && cmd.cmd !== S.PV_DISABLE)
+    throw new DriverFailure("unsupported", `KVM_S390_PV_COMMAND cmd ${cmd.cmd}: the reference model models only KVM_PV_ENABLE and KVM_PV_DISABLE`);
+  // kvm_s390_handle_pv(): ENABLE needs an unprotected VM, DISABLE a protected one. The struct
+  // goes back to userspace whatever the outcome.
+  const enable = cmd.cmd === S.PV_ENABLE;
   try {
-    switch (cmd.cmd) {
-      case S.PV_ENABLE:
-        if (type.isProtected) fail("EINVAL");
-        // kvm_s390_pv_init_vm(), then kvm_s390_cpus_to_pv() for each vCPU.
-        kernel.allocate();
-        type.isProtected = true;
-        cmd.rc = UVC_RC_EXECUTED;
-        cmd.rrc = 0n;
-        break;
-      case S.PV_DISABLE:
-        if (!type.isProtected) fail("EINVAL");
-        type.isProtected = false;
-        cmd.rc = UVC_RC_EXECUTED;
-        cmd.rrc = 0n;
-        break;
-      default:
-        throw new DriverFailure("unsupported", `KVM_S390_PV_COMMAND cmd ${cmd.cmd}: the reference model models only KVM_PV_ENABLE and KVM_PV_DISABLE`);
-    }
-    r = 0n;
+    if (type.isProtected === enable) fail("EINVAL");
+    // kvm_s390_pv_init_vm() / kvm_s390_pv_deinit_vm(): the Ultravisor's codes come back.
+    if (enable) kernel.allocate();
+    type.isProtected = enable;
+    cmd.rc = UVC_RC_EXECUTED;
+    cmd.rrc = 0n;
+    return 0n;
   } finally {
-    // The command struct goes back to userspace whatever the outcome.
     call.writeStruct(cmd);
   }
-  void vm;
-  return r;
 }

@@ -39,7 +39,10 @@ export class S390VmType implements VmType {
     this.name = ucontrol ? "s390-ucontrol" : "s390";
   }
 
-  /** kvm->arch.mem_limit: none for ucontrol VMs, else min(TASK_SIZE_MAX, sclp.hamax + 1) */
+  /**
+   * kvm->arch.mem_limit: none for ucontrol VMs, else min(TASK_SIZE_MAX, sclp.hamax + 1) (7.0's
+   * new gmap drops the min; the s390 host's hamax is below TASK_SIZE_MAX, so both agree)
+   */
   get memLimit(): bigint {
     const host = this.kernel.host;
     if (this.ucontrol) return (1n << 64n) - 1n;
@@ -51,6 +54,7 @@ export class S390VmType implements VmType {
     return 1;
   }
 
+  /** KVM_MAX_VCPUS; the kernel lowers it to the SCA's slots (64 or 248), which nothing here exercises */
   maxVcpus(host: HostModel): number {
     return host.maxVcpus;
   }
@@ -74,8 +78,8 @@ export class S390VmType implements VmType {
   }
 
   /** kvm_arch_vm_ioctl() on s390, for the requests the model implements; its default is ENOTTY. */
-  vmIoctl(ctx: SyscallContext, vm: Vm, call: IoctlCall): bigint {
-    if (call.request === ctx.kernel.config.ioctls.get("KVM_S390_PV_COMMAND")?.request) return pvCommand(ctx, vm, this, call);
+  vmIoctl(ctx: SyscallContext, _vm: Vm, call: IoctlCall): bigint {
+    if (call.request === ctx.kernel.config.ioctls.get("KVM_S390_PV_COMMAND")?.request) return pvCommand(ctx, this, call);
     return fail("ENOTTY");
   }
 
