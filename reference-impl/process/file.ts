@@ -92,6 +92,21 @@ export interface IoctlCall {
   writeStructAs(name: string, values: { [field: string]: Decoded }): void;
 }
 
+/**
+ * A command ioctl (SEV, TDX, s390 PV): run the handler on the struct read from userspace,
+ * then copy the struct back whatever the outcome, since the command reports status in it.
+ * layout names the struct where the request's own argument type does not (readStructAs).
+ */
+export function runCommand(call: IoctlCall, cmd: { [field: string]: Decoded }, layout: string | undefined, handler: () => void): bigint {
+  try {
+    handler();
+    return 0n;
+  } finally {
+    if (layout === undefined) call.writeStruct(cmd);
+    else call.writeStructAs(layout, cmd);
+  }
+}
+
 export const FMODE_READ = 1;
 export const FMODE_WRITE = 2;
 

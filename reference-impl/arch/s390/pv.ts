@@ -4,7 +4,7 @@
 // teardown commands are refused as not modelled.
 import { DriverFailure } from "../../../harness/driver/contract.js";
 import { fail } from "../../lib/errno.js";
-import type { IoctlCall, SyscallContext } from "../../process/file.js";
+import { runCommand, type IoctlCall, type SyscallContext } from "../../process/file.js";
 import type { S390VmType } from "./vm-type.js";
 
 /** UVC_RC_EXECUTED: the Ultravisor call completed */
@@ -18,18 +18,14 @@ export function pvCommand(ctx: SyscallContext, type: S390VmType, call: IoctlCall
   if (cmd.flags !== 0n) fail("EINVAL");
   if (cmd.cmd !== S.PV_ENABLE && cmd.cmd !== S.PV_DISABLE)
     throw new DriverFailure("unsupported", `KVM_S390_PV_COMMAND cmd ${cmd.cmd}: the reference model models only KVM_PV_ENABLE and KVM_PV_DISABLE`);
-  // kvm_s390_handle_pv(): ENABLE needs an unprotected VM, DISABLE a protected one. The struct
-  // goes back to userspace whatever the outcome.
+  // kvm_s390_handle_pv(): ENABLE needs an unprotected VM, DISABLE a protected one.
   const enable = cmd.cmd === S.PV_ENABLE;
-  try {
+  return runCommand(call, cmd, undefined, () => {
     if (type.isProtected === enable) fail("EINVAL");
     // kvm_s390_pv_init_vm() / kvm_s390_pv_deinit_vm(): the Ultravisor's codes come back.
     if (enable) kernel.allocate();
     type.isProtected = enable;
     cmd.rc = UVC_RC_EXECUTED;
     cmd.rrc = 0n;
-    return 0n;
-  } finally {
-    call.writeStruct(cmd);
-  }
+  });
 }

@@ -11,7 +11,7 @@ import type { Decoded } from "../../../spec/codec.js";
 import { fail, SyscallError } from "../../lib/errno.js";
 import type { Kernel } from "../../kernel.js";
 import { CharDeviceInode, DeviceFile } from "../../process/devices.js";
-import type { IoctlCall, SyscallContext } from "../../process/file.js";
+import { runCommand, type IoctlCall, type SyscallContext } from "../../process/file.js";
 import { readUserStruct } from "../../process/uaccess.js";
 import type { Vcpu } from "../../vcpu/vcpu.js";
 import type { Vm } from "../../vm/vm.js";
@@ -91,13 +91,7 @@ export function sevMemEncryptOp(ctx: SyscallContext, vm: Vm, sev: SevState, call
     if (id < S.INIT2!) throw new DriverFailure("unsupported", `the reference model does not model SEV command ${id} (the legacy SEV launch, migration and debug commands)`);
     return fail("EINVAL");
   }
-  // The command struct goes back to userspace whether the command succeeded or not.
-  try {
-    command(ctx, vm, sev, cmd);
-    return 0n;
-  } finally {
-    call.writeStructAs("kvm_sev_cmd", cmd);
-  }
+  return runCommand(call, cmd, "kvm_sev_cmd", () => command(ctx, vm, sev, cmd));
 }
 
 /** sev_guest_init2() + __sev_guest_init() */

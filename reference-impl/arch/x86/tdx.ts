@@ -11,7 +11,7 @@ import { DriverFailure } from "../../../harness/driver/contract.js";
 import type { Decoded } from "../../../spec/codec.js";
 import { fail } from "../../lib/errno.js";
 import { asU64 } from "../../lib/u64.js";
-import type { IoctlCall, SyscallContext } from "../../process/file.js";
+import { runCommand, type IoctlCall, type SyscallContext } from "../../process/file.js";
 import { readUserStruct } from "../../process/uaccess.js";
 import type { Vcpu } from "../../vcpu/vcpu.js";
 import type { Vm } from "../../vm/vm.js";
@@ -45,12 +45,7 @@ export function tdxVmIoctl(ctx: SyscallContext, vm: Vm, td: TdxState, call: Ioct
   else if (cmd.id === T.FINALIZE_VM) command = tdFinalize;
   else if (cmd.id === T.CAPABILITIES) command = capabilities;
   else return fail("EINVAL");
-  try {
-    command(ctx, vm, td, cmd);
-    return 0n;
-  } finally {
-    call.writeStructAs("kvm_tdx_cmd", cmd);
-  }
+  return runCommand(call, cmd, "kvm_tdx_cmd", () => command(ctx, vm, td, cmd));
 }
 
 function capabilities(_ctx: SyscallContext, _vm: Vm, _td: TdxState, cmd: Struct): void {
