@@ -1,31 +1,23 @@
 // Entry point of the executable reference implementation. The harness talks to it
 // only through this class (in process) or through `privmem-cts serve` (protocol).
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { ProfileName, Spec } from "../spec/index.js";
-import { PROJECT_ROOT } from "../spec/paths.js";
+import { packageVersion } from "../spec/paths.js";
 import { CONTRACT_VERSION, DriverFailure, type Handshake, type Op, type OpResult, type ResetReport } from "../harness/driver/contract.js";
 import { dispatch } from "./dispatch.js";
 import { ERRNO_NAMES } from "./lib/errno.js";
 import { Kernel, KernelConfig } from "./kernel.js";
 import { probeFeatures } from "./system/features.js";
-import { hostModel } from "./system/hosts.js";
+import { hostModel, type HostModel } from "./system/hosts.js";
 import { revisionOf } from "./system/revision.js";
 
 export interface ReferenceOptions {
   profile: ProfileName;
-  /** a host model name (see reference-impl/system/hosts.ts) */
-  host: string;
+  /** a host model name (see reference-impl/system/hosts.ts), or a model made from a probed host */
+  host: string | HostModel;
   /** check the model's invariants after every operation */
   checkInvariants?: boolean;
 }
 
-let packageVersion: string | undefined;
-
-function version(): string {
-  packageVersion ??= (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;
-  return packageVersion;
-}
 
 export class ReferenceKernel {
   readonly handshake: Handshake;
@@ -50,7 +42,7 @@ export class ReferenceKernel {
     this.handshake = {
       contractVersion: CONTRACT_VERSION,
       name: "reference",
-      version: version(),
+      version: packageVersion(),
       profile: options.profile,
       features: probeFeatures(this.kernel),
       host: {

@@ -1,6 +1,6 @@
 // Where the project's data lives, found from this module's own location so the
 // compiled code (dist/) and the sources resolve the same JSON files.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -21,3 +21,11 @@ export const SUITES_DIR = join(PROJECT_ROOT, "suites");
 export const EXPECTATIONS_DIR = join(PROJECT_ROOT, "expectations");
 export const REPORTS_DIR = join(PROJECT_ROOT, "reports");
 
+export const CAPTURES_DIR = join(PROJECT_ROOT, "captures");
+
+let version: string | undefined;
+/** The project's version, from its package.json. */
+export function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;
+  return version;
+}

@@ -6,7 +6,7 @@ import { loadSpec } from "../spec/index.js";
 import { EXPECTATIONS_DIR, SUITES_DIR } from "../spec/paths.js";
 import { loadSuites } from "../harness/case/load.js";
 import type { Driver } from "../harness/driver/contract.js";
-import { driverChoice, REFERENCE_MATRIX } from "../harness/drivers/index.js";
+import { driverChoice, referenceHost, REFERENCE_MATRIX } from "../harness/drivers/index.js";
 import { hostModel } from "../reference-impl/system/hosts.js";
 import { Expectations } from "../harness/runner/expectations.js";
 import { runCase, skipReason } from "../harness/runner/run.js";
@@ -23,7 +23,7 @@ for (const cfg of REFERENCE_MATRIX) {
     });
     after(async () => driver.close());
     // Cases written for another machine are not listed: the runner's skip of them is tested in test/harness.
-    for (const c of cases.filter((c) => c.arch === hostModel(cfg.host).arch)) {
+    for (const c of cases.filter((c) => c.arch === hostModel(referenceHost(cfg.host).model).arch)) {
       it(c.id, async function () {
         if (skipReason(spec, c, driver.handshake) !== undefined) this.skip();
         let verdict;

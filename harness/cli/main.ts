@@ -1,10 +1,8 @@
 #!/usr/bin/env node
 // privmem-cts: conformance suite for the Linux KVM guest private memory uAPI.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { formatProblem, InputError } from "../../spec/errors.js";
 import { DriverStartError } from "../runner/run.js";
-import { PROJECT_ROOT } from "../../spec/paths.js";
+import { packageVersion } from "../../spec/paths.js";
 import { EXIT_FAILED, EXIT_USAGE } from "../runner/outcomes.js";
 import { err, out, UsageError } from "./common.js";
 import { cmdRun, RUN_HELP } from "./run.js";
@@ -45,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === "--version") {
-    out((JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version);
+    out(packageVersion());
     return 0;
   }
   const cmd = COMMANDS[name];

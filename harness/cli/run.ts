@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { loadSpec } from "../../spec/index.js";
 import { EXPECTATIONS_DIR, REPORTS_DIR, SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../case/load.js";
-import { driverChoice, REFERENCE_MATRIX } from "../drivers/index.js";
+import { driverChoice, hostLabel, REFERENCE_MATRIX } from "../drivers/index.js";
 import { compileFilters } from "../case/query.js";
 import { Expectations } from "../runner/expectations.js";
 import { run, type CaseResult, type Reporter, type RunInfo } from "../runner/run.js";
@@ -14,6 +14,8 @@ import { clauseCoverage, COVERAGE_JSON, CoverageReporter } from "../reporters/co
 import { matrixHtml, type MatrixRun } from "../reporters/html.js";
 import { DEFAULT_TIMEOUT_MS, err, parse, parseTimeout, shownPath, UsageError } from "./common.js";
 import { EXIT_OK, type OutcomeName } from "../runner/outcomes.js";
+import { CaptureReporter } from "../capture/capture.js";
+import { packageVersion } from "../../spec/paths.js";
 
 export const MATRIX_HTML = "matrix.html";
 
@@ -25,12 +27,13 @@ Run the conformance suites against one driver. KTAP v1 goes to stdout; reports
   --driver D         reference (default), linux, or remote:<command>
   --profile P        uAPI revision: upm-v9 upm-v10 rfc-v11 linux-6.8 linux-6.18 linux-7.2 conv-v7
                      (reference default linux-7.2; linux default: from the running kernel)
-  --host H           reference host model: full (default), pvm or s390
+  --host H           reference host model: full (default), pvm or s390, or a capture file
+                     (captures/*.jsonl): the model configured as the captured host
                      For the reference, --profile and --host take comma lists: every
                      combination is run, each into <out>/<profile>@<host>/, and the
                      KTAP document nests one suite per combination.
-  --matrix           the reference on every modelled release and every host model
-                     (the main job: npm run cts)
+  --matrix           the reference on every modelled release and every host model, and
+                     as every captured host (captures/*.jsonl) (the main job: npm run cts)
   --suites DIR       suites to load (repeatable; default: suites/)
   --filter Q         case query, e.g. 'gmem:fallocate:*' (repeatable or comma-separated)
   --reporter R       what goes to stdout: ktap (default), json, junit
@@ -41,6 +44,8 @@ Run the conformance suites against one driver. KTAP v1 goes to stdout; reports
   --no-expectations  ignore the default expectations file
   --seed N           shuffle case order within each area with this seed
   --trace            keep every case's operations and results in results.jsonl
+  --capture FILE     record what this host did (the whole handshake, every step's request
+                     and result) as a host capture (captures/README.md); one driver only
   --check-invariants reference only: check the model's invariants after every operation
 
 Exit status: 0 when nothing failed (PASS, SKIP, XFAIL), 1 on FAIL, ERROR, CRASH,
@@ -84,6 +89,7 @@ export async function cmdRun(argv: string[]): Promise<number> {
     "no-expectations": { type: "boolean", default: false },
     seed: { type: "string" },
     trace: { type: "boolean", default: false },
+    capture: { type: "string" },
     "check-invariants": { type: "boolean", default: false },
   });
   if (!["ktap", "json", "junit"].includes(o.reporter)) throw new UsageError(`--reporter must be ktap, json or junit (got ${o.reporter})`);
@@ -99,6 +105,7 @@ export async function cmdRun(argv: string[]): Promise<number> {
       );
   const nested = configs.length > 1;
   if (nested && o.driver !== "reference") throw new UsageError("comma lists in --profile and --host are for the reference driver");
+  if (nested && o.capture !== undefined) throw new UsageError("--capture records one driver on one host; give one --profile and --host");
   if (nested && o.reporter !== "ktap") throw new UsageError("--reporter json and junit write one document; run one profile and host at a time (the files in --out are written for every configuration)");
   const choices = configs.map((cfg) => ({
     cfg,
@@ -125,12 +132,14 @@ export async function cmdRun(argv: string[]): Promise<number> {
   let exitCode = EXIT_OK;
   const merged: MatrixRun[] = [];
   for (const [i, { cfg, choice }] of choices.entries()) {
-    const label = nested ? `${cfg.profile ?? "default"}@${cfg.host ?? "default"}` : choice.label;
+    const label = nested ? `${cfg.profile ?? "default"}@${cfg.host === undefined ? "default" : hostLabel(cfg.host)}` : choice.label;
     const dir = nested ? join(outDir, label) : outDir;
     const reporters: Reporter[] = [new JsonlReporter(dir, o.trace), new JsonReporter(dir), new JunitReporter(dir), new CoverageReporter(spec, dir, cases)];
     if (o.reporter === "ktap") reporters.unshift(new KtapReporter(process.stdout, nested ? "  " : ""));
     else reporters.push(new StdoutFileReporter(o.reporter as "json" | "junit"));
     if (process.stderr.isTTY) reporters.push(new ProgressReporter());
+    const capture = o.capture === undefined ? undefined : new CaptureReporter(resolve(o.capture), packageVersion(), ["npx", "privmem-cts", "run", ...argv].join(" "));
+    if (capture) reporters.push(capture);
     const result = await run({
       spec,
       cases,
@@ -140,7 +149,7 @@ export async function cmdRun(argv: string[]): Promise<number> {
       expectations: expectations.fresh(),
       ...(seed !== undefined ? { seed } : {}),
       reporters,
-      keepTrace: o.trace,
+      keepTrace: o.trace || capture !== undefined,
       suiteFiles: files,
     });
     if (nested && o.reporter === "ktap") process.stdout.write(`${result.exitCode === EXIT_OK ? "ok" : "not ok"} ${i + 1} ${o.driver} ${label}\n`);
@@ -152,6 +161,7 @@ export async function cmdRun(argv: string[]): Promise<number> {
         `${s.PASS} pass, ${s.FAIL} fail, ${s.SKIP} skip, ${s.XFAIL} xfail, ${s.XPASS} xpass, ${s.ERROR} error, ${s.TIMEOUT} timeout, ${s.CRASH} crash` +
         `${result.info.skippedRun ? ` (driver unavailable: ${result.info.skippedRun})` : ""}; reports in ${shownPath(dir)}`,
     );
+    if (capture) err(capture.written > 0 ? `privmem-cts: captured ${capture.written} cases in ${shownPath(resolve(o.capture!))}` : `privmem-cts: nothing captured (${result.info.skippedRun ?? "no case ran"})`);
     const unused = result.unusedExpectations;
     if (unused.length > 0 && filters.length === 0 && !result.info.skippedRun) err(`privmem-cts: ${unused.length} expectation entries matched no case: ${unused.map((e) => e.query).join(", ")}`);
   }

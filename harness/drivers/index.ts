@@ -1,13 +1,14 @@
 // Which drivers exist and how to open them: `reference` (in process), `linux`
 // (a child process talking to /dev/kvm), `remote:<command>` (any executable that
 // speaks the protocol; the command is split into words as a shell would).
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
+import { basename, join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { PROFILE_ORDER, isProfileName, type ProfileName } from "../../spec/profiles.js";
-import { PROJECT_ROOT } from "../../spec/paths.js";
+import { CAPTURES_DIR, PROJECT_ROOT } from "../../spec/paths.js";
 import { UsageError } from "../../spec/errors.js";
-import { HOSTS } from "../../reference-impl/system/hosts.js";
+import { HOSTS, hostFromProbe, type HostModel } from "../../reference-impl/system/hosts.js";
+import { readCapture } from "../capture/capture.js";
 import { DriverUnavailable, type Driver } from "../driver/contract.js";
 import { ChildProcessDriver, splitCommand } from "../driver/child.js";
 import type { DriverChoice } from "../runner/run.js";
@@ -17,13 +18,33 @@ export const DEFAULT_REFERENCE_PROFILE: ProfileName = "linux-7.2";
 export const DEFAULT_REFERENCE_HOST = "full";
 export const PROFILE_ENV = "PRIVMEM_CTS_PROFILE";
 
-/** The main job's reference configurations: every modelled release on every host model (x86 full and pvm, s390). */
-export const REFERENCE_MATRIX: { profile: ProfileName; host: string }[] = (["linux-6.8", "linux-6.18", "linux-7.2"] as ProfileName[]).flatMap((profile) =>
-  ["full", "pvm", "s390"].map((host) => ({ profile, host })),
-);
+/**
+ * The main job's reference configurations: every modelled release on every host model
+ * (x86 full and pvm, s390), then the reference configured as each captured host at its
+ * capture's profile (captures/*.jsonl).
+ */
+export const REFERENCE_MATRIX: { profile: ProfileName; host: string }[] = [
+  ...(["linux-6.8", "linux-6.18", "linux-7.2"] as ProfileName[]).flatMap((profile) => ["full", "pvm", "s390"].map((host) => ({ profile, host }))),
+  ...committedCaptures().map((file) => ({ profile: readCapture(file).header.handshake.profile, host: relative(process.cwd(), file) || file })),
+];
+
+/** The captures committed under captures/, oldest name first. */
+export function committedCaptures(): string[] {
+  if (!existsSync(CAPTURES_DIR)) return [];
+  return readdirSync(CAPTURES_DIR)
+    .filter((f) => f.endsWith(".jsonl"))
+    .sort()
+    .map((f) => join(CAPTURES_DIR, f));
+}
+
+/** How a configuration's host reads in labels and folder names: a capture by its file's base name. */
+export function hostLabel(host: string): string {
+  return host.endsWith(".jsonl") ? basename(host, ".jsonl") : host;
+}
 
 export interface DriverOptions {
   profile?: string;
+  /** reference only: a host model name, or a capture file whose host the model is configured as */
   host?: string;
   /** reference only: check the model's invariants after every operation */
   checkInvariants?: boolean;
@@ -46,16 +67,32 @@ async function openLinuxDriver(profile: ProfileName | undefined, opts: DriverOpt
   return openLinux({ ...(profile ? { profile } : {}), ...(opts.onStderr ? { onStderr: opts.onStderr } : {}) });
 }
 
+/**
+ * A reference host: a named host model, or a host capture (captures/*.jsonl), whose
+ * handshake configures the model as that host, at the capture's profile unless --profile says otherwise.
+ */
+export function referenceHost(host: string): { model: string | HostModel; profile?: ProfileName } {
+  if (Object.prototype.hasOwnProperty.call(HOSTS, host)) return { model: host };
+  if (!host.endsWith(".jsonl") || !existsSync(host))
+    throw new UsageError(`unknown host model ${host} (host models: ${Object.keys(HOSTS).join(", ")}, or a capture file such as captures/<host>.jsonl)`);
+  const { handshake } = readCapture(host).header;
+  try {
+    return { model: hostFromProbe(handshake), profile: handshake.profile };
+  } catch (err) {
+    throw new UsageError(`${host}: ${(err as Error).message}`);
+  }
+}
+
 export function driverChoice(spec: string, opts: DriverOptions = {}): DriverChoice {
   const profile = checkProfile(opts.profile);
   if (spec === "reference") {
-    const p = profile ?? DEFAULT_REFERENCE_PROFILE;
-    const host = opts.host ?? DEFAULT_REFERENCE_HOST;
-    if (!Object.prototype.hasOwnProperty.call(HOSTS, host)) throw new UsageError(`unknown host model ${host} (host models: ${Object.keys(HOSTS).join(", ")})`);
+    const hostName = opts.host ?? DEFAULT_REFERENCE_HOST;
+    const { model, profile: capturedProfile } = referenceHost(hostName);
+    const p = profile ?? capturedProfile ?? DEFAULT_REFERENCE_PROFILE;
     return {
       label: "reference",
-      reproArgs: ["--profile", p, "--host", host],
-      open: async () => openReference({ profile: p, host, ...(opts.checkInvariants ? { checkInvariants: true } : {}) }),
+      reproArgs: ["--profile", p, "--host", hostName],
+      open: async () => openReference({ profile: p, host: model, ...(opts.checkInvariants ? { checkInvariants: true } : {}) }),
     };
   }
   if (opts.host !== undefined) throw new UsageError("--host only applies to the reference driver");

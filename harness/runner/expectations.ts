@@ -13,6 +13,8 @@ export interface ExpectationEntry {
   reason: string;
   link?: string;
   evidence?: string;
+  /** the kernel builds (uname -r) the deviation was seen on */
+  hosts?: string[];
 }
 
 export interface ExpectationsFile {
@@ -51,6 +53,11 @@ export class Expectations {
       .sort()
       .map((f) => join(dir, f));
     return files.length === 0 ? Expectations.none() : Expectations.load(...files);
+  }
+
+  /** Only the entries that name this host build: what may explain a difference from its capture. */
+  forHost(kernel: string): Expectations {
+    return new Expectations(this.file, this.entries.filter((e) => e.hosts?.includes(kernel)));
   }
 
   static none(): Expectations {

@@ -61,6 +61,8 @@ export interface CaseResult {
   clauses: string[];
   durationMs: number;
   message?: string;
+  /** the verdict before the expectations file turned it into XFAIL or XPASS */
+  actual?: { outcome: OutcomeName; message?: string };
   repro: string;
   trace?: TraceEntry[];
 }
@@ -271,6 +273,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
       clauses: c.clauses,
       durationMs: Math.round((performance.now() - start) * 1000) / 1000,
       ...(message ? { message } : {}),
+      ...(applied.outcome !== verdict.outcome ? { actual: { outcome: verdict.outcome, ...(verdict.message ? { message: verdict.message } : {}) } } : {}),
       repro: [...reproBase, "--filter", `=${c.id}`].map(shellQuote).join(" "),
       ...(opts.keepTrace && trace ? { trace } : {}),
     };

@@ -12,7 +12,11 @@ import { GmemInode } from "./inode.js";
 export function supportedGmemFlags(kernel: Kernel, vm: Vm | null): bigint {
   if (!kernel.revision.gmemFlags) return 0n;
   const { MMAP, INIT_SHARED } = kernel.K.gmemFlag;
-  return vm === null || vm.type.initSharedAllowed ? MMAP | INIT_SHARED : MMAP;
+  const release = vm === null || vm.type.initSharedAllowed ? MMAP | INIT_SHARED : MMAP;
+  // A probed host may offer fewer (kvm_arch_supports_gmem_mmap() false on its arch or build).
+  const offered = kernel.host.guestMemfdFlags;
+  if (offered === undefined) return release;
+  return release & ((offered.includes("mmap") ? MMAP : 0n) | (offered.includes("init-shared") ? INIT_SHARED : 0n));
 }
 
 /** Returns the new descriptor. Reserved words of the argument are not looked at. */

@@ -28,6 +28,11 @@ export interface HostModel {
   memoryAttributes: boolean;
   /** CONFIG_KVM_GUEST_MEMFD */
   guestMemfd: boolean;
+  /**
+   * The guest_memfd flags this host's KVM offers, where it offers fewer than its release
+   * defines (a probed host); undefined: every flag of the release.
+   */
+  guestMemfdFlags?: readonly ("mmap" | "init-shared")[];
   /** two-dimensional paging (EPT/NPT); without it KVM uses shadow paging and cannot pre-fault */
   tdp: boolean;
   /** CONFIG_KVM_SMM: a second memslot address space for default VMs */
@@ -120,8 +125,57 @@ export const HOSTS: Readonly<Record<string, HostModel>> = {
   },
 };
 
-export function hostModel(name: string): HostModel {
-  const host = HOSTS[name];
+/**
+ * What a driver for a real kernel probed (its handshake's features and host facts),
+ * enough to configure the model as that host.
+ */
+export interface ProbedHost {
+  features: readonly string[];
+  host: { kernel: string; arch: string; pageSize: number; capabilities?: Record<string, unknown>; [fact: string]: unknown };
+}
+
+/**
+ * A host model for a real host, from what its driver probed: VM types, guest_memfd and its
+ * flags, memory attributes, TDP (pre-fault), SMM (a second address space), read-only
+ * memslots and the vCPU count follow from features and capability values. What no probe
+ * reports keeps the x86 defaults (52 GPA bits, one NUMA node, KVM's vCPU limits), and
+ * memory-failure injection is off, as in the linux driver.
+ */
+export function hostFromProbe(probed: ProbedHost): HostModel {
+  const { host, features } = probed;
+  if (host.arch !== "x86_64") throw new Error(`reference model: a probed ${host.arch} host cannot be modelled (x86_64 only)`);
+  const has = (f: string) => features.includes(f);
+  const cap = (name: string): number | undefined => {
+    const v = host.capabilities?.[name];
+    return typeof v === "number" ? v : undefined;
+  };
+  const vmTypes = VM_TYPES_PROBED.filter((t) => has(`vm-type:${t}`));
+  const guestMemfd = has("guest-memfd");
+  return hostModel({
+    ...X86_COMMON,
+    name: `probed:${host.kernel}`,
+    description: `the host ${host.kernel} as its driver probed it (${features.join(" ")})`,
+    pageSize: host.pageSize,
+    readonlyMem: has("readonly-mem"),
+    vmTypes,
+    memoryAttributes: has("memory-attributes"),
+    guestMemfd,
+    guestMemfdFlags: guestMemfd ? (["mmap", "init-shared"] as const).filter((f) => has(`gmem-flag:${f}`)) : [],
+    tdp: has("pre-fault-memory"),
+    smm: has("multi-address-space"),
+    memoryFailure: false,
+    gpaBits: 52,
+    numaNodes: 1,
+    onlineCpus: cap("KVM_CAP_NR_VCPUS") ?? 1,
+  });
+}
+
+const VM_TYPES_PROBED: readonly VmTypeName[] = ["default", "sw-protected", "sev", "sev-es", "snp", "tdx"];
+
+/** A named host model, or a host model given whole (one made by hostFromProbe), checked for consistency. */
+export function hostModel(nameOrModel: string | HostModel): HostModel {
+  const host = typeof nameOrModel === "string" ? HOSTS[nameOrModel] : nameOrModel;
+  const name = typeof nameOrModel === "string" ? nameOrModel : nameOrModel.name;
   if (!host) throw new Error(`reference model: unknown host model "${name}" (known: ${Object.keys(HOSTS).join(", ")})`);
   const privateTypes = host.vmTypes.filter((t) => t === "sw-protected" || t === "snp" || t === "tdx");
   if (privateTypes.length > 0 && !(host.memoryAttributes && host.guestMemfd))

@@ -1,7 +1,7 @@
 // What this kernel offers, found the way spec/features.json says: capabilities at
 // system scope, VM types, flags, and guest programs that must really halt.
 import { readFileSync, readlinkSync, readdirSync } from "node:fs";
-import { machine, release } from "node:os";
+import { machine, release, version } from "node:os";
 import type { ProfileName, Spec } from "../../../spec/index.js";
 import { isProfileName } from "../../../spec/profiles.js";
 import type { HostFacts } from "../../driver/contract.js";
@@ -232,6 +232,8 @@ export class Prober {
     }
     const host: HostFacts = {
       kernel: release(),
+      // uname -v: the build's own stamp, beside the release string that names it
+      build: version(),
       arch: machine(),
       pageSize: libc.pageSize(),
       capabilities,

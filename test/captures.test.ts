@@ -1,0 +1,51 @@
+// Recorded real-kernel behaviour holds the model on any machine: the reference,
+// configured as each captured host, must agree with every committed capture
+// (captures/README.md), and a model that contradicts a capture makes this fail.
+import { expect } from "chai";
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../spec/paths.js";
+import { readCapture } from "../harness/capture/capture.js";
+import { committedCaptures } from "../harness/drivers/index.js";
+import { unexplainedByCapture } from "./captures/agree.js";
+
+describe("host captures", function () {
+  this.timeout(120000);
+
+  it("there is at least one committed capture, each naming its kernel build and driver", () => {
+    const files = committedCaptures();
+    expect(files.length).to.be.greaterThan(0);
+    for (const file of files) {
+      const { header, cases } = readCapture(file);
+      expect(file, "named by host and build").to.contain(header.handshake.host.kernel);
+      expect(header.handshake.host.build, "uname -v").to.be.a("string");
+      expect(cases.length).to.be.greaterThan(0);
+    }
+  });
+
+  it("the reference configured as each captured host agrees with it, or an expectations entry naming that build explains the difference", async () => {
+    const unexplained = await unexplainedByCapture();
+    for (const [file, ids] of Object.entries(unexplained)) expect(ids, file).to.deep.equal([]);
+  });
+
+  it("a model answering KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_FAULT_INFO) with 0 contradicts the capture", () => {
+    // A patched copy of the compiled project: only the capture check runs there.
+    const dir = mkdtempSync(join(tmpdir(), "pmc-capture-mutant-"));
+    try {
+      for (const part of ["package.json", "spec", "suites", "dist", "captures", "expectations"]) cpSync(join(PROJECT_ROOT, part), join(dir, part), { recursive: true });
+      symlinkSync(join(PROJECT_ROOT, "node_modules"), join(dir, "node_modules"));
+      const file = join(dir, "dist", "reference-impl", "system", "capabilities.js");
+      const text = readFileSync(file, "utf8");
+      const search = "case C.MEMORY_FAULT_INFO:\n        case C.SPLIT_IRQCHIP:\n            return 1n;";
+      expect(text.split(search), "the patch applies exactly once (update it if capabilities.ts changed)").to.have.length(2);
+      writeFileSync(file, text.replace(search, "case C.MEMORY_FAULT_INFO:\n            return 0n;\n        case C.SPLIT_IRQCHIP:\n            return 1n;"));
+      const out = execFileSync(process.execPath, [join(dir, "dist", "test", "captures", "agree.js")], { encoding: "utf8", maxBuffer: 64 << 20 });
+      const unexplained = Object.values(JSON.parse(out.trim().split("\n").pop()!) as Record<string, string[]>).flat();
+      expect(unexplained.some((d) => d.includes("KVM_CHECK_EXTENSION") && d.includes("ret 1") && d.includes("ret 0")), unexplained.join("\n")).to.equal(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
