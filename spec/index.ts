@@ -50,6 +50,10 @@ export interface Source {
   kind: "api.rst" | "source" | "selftest" | "lore" | "observed" | "spec";
   ref: string;
   note?: string;
+  /** observed: the kernel build (uname -r) it was seen on */
+  build?: string;
+  /** observed: the committed capture (captures/*.jsonl) that records it */
+  capture?: string;
 }
 
 export interface ClauseVariant {
@@ -70,6 +74,12 @@ export interface Clause {
   profiles: Record<string, ClauseVariant>;
   arch?: string[];
   verification: { status: "verified" | "observed" | "unverified"; note?: string };
+  /**
+   * Features a case must itself require to exercise this clause (its own, else its area's;
+   * `!f`: the feature must be absent). Coverage and evidence count only such cases: a memfd
+   * control case never exercises a guest_memfd rule.
+   */
+  requires: string[];
   file: string;
 }
 
@@ -241,7 +251,7 @@ function buildSpec(dir: string): Spec {
   for (const f of clauseFiles) {
     const path = join(clauseDir, f);
     const disp = displayPath(path);
-    let data: { area: string; title: string; description?: string; subjects: string[]; clauses: Omit<Clause, "area" | "file">[] };
+    let data: { area: string; title: string; description?: string; subjects: string[]; requires?: string[]; clauses: (Omit<Clause, "area" | "file" | "requires"> & { requires?: string[] })[] };
     try {
       data = loadValidated("clauses.schema.json", path);
     } catch (err) {
@@ -260,7 +270,11 @@ function buildSpec(dir: string): Spec {
       if (prior) problems.push({ ...at("id"), expected: `a unique clause id (${c.id} is also defined in ${prior.file})` });
       if (!data.subjects.includes(c.subject)) problems.push({ ...at("subject"), expected: `one of the area's subjects ${JSON.stringify(data.subjects)}` });
       perProfile(Object.entries(c.profiles).map(([set, value]) => ({ set, value })), () => at("profiles"), problems);
-      const clause: Clause = { ...c, area: data.area, file: disp };
+      const requires = c.requires ?? data.requires ?? [];
+      requires.forEach((f, k) => {
+        if (!features.some((x) => x.name === f.replace(/^!/, ""))) problems.push({ ...(c.requires ? at("requires", k) : { file: disp, pointer: pointer("requires", k) }), expected: `a feature of spec/features.json (${f} is not one)` });
+      });
+      const clause: Clause = { ...c, requires, area: data.area, file: disp };
       clauses.push(clause);
       clauseById.set(c.id, clause);
     });

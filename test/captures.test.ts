@@ -5,8 +5,11 @@ import { expect } from "chai";
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { PROJECT_ROOT } from "../spec/paths.js";
+import { join, relative } from "node:path";
+import { loadSpec } from "../spec/index.js";
+import { PROJECT_ROOT, SUITES_DIR } from "../spec/paths.js";
+import { loadSuites } from "../harness/case/load.js";
+import { exercises } from "../harness/reporters/coverage.js";
 import { readCapture } from "../harness/capture/capture.js";
 import { committedCaptures } from "../harness/drivers/index.js";
 import { unexplainedByCapture } from "./captures/agree.js";
@@ -28,6 +31,26 @@ describe("host captures", function () {
   it("the reference configured as each captured host agrees with it, or an expectations entry naming that build explains the difference", async () => {
     const unexplained = await unexplainedByCapture();
     for (const [file, ids] of Object.entries(unexplained)) expect(ids, file).to.deep.equal([]);
+  });
+
+  it("an observed clause names its kernel build, and a capture it cites records a passing case that exercises it", async () => {
+    const spec = loadSpec();
+    const { cases } = await loadSuites(spec, [SUITES_DIR]);
+    const requires = new Map(cases.map((c) => [c.id, c.requires]));
+    const captures = new Map(committedCaptures().map((f) => [relative(PROJECT_ROOT, f), readCapture(f)]));
+    let cited = 0;
+    for (const clause of spec.clauses)
+      for (const source of clause.sources.filter((s) => s.kind === "observed")) {
+        expect(source.build, `${clause.id}: the build it was seen on`).to.be.a("string");
+        if (source.capture === undefined) continue;
+        cited++;
+        const capture = captures.get(source.capture);
+        expect(capture, `${clause.id} cites ${source.capture}`).to.not.equal(undefined);
+        expect(capture!.header.handshake.host.kernel, `${clause.id}: the build of ${source.capture}`).to.equal(source.build);
+        const passing = capture!.cases.filter((c) => c.outcome === "PASS" && cases.some((d) => d.id === c.id && d.clauses.includes(clause.id)) && exercises(requires.get(c.id)!, clause));
+        expect(passing.length, `${clause.id}: a passing case in ${source.capture} that exercises it`).to.be.greaterThan(0);
+      }
+    expect(cited).to.be.greaterThan(0);
   });
 
   it("a model answering KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_FAULT_INFO) with 0 contradicts the capture", () => {

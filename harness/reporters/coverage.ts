@@ -1,5 +1,7 @@
-// Clause coverage: a clause is covered when at least one case that names it
-// passed. Computed from results, so several runs (hosts, profiles, drivers) merge.
+// Clause coverage: a clause is covered when at least one case that names it and
+// exercises it passed: the case itself requires the features the clause needs
+// (Clause.requires), so a memfd control case never covers a guest_memfd rule.
+// Computed from results, so several runs (hosts, profiles, drivers) merge.
 // Kept apart from code coverage of reference-impl/ (c8), which measures the model.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -33,7 +35,19 @@ export interface RunResults {
 /** Kernel architecture (as clauses name it) to the machine a handshake reports (uname -m). */
 const MACHINE: Record<string, string> = { x86_64: "x86_64", arm64: "aarch64", s390: "s390x", riscv: "riscv64" };
 
-export function clauseCoverage(spec: Spec, runs: RunResults[], allCases?: { id: string; clauses: string[] }[]): CoverageReport {
+/** Whether a case that requires these features exercises the clause (see Clause.requires). */
+export function exercises(caseRequires: readonly string[], clause: Pick<Spec["clauses"][number], "requires">): boolean {
+  return clause.requires.every((f) => caseRequires.includes(f));
+}
+
+export function clauseCoverage(spec: Spec, runs: RunResults[], allCases?: { id: string; clauses: string[]; requires?: string[] }[]): CoverageReport {
+  const requiresOf = new Map((allCases ?? []).map((c) => [c.id, c.requires]));
+  const counts = (caseId: string, clauseId: string): boolean => {
+    const clause = spec.clauseById.get(clauseId);
+    const req = requiresOf.get(caseId);
+    return clause === undefined || req === undefined || exercises(req, clause);
+  };
+  const passedOnlyAsControl = new Map<string, string[]>();
   const coveredBy = new Map<string, Set<string>>();
   const named = new Set<string>();
   const tried = new Map<string, string[]>();
@@ -49,6 +63,10 @@ export function clauseCoverage(spec: Spec, runs: RunResults[], allCases?: { id: 
       }
       if (c.outcome !== "PASS") continue;
       for (const id of c.clauses) {
+        if (!counts(c.id, id)) {
+          passedOnlyAsControl.set(id, [...(passedOnlyAsControl.get(id) ?? []), c.id]);
+          continue;
+        }
         if (!coveredBy.has(id)) coveredBy.set(id, new Set());
         coveredBy.get(id)!.add(c.id);
       }
@@ -62,6 +80,8 @@ export function clauseCoverage(spec: Spec, runs: RunResults[], allCases?: { id: 
     const inRun = spec.profiles.some((p) => runProfiles.has(p.name) && spec.clauseVariant(clause, p.name) !== undefined);
     if (!inRun) return `exists only in ${Object.keys(clause.profiles).join(", ")}; no run covered those profiles`;
     if (!named.has(clause.id)) return "no case names it yet";
+    const notExercising = passedOnlyAsControl.get(clause.id);
+    if (notExercising) return `only cases that do not exercise it passed (they do not require ${clause.requires.join(", ")}): ${notExercising.slice(0, 3).join("; ")}`;
     const t = tried.get(clause.id);
     return t ? `its cases did not pass: ${t.slice(0, 3).join("; ")}` : "every case naming it was skipped (missing features)";
   };
@@ -111,7 +131,7 @@ export class CoverageReporter implements Reporter {
   constructor(
     private readonly spec: Spec,
     private readonly dir: string,
-    private readonly allCases: { id: string; clauses: string[] }[],
+    private readonly allCases: { id: string; clauses: string[]; requires?: string[] }[],
   ) {}
 
   end(info: RunInfo, results: CaseResult[]): void {
