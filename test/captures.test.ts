@@ -10,6 +10,7 @@ import { loadSpec } from "../spec/index.js";
 import { PROJECT_ROOT, SUITES_DIR } from "../spec/paths.js";
 import { loadSuites } from "../harness/case/load.js";
 import { exercises } from "../harness/reporters/coverage.js";
+import { captureRows, capturesMarkdown } from "../harness/cli/captures.js";
 import { readCapture } from "../harness/capture/capture.js";
 import { committedCaptures } from "../harness/drivers/index.js";
 import { unexplainedByCapture } from "./captures/agree.js";
@@ -51,6 +52,12 @@ describe("host captures", function () {
         expect(passing.length, `${clause.id}: a passing case in ${source.capture} that exercises it`).to.be.greaterThan(0);
       }
     expect(cited).to.be.greaterThan(0);
+  });
+
+  it("the README's table of captures is what `privmem-cts captures --markdown` prints", async () => {
+    const readme = readFileSync(join(PROJECT_ROOT, "README.md"), "utf8");
+    const shown = /<!-- captures:begin -->\n([\s\S]*?)\n<!-- captures:end -->/.exec(readme)?.[1];
+    expect(shown, "the marked table in README.md").to.equal(capturesMarkdown(await captureRows()));
   });
 
   it("a model answering KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_FAULT_INFO) with 0 contradicts the capture", () => {

@@ -13,6 +13,7 @@ import { cmdProfiles, PROFILES_HELP } from "./profiles.js";
 import { cmdCoverage, COVERAGE_HELP } from "./coverage.js";
 import { cmdDocs, DOCS_HELP } from "./docs.js";
 import { cmdAgree, AGREE_HELP } from "./agree.js";
+import { cmdCaptures, CAPTURES_HELP } from "./captures.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {
   run: { run: cmdRun, help: RUN_HELP, summary: "run the suites against a driver, write reports" },
@@ -22,7 +23,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   docs: { run: cmdDocs, help: DOCS_HELP, summary: "write reports/docs/: one page per ioctl or object" },
   coverage: { run: cmdCoverage, help: COVERAGE_HELP, summary: "clause coverage per area" },
   profiles: { run: cmdProfiles, help: PROFILES_HELP, summary: "list profiles, diff two of them" },
-  agree: { run: cmdAgree, help: AGREE_HELP, summary: "compare two drivers case by case" },
+  agree: { run: cmdAgree, help: AGREE_HELP, summary: "compare two drivers, or the reference and a host capture, case by case" },
+  captures: { run: cmdCaptures, help: CAPTURES_HELP, summary: "what each committed host capture recorded, and the reference's agreement with it" },
 };
 
 function usage(): string {
