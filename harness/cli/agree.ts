@@ -24,7 +24,8 @@ Compare two implementations case by case: each case's outcome, and what each ste
 observed (success, errno, signal, exit, data; not fd numbers or addresses).
 
 Live (default): run the suites against --driver (default linux) and --with
-(default: the reference with the same profile on the --host model, default pvm).
+(default: the reference with the same profile, configured as the host the first
+driver probed, or on the --host model).
 
 Offline, --capture FILE: compare a host capture (captures/*.jsonl, made with
 'run --capture') with the reference configured as the captured host, at the
@@ -133,7 +134,9 @@ export async function cmdAgree(argv: string[]): Promise<number> {
     }
     const withDriver = o.with ?? "reference";
     const profile = o.profile ?? first.info.profile;
-    const second = await run({ ...common, driver: driverChoice(withDriver, withDriver === "reference" ? { profile, host: o.host ?? "pvm" } : { profile }) });
+    // The reference is configured as the host the first driver probed, unless --host names a model.
+    const referenceAs = o.host !== undefined ? { host: o.host } : { probed: { features: first.info.features, host: first.info.host } };
+    const second = await run({ ...common, driver: driverChoice(withDriver, withDriver === "reference" ? { profile, ...referenceAs } : { profile }) });
     report = compare(first.info, second.info, first.results, second.results, explain);
     title = `# Agreement: ${driver} (A) vs ${withDriver} (B), profile ${profile}`;
   }

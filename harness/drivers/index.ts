@@ -7,7 +7,7 @@ import { pathToFileURL } from "node:url";
 import { PROFILE_ORDER, isProfileName, type ProfileName } from "../../spec/profiles.js";
 import { CAPTURES_DIR, PROJECT_ROOT } from "../../spec/paths.js";
 import { UsageError } from "../../spec/errors.js";
-import { HOSTS, hostFromProbe, type HostModel } from "../../reference-impl/system/hosts.js";
+import { HOSTS, hostFromProbe, type HostModel, type ProbedHost } from "../../reference-impl/system/hosts.js";
 import { readCapture } from "../capture/capture.js";
 import { DriverUnavailable, type Driver } from "../driver/contract.js";
 import { ChildProcessDriver, splitCommand } from "../driver/child.js";
@@ -46,6 +46,8 @@ export interface DriverOptions {
   profile?: string;
   /** reference only: a host model name, or a capture file whose host the model is configured as */
   host?: string;
+  /** reference only, instead of host: configure the model as the host a driver probed (its handshake) */
+  probed?: ProbedHost;
   /** reference only: check the model's invariants after every operation */
   checkInvariants?: boolean;
   /** where a child driver's stderr goes */
@@ -86,8 +88,8 @@ export function referenceHost(host: string): { model: string | HostModel; profil
 export function driverChoice(spec: string, opts: DriverOptions = {}): DriverChoice {
   const profile = checkProfile(opts.profile);
   if (spec === "reference") {
-    const hostName = opts.host ?? DEFAULT_REFERENCE_HOST;
-    const { model, profile: capturedProfile } = referenceHost(hostName);
+    const hostName = opts.probed ? `probed:${opts.probed.host.kernel}` : (opts.host ?? DEFAULT_REFERENCE_HOST);
+    const { model, profile: capturedProfile } = opts.probed ? { model: hostFromProbe(opts.probed), profile: undefined } : referenceHost(hostName);
     const p = profile ?? capturedProfile ?? DEFAULT_REFERENCE_PROFILE;
     return {
       label: "reference",
