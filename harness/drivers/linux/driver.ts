@@ -12,7 +12,7 @@ import { HYPERCALL_BOUND_MS, Prober, parseProfileOption } from "./probe.js";
 import { DEFAULT_LIMITS, kernelFd, Session, type Limits } from "./session.js";
 import { GuestRunner } from "./vcpu.js";
 import * as libc from "./libc.js";
-import { F_DUPFD, F_DUPFD_CLOEXEC, FALLOC_FL_PUNCH_HOLE, MADV_HWPOISON, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_SOFT_OFFLINE, MADV_WILLNEED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MPOL_F_ADDR, O_RDWR_CLOEXEC } from "./uapi.js";
+import { F_DUPFD, F_DUPFD_CLOEXEC, FALLOC_FL_PUNCH_HOLE, MADV_HWPOISON, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_SOFT_OFFLINE, MADV_WILLNEED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_SHARED, MPOL_F_ADDR, O_RDWR_CLOEXEC } from "./uapi.js";
 
 export const LINUX_DRIVER_VERSION = "0.1.0";
 const MAX_ACCESS = 65536;
@@ -155,11 +155,17 @@ export class LinuxDriver implements Driver {
         s.requireOwnedRange(op.addr, op.len, "munmap");
         const r = libc.munmap(op.addr, op.len);
         if (r.ret === 0n) s.removeMapping(op.addr, op.len);
+        else s.resyncMappings();
         return this.result(r);
       }
-      case "mprotect":
+      case "mprotect": {
         s.requireOwnedRange(op.addr, op.len, "mprotect");
-        return this.result(libc.mprotect(op.addr, op.len, op.prot));
+        const r = libc.mprotect(op.addr, op.len, op.prot);
+        // a failed mprotect may have changed the VMAs before the hole it stopped at
+        if (r.ret === 0n) s.protectMapping(op.addr, op.len, op.prot);
+        else s.resyncMappings();
+        return this.result(r);
+      }
       case "madvise":
         return this.madvise(op);
       case "mbind":
@@ -243,7 +249,8 @@ export class LinuxDriver implements Driver {
     if ((op.flags & MAP_FIXED) !== 0n && (op.flags & MAP_FIXED_NOREPLACE) === 0n) s.requireOwnedRange(op.addr, op.len, "mmap MAP_FIXED");
     if ((op.flags & MAP_POPULATE) !== 0n) s.chargePopulate(s.roundUp(op.len), "mmap MAP_POPULATE");
     const r = libc.mmap(op.addr, op.len, op.prot, op.flags, fd, op.offset);
-    if (r.ret >= 0n) s.addMapping(r.ret, op.len);
+    if (r.ret >= 0n) s.addMapping(r.ret, op.len, op.prot, (op.flags & MAP_SHARED) !== 0n);
+    else if ((op.flags & MAP_FIXED) !== 0n) s.resyncMappings(); // a failed MAP_FIXED may have unmapped the old range
     return this.result(r);
   }
 
@@ -260,7 +267,7 @@ export class LinuxDriver implements Driver {
     if (op.len < 0n || op.len > BigInt(MAX_ACCESS)) throw new DriverFailure("unsupported", `load: at most ${MAX_ACCESS} bytes (asked for ${op.len})`);
     const len = Number(op.len);
     this.session.chargeAccess(len, "load");
-    const check = checkAccess(op.addr, len, false, this.pageSize);
+    const check = checkAccess(op.addr, len, false, this.pageSize, this.session.accessVmas(op.addr, len, "load"));
     if ("refuse" in check) throw new DriverFailure("unsupported", `load: ${check.refuse}`);
     if (!check.ok) return { ret: -1n, signal: this.spec.signalName(check.signal) };
     return { ret: 0n, out: { data: new Uint8Array(libc.copyFromAddress(op.addr, len)) } };
@@ -270,8 +277,7 @@ export class LinuxDriver implements Driver {
     const len = op.data.length;
     if (len > MAX_ACCESS) throw new DriverFailure("unsupported", `store: at most ${MAX_ACCESS} bytes (got ${len})`);
     this.session.chargeAccess(len, "store");
-    this.session.requireOwnedRange(op.addr, BigInt(len), "store");
-    const check = checkAccess(op.addr, len, true, this.pageSize);
+    const check = checkAccess(op.addr, len, true, this.pageSize, this.session.accessVmas(op.addr, len, "store"));
     if ("refuse" in check) throw new DriverFailure("unsupported", `store: ${check.refuse}`);
     if (!check.ok) return { ret: -1n, signal: this.spec.signalName(check.signal) };
     libc.copyToAddress(op.addr, op.data);
