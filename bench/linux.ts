@@ -7,6 +7,12 @@ import { kvmUnavailableReason, openLinux } from "../harness/drivers/linux/index.
 import { LinuxDriver } from "../harness/drivers/linux/driver.js";
 import type { Driver, Op } from "../harness/driver/contract.js";
 import { line } from "./stats.js";
+import { buildAnchor } from "./anchor.js";
+import { EXPECTATIONS_DIR, SUITES_DIR } from "../spec/paths.js";
+import { loadSuites } from "../harness/case/load.js";
+import { driverChoice } from "../harness/drivers/index.js";
+import { Expectations } from "../harness/runner/expectations.js";
+import { run } from "../harness/runner/run.js";
 
 const PROFILE = "linux-6.18";
 
@@ -62,4 +68,53 @@ export async function benchLinux(n = 5000): Promise<void> {
   show("direct libc ioctls (baseline)", direct);
   show("LinuxDriver in process", inProcess);
   show("linux driver over the protocol", child);
+}
+
+/**
+ * The linux driver per executed case over the whole run (every suite, as `npx
+ * privmem-cts run --driver linux` runs it), against the C anchor measured in the
+ * same bench run, before and after the driver's run (the smaller of the two).
+ */
+export async function benchLinuxRun(anchorCases = 300): Promise<void> {
+  const reason = kvmUnavailableReason();
+  if (reason !== undefined) {
+    console.log(`linux run: skipped (${reason})`);
+    return;
+  }
+  const spec = loadSpec();
+  const anchor = buildAnchor(spec, PROFILE);
+  if (typeof anchor === "string") console.log(`C anchor: skipped (${anchor}); the linux driver's figures are printed without a ratio`);
+  try {
+    const before = typeof anchor === "string" ? undefined : anchor.perCase(anchorCases);
+    const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
+    const t = performance.now();
+    const r = await run({ spec, cases, driver: driverChoice("linux", {}), filters: [], timeoutMs: 10000, expectations: expectationsFor(), reporters: [], suiteFiles: files });
+    const seconds = (performance.now() - t) / 1000;
+    const after = typeof anchor === "string" ? undefined : anchor.perCase(anchorCases);
+    const executed = r.results.length - r.summary.SKIP;
+    const perCase = seconds / Math.max(1, executed);
+    const hypercall = r.results.filter((x) => x.outcome !== "SKIP" && /hypercall|map_gpa_range/.test(x.id));
+    const rest = (seconds * 1000 - hypercall.reduce((a, x) => a + x.durationMs, 0)) / 1000 / Math.max(1, executed - hypercall.length);
+    const anchorPerCase = before !== undefined && after !== undefined ? Math.min(before, after) : undefined;
+    if (anchorPerCase !== undefined) line("C anchor: one forked child per case", { cases: anchorCases, msPerCaseBefore: before! * 1000, msPerCaseAfter: after! * 1000 });
+    line("linux driver: whole run", {
+      cases: r.results.length,
+      executed,
+      seconds,
+      msPerExecutedCase: perCase * 1000,
+      ...(anchorPerCase !== undefined ? { vsAnchor: `${(perCase / anchorPerCase).toFixed(1)}x` } : {}),
+    });
+    line("linux driver: without the hypercall cases", {
+      executed: executed - hypercall.length,
+      msPerExecutedCase: rest * 1000,
+      ...(anchorPerCase !== undefined ? { vsAnchor: `${(rest / anchorPerCase).toFixed(1)}x` } : {}),
+    });
+    line("linux driver: outcomes", { pass: r.summary.PASS, skip: r.summary.SKIP, xfail: r.summary.XFAIL, fail: r.summary.FAIL, error: r.summary.ERROR });
+  } finally {
+    if (typeof anchor !== "string") anchor.dispose();
+  }
+}
+
+function expectationsFor(): Expectations {
+  return Expectations.forDriver(EXPECTATIONS_DIR, "linux");
 }

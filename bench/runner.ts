@@ -7,6 +7,11 @@ import { driverChoice } from "../harness/drivers/index.js";
 import { Expectations } from "../harness/runner/expectations.js";
 import { run } from "../harness/runner/run.js";
 import { line } from "./stats.js";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../spec/paths.js";
 
 export async function benchRunner(): Promise<void> {
   const spec = loadSpec();
@@ -17,5 +22,27 @@ export async function benchRunner(): Promise<void> {
     const s = (performance.now() - t) / 1000;
     const executed = r.results.length - r.summary.SKIP;
     line(`conformance run, reference ${cfg.profile}@${cfg.host}`, { cases: r.results.length, executed, seconds: s, casesPerSec: Math.round(r.results.length / s), executedPerSec: Math.round(executed / s) });
+  }
+  // One configuration end to end through the CLI (process start, loading, reports)
+  // against the same run in this warm process (the anchor), measured side by side.
+  const cfg = { profile: "linux-7.2", host: "full" };
+  const warm = async () => {
+    const t = performance.now();
+    await run({ spec, cases, driver: driverChoice("reference", cfg), filters: [], timeoutMs: 10000, expectations: Expectations.none(), reporters: [], suiteFiles: files });
+    return (performance.now() - t) / 1000;
+  };
+  const out = mkdtempSync(join(tmpdir(), "pmc-bench-"));
+  try {
+    const cli = () => {
+      const t = performance.now();
+      const p = spawnSync(process.execPath, [join(PROJECT_ROOT, "dist", "harness", "cli", "main.js"), "run", "--driver", "reference", "--profile", cfg.profile, "--host", cfg.host, "--out", out], { stdio: "ignore" });
+      if (p.status !== 0) throw new Error(`the CLI run failed (status ${p.status})`);
+      return (performance.now() - t) / 1000;
+    };
+    const w = Math.min(await warm(), await warm());
+    const e = Math.min(cli(), cli());
+    line(`CLI run, reference ${cfg.profile}@${cfg.host}, end to end`, { cases: cases.length, seconds: e, casesPerSec: Math.round(cases.length / e), warmSeconds: w, vsWarm: `${(e / w).toFixed(1)}x` });
+  } finally {
+    rmSync(out, { recursive: true, force: true });
   }
 }

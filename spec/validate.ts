@@ -1,27 +1,86 @@
 // One ajv instance holding every schema in spec/schema/. Validation errors become
 // InputProblems: file, JSON pointer, and what the schema expected there.
-import { readFileSync, readdirSync } from "node:fs";
-import { join, relative } from "node:path";
+//
+// Compiling the schemas costs about half a second of CPU, in every process that
+// loads the spec (the CLI, each linux driver child, each mutant run). `npm run
+// build` therefore compiles them once into standalone code
+// (dist/spec/validators.cjs, by compile-validators.ts), keyed by a hash of the
+// schema files; a process uses it when the hash still matches the files and
+// compiles at run time otherwise (a schema edited since the build), so what is
+// validated never depends on whether the build is current.
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import { InputError, type InputProblem } from "./errors.js";
 import { PROJECT_ROOT, SCHEMA_DIR } from "./paths.js";
 
+/** Where the build puts the precompiled validators (next to this module in dist/spec/). */
+export const PRECOMPILED_FILE = join(dirname(fileURLToPath(import.meta.url)), "validators.cjs");
+/** Schema ids with a fragment that the code validates against, precompiled besides every whole schema. */
+export const PRECOMPILED_FRAGMENTS: readonly string[] = ["protocol.schema.json#/$defs/response"];
+
 let ajv: Ajv2020 | undefined;
 const compiled = new Map<string, ValidateFunction>();
+let standalone: Map<string, ValidateFunction> | null | undefined;
+
+/** The schema files, sorted by name, with their text. */
+export function schemaFiles(): { name: string; text: string }[] {
+  return readdirSync(SCHEMA_DIR)
+    .filter((f) => f.endsWith(".schema.json"))
+    .sort()
+    .map((name) => ({ name, text: readFileSync(join(SCHEMA_DIR, name), "utf8") }));
+}
+
+/** What the precompiled validators were built from: every schema file's name and text (and ajv's version). */
+export function schemaHash(files = schemaFiles()): string {
+  const h = createHash("sha256");
+  h.update(`ajv ${AJV_VERSION}\n`);
+  for (const f of files) h.update(`${f.name}\n${f.text}\n`);
+  return h.digest("hex");
+}
+
+const require = createRequire(import.meta.url);
+const AJV_VERSION = (require("ajv/package.json") as { version: string }).version;
+
+/** A fresh ajv with every schema added (`source`: keep the generated code, for standalone output). */
+export function newAjv(source = false): Ajv2020 {
+  const a = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, discriminator: true, allowUnionTypes: true, ...(source ? { code: { source: true } } : {}) });
+  for (const f of schemaFiles()) a.addSchema(JSON.parse(f.text));
+  return a;
+}
 
 function instance(): Ajv2020 {
-  if (ajv) return ajv;
-  ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, discriminator: true, allowUnionTypes: true });
-  for (const name of readdirSync(SCHEMA_DIR).filter((f) => f.endsWith(".schema.json")).sort()) {
-    ajv.addSchema(JSON.parse(readFileSync(join(SCHEMA_DIR, name), "utf8")));
-  }
+  ajv ??= newAjv();
   return ajv;
+}
+
+/** The precompiled validators by schema id, or null when there are none or they were built from other schemas. */
+function precompiled(): Map<string, ValidateFunction> | null {
+  if (standalone !== undefined) return standalone;
+  standalone = null;
+  if (process.env.PRIVMEM_CTS_NO_PRECOMPILED !== undefined || !existsSync(PRECOMPILED_FILE)) return standalone;
+  try {
+    const mod = require(PRECOMPILED_FILE) as Record<string, unknown> & { __hash: string; __ids: Record<string, string> };
+    if (mod.__hash !== schemaHash()) return standalone;
+    standalone = new Map(Object.entries(mod.__ids).map(([name, id]) => [id, mod[name] as ValidateFunction]));
+  } catch {
+    standalone = null;
+  }
+  return standalone;
+}
+
+/** Whether this process validates with the build's precompiled validators (false: compiled at run time). */
+export function usingPrecompiled(): boolean {
+  return precompiled() !== null;
 }
 
 export function validator(schemaId: string): ValidateFunction {
   let v = compiled.get(schemaId);
   if (!v) {
-    const found = instance().getSchema(schemaId);
+    const found = precompiled()?.get(schemaId) ?? instance().getSchema(schemaId);
     if (!found) throw new Error(`no schema with $id ${schemaId}`);
     v = found;
     compiled.set(schemaId, v);

@@ -1,9 +1,14 @@
 // How strong are the suites? Every hand-written mutant of the reference must make
 // some case fail. A mutant that no case notices is a hole in the suites.
+//
+// Each mutant runs every suite in its own process, from its own patched copy of the
+// project; the runs go two at a time (fewer on a one-core machine), and a mutant's
+// run stops at its first failing case (one is all it takes to show it killed).
+// The unmutated copy runs every case to the end.
 import { expect } from "chai";
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../spec/paths.js";
 import { MUTANTS } from "./mutants/mutants.js";
@@ -16,37 +21,89 @@ function mutatedCopy(file: string, search: string, replace: string): string {
   const path = join(dir, "dist", "reference-impl", file);
   const text = readFileSync(path, "utf8");
   const at = text.indexOf(search);
-  if (at < 0 || text.indexOf(search, at + 1) >= 0) throw new Error(`the mutant's search text must occur exactly once in ${file}; the model has changed: update test/mutants/mutants.ts`);
+  if (at < 0 || text.indexOf(search, at + 1) >= 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`the mutant's search text must occur exactly once in ${file}; the model has changed: update test/mutants/mutants.ts`);
+  }
   writeFileSync(path, text.slice(0, at) + replace + text.slice(at + search.length));
   return dir;
 }
 
-function failuresIn(dir: string): string[] {
-  const out = execFileSync(process.execPath, [join(dir, "dist", "test", "mutants", "run-suites.js")], { encoding: "utf8", maxBuffer: 64 << 20 });
-  return (JSON.parse(out.trim().split("\n").pop()!) as { failed: string[] }).failed;
+/** The failing cases of a patched copy's run (a mutant's run stops at the first). */
+function failuresIn(dir: string, firstFailure: boolean): Promise<string[]> {
+  const args = [join(dir, "dist", "test", "mutants", "run-suites.js"), ...(firstFailure ? ["--first-failure"] : [])];
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, args, { encoding: "utf8", maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${err.message}\n${stderr}`));
+      try {
+        resolve((JSON.parse(stdout.trim().split("\n").pop()!) as { failed: string[] }).failed);
+      } catch (e) {
+        reject(new Error(`the suite run printed no result (${(e as Error).message}): ${stdout.slice(-500)}\n${stderr}`));
+      }
+    }),
+  );
+}
+
+type Settled = { ok: true; failed: string[] } | { ok: false; error: unknown };
+
+/** Runs jobs in order, at most `width` at a time; each result is kept settled so none is an unhandled rejection. */
+class Pool {
+  private running = 0;
+  private readonly queue: (() => void)[] = [];
+  constructor(private readonly width: number) {}
+
+  add(job: () => Promise<string[]>): Promise<Settled> {
+    return new Promise<Settled>((resolve) => {
+      const start = () => {
+        this.running++;
+        job()
+          .then((failed) => resolve({ ok: true, failed }), (error: unknown) => resolve({ ok: false, error }))
+          .finally(() => {
+            this.running--;
+            this.queue.shift()?.();
+          });
+      };
+      if (this.running < this.width) start();
+      else this.queue.push(start);
+    });
+  }
+}
+
+function copyAndRun(file: string, search: string, replace: string, firstFailure: boolean): Promise<string[]> {
+  let dir: string;
+  try {
+    dir = mutatedCopy(file, search, replace);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return failuresIn(dir, firstFailure).finally(() => rmSync(dir, { recursive: true, force: true }));
+}
+
+function outcome(s: Settled | undefined): string[] {
+  if (!s) throw new Error("the run was not started");
+  if (!s.ok) throw s.error;
+  return s.failed;
 }
 
 describe("mutants of the reference implementation", function () {
-  this.timeout(120000);
+  this.timeout(180000);
+  const runs = new Map<string, Promise<Settled>>();
+  const UNMUTATED = "(unmutated)";
 
-  it("the unmutated copy passes every case (so a failure below is the mutant's doing)", () => {
-    const dir = mutatedCopy("vm/attributes.js", "vm.mmu.zap(asId", "vm.mmu.zap(asId");
-    try {
-      expect(failuresIn(dir)).to.deep.equal([]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  before(() => {
+    const pool = new Pool(Math.max(1, Math.min(2, availableParallelism())));
+    runs.set(UNMUTATED, pool.add(() => copyAndRun("vm/attributes.js", "vm.mmu.zap(asId", "vm.mmu.zap(asId", false)));
+    for (const m of MUTANTS) runs.set(m.name, pool.add(() => copyAndRun(m.file, m.search, m.replace, true)));
+  });
+
+  it("the unmutated copy passes every case (so a failure below is the mutant's doing)", async () => {
+    expect(outcome(await runs.get(UNMUTATED))).to.deep.equal([]);
   });
 
   for (const m of MUTANTS) {
-    it(`kills ${m.name}: ${m.why}`, () => {
-      const dir = mutatedCopy(m.file, m.search, m.replace);
-      try {
-        const failed = failuresIn(dir);
-        expect(failed.length, `no case noticed the mutant ${m.name}`).to.be.greaterThan(0);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+    it(`kills ${m.name}: ${m.why}`, async () => {
+      const failed = outcome(await runs.get(m.name));
+      expect(failed.length, `no case noticed the mutant ${m.name}`).to.be.greaterThan(0);
     });
   }
 });

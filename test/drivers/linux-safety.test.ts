@@ -10,7 +10,7 @@ import { rejection } from "./refusal.js";
 import type { ChildProcessDriver } from "../../harness/driver/child.js";
 import { kvmUnavailableReason, openLinux } from "../../harness/drivers/linux/index.js";
 import { argumentBuffer, memslotRefusedEarly } from "../../harness/drivers/linux/ioctl.js";
-import { checkAccess, parseMaps, protectionKeyOf, SIGBUS, SIGSEGV, type Populator, type Vma } from "../../harness/drivers/linux/memory.js";
+import { checkAccess, currentVmas, MappingTable, parseMaps, protectionKeyOf, SIGBUS, SIGSEGV, type Populator, type Vma } from "../../harness/drivers/linux/memory.js";
 import { pointerRanges, unknownLength } from "../../harness/drivers/linux/pointers.js";
 import { DEFAULT_LIMITS, kernelFd, OPEN_ALLOWLIST, Session } from "../../harness/drivers/linux/session.js";
 import { CODE_REGION_NAME } from "../../harness/drivers/linux/vcpu.js";
@@ -95,6 +95,61 @@ describe("linux driver safety: pure parts", () => {
     expect(region).to.deep.equal([{ path: "kvm_tdx_init_mem_region.source_addr", addr: 0x9000n, len: 3n * PAGE }]);
     const slot = pointerRanges(spec, P, "kvm_userspace_memory_region2", spec.codec.decode("kvm_userspace_memory_region2", spec.codec.encode("kvm_userspace_memory_region2", { memory_size: 8192, userspace_addr: 0x10000 })), page);
     expect(slot).to.deep.equal([{ path: "kvm_userspace_memory_region2.userspace_addr", addr: 0x10000n, len: 8192n }]);
+  });
+
+  describe("load and store reach only the case's own mappings (U12)", () => {
+    const rw = { read: true, write: true, exec: false, shared: false };
+    it("tracks mmap, partial munmap and mprotect as the kernel splits VMAs", () => {
+      const t = new MappingTable();
+      t.add(0x10000n, 0x14000n, rw);
+      t.remove(0x11000n, 0x12000n);
+      t.protect(0x12000n, 0x13000n, { read: true, write: false, exec: false });
+      expect(t.list.map((v) => [v.start, v.end, v.write])).to.deep.equal([
+        [0x10000n, 0x11000n, true],
+        [0x12000n, 0x13000n, false],
+        [0x13000n, 0x14000n, true],
+      ]);
+      expect(t.uncovered(0x10000n, 0x15000n)).to.deep.equal([
+        { start: 0x11000n, end: 0x12000n },
+        { start: 0x14000n, end: 0x15000n },
+      ]);
+      expect(t.within(0x10800n, 0x12800n).map((v) => [v.start, v.end])).to.deep.equal([
+        [0x10800n, 0x11000n],
+        [0x12000n, 0x12800n],
+      ]);
+      t.add(0x10000n, 0x14000n, { ...rw, write: false });
+      expect(t.list).to.have.length(1);
+      t.resync([{ start: 0x13000n, end: 0x20000n, read: true, write: true, exec: false, shared: false, path: "" }]);
+      expect(t.list.map((v) => [v.start, v.end, v.write]), "only what the kernel still maps, with its permissions").to.deep.equal([[0x13000n, 0x14000n, true]]);
+    });
+
+    it("refuses this process's heap, stack and environment; unmapped memory is SIGSEGV without a refusal", () => {
+      const s = new Session(DEFAULT_LIMITS, PAGE);
+      const vmas = currentVmas();
+      for (const path of ["[heap]", "[stack]"]) {
+        const v = vmas.find((x) => x.path === path);
+        if (!v) continue;
+        for (const [what, write] of [["load", false], ["store", true]] as const)
+          expect(() => checkAccess(v.start, 8, write, 4096, s.accessVmas(v.start, 8, what)), `${what} ${path}`).to.throw(DriverFailure, /driver itself uses/);
+      }
+      // the end of the stack holds argv and the environment
+      const stack = vmas.find((x) => x.path === "[stack]")!;
+      expect(() => s.accessVmas(stack.end - 16n, 8, "load")).to.throw(DriverFailure, /driver itself uses/);
+      let hole = 0x10000n;
+      for (const v of vmas) if (v.start < hole + PAGE && v.end > hole) hole = v.end;
+      expect(checkAccess(hole, 8, false, 4096, s.accessVmas(hole, 8, "load"))).to.deep.equal({ ok: false, signal: SIGSEGV });
+      expect(checkAccess((1n << 64n) - 4n, 8, false, 4096, s.accessVmas((1n << 64n) - 4n, 8, "load")), "past the end of the address space").to.deep.equal({ ok: false, signal: SIGSEGV });
+    });
+
+    it("predicts from the table without reading /proc/self/maps when the access is inside the case's mappings", () => {
+      const s = new Session(DEFAULT_LIMITS, PAGE);
+      // a fake address range that is the driver's own memory in this process: the table alone decides
+      const stack = currentVmas().find((x) => x.path === "[stack]")!;
+      s.addMapping(stack.start, PAGE, c("PROT_READ"));
+      expect(s.accessVmas(stack.start, 8, "store")).to.deep.equal([{ start: stack.start, end: stack.start + PAGE, read: true, write: false, exec: false, shared: false, path: "" }]);
+      expect(checkAccess(stack.start, 8, true, 4096, s.accessVmas(stack.start, 8, "store")), "read-only in the table").to.deep.equal({ ok: false, signal: SIGSEGV });
+      expect(() => s.accessVmas(stack.start + PAGE - 4n, 8, "load"), "running off the case's mapping into memory of the driver's").to.throw(DriverFailure, /driver itself uses/);
+    });
   });
 
   describe("loads from memory the CPU can read without PROT_READ (U11)", () => {
@@ -301,6 +356,24 @@ describe("linux driver safety against /dev/kvm", function () {
   it("U9: KVM_RUN with a non-zero argument reaches the kernel", async () => {
     const { vcpu } = await vmAndVcpu();
     expect(await call({ op: "ioctl", fd: vcpu, request: "KVM_RUN", arg: 1n })).to.deep.equal({ ret: -1n, errno: "EINVAL" });
+  });
+
+  it("U12: load and store of the driver's heap, stack and environment are refused; the case's own memory and unmapped memory are not", async () => {
+    const m = maps();
+    const heap = driverMemory();
+    const stack = m.find((v) => v.path === "[stack]")!;
+    for (const [where, addr] of [["heap", heap], ["stack", stack.start], ["environment (top of the stack)", stack.end - 64n]] as const) {
+      expect((await rejection(call({ op: "load", addr, len: 8n }))).message, `load ${where}`).to.match(/^load: .*driver itself uses/);
+      expect((await rejection(call({ op: "store", addr, data: Uint8Array.of(1) }))).message, `store ${where}`).to.match(/^store: .*driver itself uses/);
+    }
+    const page = await anon(2n);
+    await ok({ op: "store", addr: page, data: Uint8Array.of(7) });
+    expect((await call({ op: "load", addr: page, len: 1n })).out?.data).to.deep.equal(Uint8Array.of(7));
+    await ok({ op: "mprotect", addr: page + PAGE, len: PAGE, prot: c("PROT_READ") });
+    expect((await call({ op: "store", addr: page + PAGE - 1n, data: Uint8Array.of(1, 2) })).signal, "the second page is read-only now").to.equal("SIGSEGV");
+    await ok({ op: "munmap", addr: page, len: PAGE });
+    expect((await call({ op: "load", addr: page, len: 1n })).signal, "unmapped by the case").to.equal("SIGSEGV");
+    expect((await call({ op: "load", addr: page + PAGE, len: 1n })).out?.data, "the other half is still the case's").to.deep.equal(Uint8Array.of(0));
   });
 
   it("U11: loads from PROT_WRITE-only and PROT_EXEC-only mappings", async () => {

@@ -1,6 +1,8 @@
 // Run by the mutant test in a child process, from a patched copy of the project:
 // every suite against the reference on three configurations (two x86, one s390). Prints one JSON line:
-// the ids of the cases that did not pass or skip.
+// the ids of the cases that did not pass or skip. With --first-failure it stops at
+// the first such case (a mutant needs only one to be shown killed).
+import { writeSync } from "node:fs";
 import { loadSpec } from "../../spec/index.js";
 import { SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../../harness/case/load.js";
@@ -8,11 +10,23 @@ import { driverChoice } from "../../harness/drivers/index.js";
 import { Expectations } from "../../harness/runner/expectations.js";
 import { run } from "../../harness/runner/run.js";
 
+const firstFailure = process.argv.includes("--first-failure");
+const report = (failed: string[]) => writeSync(1, JSON.stringify({ failed }) + "\n");
+
 const spec = loadSpec();
 const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
 const failed: string[] = [];
 for (const cfg of [{ profile: "linux-7.2", host: "full" }, { profile: "linux-6.18", host: "full" }, { profile: "linux-7.2", host: "s390" }]) {
-  const r = await run({ spec, cases, driver: driverChoice("reference", cfg), filters: [], timeoutMs: 10000, expectations: Expectations.none(), reporters: [], suiteFiles: files });
-  for (const c of r.results) if (c.outcome !== "PASS" && c.outcome !== "SKIP") failed.push(`${cfg.profile}@${cfg.host} ${c.outcome} ${c.id}`);
+  const stop = {
+    caseDone(c: { id: string; outcome: string }): void {
+      if (c.outcome === "PASS" || c.outcome === "SKIP") return;
+      failed.push(`${cfg.profile}@${cfg.host} ${c.outcome} ${c.id}`);
+      if (firstFailure) {
+        report(failed);
+        process.exit(0);
+      }
+    },
+  };
+  await run({ spec, cases, driver: driverChoice("reference", cfg), filters: [], timeoutMs: 10000, expectations: Expectations.none(), reporters: [stop], suiteFiles: files });
 }
-process.stdout.write(JSON.stringify({ failed }) + "\n");
+report(failed);

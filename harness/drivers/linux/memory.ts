@@ -1,8 +1,10 @@
-// Host memory as the driver sees it: the process's VMAs (/proc/self/maps), the
-// ranges a session mapped, and load/store that report a signal instead of taking it.
+// Host memory as the driver sees it: the mappings a session created (tracked from
+// the results of its mmap/munmap/mprotect, so load and store never read
+// /proc/self/maps), the process's VMAs (/proc/self/maps, only off the hot path),
+// and load/store that report a signal instead of taking it.
 import { readFileSync } from "node:fs";
 import * as libc from "./libc.js";
-import { EFAULT, EHWPOISON, ENOMEM, MADV_POPULATE_READ, MADV_POPULATE_WRITE, SIGBUS, SIGSEGV } from "./uapi.js";
+import { EFAULT, EHWPOISON, ENOMEM, MADV_POPULATE_READ, MADV_POPULATE_WRITE, PROT_EXEC, PROT_READ, PROT_WRITE, SIGBUS, SIGSEGV } from "./uapi.js";
 
 export interface Vma {
   start: bigint;
@@ -75,8 +77,114 @@ export class RangeSet {
   }
 }
 
+/**
+ * The mappings a session created, with their permissions as the kernel's VMAs
+ * have them (prot of mmap, changed by mprotect), kept sorted and disjoint. Ranges
+ * split as the kernel would split VMAs; neighbours are not merged (it does not
+ * matter for permissions).
+ */
+export class MappingTable {
+  private entries: Vma[] = [];
+
+  get list(): readonly Vma[] {
+    return this.entries;
+  }
+
+  /** [start, end) is now one mapping with these permissions (replacing whatever the table had there). */
+  add(start: bigint, end: bigint, perms: { read: boolean; write: boolean; exec: boolean; shared: boolean }, path = ""): void {
+    if (end <= start) return;
+    this.remove(start, end);
+    const entry: Vma = { start, end, read: perms.read, write: perms.write, exec: perms.exec, shared: perms.shared, path };
+    const at = this.entries.findIndex((e) => e.start > start);
+    if (at < 0) this.entries.push(entry);
+    else this.entries.splice(at, 0, entry);
+  }
+
+  /** Remove [start, end), splitting mappings that straddle it. */
+  remove(start: bigint, end: bigint): void {
+    if (end <= start) return;
+    const next: Vma[] = [];
+    for (const e of this.entries) {
+      if (e.end <= start || e.start >= end) next.push(e);
+      else {
+        if (e.start < start) next.push({ ...e, end: start });
+        if (e.end > end) next.push({ ...e, start: end });
+      }
+    }
+    this.entries = next;
+  }
+
+  /** New permissions for the parts of [start, end) the table covers (a successful mprotect). */
+  protect(start: bigint, end: bigint, perms: { read: boolean; write: boolean; exec: boolean }): void {
+    const next: Vma[] = [];
+    for (const e of this.entries) {
+      if (e.end <= start || e.start >= end) {
+        next.push(e);
+        continue;
+      }
+      const lo = e.start > start ? e.start : start;
+      const hi = e.end < end ? e.end : end;
+      if (e.start < lo) next.push({ ...e, end: lo });
+      next.push({ ...e, start: lo, end: hi, read: perms.read, write: perms.write, exec: perms.exec });
+      if (e.end > hi) next.push({ ...e, start: hi });
+    }
+    this.entries = next;
+  }
+
+  /** The table's mappings clipped to [start, end), in address order. */
+  within(start: bigint, end: bigint): Vma[] {
+    const out: Vma[] = [];
+    for (const e of this.entries) {
+      if (e.end <= start) continue;
+      if (e.start >= end) break;
+      out.push({ ...e, start: e.start > start ? e.start : start, end: e.end < end ? e.end : end });
+    }
+    return out;
+  }
+
+  /** The parts of [start, end) no mapping of the table covers. */
+  uncovered(start: bigint, end: bigint): { start: bigint; end: bigint }[] {
+    const gaps: { start: bigint; end: bigint }[] = [];
+    let at = start;
+    for (const e of this.entries) {
+      if (e.end <= at) continue;
+      if (e.start >= end) break;
+      if (e.start > at) gaps.push({ start: at, end: e.start });
+      at = e.end;
+      if (at >= end) break;
+    }
+    if (at < end) gaps.push({ start: at, end });
+    return gaps;
+  }
+
+  /**
+   * Bring the table in line with the kernel after a call that failed part-way
+   * (mprotect stops at a hole after changing the VMAs before it; a failed
+   * MAP_FIXED mmap may have unmapped the old range): keep only the parts the
+   * kernel still maps, with the kernel's permissions.
+   */
+  resync(vmas: Vma[] = currentVmas()): void {
+    const next: Vma[] = [];
+    for (const e of this.entries)
+      for (const v of vmas) {
+        if (v.end <= e.start || v.start >= e.end) continue;
+        next.push({ ...e, start: v.start > e.start ? v.start : e.start, end: v.end < e.end ? v.end : e.end, read: v.read, write: v.write, exec: v.exec });
+      }
+    this.entries = next;
+  }
+
+  clear(): void {
+    this.entries = [];
+  }
+}
+
+/** The permissions a VMA gets from mmap/mprotect's prot bits. */
+export function permsOf(prot: bigint): { read: boolean; write: boolean; exec: boolean } {
+  return { read: (prot & PROT_READ) !== 0n, write: (prot & PROT_WRITE) !== 0n, exec: (prot & PROT_EXEC) !== 0n };
+}
+
 /** VMAs that overlap [start, end) in parts the session does not own: touching them could break the driver itself. */
-export function foreignOverlap(owned: RangeSet, start: bigint, end: bigint, vmas: Vma[] = currentVmas()): Vma | undefined {
+export function foreignOverlap(owned: { uncovered(start: bigint, end: bigint): { start: bigint; end: bigint }[] }, start: bigint, end: bigint, vmas: Vma[] = currentVmas()): Vma | undefined {
   if (end <= start) return undefined;
   for (const vma of vmas) {
     if (vma.end <= start || vma.start >= end) continue;
@@ -105,8 +213,8 @@ export const KERNEL_POPULATOR: Populator = {
   protectionKey: (vma) => protectionKeyOf(vma.start),
 };
 
-/** The ProtectionKey of the VMA that starts at `start` (0 where the kernel has no protection keys). */
-export function protectionKeyOf(start: bigint, smaps?: string): number {
+/** The ProtectionKey of the VMA that contains `addr` (0 where the kernel has no protection keys). */
+export function protectionKeyOf(addr: bigint, smaps?: string): number {
   let text = smaps;
   if (text === undefined) {
     try {
@@ -115,11 +223,14 @@ export function protectionKeyOf(start: bigint, smaps?: string): number {
       return 0;
     }
   }
-  const at = text.search(new RegExp(`^${start.toString(16)}-`, "m"));
-  if (at < 0) return 0;
-  const body = text.slice(text.indexOf("\n", at) + 1);
-  const next = body.search(/^[0-9a-f]+-[0-9a-f]+ /m);
-  return Number(/^ProtectionKey:\s*(\d+)/m.exec(next < 0 ? body : body.slice(0, next))?.[1] ?? 0);
+  const header = /^([0-9a-f]+)-([0-9a-f]+) .*$/gm;
+  for (let m = header.exec(text); m; m = header.exec(text)) {
+    if (BigInt("0x" + m[1]) > addr || BigInt("0x" + m[2]) <= addr) continue;
+    const body = text.slice(m.index + m[0].length + 1);
+    const next = body.search(/^[0-9a-f]+-[0-9a-f]+ /m);
+    return Number(/^ProtectionKey:\s*(\d+)/m.exec(next < 0 ? body : body.slice(0, next))?.[1] ?? 0);
+  }
+  return 0;
 }
 
 /**

@@ -5,7 +5,7 @@ import { machine, release, version } from "node:os";
 import type { ProfileName, Spec } from "../../../spec/index.js";
 import { isProfileName } from "../../../spec/profiles.js";
 import type { HostFacts } from "../../driver/contract.js";
-import { accessProgram, DRIVER_SLOT, haltProgram, FOUR_GIB } from "./guest-code.js";
+import { accessProgram, DRIVER_SLOT, haltProgram, hypercallProgram, FOUR_GIB } from "./guest-code.js";
 import * as libc from "./libc.js";
 import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_HC_MAP_GPA_RANGE, KVM_MEMORY_ATTRIBUTE_PRIVATE, MAP_PRIVATE_ANONYMOUS, PROT_RW } from "./uapi.js";
 import { GuestRunner, type RunOutcome } from "./vcpu.js";
@@ -69,7 +69,20 @@ export function parseProfileOption(value: string | undefined, spec: Spec): Profi
 export interface ProbeResult {
   features: string[];
   host: HostFacts;
+  /** true when a hypercall program never completed within HYPERCALL_PROBE_MS (quirk Q4): the driver bounds hypercall programs by HYPERCALL_BOUND_MS */
+  hypercallsHang: boolean;
 }
+
+/** How long the probe lets its hypercall program run: a hypercall that completes takes microseconds. */
+export const HYPERCALL_PROBE_MS = 50;
+/**
+ * The watchdog for hypercall programs on a host whose probe saw a hypercall never
+ * complete (Q4): the guest makes no progress, so the outcome (EINTR,
+ * KVM_EXIT_INTR) is the same as with the full guest timeout, only sooner.
+ */
+export const HYPERCALL_BOUND_MS = 20;
+
+type GuestProbe = { low: boolean; high: boolean; detail: string; hypercall: string; hypercallsHang: boolean };
 
 export class Prober {
   private readonly caps = new Map<string, bigint>();
@@ -168,10 +181,11 @@ export class Prober {
   }
 
   /** Run a program that halts (and, for high GPAs, reads a value through a memslot at 4 GiB). */
-  private guestRuns(timeoutMs: number): { low: boolean; high: boolean; detail: string } {
+  private guestRuns(timeoutMs: number): GuestProbe {
+    const none = { hypercall: "not run", hypercallsHang: false };
     const vm = this.createVm(0n);
     const createVcpu = this.req("KVM_CREATE_VCPU");
-    if (vm === undefined || createVcpu === undefined) return { low: false, high: false, detail: "cannot create a VM" };
+    if (vm === undefined || createVcpu === undefined) return { low: false, high: false, detail: "cannot create a VM", ...none };
     const runner = new GuestRunner({ spec: this.spec, profile: this.profile, systemFd: this.systemFd, timeoutMs });
     const pageSize = BigInt(libc.pageSize());
     const fds: bigint[] = [BigInt(vm)];
@@ -179,13 +193,13 @@ export class Prober {
     try {
       runner.trackVm(vm);
       const vcpu = libc.ioctlValue(BigInt(vm), createVcpu, 0n);
-      if (vcpu.ret < 0n) return { low: false, high: false, detail: `KVM_CREATE_VCPU: ${this.spec.errnoName(vcpu.errno)}` };
+      if (vcpu.ret < 0n) return { low: false, high: false, detail: `KVM_CREATE_VCPU: ${this.spec.errnoName(vcpu.errno)}`, ...none };
       fds.push(vcpu.ret);
       runner.trackVcpu(Number(vcpu.ret), vm);
       const halted = (r: RunOutcome) => r.ret === 0n && r.exit?.reason === "KVM_EXIT_HLT";
       const low = halted(runner.run(Number(vcpu.ret), haltProgram("real")));
       const page = libc.mmap(0n, pageSize, PROT_RW, MAP_PRIVATE_ANONYMOUS, -1n, 0n);
-      if (page.ret < 0n) return { low, high: false, detail: "mmap failed" };
+      if (page.ret < 0n) return { low, high: false, detail: "mmap failed", ...none };
       mem = page.ret;
       libc.copyToAddress(mem, Uint8Array.of(0xa5));
       const region = this.spec.ioctl("KVM_SET_USER_MEMORY_REGION", this.profile);
@@ -193,9 +207,20 @@ export class Prober {
       const added = region ? libc.ioctlBuffer(BigInt(vm), region.request, slot) : { ret: -1n, errno: 0 };
       const read = added.ret === 0n ? runner.run(Number(vcpu.ret), accessProgram(FOUR_GIB, "read", 1)) : undefined;
       const high = read !== undefined && halted(read) && (read.out?.data as Uint8Array | undefined)?.[0] === 0xa5;
-      return { low, high, detail: `real-mode halt: ${low ? "KVM_EXIT_HLT" : "failed"}; long-mode read at 4 GiB: ${read?.exit?.reason ?? read?.errno ?? "not run"}` };
+      // Q4: KVM_HC_MAP_GPA_RANGE without KVM_CAP_EXIT_HYPERCALL enabled returns -KVM_ENOSYS
+      // to the guest and halts at once on mainline; on some hosts the vCPU never gets past it.
+      let hypercall = "not run (no long-mode guest)";
+      let hypercallsHang = false;
+      if (high) {
+        const h = runner.run(Number(vcpu.ret), hypercallProgram(KVM_HC_MAP_GPA_RANGE, [0n, 0n, 0n], runner.vendor()), HYPERCALL_PROBE_MS);
+        hypercallsHang = h.ret < 0n && h.errno === "EINTR" && h.exit?.reason === "KVM_EXIT_INTR";
+        hypercall = hypercallsHang
+          ? `KVM_HC_MAP_GPA_RANGE did not complete within ${HYPERCALL_PROBE_MS} ms (EINTR, KVM_EXIT_INTR): hypercall programs are bounded by ${HYPERCALL_BOUND_MS} ms`
+          : `KVM_HC_MAP_GPA_RANGE: ${h.exit?.reason ?? h.errno ?? "no exit"}`;
+      }
+      return { low, high, detail: `real-mode halt: ${low ? "KVM_EXIT_HLT" : "failed"}; long-mode read at 4 GiB: ${read?.exit?.reason ?? read?.errno ?? "not run"}`, hypercall, hypercallsHang };
     } catch (err) {
-      return { low: false, high: false, detail: err instanceof Error ? err.message : String(err) };
+      return { low: false, high: false, detail: err instanceof Error ? err.message : String(err), ...none };
     } finally {
       runner.dispose();
       for (const fd of fds.reverse()) libc.close(fd);
@@ -240,8 +265,9 @@ export class Prober {
       kvmModules: kvmModules(),
       cpu: cpuModel(),
       guestProbe: guest.detail,
+      hypercallProbe: guest.hypercall,
     };
-    return { features, host };
+    return { features, host, hypercallsHang: guest.hypercallsHang };
   }
 }
 

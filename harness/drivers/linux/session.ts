@@ -3,7 +3,7 @@
 // memslot pages and attribute ranges it may make the kernel allocate.
 import { existsSync } from "node:fs";
 import { DriverFailure } from "../../driver/contract.js";
-import { currentVmas, foreignOverlap, RangeSet, type Vma } from "./memory.js";
+import { currentVmas, foreignOverlap, MappingTable, permsOf, type Vma } from "./memory.js";
 import * as libc from "./libc.js";
 
 export type FdKind = "system" | "vm" | "vcpu" | "guest_memfd" | "memfd" | "restrictedmem" | "file";
@@ -50,8 +50,8 @@ export const kernelFd = (fd: bigint): bigint => BigInt.asIntN(32, fd);
 
 export class Session {
   readonly fds = new Map<number, FdKind>();
-  /** the case's own mappings, as the kernel would split them after partial munmaps */
-  readonly mappings = new RangeSet();
+  /** the case's own mappings with their permissions, as the kernel would split them after partial munmaps and mprotects */
+  readonly mappings = new MappingTable();
   private populated = 0n;
   private accessed = 0;
   private attributes = 0n;
@@ -93,20 +93,43 @@ export class Session {
     return ((len + this.pageSize - 1n) / this.pageSize) * this.pageSize;
   }
 
-  /** Refuse to touch mapped memory the session does not own (the driver's heap, code, stacks). Unmapped memory passes. */
-  requireOwnedRange(addr: bigint, len: bigint, what: string, vmas?: Vma[]): void {
+  /**
+   * Refuse to touch mapped memory the session does not own (the driver's heap,
+   * code, stacks). Unmapped memory passes. /proc/self/maps is read (or `vmas`
+   * used) only when the session's own mappings do not cover the whole range.
+   */
+  requireOwnedRange(addr: bigint, len: bigint, what: string, vmas?: Vma[] | (() => Vma[])): void {
     if (len <= 0n) return;
     const start = addr - (addr % this.pageSize);
     const end = this.roundUp(addr + len);
-    const vma = foreignOverlap(this.mappings, start, end, vmas);
+    if (this.mappings.uncovered(start, end).length === 0) return;
+    const vma = foreignOverlap(this.mappings, start, end, typeof vmas === "function" ? vmas() : vmas);
     if (vma) throw new DriverFailure("unsupported", `${what}: [0x${start.toString(16)}, 0x${end.toString(16)}) overlaps memory the driver itself uses (${vma.path || "anonymous"} at 0x${vma.start.toString(16)})`);
   }
 
-  /** requireOwnedRange for several ranges against one reading of /proc/self/maps. */
+  /** requireOwnedRange for several ranges against one reading of /proc/self/maps (none when the session's mappings cover them all). */
   requireOwnedRanges(ranges: readonly { addr: bigint; len: bigint; what: string }[]): void {
-    if (ranges.length === 0) return;
-    const vmas = currentVmas();
-    for (const r of ranges) this.requireOwnedRange(r.addr, r.len, r.what, vmas);
+    let vmas: Vma[] | undefined;
+    const read = () => (vmas ??= currentVmas());
+    for (const r of ranges) this.requireOwnedRange(r.addr, r.len, r.what, read);
+  }
+
+  /**
+   * What a load or store of [addr, addr+len) may touch, as VMAs for checkAccess():
+   * the session's own mappings. A part they do not cover is either unmapped
+   * (the access faults there: SIGSEGV, predicted without touching anything) or
+   * memory of the driver's, which load and store refuse: the case may reach only
+   * what it mapped. Only that uncovered part costs a read of /proc/self/maps.
+   */
+  accessVmas(addr: bigint, len: number, what: string): Vma[] {
+    if (len <= 0) return [];
+    const end = addr + BigInt(len);
+    if (addr < 0n || end > 1n << 64n) return [];
+    const start = addr - (addr % this.pageSize);
+    const last = this.roundUp(end);
+    const owned = this.mappings.within(start, last);
+    if (this.mappings.uncovered(start, last).length > 0) this.requireOwnedRange(addr, BigInt(len), what);
+    return owned;
   }
 
   /** Whether any byte of [addr, addr+len) is mapped at all. */
@@ -114,12 +137,23 @@ export class Session {
     return vmas.some((v) => v.start < addr + len && addr < v.end);
   }
 
-  addMapping(addr: bigint, len: bigint): void {
-    this.mappings.add(addr, addr + this.roundUp(len));
+  /** A mapping mmap returned: its pages, with the permissions of prot. */
+  addMapping(addr: bigint, len: bigint, prot = 0n, shared = false): void {
+    this.mappings.add(addr, addr + this.roundUp(len), { ...permsOf(prot), shared });
   }
 
   removeMapping(addr: bigint, len: bigint): void {
     this.mappings.remove(addr, addr + this.roundUp(len));
+  }
+
+  /** A successful mprotect: the pages of the session's mappings in the range have the new permissions. */
+  protectMapping(addr: bigint, len: bigint, prot: bigint): void {
+    this.mappings.protect(addr, addr + this.roundUp(len), permsOf(prot));
+  }
+
+  /** After a call that may have changed the session's mappings part-way and failed: take them from the kernel. */
+  resyncMappings(): void {
+    this.mappings.resync();
   }
 
   chargePopulate(bytes: bigint, what: string): void {

@@ -20,6 +20,7 @@ export const O_CLOEXEC = value("O_CLOEXEC");
 export const O_RDWR_CLOEXEC = value("O_RDWR") | O_CLOEXEC;
 export const PROT_READ = value("PROT_READ");
 export const PROT_WRITE = value("PROT_WRITE");
+export const PROT_EXEC = value("PROT_EXEC");
 export const PROT_RW = PROT_READ | PROT_WRITE;
 export const MAP_SHARED = value("MAP_SHARED");
 export const MAP_PRIVATE_ANONYMOUS = value("MAP_PRIVATE") | value("MAP_ANONYMOUS");

@@ -279,19 +279,19 @@ export class GuestRunner {
 
   // ---- running -------------------------------------------------------------
 
-  private armWatchdog(): libc.ThreadTimer {
+  private armWatchdog(timeoutMs: number): libc.ThreadTimer {
     if (!this.timer) {
       if (process.listenerCount(WATCHDOG_SIGNAL_NAME) === 0) process.on(WATCHDOG_SIGNAL_NAME, () => {});
       this.timer = libc.ThreadTimer.create(WATCHDOG_SIGNAL);
     }
-    this.timer.arm(this.o.timeoutMs);
+    this.timer.arm(timeoutMs);
     return this.timer;
   }
 
   /** KVM_RUN once under the watchdog; exit_reason is cleared first so a stale reason is never reported. */
-  private kvmRun(fd: number, run: bigint | undefined, arg = 0n): { ret: bigint; errno: number } {
+  private kvmRun(fd: number, run: bigint | undefined, arg = 0n, timeoutMs = this.o.timeoutMs): { ret: bigint; errno: number } {
     if (run !== undefined) libc.copyToAddress(run + BigInt(this.runLayout.exitReason), new Uint8Array(4));
-    const timer = this.armWatchdog();
+    const timer = this.armWatchdog(timeoutMs);
     try {
       return libc.ioctlValue(BigInt(fd), this.request("KVM_RUN"), arg);
     } finally {
@@ -340,7 +340,12 @@ export class GuestRunner {
     return run !== undefined ? { ...base, exit: this.decodeExit(run) } : base;
   }
 
-  run(fd: number, program: GuestProgram): RunOutcome {
+  /**
+   * Run a program under the watchdog: `timeoutMs` (default: the runner's) bounds
+   * this one program, e.g. a hypercall on a host where the probe saw hypercalls
+   * never complete.
+   */
+  run(fd: number, program: GuestProgram, timeoutMs = this.o.timeoutMs): RunOutcome {
     const vcpu = this.vcpus.get(fd);
     if (!vcpu) return this.rawRun(fd);
     this.guard(vcpu);
@@ -350,7 +355,7 @@ export class GuestRunner {
     this.settle(vcpu, fd, run);
     libc.copyToAddress(region, program.image);
     this.setRegisters(fd, program);
-    const r = this.kvmRun(fd, run);
+    const r = this.kvmRun(fd, run, 0n, timeoutMs);
     vcpu.ran = true;
     const exit = this.decodeExit(run);
     const outcome: RunOutcome = { ret: r.ret, exit, ...(r.ret < 0n ? { errno: this.o.spec.errnoName(r.errno) } : {}) };
