@@ -5,7 +5,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { UsageError } from "../../spec/errors.js";
 import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver, type Handshake, type Op, type OpResult, type ResetReport } from "./contract.js";
-import { opToWire, resultFromWire } from "./wire.js";
+import { jsonDepth, opToWire, resultFromWire } from "./wire.js";
+
+export { jsonDepth };
 import { schemaProblems } from "../../spec/validate.js";
 
 /** Replies are checked against the response half of the protocol schema only. */
@@ -16,25 +18,6 @@ export const MAX_LINE_BYTES = 16 * 1024 * 1024;
 export const MAX_REPLY_DEPTH = 64;
 /** How long the runner waits for a driver's stdout to close once the process has exited. */
 const DRAIN_AFTER_EXIT_MS = 500;
-
-/** The deepest nesting of objects and arrays in a JSON text, scanning no further than limit + 1. */
-export function jsonDepth(text: string, limit = MAX_REPLY_DEPTH): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \\ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) {
-      if (++depth > max) max = depth;
-      if (max > limit) return max;
-    } else if (c === 125 || c === 93) depth--;
-  }
-  return max;
-}
 
 /** Processes (by group) that must not outlive the runner. */
 const liveGroups = new Set<number>();
@@ -206,7 +189,7 @@ export class ChildProcessDriver implements Driver {
 
   private handleLine(line: string): void {
     let msg: Record<string, unknown>;
-    if (jsonDepth(line) > MAX_REPLY_DEPTH) return this.fail(new DriverFailure("protocol", `driver wrote a message nested deeper than ${MAX_REPLY_DEPTH} levels`), true);
+    if (jsonDepth(line, MAX_REPLY_DEPTH) > MAX_REPLY_DEPTH) return this.fail(new DriverFailure("protocol", `driver wrote a message nested deeper than ${MAX_REPLY_DEPTH} levels`), true);
     try {
       msg = JSON.parse(line) as Record<string, unknown>;
     } catch {

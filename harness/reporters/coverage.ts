@@ -1,8 +1,7 @@
 // Clause coverage: a clause is covered when at least one case that names it
 // passed. Computed from results, so several runs (hosts, profiles, drivers) merge.
 // Kept apart from code coverage of reference-impl/ (c8), which measures the model.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { writeReportFile } from "./files.js";
 import type { Spec } from "../../spec/index.js";
 import type { CaseResult, Reporter, RunInfo } from "../runner/run.js";
 
@@ -115,7 +114,6 @@ export class CoverageReporter implements Reporter {
   ) {}
 
   end(info: RunInfo, results: CaseResult[]): void {
-    mkdirSync(this.dir, { recursive: true });
-    writeFileSync(join(this.dir, COVERAGE_JSON), JSON.stringify(clauseCoverage(this.spec, [{ runInfo: info, cases: results }], this.allCases), null, 2) + "\n");
+    writeReportFile(this.dir, COVERAGE_JSON, JSON.stringify(clauseCoverage(this.spec, [{ runInfo: info, cases: results }], this.allCases), null, 2) + "\n");
   }
 }

@@ -245,6 +245,8 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
   let betweenCases: string | undefined;
   /** the driver that came through the last reset (not a fresh one) */
   let throughReset: Driver | undefined;
+  const onAbort = () => driver?.abort("the run was interrupted");
+  opts.signal?.addEventListener("abort", onAbort);
   try {
   for (const { c, area } of withArea) {
     if (opts.signal?.aborted) break;
@@ -332,6 +334,8 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
       if (driverFailures >= breakAfter && broken === undefined)
         broken = `the driver failed to start or reset ${driverFailures} times in a row (last: ${verdict.message ?? verdict.outcome})`;
     }
+    // The case in flight when the run is interrupted is left out, not blamed.
+    if (opts.signal?.aborted) break;
     const applied = expectations.classify(c.id, verdict.outcome);
     const message = [verdict.message, applied.note].filter((m) => m !== undefined).join(" — ");
     const result: CaseResult = {
@@ -351,6 +355,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
     for (const r of opts.reporters) r.caseDone?.(result);
   }
   } finally {
+    opts.signal?.removeEventListener("abort", onAbort);
     // Whatever happened above, the driver goes and the final reports are written for the finished cases.
     try {
       if (opts.signal?.aborted) driver?.abort("the run was interrupted");

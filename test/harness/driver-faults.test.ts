@@ -65,7 +65,7 @@ describe("driver faults (fault-injecting proxy driver)", function () {
   this.timeout(20000);
 
   it("measures JSON nesting without parsing", () => {
-    expect(jsonDepth('{"a":[1,{"b":"[[[["}]}')).to.equal(3);
+    expect(jsonDepth('{"a":[1,{"b":"[[[["}]}', 64)).to.equal(3);
     expect(jsonDepth("[".repeat(100000), 64)).to.equal(65);
   });
 
