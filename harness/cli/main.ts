@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // privmem-cts: conformance suite for the Linux KVM guest private memory uAPI.
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatProblem, InputError, type InputProblem } from "../../spec/errors.js";
 import { SPEC_DIR } from "../../spec/paths.js";
-import { displayPath, validator } from "../../spec/validate.js";
+import { displayPath } from "../../spec/validate.js";
 import { inputFileProblem, walkFiles } from "../case/load.js";
 import { oneLine } from "../reporters/ktap.js";
 import { DriverStartError } from "../runner/run.js";
@@ -40,7 +40,8 @@ function usage(): string {
 
 /**
  * The project's own spec files are input too: each must be a regular JSON file within bounds,
- * and the schemas must parse and compile, or the command stops with exit 2 naming the file.
+ * and the schemas must parse, or the command stops with exit 2 naming the file (a schema that
+ * parses but does not compile is reported when it is first used: see main()).
  */
 function checkSpecFiles(): void {
   const problems: InputProblem[] = [];
@@ -53,13 +54,6 @@ function checkSpecFiles(): void {
       } catch (e) {
         problems.push({ file: displayPath(f), pointer: "", expected: `valid JSON (${(e as Error).message})` });
       }
-    }
-  }
-  if (problems.length === 0) {
-    try {
-      for (const name of readdirSync(join(SPEC_DIR, "schema")).filter((n) => n.endsWith(".schema.json"))) validator(name);
-    } catch (e) {
-      problems.push({ file: displayPath(join(SPEC_DIR, "schema")), pointer: "", expected: `schemas that compile (${(e as Error).message})` });
     }
   }
   if (problems.length > 0) throw new InputError(problems);
@@ -114,6 +108,11 @@ async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof UsageError) {
       err(`privmem-cts ${name}: ${e.message}\n\n${cmd.help}`);
+      return EXIT_USAGE;
+    }
+    // ajv refusing one of spec/schema/*.json: bad input, not a bug of the runner.
+    if (e instanceof Error && /node_modules\/ajv\//.test(e.stack ?? "")) {
+      err(`privmem-cts: bad input, nothing was run:\n  ${displayPath(join(SPEC_DIR, "schema"))}: at /: expected schemas that compile (${e.message})`);
       return EXIT_USAGE;
     }
     err(`privmem-cts: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
