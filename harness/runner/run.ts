@@ -296,7 +296,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
       // A driver that came through the previous case's reset and dies (or writes garbage) in this
       // case may have failed during that reset: the case is run again on a fresh driver, and only
       // a failure that repeats is this case's.
-      if (first.inherited && first.err instanceof DriverFailure && (first.err.kind === "crash" || first.err.kind === "protocol")) {
+      if (!opts.signal?.aborted && first.inherited && first.err instanceof DriverFailure && (first.err.kind === "crash" || first.err.kind === "protocol")) {
         const again = await attempt();
         if (!again.started) first = { ...first, started: false, verdict: { ...first.verdict, message: `${first.verdict.message ?? ""}; ${again.verdict.message ?? ""}` } };
         else {
