@@ -35,16 +35,35 @@ function tokenize(src: string): string[] {
   return out;
 }
 
+/** Bounds: an expression's length and nesting, and the size of any value it computes. */
+export const MAX_EXPR_CHARS = 4096;
+export const MAX_EXPR_DEPTH = 64;
+/** Values are kept within 4096 bits: enough for any uAPI field (the widest is 64), far from a runaway `1<<100000000`. */
+export const MAX_VALUE_BITS = 4096;
+
 const cache = new Map<string, Node>();
+
+function bits(v: bigint): number {
+  return (v < 0n ? -v : v).toString(16).length * 4;
+}
+
+function bounded(v: bigint, src: string): bigint {
+  if (v >= -(1n << 64n) && v < 1n << 64n) return v;
+  if (bits(v) > MAX_VALUE_BITS) throw new ExprError(`a value wider than ${MAX_VALUE_BITS} bits in "${src.slice(0, 200)}"`);
+  return v;
+}
 
 export function parse(src: string): Node {
   const hit = cache.get(src);
   if (hit) return hit;
+  if (src.length > MAX_EXPR_CHARS) throw new ExprError(`an expression of at most ${MAX_EXPR_CHARS} characters (this one has ${src.length})`);
   const toks = tokenize(src);
+  let depth = 0;
   let i = 0;
   const peek = () => toks[i];
   const level = (n: number): Node => {
     if (n === BINARY.length) return unary();
+    if (n === 0 && ++depth > MAX_EXPR_DEPTH) throw new ExprError(`an expression nested at most ${MAX_EXPR_DEPTH} levels deep in "${src.slice(0, 200)}"`);
     let a = level(n + 1);
     while (peek() !== undefined && BINARY[n]!.includes(peek()!)) {
       const op = toks[i++]!;
@@ -56,7 +75,10 @@ export function parse(src: string): Node {
     const t = peek();
     if (t === "-" || t === "~" || t === "!") {
       i++;
-      return { k: "un", op: t, a: unary() };
+      if (++depth > MAX_EXPR_DEPTH) throw new ExprError(`an expression nested at most ${MAX_EXPR_DEPTH} levels deep in "${src.slice(0, 200)}"`);
+      const a = unary();
+      depth--;
+      return { k: "un", op: t, a };
     }
     return primary();
   };
@@ -65,6 +87,7 @@ export function parse(src: string): Node {
     if (t === undefined) throw new ExprError(`"${src}" ends too early`);
     if (t === "(") {
       const e = level(0);
+      depth--;
       if (toks[i++] !== ")") throw new ExprError(`missing ")" in "${src}"`);
       return e;
     }
@@ -121,11 +144,17 @@ export function evaluate(node: Node, scope: Scope, src = ""): bigint {
         case "<=": return b(x <= y);
         case ">": return b(x > y);
         case ">=": return b(x >= y);
-        case "<<": return x << y;
-        case ">>": return x >> y;
-        case "+": return x + y;
-        case "-": return x - y;
-        case "*": return x * y;
+        case "<<":
+          if (y > BigInt(MAX_VALUE_BITS) || (x !== 0n && bits(x) + Number(y) > MAX_VALUE_BITS + 4)) throw new ExprError(`a shift past ${MAX_VALUE_BITS} bits in "${src.slice(0, 200)}"`);
+          return x << y;
+        case ">>":
+          if (y < 0n && (-y > BigInt(MAX_VALUE_BITS) || bits(x) - Number(y) > MAX_VALUE_BITS + 4)) throw new ExprError(`a shift past ${MAX_VALUE_BITS} bits in "${src.slice(0, 200)}"`);
+          return x >> y;
+        case "+": return bounded(x + y, src);
+        case "-": return bounded(x - y, src);
+        case "*":
+          if (bits(x) + bits(y) > MAX_VALUE_BITS + 8) throw new ExprError(`a value wider than ${MAX_VALUE_BITS} bits in "${src.slice(0, 200)}"`);
+          return x * y;
         case "/":
         case "%":
           if (y === 0n) throw new ExprError(`division by zero in "${src}"`);

@@ -2,7 +2,7 @@
 // TypeScript scenario suites. Parameters are expanded into cases, ids are made,
 // and everything a schema cannot check is checked here, before anything runs:
 // unique ids, known clauses and features, bound names, controls for error cases.
-import { readdirSync, statSync, existsSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, lstatSync, openSync, readSync, readdirSync, realpathSync, statSync, constants } from "node:fs";
 import { join, relative, extname } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Spec } from "../../spec/index.js";
@@ -11,6 +11,7 @@ import { InputError, type InputProblem, pointer } from "../../spec/errors.js";
 import { PROJECT_ROOT } from "../../spec/paths.js";
 import { displayPath, readJson, schemaProblems } from "../../spec/validate.js";
 import { OPS, type ParamSpec } from "../driver/ops.js";
+import { jsonDepth } from "../driver/wire.js";
 import { DEFAULT_SUITE_ARCH } from "../driver/schemas.js";
 import { isOpName } from "../driver/contract.js";
 import { ExprError, parse, references } from "./expr.js";
@@ -43,11 +44,33 @@ export interface LoadedSuites {
   files: string[];
 }
 
+class TooManyCombinations extends Error {
+  constructor(readonly count: number) {
+    super(`at most ${MAX_COMBINATIONS} parameter combinations per case (these params make ${count})`);
+  }
+}
+
+/** expandParams, with a product over the bound reported as a problem at the case's params. */
+function combinations(params: Parameters<typeof expandParams>[0], file: string, at: string, problems: InputProblem[]): Combination[] {
+  try {
+    return expandParams(params);
+  } catch (err) {
+    if (!(err instanceof TooManyCombinations)) throw err;
+    problems.push({ file, pointer: at, expected: err.message });
+    return [];
+  }
+}
+
 type Combination = { labels: [string, string][]; values: Record<string, ParamValue> };
 
 /** Expand `params` into combinations, keeping declaration order for ids. */
 export function expandParams(params: SuiteFile["cases"][number]["params"] | ScenarioSuite["cases"][number]["variants"]): Combination[] {
   if (params === undefined) return [{ labels: [], values: {} }];
+  if (!Array.isArray(params)) {
+    let n = 1;
+    for (const spec of Object.values(params)) n *= Array.isArray(spec) ? spec.length : Object.keys(spec).length;
+    if (n > MAX_COMBINATIONS) throw new TooManyCombinations(n);
+  }
   if (Array.isArray(params)) return params.map((p) => ({ labels: Object.entries(p).map(([k, v]) => [k, String(v)]), values: { ...p } }));
   let combos: Combination[] = [{ labels: [], values: {} }];
   for (const [name, spec] of Object.entries(params)) {
@@ -57,21 +80,97 @@ export function expandParams(params: SuiteFile["cases"][number]["params"] | Scen
   return combos;
 }
 
-/** Every file below dir, in name order. */
-export function walkFiles(dir: string): string[] {
+/** Bounds on input files: size, JSON nesting, and how many cases one definition may expand into. */
+export const MAX_INPUT_BYTES = 16 * 1024 * 1024;
+export const MAX_INPUT_DEPTH = 128;
+export const MAX_COMBINATIONS = 10000;
+
+/**
+ * Why an input file cannot be read as one, or undefined when it can: it must be a regular file
+ * (not a FIFO, a device or a socket, which could block or never end), within MAX_INPUT_BYTES,
+ * and for JSON, nested no deeper than MAX_INPUT_DEPTH.
+ */
+export function inputFileProblem(file: string): InputProblem | undefined {
+  const at = (expected: string): InputProblem => ({ file: displayPath(file), pointer: "", expected });
+  let fd: number;
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    return at(`a readable file (${(err as Error).message})`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return at(`a regular file (this is a ${st.isFIFO() ? "FIFO" : st.isCharacterDevice() || st.isBlockDevice() ? "device" : st.isSocket() ? "socket" : st.isDirectory() ? "directory" : "special file"})`);
+    if (st.size > MAX_INPUT_BYTES) return at(`a file of at most ${MAX_INPUT_BYTES} bytes (it has ${st.size})`);
+    if (!file.endsWith(".json")) return undefined;
+    const buf = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < st.size) {
+      const n = readSync(fd, buf, got, st.size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    if (jsonDepth(buf.toString("utf8", 0, got), MAX_INPUT_DEPTH) > MAX_INPUT_DEPTH) return at(`JSON nested at most ${MAX_INPUT_DEPTH} levels deep`);
+    return undefined;
+  } catch (err) {
+    return at(`a readable file (${(err as Error).message})`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Every file below dir, in name order. Links are followed once; loops and dangling links are problems. */
+export function walkFiles(dir: string, problems?: InputProblem[], seen: Set<string> = new Set()): string[] {
   const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
+  const problem = (file: string, expected: string) => {
+    if (problems) problems.push({ file: displayPath(file), pointer: "", expected });
+    else throw new InputError([{ file: displayPath(file), pointer: "", expected }]);
+  };
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch (err) {
+    problem(dir, `a directory that can be read (${(err as Error).message})`);
+    return out;
+  }
+  if (seen.has(real)) {
+    problem(dir, `no directory reached twice (a symlink loop leads back to ${displayPath(real)})`);
+    return out;
+  }
+  seen.add(real);
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch (err) {
+    problem(dir, `a directory that can be read (${(err as Error).message})`);
+    return out;
+  }
+  for (const name of names) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) for (const f of walkFiles(p)) out.push(f);
+    let st;
+    try {
+      st = lstatSync(p).isSymbolicLink() ? statSync(p) : lstatSync(p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problem(p, code === "ELOOP" ? "a link that resolves (this one loops)" : code === "ENOENT" ? "a link to something that exists (this one dangles)" : `a readable entry (${(err as Error).message})`);
+      continue;
+    }
+    if (st.isDirectory()) for (const f of walkFiles(p, problems, seen)) out.push(f);
     else out.push(p);
   }
   return out;
 }
 
-/** A TypeScript suite under the project is loaded from its compiled form in dist/. */
+/**
+ * The module a code suite is imported from. Importing runs its code, so only the files the
+ * suite format defines are imported: a `*.ts` suite under the project (from its compiled form
+ * in dist/), and outside it compiled suites named `*.suite.js` or `*.suite.mjs`. Other .js and
+ * .mjs files below --suites are never imported.
+ */
 function moduleFor(file: string): string | undefined {
   const ext = extname(file);
-  if (ext === ".js" || ext === ".mjs") return file;
+  if (ext === ".js" || ext === ".mjs") return /\.suite\.m?js$/.test(file) ? file : undefined;
   if (ext !== ".ts" || file.endsWith(".d.ts")) return undefined;
   const rel = relative(PROJECT_ROOT, file);
   if (rel.startsWith("..")) return undefined;
@@ -110,9 +209,19 @@ export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuit
       problems.push({ file: displayPath(dir), pointer: "", expected: "a directory of suites" });
       continue;
     }
-    const all = statSync(dir).isDirectory() ? walkFiles(dir) : [dir];
-    const shared = loadSharedFixtures(all, problems);
+    const all = statSync(dir).isDirectory() ? walkFiles(dir, problems) : [dir];
+    const unreadable = new Set<string>();
     for (const file of all) {
+      if (!file.endsWith(".json") && moduleFor(file) === undefined) continue;
+      const bad = inputFileProblem(file);
+      if (bad) {
+        problems.push(bad);
+        unreadable.add(file);
+      }
+    }
+    const shared = loadSharedFixtures(all.filter((f) => !unreadable.has(f)), problems);
+    for (const file of all) {
+      if (unreadable.has(file)) continue;
       if (file.endsWith(FIXTURES_SUFFIX)) files.push(displayPath(file));
       else if (file.endsWith(".json")) {
         files.push(displayPath(file));
@@ -146,7 +255,7 @@ function loadScenarioSuite(suite: ScenarioSuite, file: string, problems: InputPr
   suite.cases.forEach((c, i) => {
     const fixture = c.fixture === undefined ? undefined : suite.fixtures?.[c.fixture];
     if (c.fixture !== undefined && !fixture) problems.push({ file, pointer: pointer("cases", i, "fixture"), expected: `a fixture defined in the suite (${c.fixture} is not)` });
-    for (const combo of expandParams(c.variants)) {
+    for (const combo of combinations(c.variants, file, pointer("cases", i, "variants"), problems)) {
       for (const [k, label] of combo.labels)
         if (LABEL_FORBIDDEN.test(label)) problems.push({ file, pointer: pointer("cases", i, "variants", k), expected: `variant values (or labels) without ; , : # = or spaces, which would break the case id (${JSON.stringify(label)})` });
       out.push({
@@ -217,7 +326,7 @@ function loadJsonSuite(file: string, shared: SharedFixtures, problems: InputProb
       fx.steps.forEach((s, j) => steps.push(toStep(s, pointer("fixtures", name, "steps", j), fromShared?.file ?? disp)));
     });
     c.steps.forEach((s, j) => steps.push(toStep(s, pointer("cases", i, "steps", j))));
-    for (const combo of expandParams(c.params)) {
+    for (const combo of combinations(c.params, disp, pointer("cases", i, "params"), problems)) {
       for (const [k, label] of combo.labels)
         if (LABEL_FORBIDDEN.test(label)) problems.push({ file: disp, pointer: pointer("cases", i, "params", k), expected: `parameter values (or labels) without ; , : # = or spaces, which would break the case id (${JSON.stringify(label)})` });
       out.push({

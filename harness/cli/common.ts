@@ -1,15 +1,23 @@
 // Shared CLI plumbing: option parsing that reports usage errors, and stdout/stderr helpers.
-import { isAbsolute, relative } from "node:path";
+import { isAbsolute, relative, resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UsageError } from "../../spec/errors.js";
 
 export { UsageError };
 
 export const DEFAULT_TIMEOUT_MS = 10000;
+/** The longest delay a Node.js timer can wait (2^31-1 ms); a longer one fires at once. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Where reports go by default: reports/ in the current directory (not the installed package). */
+export function defaultReportsDir(): string {
+  return resolve("reports");
+}
 
 export function parseTimeout(text: string): number {
   const ms = Number(text);
   if (!Number.isInteger(ms) || ms <= 0) throw new UsageError(`--timeout must be a positive integer of milliseconds (got ${text})`);
+  if (ms > MAX_TIMEOUT_MS) throw new UsageError(`--timeout must be at most ${MAX_TIMEOUT_MS} ms (about 24.8 days; got ${text})`);
   return ms;
 }
 

@@ -4,15 +4,15 @@ import { existsSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { InputError } from "../../spec/errors.js";
 import { loadSpec } from "../../spec/index.js";
-import { REPORTS_DIR, SUITES_DIR } from "../../spec/paths.js";
+import { SUITES_DIR } from "../../spec/paths.js";
 import { readJson } from "../../spec/validate.js";
-import { loadSuites, walkFiles } from "../case/load.js";
+import { inputFileProblem, loadSuites, walkFiles } from "../case/load.js";
 import { driverChoice, REFERENCE_MATRIX } from "../drivers/index.js";
 import { clauseCoverage, formatCoverage, type RunResults } from "../reporters/coverage.js";
 import { RESULTS_JSON } from "../reporters/files.js";
 import { Expectations } from "../runner/expectations.js";
 import { run } from "../runner/run.js";
-import { err, json, out, parse } from "./common.js";
+import { defaultReportsDir, err, json, out, parse } from "./common.js";
 
 export const COVERAGE_HELP = `privmem-cts coverage [--json] [--results PATH ...]
 
@@ -31,9 +31,11 @@ export async function cmdCoverage(argv: string[]): Promise<number> {
   const spec = loadSpec();
   const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
   for (const p of o.results ?? []) if (!existsSync(resolve(p))) throw new InputError([{ file: p, pointer: "", expected: "a results.json file or a directory holding some" }]);
-  const defaultDir = join(REPORTS_DIR, "latest");
+  const defaultDir = join(defaultReportsDir(), "latest");
   const paths = (o.results ?? (existsSync(defaultDir) ? [defaultDir] : [])).flatMap((p) => findResults(resolve(p)));
   let runs: RunResults[];
+  const unreadable = paths.map(inputFileProblem).filter((p) => p !== undefined);
+  if (unreadable.length > 0) throw new InputError(unreadable);
   if (paths.length > 0) runs = paths.map((p) => readJson(p) as RunResults);
   else {
     if (!o.json) err("privmem-cts: no results found; running the suites against the reference matrix in process");

@@ -1,14 +1,18 @@
 // `privmem-cts docs`: one Markdown page per ioctl or object — layout tables, the
 // clauses with their sources and per-profile differences, and the cases that
 // cover each clause — plus an index.
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadSpec, type Clause, type Spec } from "../../spec/index.js";
 import { formatRequest } from "../../spec/ioc.js";
-import { REPORTS_DIR, SUITES_DIR } from "../../spec/paths.js";
+import { SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../case/load.js";
-import { err, parse, shownPath } from "./common.js";
-import { markdownCell as cell } from "../reporters/text.js";
+import { defaultReportsDir, err, parse, shownPath } from "./common.js";
+import { markdownCell } from "../reporters/text.js";
+import { ensureDir, writeReportFile } from "../reporters/files.js";
+
+/** Text from the spec in a Markdown page: <, > and & as entities, so it is never read as HTML. */
+const md = (s: string) => s.replace(/[<>&]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;" })[c]!);
+const cell = (s: string) => markdownCell(md(s));
 
 export const DOCS_HELP = `privmem-cts docs [--out DIR]
 
@@ -49,14 +53,14 @@ function ioctlSection(spec: Spec, name: string): string[] {
 }
 
 function clauseSection(c: Clause, coveredBy: string[]): string[] {
-  const lines = [`### ${c.id}${c.title ? ` — ${c.title}` : ""}`, "", c.statement, ""];
+  const lines = [`### ${c.id}${c.title ? ` — ${md(c.title)}` : ""}`, "", md(c.statement), ""];
   lines.push("| profiles | rule in these profiles |", "|---|---|");
   for (const [set, v] of Object.entries(c.profiles)) {
     const text = [v.statement, v.errno ? `errno ${v.errno.join(" or ")}` : "", v.result ? `result: ${v.result}` : "", v.note ? `note: ${v.note}` : ""].filter(Boolean).join("; ") || "holds as stated";
     lines.push(`| ${set} | ${cell(text)} |`);
   }
-  lines.push("", `Sources (${c.verification.status}${c.verification.note ? `: ${c.verification.note}` : ""}):`);
-  for (const s of c.sources) lines.push(`- ${s.ref.startsWith(`${s.kind}:`) ? s.ref : `${s.kind}: ${s.ref}`}${s.note ? ` — ${s.note}` : ""}`);
+  lines.push("", `Sources (${c.verification.status}${c.verification.note ? `: ${md(c.verification.note)}` : ""}):`);
+  for (const s of c.sources) lines.push(`- ${md(s.ref.startsWith(`${s.kind}:`) ? s.ref : `${s.kind}: ${s.ref}`)}${s.note ? ` — ${md(s.note)}` : ""}`);
   if (c.arch) lines.push(`- architectures: ${c.arch.join(", ")}`);
   lines.push("", coveredBy.length ? `Named by ${coveredBy.length} case(s): ${coveredBy.slice(0, 20).map((id) => `\`${id}\``).join(", ")}${coveredBy.length > 20 ? ", ..." : ""}` : "**No case names this clause yet.**", "");
   return lines;
@@ -64,19 +68,19 @@ function clauseSection(c: Clause, coveredBy: string[]): string[] {
 
 export async function cmdDocs(argv: string[]): Promise<number> {
   const { values: o } = parse(argv, { out: { type: "string" } });
-  const dir = resolve(o.out ?? join(REPORTS_DIR, "docs"));
+  const dir = resolve(o.out ?? join(defaultReportsDir(), "docs"));
   const spec = loadSpec();
   const { cases } = await loadSuites(spec, [SUITES_DIR]);
   const byClause = new Map<string, string[]>();
   for (const c of cases) for (const id of c.clauses) byClause.set(id, [...(byClause.get(id) ?? []), c.id]);
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   const index = ["# privmem-cts: the KVM guest private memory uAPI", "", `${spec.clauses.length} clauses in ${spec.areas.length} areas; ${cases.length} cases.`, "", "## Profiles", ""];
-  for (const p of spec.profiles) index.push(`- **${p.name}** (${p.date}, ${p.kind}): ${p.title}`);
+  for (const p of spec.profiles) index.push(`- **${p.name}** (${p.date}, ${p.kind}): ${md(p.title)}`);
   const pages = new Map<string, Clause[]>();
   for (const c of spec.clauses) pages.set(c.subject, [...(pages.get(c.subject) ?? []), c]);
   for (const area of spec.areas) {
-    index.push("", `## ${area.area}: ${area.title}`, "");
-    if (area.description) index.push(area.description, "");
+    index.push("", `## ${area.area}: ${md(area.title)}`, "");
+    if (area.description) index.push(md(area.description), "");
     for (const subject of area.subjects) {
       const n = spec.clauses.filter((c) => c.area === area.area && c.subject === subject).length;
       index.push(`- [${subject}](${slug(subject)}.md) — ${n} clause(s) in this area`);
@@ -88,9 +92,9 @@ export async function cmdDocs(argv: string[]): Promise<number> {
     if (!spec.ioctlRevisions(subject).length && spec.structs.has(struct)) lines.push("## Layout", "", ...layoutTable(spec, struct));
     lines.push("## Clauses", "");
     for (const c of clauses) lines.push(...clauseSection(c, byClause.get(c.id) ?? []));
-    writeFileSync(join(dir, `${slug(subject)}.md`), lines.join("\n"));
+    writeReportFile(dir, `${slug(subject)}.md`, lines.join("\n"));
   }
-  writeFileSync(join(dir, "index.md"), index.join("\n") + "\n");
+  writeReportFile(dir, "index.md", index.join("\n") + "\n");
   err(`privmem-cts: wrote ${pages.size + 1} pages to ${shownPath(dir)}`);
   return 0;
 }

@@ -1,6 +1,12 @@
 #!/usr/bin/env node
 // privmem-cts: conformance suite for the Linux KVM guest private memory uAPI.
-import { formatProblem, InputError } from "../../spec/errors.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { formatProblem, InputError, type InputProblem } from "../../spec/errors.js";
+import { SPEC_DIR } from "../../spec/paths.js";
+import { displayPath } from "../../spec/validate.js";
+import { inputFileProblem, walkFiles } from "../case/load.js";
+import { oneLine } from "../reporters/ktap.js";
 import { DriverStartError } from "../runner/run.js";
 import { packageVersion } from "../../spec/paths.js";
 import { EXIT_FAILED, EXIT_USAGE } from "../runner/outcomes.js";
@@ -34,8 +40,39 @@ function usage(): string {
   return lines.join("\n");
 }
 
+/**
+ * The project's own spec files are input too: each must be a regular JSON file within bounds,
+ * and the schemas must parse, or the command stops with exit 2 naming the file (a schema that
+ * parses but does not compile is reported when it is first used: see main()).
+ */
+function checkSpecFiles(): void {
+  const problems: InputProblem[] = [];
+  for (const f of walkFiles(SPEC_DIR, problems)) if (f.endsWith(".json")) {
+    const bad = inputFileProblem(f);
+    if (bad) problems.push(bad);
+    else if (f.endsWith(".schema.json")) {
+      try {
+        JSON.parse(readFileSync(f, "utf8"));
+      } catch (e) {
+        problems.push({ file: displayPath(f), pointer: "", expected: `valid JSON (${(e as Error).message})` });
+      }
+    }
+  }
+  if (problems.length > 0) throw new InputError(problems);
+}
+
+/** A reader that went away (privmem-cts ... | head): stop writing quietly. */
+function quietOnEpipe(name: string): void {
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    // A run goes on to write its reports; any other command has nothing left to do.
+    if (name !== "run") process.exit(process.exitCode ?? 0);
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  quietOnEpipe(name ?? "");
   if (name === undefined) {
     err(usage());
     return EXIT_USAGE;
@@ -58,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
+    checkSpecFiles();
     return await cmd.run(rest);
   } catch (e) {
     if (e instanceof InputError) {
@@ -65,12 +103,18 @@ async function main(argv: string[]): Promise<number> {
       return EXIT_USAGE;
     }
     if (e instanceof DriverStartError) {
-      out(`Bail out! ${e.message}`);
+      // A KTAP document even when nothing ran: the version line, then the bail-out.
+      out(`KTAP version 1\nBail out! ${oneLine(e.message)}`);
       err(`privmem-cts: ${e.message}`);
       return EXIT_FAILED;
     }
     if (e instanceof UsageError) {
       err(`privmem-cts ${name}: ${e.message}\n\n${cmd.help}`);
+      return EXIT_USAGE;
+    }
+    // ajv refusing one of spec/schema/*.json: bad input, not a bug of the runner.
+    if (e instanceof Error && /node_modules\/ajv\//.test(e.stack ?? "")) {
+      err(`privmem-cts: bad input, nothing was run:\n  ${displayPath(join(SPEC_DIR, "schema"))}: at /: expected schemas that compile (${e.message})`);
       return EXIT_USAGE;
     }
     err(`privmem-cts: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

@@ -1,18 +1,17 @@
 // `privmem-cts run`: the main job.
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadSpec } from "../../spec/index.js";
-import { EXPECTATIONS_DIR, REPORTS_DIR, SUITES_DIR } from "../../spec/paths.js";
+import { EXPECTATIONS_DIR, SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../case/load.js";
 import { driverChoice, hostLabel, REFERENCE_MATRIX } from "../drivers/index.js";
 import { compileFilters } from "../case/query.js";
 import { Expectations } from "../runner/expectations.js";
 import { run, type CaseResult, type Reporter, type RunInfo } from "../runner/run.js";
 import { KtapReporter } from "../reporters/ktap.js";
-import { JsonlReporter, JsonReporter, JunitReporter, junitXml } from "../reporters/files.js";
+import { claimOutDir, JsonlReporter, JsonReporter, JunitReporter, junitXml, writeReportFile } from "../reporters/files.js";
 import { clauseCoverage, COVERAGE_JSON, CoverageReporter } from "../reporters/coverage.js";
 import { matrixHtml, type MatrixRun } from "../reporters/html.js";
-import { DEFAULT_TIMEOUT_MS, err, parse, parseTimeout, shownPath, UsageError } from "./common.js";
+import { DEFAULT_TIMEOUT_MS, defaultReportsDir, err, parse, parseTimeout, shownPath, UsageError } from "./common.js";
 import { EXIT_OK, type OutcomeName } from "../runner/outcomes.js";
 import { CaptureReporter } from "../capture/capture.js";
 import { packageVersion } from "../../spec/paths.js";
@@ -127,17 +126,28 @@ export async function cmdRun(argv: string[]): Promise<number> {
   // What a repro command needs beyond the driver and the case id.
   const reproExtra = [...(o.suites ?? []).flatMap((d) => ["--suites", resolve(d)]), ...(timeoutMs !== DEFAULT_TIMEOUT_MS ? ["--timeout", String(timeoutMs)] : [])];
 
-  const outDir = resolve(o.out ?? join(REPORTS_DIR, "latest"));
+  const outDir = resolve(o.out ?? join(defaultReportsDir(), "latest"));
+  claimOutDir(outDir);
+  // SIGINT/SIGTERM: stop, write the reports of the finished cases, exit 128+signal (a second one exits at once).
+  const stop = new AbortController();
+  let stopCode: number | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stop.signal.aborted) process.exit(stopCode);
+    stopCode = sig === "SIGINT" ? 130 : 143;
+    stop.abort();
+  };
+  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
   if (nested && o.reporter === "ktap") process.stdout.write(`KTAP version 1\n1..${configs.length}\n`);
   let exitCode = EXIT_OK;
   const merged: MatrixRun[] = [];
   for (const [i, { cfg, choice }] of choices.entries()) {
+    if (stop.signal.aborted) break;
     const label = nested ? `${cfg.profile ?? "default"}@${cfg.host === undefined ? "default" : hostLabel(cfg.host)}` : choice.label;
     const dir = nested ? join(outDir, label) : outDir;
     const reporters: Reporter[] = [new JsonlReporter(dir, o.trace), new JsonReporter(dir), new JunitReporter(dir), new CoverageReporter(spec, dir, cases)];
     if (o.reporter === "ktap") reporters.unshift(new KtapReporter(process.stdout, nested ? "  " : ""));
     else reporters.push(new StdoutFileReporter(o.reporter as "json" | "junit"));
-    if (process.stderr.isTTY) reporters.push(new ProgressReporter());
+    if (process.stderr.isTTY && !process.stdout.isTTY) reporters.push(new ProgressReporter());
     const capture = o.capture === undefined ? undefined : new CaptureReporter(resolve(o.capture), packageVersion(), ["npx", "privmem-cts", "run", ...argv].join(" "));
     if (capture) reporters.push(capture);
     const result = await run({
@@ -151,6 +161,7 @@ export async function cmdRun(argv: string[]): Promise<number> {
       reporters,
       keepTrace: o.trace || capture !== undefined,
       suiteFiles: files,
+      signal: stop.signal,
     });
     if (nested && o.reporter === "ktap") process.stdout.write(`${result.exitCode === EXIT_OK ? "ok" : "not ok"} ${i + 1} ${o.driver} ${label}\n`);
     exitCode = Math.max(exitCode, result.exitCode);
@@ -165,8 +176,8 @@ export async function cmdRun(argv: string[]): Promise<number> {
     const unused = result.unusedExpectations;
     if (unused.length > 0 && filters.length === 0 && !result.info.skippedRun) err(`privmem-cts: ${unused.length} expectation entries matched no case: ${unused.map((e) => e.query).join(", ")}`);
   }
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, MATRIX_HTML), matrixHtml(spec, merged));
-  if (nested) writeFileSync(join(outDir, COVERAGE_JSON), JSON.stringify(clauseCoverage(spec, merged, cases), null, 2) + "\n");
-  return exitCode;
+  writeReportFile(outDir, MATRIX_HTML, matrixHtml(spec, merged));
+  if (nested) writeReportFile(outDir, COVERAGE_JSON, JSON.stringify(clauseCoverage(spec, merged, cases), null, 2) + "\n");
+  process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+  return stopCode ?? exitCode;
 }

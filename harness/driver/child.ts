@@ -3,13 +3,43 @@
 // the process does wrong (dies, hangs, writes garbage) surfaces as a DriverFailure
 // for the operation in flight; the runner then starts a fresh process.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { createInterface } from "node:readline";
+import { UsageError } from "../../spec/errors.js";
 import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver, type Handshake, type Op, type OpResult, type ResetReport } from "./contract.js";
-import { opToWire, resultFromWire } from "./wire.js";
+import { jsonDepth, opToWire, resultFromWire } from "./wire.js";
+
+export { jsonDepth };
 import { schemaProblems } from "../../spec/validate.js";
 
 /** Replies are checked against the response half of the protocol schema only. */
 const RESPONSE_SCHEMA = "protocol.schema.json#/$defs/response";
+
+/** Bounds on what a driver may write: longest line (bytes) and deepest nesting of a reply. */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+export const MAX_REPLY_DEPTH = 64;
+/** How long the runner waits for a driver's stdout to close once the process has exited. */
+const DRAIN_AFTER_EXIT_MS = 500;
+
+/** Processes (by group) that must not outlive the runner. */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    /* already gone */
+  }
+}
+function trackGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  liveGroups.add(pid);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on("exit", () => {
+      for (const g of liveGroups) killGroup(g);
+    });
+  }
+}
 
 interface Pending {
   resolve: (msg: Record<string, unknown>) => void;
@@ -37,13 +67,31 @@ export class ChildProcessDriver implements Driver {
   private dead: DriverFailure | undefined;
   private hs: Handshake | undefined;
 
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  private exited = false;
+  /** set when the driver failed while no request was in flight (between operations) */
+  private idleFailure: DriverFailure | undefined;
+
   private constructor(private readonly child: ChildProcessWithoutNullStreams) {
-    const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
-    lines.on("line", (line) => this.onLine(line));
+    trackGroup(child.pid);
+    child.stdout.on("data", (chunk: Buffer) => this.onData(chunk));
     child.stderr.setEncoding("utf8");
     // "close" comes after stdout is drained, so a reply written just before exiting still counts.
-    child.on("close", (code, signal) => {
-      this.fail(new DriverFailure("crash", signal ? `driver process was killed by ${signal}` : `driver process exited with status ${code}`));
+    child.on("close", (code, signal) => this.onGone(code, signal));
+    // A descendant that keeps stdout open must not keep the runner waiting: once the driver
+    // itself has exited, its process group goes, and stdout gets a short time to drain.
+    child.on("exit", (code, signal) => {
+      this.exited = true;
+      killGroup(child.pid);
+      liveGroups.delete(child.pid!);
+      setTimeout(() => {
+        if (child.stdout.destroyed && child.stderr.destroyed) return;
+        child.stdout.destroy();
+        child.stderr.destroy();
+        this.onGone(code, signal);
+        child.emit("close", code, signal);
+      }, DRAIN_AFTER_EXIT_MS).unref();
     });
     child.on("error", (err) => this.fail(new DriverFailure("crash", `driver process could not run: ${err.message}`)));
     child.stdin.on("error", () => {
@@ -51,8 +99,57 @@ export class ChildProcessDriver implements Driver {
     });
   }
 
+  private gone = false;
+  private onGone(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.fail(new DriverFailure("crash", signal ? `driver process was killed by ${signal}` : `driver process exited with status ${code}`));
+  }
+
+  /** Split stdout into lines, refusing a line longer than MAX_LINE_BYTES before it is buffered whole. */
+  private onData(chunk: Buffer): void {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl < 0) break;
+      const piece = chunk.subarray(start, nl);
+      const line = this.partialBytes === 0 ? piece : Buffer.concat([...this.partial, piece]);
+      this.partial = [];
+      this.partialBytes = 0;
+      start = nl + 1;
+      if (line.length > MAX_LINE_BYTES) return this.tooLong();
+      this.onLine(line.toString("utf8").replace(/\r$/, ""));
+      if (this.dead) return;
+    }
+    if (start < chunk.length) {
+      this.partial.push(chunk.subarray(start));
+      this.partialBytes += chunk.length - start;
+      if (this.partialBytes > MAX_LINE_BYTES) this.tooLong();
+    }
+  }
+
+  private tooLong(): void {
+    this.partial = [];
+    this.partialBytes = 0;
+    this.child.stdout.destroy();
+    this.fail(new DriverFailure("protocol", `driver wrote a line longer than ${MAX_LINE_BYTES} bytes`), true);
+  }
+
+  /** Why the driver failed while idle (after its last reply, before the next request), if it did. */
+  get failedIdle(): DriverFailure | undefined {
+    return this.idleFailure;
+  }
+
   static async start(opts: ChildDriverOptions): Promise<ChildProcessDriver> {
-    const child = spawn(opts.command, opts.args, { stdio: ["pipe", "pipe", "pipe"], env: opts.env ?? process.env });
+    // Leading NAME=value words set the driver's environment, as a shell would.
+    const env = { ...(opts.env ?? process.env) };
+    const words = [opts.command, ...opts.args];
+    while (words.length > 1 && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0]!)) {
+      const w = words.shift()!;
+      env[w.slice(0, w.indexOf("="))] = w.slice(w.indexOf("=") + 1);
+    }
+    // Its own process group, so that the driver and everything it starts can be killed together.
+    const child = spawn(words[0]!, words.slice(1), { stdio: ["pipe", "pipe", "pipe"], env, detached: true });
     const d = new ChildProcessDriver(child);
     child.stderr.on("data", (chunk: string) => opts.onStderr?.(chunk));
     const startMs = opts.startTimeoutMs ?? 10000;
@@ -83,12 +180,22 @@ export class ChildProcessDriver implements Driver {
 
   private onLine(line: string): void {
     if (this.dead) return;
+    try {
+      this.handleLine(line);
+    } catch (err) {
+      this.fail(new DriverFailure("protocol", `driver output could not be handled: ${err instanceof Error ? err.message : String(err)}`), true);
+    }
+  }
+
+  private handleLine(line: string): void {
     let msg: Record<string, unknown>;
+    if (jsonDepth(line, MAX_REPLY_DEPTH) > MAX_REPLY_DEPTH) return this.fail(new DriverFailure("protocol", `driver wrote a message nested deeper than ${MAX_REPLY_DEPTH} levels`), true);
     try {
       msg = JSON.parse(line) as Record<string, unknown>;
     } catch {
       return this.fail(new DriverFailure("protocol", `driver wrote a line that is not JSON: ${line.slice(0, 120)}`), true);
     }
+    if (typeof msg !== "object" || msg === null || Array.isArray(msg)) return this.fail(new DriverFailure("protocol", `driver wrote a line that is not a JSON object: ${line.slice(0, 120)}`), true);
     const problems = schemaProblems(RESPONSE_SCHEMA, msg, "driver output");
     const p = typeof msg.id === "number" ? this.pending.get(msg.id) : undefined;
     if (!p) return this.fail(new DriverFailure("protocol", `driver answered an unknown request: ${line.slice(0, 120)}`), true);
@@ -103,10 +210,18 @@ export class ChildProcessDriver implements Driver {
   }
 
   fail(err: DriverFailure, kill = false): void {
-    if (!this.dead) this.dead = err;
+    if (!this.dead) {
+      this.dead = err;
+      if (this.pending.size === 0) this.idleFailure = err;
+    }
     for (const p of this.pending.values()) p.reject(this.dead);
     this.pending.clear();
-    if (kill) this.child.kill("SIGKILL");
+    if (kill) this.kill();
+  }
+
+  private kill(): void {
+    killGroup(this.child.pid);
+    if (!this.exited) this.child.kill("SIGKILL");
   }
 
   private request(body: Record<string, unknown>, what: string): Promise<Record<string, unknown>> {
@@ -140,7 +255,7 @@ export class ChildProcessDriver implements Driver {
       clearTimeout(grace);
     }
     this.child.stdin.end();
-    const t = setTimeout(() => this.child.kill("SIGKILL"), 2000);
+    const t = setTimeout(() => this.kill(), 2000);
     await exited;
     clearTimeout(t);
   }
@@ -181,7 +296,7 @@ export function splitCommand(line: string): string[] {
       inWord = true;
     }
   }
-  if (quote) throw new Error(`unterminated ${quote} quote in command: ${line}`);
+  if (quote) throw new UsageError(`unterminated ${quote} quote in command: ${line}`);
   if (inWord) words.push(cur);
   return words;
 }

@@ -3,8 +3,7 @@
 // (Clause.requires), so a memfd control case never covers a guest_memfd rule.
 // Computed from results, so several runs (hosts, profiles, drivers) merge.
 // Kept apart from code coverage of reference-impl/ (c8), which measures the model.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { writeReportFile } from "./files.js";
 import type { Spec } from "../../spec/index.js";
 import type { CaseResult, Reporter, RunInfo } from "../runner/run.js";
 
@@ -135,7 +134,6 @@ export class CoverageReporter implements Reporter {
   ) {}
 
   end(info: RunInfo, results: CaseResult[]): void {
-    mkdirSync(this.dir, { recursive: true });
-    writeFileSync(join(this.dir, COVERAGE_JSON), JSON.stringify(clauseCoverage(this.spec, [{ runInfo: info, cases: results }], this.allCases), null, 2) + "\n");
+    writeReportFile(this.dir, COVERAGE_JSON, JSON.stringify(clauseCoverage(this.spec, [{ runInfo: info, cases: results }], this.allCases), null, 2) + "\n");
   }
 }

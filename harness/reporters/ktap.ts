@@ -4,7 +4,13 @@ import type { Writable } from "node:stream";
 import type { CaseResult, Reporter, RunInfo } from "../runner/run.js";
 import { isBad, type OutcomeName } from "../runner/outcomes.js";
 
-const clean = (s: string) => s.replace(/#/g, "%23").replace(/\s+/g, " ").trim();
+/** One line of text from anywhere (a driver, a case id): no line breaks, no control or escape characters. */
+export function oneLine(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return String(s).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ").replace(/\s+/g, " ").trim();
+}
+
+const clean = (s: string) => oneLine(s.replace(/#/g, "%23"));
 
 export function ktapLine(n: number, result: Pick<CaseResult, "id" | "outcome" | "message">): string {
   const r = { ...result, id: clean(result.id) };
@@ -50,16 +56,16 @@ export class KtapReporter implements Reporter {
       return;
     }
     this.w(`1..${this.areas.length}`);
-    this.w(`# privmem-cts: driver ${info.driver} (${info.driverName} ${info.driverVersion}), profile ${info.profile}, kernel ${info.host.kernel}, ${plan.length} cases`);
+    this.w(oneLine(`# privmem-cts: driver ${info.driver} (${info.driverName} ${info.driverVersion}), profile ${info.profile}, kernel ${info.host.kernel}, ${plan.length} cases`));
   }
 
   private closeArea(): void {
     if (this.areaIndex < 0) return;
     const a = this.areas[this.areaIndex]!;
     const n = this.areaIndex + 1;
-    if (this.areaBad) this.w(`not ok ${n} ${a.area}`);
-    else if (this.areaAllSkipped) this.w(`ok ${n} ${a.area} # SKIP`);
-    else this.w(`ok ${n} ${a.area}`);
+    if (this.areaBad) this.w(`not ok ${n} ${clean(a.area)}`);
+    else if (this.areaAllSkipped) this.w(`ok ${n} ${clean(a.area)} # SKIP`);
+    else this.w(`ok ${n} ${clean(a.area)}`);
   }
 
   caseDone(r: CaseResult): void {
@@ -78,14 +84,16 @@ export class KtapReporter implements Reporter {
     if (r.outcome !== "SKIP") this.areaAllSkipped = false;
     if (isBad(r.outcome)) {
       this.areaBad = true;
-      if (r.message) for (const line of r.message.split("\n").slice(0, 8)) this.w(`  # ${r.id}: ${line}`);
-      this.w(`  # repro: ${r.repro}`);
+      if (r.message) for (const line of r.message.split("\n").slice(0, 8)) this.w(`  # ${oneLine(`${r.id}: ${line}`)}`);
+      this.w(`  # repro: ${oneLine(r.repro)}`);
     }
     this.w("  " + ktapLine(this.inArea, r));
   }
 
   end(_info: RunInfo, _results: CaseResult[], s: Record<OutcomeName, number>): void {
     this.closeArea();
+    if (_info.circuitBroken !== undefined) this.w(`# ${oneLine(_info.circuitBroken)}`);
+    if (_info.interrupted) this.w("# the run was interrupted; the cases not run are left out");
     this.w(`# Totals: pass:${s.PASS} fail:${s.FAIL} xfail:${s.XFAIL} xpass:${s.XPASS} skip:${s.SKIP} error:${s.ERROR} timeout:${s.TIMEOUT} crash:${s.CRASH}`);
   }
 }

@@ -5,6 +5,8 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { loadValidated, displayPath } from "../../spec/validate.js";
 import { compileQuery } from "../case/query.js";
+import { inputFileProblem } from "../case/load.js";
+import { InputError, pointer } from "../../spec/errors.js";
 import type { OutcomeName } from "./outcomes.js";
 
 export interface ExpectationEntry {
@@ -40,7 +42,13 @@ export class Expectations {
     const entries: ExpectationEntry[] = [];
     for (const file of files) {
       // The schema admits only the failing outcomes (FAIL, ERROR, TIMEOUT, CRASH) as expected ones.
-      for (const e of loadValidated<ExpectationsFile>("expectations.schema.json", file).entries) entries.push(e);
+      const bad = inputFileProblem(file);
+      if (bad) throw new InputError([bad]);
+      const loaded = loadValidated<ExpectationsFile>("expectations.schema.json", file).entries;
+      // A blank query would match every case and turn every failure into an XFAIL.
+      const blank = loaded.flatMap((e, i) => [e.query].flat().flatMap((q, j) => (q.trim() === "" ? [{ file: displayPath(file), pointer: Array.isArray(e.query) ? pointer("entries", i, "query", j) : pointer("entries", i, "query"), expected: "a query that is not empty or blank" }] : [])));
+      if (blank.length > 0) throw new InputError(blank);
+      for (const e of loaded) entries.push(e);
     }
     return new Expectations(files.map(displayPath).join(", ") || undefined, entries);
   }

@@ -48,6 +48,10 @@ export interface RunInfo {
   expectations: string | null;
   startedAt: string;
   skippedRun?: string;
+  /** why the remaining cases were not run (the circuit breaker tripped) */
+  circuitBroken?: string;
+  /** the run was stopped by SIGINT or SIGTERM before every case ran */
+  interrupted?: boolean;
 }
 
 export interface CaseResult {
@@ -85,7 +89,13 @@ export interface RunOptions {
   /** keep each case's operation trace in its result (agreement reports) */
   keepTrace?: boolean;
   suiteFiles: string[];
+  /** consecutive driver failures at start or reset after which the remaining cases are not run (default 3) */
+  breakAfter?: number;
+  /** stop early (SIGINT, SIGTERM): the cases not run yet are left out, the reports are written */
+  signal?: AbortSignal;
 }
+
+export const DEFAULT_BREAK_AFTER = 3;
 
 export interface RunOutcome {
   info: RunInfo;
@@ -230,38 +240,104 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
   }
 
   const reproBase = ["npx", "privmem-cts", "run", "--driver", opts.driver.label, ...opts.driver.reproArgs];
+  const breakAfter = opts.breakAfter ?? DEFAULT_BREAK_AFTER;
+  // The circuit breaker: consecutive failures to start or reset the driver.
+  let driverFailures = 0;
+  let broken: string | undefined;
+  let betweenCases: string | undefined;
+  /** the driver that came through the last reset (not a fresh one) */
+  let throughReset: Driver | undefined;
+  const onAbort = () => driver?.abort("the run was interrupted");
+  opts.signal?.addEventListener("abort", onAbort);
+  try {
   for (const { c, area } of withArea) {
+    if (opts.signal?.aborted) break;
     const start = performance.now();
     let verdict: { outcome: OutcomeName; message?: string };
     let trace: TraceEntry[] | undefined;
     const reason = skipReason(spec, c, hs);
     if (reason !== undefined) verdict = { outcome: "SKIP", message: reason };
+    else if (broken !== undefined) verdict = { outcome: "ERROR", message: `not run: ${broken}` };
     else {
-      try {
-        driver ??= await opts.driver.open();
-        const d = driver;
-        const body = runCase(spec, c, d, opts.keepTrace ? (t) => (trace = t) : undefined);
-        verdict = await withTimeout(body, c.timeoutMs ?? opts.timeoutMs, () => d.abort("case timed out"));
-      } catch (err) {
-        verdict = failureVerdict(err);
-        const keepDriver = err instanceof CaseError || (err instanceof DriverFailure && (err.kind === "unsupported" || err.kind === "internal"));
-        if (!keepDriver) {
-          driver?.abort("replaced after a failure");
-          driver = undefined;
+      // A driver that died after the previous case's reset is replaced without blaming this case.
+      const idle = driver === undefined ? undefined : idleFailure(driver);
+      if (idle !== undefined) {
+        driver?.abort("replaced after it failed between cases");
+        driver = undefined;
+        betweenCases = `the driver failed after the previous case's reset (${idle.message}) and was replaced before this case`;
+      }
+      // One attempt at the case: on the driver at hand, or on a fresh one.
+      const attempt = async (): Promise<{ verdict: { outcome: OutcomeName; message?: string }; started: boolean; inherited: boolean; err?: unknown }> => {
+        const inherited = driver !== undefined && driver === throughReset;
+        let started = driver !== undefined;
+        try {
+          if (driver === undefined) {
+            try {
+              driver = await opts.driver.open();
+            } catch (err) {
+              if (err instanceof DriverUnavailable) throw new DriverFailure("crash", `the driver became unavailable: ${err.reason}`);
+              throw err;
+            }
+            started = true;
+          }
+          const d = driver;
+          const body = runCase(spec, c, d, opts.keepTrace ? (t) => (trace = t) : undefined);
+          return { verdict: await withTimeout(body, c.timeoutMs ?? opts.timeoutMs, () => d.abort("case timed out")), started, inherited };
+        } catch (err) {
+          let v = failureVerdict(err);
+          if (!started) v = { ...v, message: `the driver could not start: ${v.message ?? ""}` };
+          const keepDriver = err instanceof CaseError || (err instanceof DriverFailure && (err.kind === "unsupported" || err.kind === "internal"));
+          if (!keepDriver) {
+            driver?.abort("replaced after a failure");
+            driver = undefined;
+          }
+          return { verdict: v, started, inherited, err };
+        }
+      };
+      let first = await attempt();
+      // A driver that came through the previous case's reset and dies (or writes garbage) in this
+      // case may have failed during that reset: the case is run again on a fresh driver, and only
+      // a failure that repeats is this case's.
+      if (!opts.signal?.aborted && first.inherited && first.err instanceof DriverFailure && (first.err.kind === "crash" || first.err.kind === "protocol")) {
+        const again = await attempt();
+        if (!again.started) first = { ...first, started: false, verdict: { ...first.verdict, message: `${first.verdict.message ?? ""}; ${again.verdict.message ?? ""}` } };
+        else {
+          if (again.verdict.outcome !== first.verdict.outcome)
+            betweenCases = `the driver inherited from the previous case's reset failed here (${first.verdict.message ?? first.verdict.outcome}); the case was run again on a fresh driver`;
+          first = again;
         }
       }
+      verdict = first.verdict;
+      const started = first.started;
+      let failedHere = !started;
       // Clean up for the next case. A driver that cannot is replaced; the case keeps its verdict.
       if (driver !== undefined) {
         const d = driver;
         try {
           await withTimeout(d.reset(), opts.timeoutMs, () => d.abort("reset timed out"));
+          // A driver that dies right after answering the reset failed during the reset: that is
+          // this case's session, not the next case's.
+          await new Promise((r) => setTimeout(r, 0));
+          const idle = idleFailure(d);
+          if (idle !== undefined) throw idle;
+          throughReset = d;
         } catch (err) {
           d.abort("reset failed");
           driver = undefined;
+          failedHere = true;
           verdict = { ...verdict, message: [verdict.message, `the driver could not reset after the case (${(err as Error).message}) and was replaced`].filter(Boolean).join("; ") };
         }
       }
+      if (betweenCases !== undefined && started) {
+        verdict = { ...verdict, message: [verdict.message, betweenCases].filter(Boolean).join("; ") };
+        betweenCases = undefined;
+      }
+      driverFailures = failedHere ? driverFailures + 1 : 0;
+      if (driverFailures >= breakAfter && broken === undefined)
+        broken = `the driver failed to start or reset ${driverFailures} times in a row (last: ${verdict.message ?? verdict.outcome})`;
     }
+    // The case in flight when the run is interrupted is left out, not blamed.
+    if (opts.signal?.aborted) break;
     const applied = expectations.classify(c.id, verdict.outcome);
     const message = [verdict.message, applied.note].filter((m) => m !== undefined).join(" — ");
     const result: CaseResult = {
@@ -281,14 +357,34 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
     results.push(result);
     for (const r of opts.reporters) r.caseDone?.(result);
   }
-  try {
-    await driver?.close();
-  } catch {
-    /* closing a broken driver is not a result */
+  } finally {
+    opts.signal?.removeEventListener("abort", onAbort);
+    // Whatever happened above, the driver goes and the final reports are written for the finished cases.
+    try {
+      if (opts.signal?.aborted) driver?.abort("the run was interrupted");
+      else await driver?.close();
+    } catch {
+      /* closing a broken driver is not a result */
+    }
+    if (broken !== undefined) info.circuitBroken = broken;
+    if (opts.signal?.aborted) info.interrupted = true;
+    const failures: unknown[] = [];
+    for (const r of opts.reporters) {
+      try {
+        await r.end?.(info, results, summary);
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    if (failures.length > 0) throw failures[0];
   }
-  for (const r of opts.reporters) await r.end?.(info, results, summary);
-  const exitCode = results.some((r) => isBad(r.outcome)) ? EXIT_FAILED : EXIT_OK;
+  const exitCode = results.some((r) => isBad(r.outcome)) || opts.signal?.aborted ? EXIT_FAILED : EXIT_OK;
   return { info, results, summary, exitCode, unusedExpectations: expectations.unused() };
+}
+
+/** A child driver's failure that happened while no request was in flight. */
+function idleFailure(d: Driver): DriverFailure | undefined {
+  return (d as Driver & { failedIdle?: DriverFailure }).failedIdle;
 }
 
 function failureVerdict(err: unknown): { outcome: OutcomeName; message?: string } {

@@ -1,0 +1,193 @@
+// Bad input of every kind gives exit 2 (or an InputError) with the file named, in bounded
+// time and memory, never a stack trace; --out is guarded; reports are never stale or torn.
+import { expect } from "chai";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../../spec/paths.js";
+import { InputError } from "../../spec/errors.js";
+import { loadSpec } from "../../spec/index.js";
+import { loadSuites } from "../../harness/case/load.js";
+import { evaluate, ExprError, parse } from "../../harness/case/expr.js";
+import { Expectations } from "../../harness/runner/expectations.js";
+import { FAKE_DRIVER, FIXTURES } from "./fixtures.js";
+
+const CLI = join(PROJECT_ROOT, "dist", "harness", "cli", "main.js");
+const cli = (args: string[], opts: { cwd?: string; timeout?: number } = {}) =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: opts.cwd ?? PROJECT_ROOT, timeout: opts.timeout ?? 20000 });
+const tmp = (p = "pmc-in-") => mkdtempSync(join(tmpdir(), p));
+const noTrace = (r: { stderr: string }) => expect(r.stderr).not.to.match(/internal error|\n\s+at .*\.js:\d+/);
+// One case of the fixture suites against the fake driver: the quickest real run.
+const ONE = ["--driver", FAKE_DRIVER, "--suites", join(FIXTURES, "suites"), "--filter", "=fake:robust:a_pass"];
+
+async function inputError(p: Promise<unknown>): Promise<InputError> {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  expect(e, "an InputError").to.be.instanceOf(InputError);
+  return e as InputError;
+}
+
+describe("bad input and --out (exit 2, bounded, no stack traces)", function () {
+  this.timeout(30000);
+
+  it("refuses an --out that is a file, under /proc, or a --timeout past 2^31-1, and remote: commands it cannot split", () => {
+    const d = tmp();
+    writeFileSync(join(d, "file"), "x");
+    for (const args of [["--out", join(d, "file")], ["--out", "/proc/self/x"], ["--timeout", "3000000000"], ["--driver", "remote:'unterminated"]]) {
+      const t0 = Date.now();
+      const r = cli(["run", ...ONE, ...args]);
+      expect(r.status, `${args.join(" ")}: ${r.stderr}`).to.equal(2);
+      expect(Date.now() - t0).to.be.lessThan(10000);
+      noTrace(r);
+    }
+  });
+
+  it("runs remote:VAR=x cmd with VAR set in the driver's environment", () => {
+    const r = cli(["run", "--driver", FAKE_DRIVER.replace("remote:", "remote:FAKE_UNAVAILABLE=from-env "), "--suites", join(FIXTURES, "suites"), "--filter", "=fake:robust:a_pass", "--out", tmp()]);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.contain("1..0 # SKIP from-env");
+  });
+
+  it("refuses a FIFO as a suite or as expectations instead of hanging", () => {
+    const d = tmp();
+    mkdirSync(join(d, "suites"));
+    execFileSync("mkfifo", [join(d, "suites", "x.json"), join(d, "exp.json")]);
+    const a = cli(["run", "--suites", join(d, "suites"), "--out", join(d, "o")], { timeout: 15000 });
+    expect(a.status, a.stderr).to.equal(2);
+    expect(a.stderr).to.match(/x\.json: at \/: expected a regular file \(this is a FIFO\)/);
+    const b = cli(["run", ...ONE, "--expectations", join(d, "exp.json"), "--out", join(d, "o")], { timeout: 15000 });
+    expect(b.status, b.stderr).to.equal(2);
+    expect(b.stderr).to.match(/exp\.json: at \/: expected a regular file/);
+  });
+
+  it("refuses a second run into the same --out while the first holds it; takes over a stale lock", () => {
+    const d = tmp();
+    writeFileSync(join(d, ".privmem-cts.lock"), `${process.pid}\n`);
+    const r = cli(["run", ...ONE, "--out", d]);
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.match(/in use by another run \(pid \d+\)/);
+    writeFileSync(join(d, ".privmem-cts.lock"), "999999999\n");
+    const s = cli(["run", ...ONE, "--out", d]);
+    expect(s.status, s.stderr).to.equal(0);
+    expect(existsSync(join(d, ".privmem-cts.lock")), "the lock goes with the run").to.equal(false);
+  });
+
+  it("never writes through a symlink inside --out, and a failed start leaves no stale report behind", () => {
+    const d = tmp();
+    const victim = join(tmp(), "victim");
+    writeFileSync(victim, "precious\n");
+    symlinkSync(victim, join(d, "results.json"));
+    symlinkSync(victim, join(d, "junit.xml"));
+    const r = cli(["run", ...ONE, "--out", d]);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(readFileSync(victim, "utf8")).to.equal("precious\n");
+    expect(JSON.parse(readFileSync(join(d, "results.json"), "utf8")).cases).to.have.length(1);
+    // Then a run whose driver cannot start: the previous run's reports are gone, the KTAP is well-formed.
+    const f = cli(["run", "--driver", "remote:/nonexistent/driver", "--suites", join(FIXTURES, "suites"), "--out", d]);
+    expect(f.status).to.equal(1);
+    expect(f.stdout).to.match(/^KTAP version 1\nBail out! /);
+    for (const x of ["results.json", "junit.xml", "results.jsonl", "matrix.html", "coverage.json"]) expect(existsSync(join(d, x)), x).to.equal(false);
+  });
+
+  it("writes reports under the current directory by default", () => {
+    const d = tmp();
+    const r = cli(["run", ...ONE], { cwd: d });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(existsSync(join(d, "reports", "latest", "results.json"))).to.equal(true);
+  });
+
+  it("exits quietly when its reader goes away (| head)", () => {
+    const r = spawnSync("sh", ["-c", `"${process.execPath}" "${CLI}" list --clauses | head -1`], { encoding: "utf8" });
+    expect(r.stdout.split("\n").filter(Boolean)).to.have.length(1);
+    expect(r.stderr).to.equal("");
+  });
+
+  it("on SIGTERM writes the reports of the finished cases and exits 143", async () => {
+    const d = tmp();
+    const child = spawn(process.execPath, [CLI, "run", "--driver", FAKE_DRIVER, "--suites", join(FIXTURES, "suites"), "--timeout", "20000", "--filter", "fake:robust:a_pass,fake:robust:d_hang", "--out", d], { stdio: "ignore" });
+    const jsonl = join(d, "results.jsonl");
+    for (let i = 0; i < 200 && !(existsSync(jsonl) && readFileSync(jsonl, "utf8").includes('"case"')); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill("SIGTERM");
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    expect(code).to.equal(143);
+    const results = JSON.parse(readFileSync(join(d, "results.json"), "utf8"));
+    expect(results.runInfo.interrupted).to.equal(true);
+    expect(results.cases.map((c: { id: string }) => c.id)).to.deep.equal(["fake:robust:a_pass"]);
+  });
+
+  it("stops with exit 2 on a malformed spec/schema file or a FIFO among the spec files", () => {
+    const root = tmp("pmc-root-");
+    cpSync(join(PROJECT_ROOT, "package.json"), join(root, "package.json"));
+    cpSync(join(PROJECT_ROOT, "spec"), join(root, "spec"), { recursive: true });
+    cpSync(join(PROJECT_ROOT, "dist", "spec"), join(root, "dist", "spec"), { recursive: true });
+    cpSync(join(PROJECT_ROOT, "dist", "harness"), join(root, "dist", "harness"), { recursive: true });
+    cpSync(join(PROJECT_ROOT, "dist", "reference-impl"), join(root, "dist", "reference-impl"), { recursive: true });
+    symlinkSync(join(PROJECT_ROOT, "node_modules"), join(root, "node_modules"));
+    const main = join(root, "dist", "harness", "cli", "main.js");
+    writeFileSync(join(root, "spec", "schema", "suite.schema.json"), '{"$id": "suite.schema.json", ');
+    const a = spawnSync(process.execPath, [main, "list", "--clauses"], { encoding: "utf8", timeout: 15000 });
+    expect(a.status, a.stderr).to.equal(2);
+    expect(a.stderr).to.match(/spec\/schema\/suite\.schema\.json: at \/: expected valid JSON/);
+    cpSync(join(PROJECT_ROOT, "spec", "schema", "suite.schema.json"), join(root, "spec", "schema", "suite.schema.json"));
+    execFileSync("mkfifo", [join(root, "spec", "clauses", "zz.json")]);
+    const b = spawnSync(process.execPath, [main, "list", "--clauses"], { encoding: "utf8", timeout: 15000 });
+    expect(b.status, b.stderr).to.equal(2);
+    expect(b.stderr).to.match(/zz\.json: at \/: expected a regular file \(this is a FIFO\)/);
+  });
+});
+
+describe("bounds on what suites and expectations control (in process)", function () {
+  this.timeout(20000);
+  const spec = loadSpec();
+
+  it("refuses an expression that would compute a huge value, quickly", () => {
+    const scope = { name: () => 1n, ref: () => 1n };
+    for (const src of ["1<<100000000", "1 >> -100000000", "(1<<4000)*(1<<4000)", "(".repeat(1000) + "1" + ")".repeat(1000), "-".repeat(1000) + "1", "1+".repeat(3000) + "1"]) {
+      const t0 = performance.now();
+      expect(() => evaluate(parse(src), scope, src), src.slice(0, 20)).to.throw(ExprError);
+      expect(performance.now() - t0).to.be.lessThan(200);
+    }
+    expect(evaluate(parse("(1<<64)-1"), scope)).to.equal((1n << 64n) - 1n);
+  });
+
+  it("refuses a params product past the bound, symlink loops and dangling links, and JSON nested too deep", async () => {
+    const d = tmp();
+    const params = Object.fromEntries(["a", "b", "c", "d", "e", "f", "g"].map((k) => [k, Array.from({ length: 20 }, (_, i) => i)]));
+    writeFileSync(join(d, "p.json"), JSON.stringify({ suite: "p:q", title: "t", cases: [{ name: "n", clauses: ["GMEM-CREATE-001"], params, steps: [{ op: "open", path: "/dev/kvm", flags: 0 }] }] }));
+    const t0 = performance.now();
+    const e = await inputError(loadSuites(spec, [d]));
+    expect(performance.now() - t0).to.be.lessThan(3000);
+    expect(e.message).to.match(/p\.json: at \/cases\/0\/params: expected at most 10000 parameter combinations per case \(these params make 1280000000\)/);
+    const l = tmp();
+    symlinkSync(l, join(l, "loop"));
+    symlinkSync(join(l, "nowhere"), join(l, "dangling.json"));
+    symlinkSync("self.json", join(l, "self.json"));
+    writeFileSync(join(l, "deep.json"), "[".repeat(5000) + "]".repeat(5000));
+    const m = (await inputError(loadSuites(spec, [l]))).message;
+    expect(m).to.match(/loop: at \/: expected no directory reached twice/);
+    expect(m).to.match(/dangling\.json: at \/: expected a link to something that exists/);
+    expect(m).to.match(/self\.json: at \/: expected a link that resolves/);
+    expect(m).to.match(/deep\.json: at \/: expected JSON nested at most 128 levels deep/);
+  });
+
+  it("imports no .js file from --suites other than *.suite.js / *.suite.mjs", async () => {
+    const d = tmp();
+    const marker = join(d, "ran");
+    writeFileSync(join(d, "evil.js"), `import { writeFileSync } from "node:fs"; writeFileSync(${JSON.stringify(marker)}, "x");`);
+    cpSync(join(FIXTURES, "suites"), join(d, "s"), { recursive: true });
+    const { cases } = await loadSuites(spec, [d]);
+    expect(cases.length).to.be.greaterThan(0);
+    expect(existsSync(marker)).to.equal(false);
+  });
+
+  it("refuses an expectations entry whose query is empty or blank", async () => {
+    const d = tmp();
+    const f = join(d, "e.json");
+    writeFileSync(f, JSON.stringify({ driver: "x", entries: [{ query: "gmem:*", expected: "FAIL", reason: "a reason long enough" }, { query: ["a:b", "   "], expected: "FAIL", reason: "a reason long enough" }] }));
+    const e = await inputError(Promise.resolve().then(() => Expectations.load(f)));
+    expect(e.message).to.match(/e\.json: at \/entries\/1\/query\/1: expected a query that is not empty or blank/);
+  });
+});
