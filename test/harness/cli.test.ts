@@ -62,7 +62,7 @@ describe("CLI", function () {
   it("bails out with exit 1 when the driver is there but cannot start", () => {
     const r = cli("run", "--driver", "remote:/nonexistent/driver --flag", "--out", mkdtempSync(join(tmpdir(), "pmc-")));
     expect(r.status).to.equal(1);
-    expect(r.stdout).to.match(/^Bail out! driver remote:\/nonexistent\/driver --flag could not start: /);
+    expect(r.stdout).to.match(/^KTAP version 1\nBail out! driver remote:\/nonexistent\/driver --flag could not start: /);
     expect(r.stderr).not.to.match(/internal error/);
   });
 
