@@ -33,10 +33,13 @@ Run the conformance suites against one driver. KTAP v1 goes to stdout; reports
                      KTAP document nests one suite per combination.
   --matrix           the reference on every modelled release and every host model, and
                      as every captured host (captures/*.jsonl) (the main job: npm run cts)
-  --suites DIR       suites to load (repeatable; default: suites/)
+  --suites DIR       suites to load (repeatable; default: suites/). TypeScript suites
+                     are code and are imported (*.ts under the project, *.suite.js or
+                     *.suite.mjs elsewhere): use only folders you trust
   --filter Q         case query, e.g. 'gmem:fallocate:*' (repeatable or comma-separated)
   --reporter R       what goes to stdout: ktap (default), json, junit
-  --out DIR          report directory (default: reports/latest)
+  --out DIR          report directory (default: reports/latest in the current
+                     directory; locked while a run writes it)
   --timeout MS       per-case timeout (default 10000)
   --expectations F   known deviations (default: expectations/<driver>.json and
                      expectations/<driver>.<topic>.json; none for remote drivers)
@@ -48,7 +51,8 @@ Run the conformance suites against one driver. KTAP v1 goes to stdout; reports
   --check-invariants reference only: check the model's invariants after every operation
 
 Exit status: 0 when nothing failed (PASS, SKIP, XFAIL), 1 on FAIL, ERROR, CRASH,
-TIMEOUT or XPASS, 2 on bad input or usage.`;
+TIMEOUT or XPASS, 2 on bad input or usage; on SIGINT or SIGTERM the finished
+cases' reports are written and the status is 130 or 143 (harness/RELIABILITY.md).`;
 
 class ProgressReporter implements Reporter {
   private total = 0;
