@@ -1,13 +1,18 @@
 // Reference model at scale, through the driver contract: a 2^62-byte guest_memfd
 // with 10^5 scattered 4 KiB allocations and punches, and attribute updates that
 // span 2^40 pages. Targets (issue 4): median op <= 20 us, RSS <= 200 MB.
-import { loadSpec } from "../spec/index.js";
+import { loadSpec, type Spec } from "../spec/index.js";
 import { ReferenceKernel } from "../reference-impl/index.js";
 import type { Op, OpResult } from "../harness/driver/contract.js";
 import { line, rng, rssMb, summarize, timeNs } from "./stats.js";
 
-export function benchModel(ops = 100_000): void {
-  const spec = loadSpec();
+const PAGE = 4096n;
+
+/**
+ * A fresh model (linux-7.2 on full) holding a SW_PROTECTED VM and a 2^62-byte guest_memfd,
+ * with a call() that throws on any errno, and page offsets scattered over the whole file.
+ */
+function hugeGmem(spec: Spec, seed: number) {
   const k = new ReferenceKernel(spec, { profile: "linux-7.2", host: "full" });
   const c = (n: string) => spec.constant(n, "linux-7.2")!;
   const call = (op: Op): OpResult => {
@@ -18,10 +23,15 @@ export function benchModel(ops = 100_000): void {
   const kvm = call({ op: "open", path: "/dev/kvm", flags: c("O_RDWR") }).ret;
   const vm = call({ op: "ioctl", fd: kvm, request: "KVM_CREATE_VM", arg: c("KVM_X86_SW_PROTECTED_VM") }).ret;
   const gmem = call({ op: "ioctl", fd: vm, request: "KVM_CREATE_GUEST_MEMFD", arg: { size: 1n << 62n } }).ret;
-  const page = 4096n;
-  const next = rng(42);
+  const next = rng(seed);
   // A page index spread over all 2^50 pages of the file: two 25-bit halves.
-  const offset = () => ((BigInt(Math.floor(next() * 2 ** 25)) << 25n) | BigInt(Math.floor(next() * 2 ** 25))) * page;
+  const offset = () => ((BigInt(Math.floor(next() * 2 ** 25)) << 25n) | BigInt(Math.floor(next() * 2 ** 25))) * PAGE;
+  return { c, call, vm, gmem, next, offset };
+}
+
+export function benchModel(ops = 100_000): void {
+  const { c, call, vm, gmem, next, offset } = hugeGmem(loadSpec(), 42);
+  const page = PAGE;
   const rss0 = rssMb();
 
   const alloc: number[] = [];
@@ -56,21 +66,10 @@ export function benchModel(ops = 100_000): void {
  */
 export function benchScaling(sizes = [1_000, 10_000, 100_000, 1_000_000], ops = 2000): void {
   const spec = loadSpec();
-  const c = (n: string) => spec.constant(n, "linux-7.2")!;
-  const page = 4096n;
+  const page = PAGE;
   const rows: { ranges: number; alloc: ReturnType<typeof summarize>; punch: ReturnType<typeof summarize>; attr: ReturnType<typeof summarize>; rssMB: number }[] = [];
   for (const n of sizes) {
-    const k = new ReferenceKernel(spec, { profile: "linux-7.2", host: "full" });
-    const call = (op: Op): OpResult => {
-      const r = k.call(op);
-      if (r.errno) throw new Error(`${op.op} failed: ${r.errno}`);
-      return r;
-    };
-    const kvm = call({ op: "open", path: "/dev/kvm", flags: c("O_RDWR") }).ret;
-    const vm = call({ op: "ioctl", fd: kvm, request: "KVM_CREATE_VM", arg: c("KVM_X86_SW_PROTECTED_VM") }).ret;
-    const gmem = call({ op: "ioctl", fd: vm, request: "KVM_CREATE_GUEST_MEMFD", arg: { size: 1n << 62n } }).ret;
-    const next = rng(7);
-    const offset = () => ((BigInt(Math.floor(next() * 2 ** 25)) << 25n) | BigInt(Math.floor(next() * 2 ** 25))) * page;
+    const { c, call, vm, gmem, next, offset } = hugeGmem(spec, 7);
     const KEEP = c("FALLOC_FL_KEEP_SIZE");
     const PRIVATE = c("KVM_MEMORY_ATTRIBUTE_PRIVATE");
     const offsets: bigint[] = [];

@@ -3,14 +3,16 @@
 // (captures/README.md), and a model that contradicts a capture makes this fail.
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { InputError } from "../spec/errors.js";
 import { join, relative } from "node:path";
 import { loadSpec } from "../spec/index.js";
 import { PROJECT_ROOT, SUITES_DIR } from "../spec/paths.js";
 import { loadSuites } from "../harness/case/load.js";
 import { exercises } from "../harness/reporters/coverage.js";
 import { captureRows, capturesMarkdown } from "../harness/cli/captures.js";
+import { mutatedCopy } from "./mutants/copy.js";
 import { readCapture } from "../harness/capture/capture.js";
 import { committedCaptures } from "../harness/drivers/index.js";
 import { unexplainedByCapture } from "./captures/agree.js";
@@ -26,6 +28,21 @@ describe("host captures", function () {
       expect(file, "named by host and build").to.contain(header.handshake.host.kernel);
       expect(header.handshake.host.build, "uname -v").to.be.a("string");
       expect(cases.length).to.be.greaterThan(0);
+    }
+  });
+
+  it("refuses a capture that is not one, with the file and line, without blocking on a FIFO", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pmc-capture-"));
+    try {
+      const fifo = join(dir, "fifo.jsonl");
+      execFileSync("mkfifo", [fifo]);
+      expect(() => readCapture(fifo)).to.throw(InputError, /a regular file \(this is a FIFO\)/);
+      const bad = join(dir, "bad.jsonl");
+      const header = readFileSync(committedCaptures()[0]!, "utf8").split("\n")[0]!;
+      writeFileSync(bad, `${header}\n{"type": "case", "id": "x", "kind": "steps", "outcome": "MAYBE"}\n${header}\n`);
+      expect(() => readCapture(bad)).to.throw(InputError, /line 2\/outcome: expected one of[\s\S]*line 3: expected a case line/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -62,15 +79,8 @@ describe("host captures", function () {
 
   it("a model answering KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_FAULT_INFO) with 0 contradicts the capture", () => {
     // A patched copy of the compiled project: only the capture check runs there.
-    const dir = mkdtempSync(join(tmpdir(), "pmc-capture-mutant-"));
+    const dir = mutatedCopy("system/capabilities.js", "case C.MEMORY_FAULT_INFO:\n        case C.SPLIT_IRQCHIP:\n            return 1n;", "case C.MEMORY_FAULT_INFO:\n            return 0n;\n        case C.SPLIT_IRQCHIP:\n            return 1n;", ["captures", "expectations"]);
     try {
-      for (const part of ["package.json", "spec", "suites", "dist", "captures", "expectations"]) cpSync(join(PROJECT_ROOT, part), join(dir, part), { recursive: true });
-      symlinkSync(join(PROJECT_ROOT, "node_modules"), join(dir, "node_modules"));
-      const file = join(dir, "dist", "reference-impl", "system", "capabilities.js");
-      const text = readFileSync(file, "utf8");
-      const search = "case C.MEMORY_FAULT_INFO:\n        case C.SPLIT_IRQCHIP:\n            return 1n;";
-      expect(text.split(search), "the patch applies exactly once (update it if capabilities.ts changed)").to.have.length(2);
-      writeFileSync(file, text.replace(search, "case C.MEMORY_FAULT_INFO:\n            return 0n;\n        case C.SPLIT_IRQCHIP:\n            return 1n;"));
       const out = execFileSync(process.execPath, [join(dir, "dist", "test", "captures", "agree.js")], { encoding: "utf8", maxBuffer: 64 << 20 });
       const unexplained = Object.values(JSON.parse(out.trim().split("\n").pop()!) as Record<string, string[]>).flat();
       expect(unexplained.some((d) => d.includes("KVM_CHECK_EXTENSION") && d.includes("ret 1") && d.includes("ret 0")), unexplained.join("\n")).to.equal(true);

@@ -7,27 +7,11 @@
 // The unmutated copy runs every case to the end.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { rmSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../spec/paths.js";
 import { MUTANTS } from "./mutants/mutants.js";
-
-/** A copy of the project (compiled code, spec, suites) with one patch applied. */
-function mutatedCopy(file: string, search: string, replace: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "pmc-mutant-"));
-  for (const part of ["package.json", "spec", "suites", "dist"]) cpSync(join(PROJECT_ROOT, part), join(dir, part), { recursive: true });
-  symlinkSync(join(PROJECT_ROOT, "node_modules"), join(dir, "node_modules"));
-  const path = join(dir, "dist", "reference-impl", file);
-  const text = readFileSync(path, "utf8");
-  const at = text.indexOf(search);
-  if (at < 0 || text.indexOf(search, at + 1) >= 0) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`the mutant's search text must occur exactly once in ${file}; the model has changed: update test/mutants/mutants.ts`);
-  }
-  writeFileSync(path, text.slice(0, at) + replace + text.slice(at + search.length));
-  return dir;
-}
+import { mutatedCopy } from "./mutants/copy.js";
 
 /** The failing cases of a patched copy's run (a mutant's run stops at the first). */
 function failuresIn(dir: string, firstFailure: boolean): Promise<string[]> {

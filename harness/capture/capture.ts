@@ -3,6 +3,7 @@
 // host itself is gone (captures/README.md). One JSON line each: a header with the
 // driver's whole handshake, then one line per case, written as cases finish.
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { inputFileProblem } from "../case/load.js";
 import { dirname } from "node:path";
 import { InputError, type InputProblem } from "../../spec/errors.js";
 import { displayPath, schemaProblems } from "../../spec/validate.js";
@@ -85,17 +86,31 @@ export class CaptureReporter implements Reporter {
   }
 }
 
+/** A capture records a whole run's traces: larger than other inputs, still bounded. */
+export const MAX_CAPTURE_BYTES = 256 * 1024 * 1024;
+
+function captureText(file: string): string {
+  const problem = inputFileProblem(file, MAX_CAPTURE_BYTES);
+  if (problem) throw new InputError([problem]);
+  return readFileSync(file, "utf8");
+}
+
+/** Only the header line, validated: what configures a reference as the captured host. */
+export function readCaptureHeader(file: string): CaptureHeader {
+  const text = captureText(file);
+  const end = text.indexOf("\n");
+  return parseLines(file, [end < 0 ? text : text.slice(0, end)]).header;
+}
+
 /** Read and validate a capture: every line against spec/schema/capture.schema.json. */
 export function readCapture(file: string): Capture {
+  return parseLines(file, captureText(file).split("\n"));
+}
+
+function parseLines(file: string, all: string[]): Capture {
   const shown = displayPath(file);
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new InputError([{ file: shown, pointer: "", expected: `a readable capture file (${(err as Error).message})` }]);
-  }
   const problems: InputProblem[] = [];
-  const lines = text.split("\n").filter((l) => l.trim() !== "");
+  const lines = all.filter((l) => l.trim() !== "");
   const parsed = lines.map((l, i) => {
     try {
       const value = JSON.parse(l) as unknown;

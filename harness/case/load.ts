@@ -90,7 +90,7 @@ export const MAX_COMBINATIONS = 10000;
  * (not a FIFO, a device or a socket, which could block or never end), within MAX_INPUT_BYTES,
  * and for JSON, nested no deeper than MAX_INPUT_DEPTH.
  */
-export function inputFileProblem(file: string): InputProblem | undefined {
+export function inputFileProblem(file: string, maxBytes = MAX_INPUT_BYTES): InputProblem | undefined {
   const at = (expected: string): InputProblem => ({ file: displayPath(file), pointer: "", expected });
   let fd: number;
   try {
@@ -102,7 +102,7 @@ export function inputFileProblem(file: string): InputProblem | undefined {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) return at(`a regular file (this is a ${st.isFIFO() ? "FIFO" : st.isCharacterDevice() || st.isBlockDevice() ? "device" : st.isSocket() ? "socket" : st.isDirectory() ? "directory" : "special file"})`);
-    if (st.size > MAX_INPUT_BYTES) return at(`a file of at most ${MAX_INPUT_BYTES} bytes (it has ${st.size})`);
+    if (st.size > maxBytes) return at(`a file of at most ${maxBytes} bytes (it has ${st.size})`);
     if (!file.endsWith(".json")) return undefined;
     const buf = Buffer.alloc(st.size);
     let got = 0;

@@ -57,7 +57,7 @@ export async function agreeWithCapture(spec: Spec, cases: CaseDef[], suiteFiles:
   const reference = await run({
     spec,
     cases,
-    driver: driverChoice("reference", { host: capture.file, profile: hs.profile }),
+    driver: driverChoice("reference", { probed: hs, profile: hs.profile }),
     filters: opts.filters ?? [],
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     expectations: Expectations.none(),

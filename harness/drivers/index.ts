@@ -8,7 +8,7 @@ import { PROFILE_ORDER, isProfileName, type ProfileName } from "../../spec/profi
 import { CAPTURES_DIR, PROJECT_ROOT } from "../../spec/paths.js";
 import { UsageError } from "../../spec/errors.js";
 import { HOSTS, hostFromProbe, type HostModel, type ProbedHost } from "../../reference-impl/system/hosts.js";
-import { readCapture } from "../capture/capture.js";
+import { readCaptureHeader } from "../capture/capture.js";
 import { DriverUnavailable, type Driver } from "../driver/contract.js";
 import { ChildProcessDriver, splitCommand } from "../driver/child.js";
 import type { DriverChoice } from "../runner/run.js";
@@ -25,7 +25,7 @@ export const PROFILE_ENV = "PRIVMEM_CTS_PROFILE";
  */
 export const REFERENCE_MATRIX: { profile: ProfileName; host: string }[] = [
   ...(["linux-6.8", "linux-6.18", "linux-7.2"] as ProfileName[]).flatMap((profile) => ["full", "pvm", "s390"].map((host) => ({ profile, host }))),
-  ...committedCaptures().map((file) => ({ profile: readCapture(file).header.handshake.profile, host: relative(process.cwd(), file) || file })),
+  ...committedCaptures().map((file) => ({ profile: readCaptureHeader(file).handshake.profile, host: relative(process.cwd(), file) || file })),
 ];
 
 /** The captures committed under captures/, oldest name first. */
@@ -77,7 +77,7 @@ export function referenceHost(host: string): { model: string | HostModel; profil
   if (Object.prototype.hasOwnProperty.call(HOSTS, host)) return { model: host };
   if (!host.endsWith(".jsonl") || !existsSync(host))
     throw new UsageError(`unknown host model ${host} (host models: ${Object.keys(HOSTS).join(", ")}, or a capture file such as captures/<host>.jsonl)`);
-  const { handshake } = readCapture(host).header;
+  const { handshake } = readCaptureHeader(host);
   try {
     return { model: hostFromProbe(handshake), profile: handshake.profile };
   } catch (err) {

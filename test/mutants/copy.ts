@@ -1,0 +1,22 @@
+// A copy of the compiled project with one patch applied to the reference model, for the
+// tests that show a broken model is caught (test/mutants.test.ts, test/captures.test.ts).
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../../spec/paths.js";
+
+/** The copy's folder; `file` is relative to dist/reference-impl/, `search` must occur there exactly once. */
+export function mutatedCopy(file: string, search: string, replace: string, extraParts: string[] = []): string {
+  const dir = mkdtempSync(join(tmpdir(), "pmc-mutant-"));
+  for (const part of ["package.json", "spec", "suites", "dist", ...extraParts]) cpSync(join(PROJECT_ROOT, part), join(dir, part), { recursive: true });
+  symlinkSync(join(PROJECT_ROOT, "node_modules"), join(dir, "node_modules"));
+  const path = join(dir, "dist", "reference-impl", file);
+  const text = readFileSync(path, "utf8");
+  const at = text.indexOf(search);
+  if (at < 0 || text.indexOf(search, at + 1) >= 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`the mutant's search text must occur exactly once in ${file}; the model has changed: update the mutant`);
+  }
+  writeFileSync(path, text.slice(0, at) + replace + text.slice(at + search.length));
+  return dir;
+}
