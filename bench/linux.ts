@@ -5,7 +5,7 @@ import { loadSpec } from "../spec/index.js";
 import * as libc from "../harness/drivers/linux/libc.js";
 import { kvmUnavailableReason, openLinux } from "../harness/drivers/linux/index.js";
 import { LinuxDriver } from "../harness/drivers/linux/driver.js";
-import type { Driver, Op } from "../harness/driver/contract.js";
+import type { Driver, Op } from "../spec/driver/contract.js";
 import { line } from "./stats.js";
 import { buildAnchor } from "./anchor.js";
 import { EXPECTATIONS_DIR, SUITES_DIR } from "../spec/paths.js";

@@ -3,7 +3,7 @@
 // span 2^40 pages. Targets (issue 4): median op <= 20 us, RSS <= 200 MB.
 import { loadSpec, type Spec } from "../spec/index.js";
 import { ReferenceKernel } from "../reference-impl/index.js";
-import type { Op, OpResult } from "../harness/driver/contract.js";
+import type { Op, OpResult } from "../spec/driver/contract.js";
 import { line, rng, rssMb, summarize, timeNs } from "./stats.js";
 
 const PAGE = 4096n;

@@ -1,6 +1,6 @@
 // From driver operations to kernel entry points: each operation runs as a system
 // call (or a KVM_RUN) of one process; a SyscallError becomes ret -1 with its errno.
-import { DriverFailure, type Op, type OpResult, type OutValue } from "../harness/driver/contract.js";
+import { DriverFailure, type Op, type OpResult, type OutValue } from "../spec/driver/contract.js";
 import { GmemFile } from "./guest_memfd/file.js";
 import { SyscallError } from "./lib/errno.js";
 import type { Kernel } from "./kernel.js";

@@ -2,7 +2,7 @@
 // only through this class (in process) or through `privmem-cts serve` (protocol).
 import type { ProfileName, Spec } from "../spec/index.js";
 import { packageVersion } from "../spec/paths.js";
-import { CONTRACT_VERSION, DriverFailure, type Handshake, type Op, type OpResult, type ResetReport } from "../harness/driver/contract.js";
+import { CONTRACT_VERSION, DriverFailure, type Handshake, type Op, type OpResult, type ResetReport } from "../spec/driver/contract.js";
 import { dispatch } from "./dispatch.js";
 import { ERRNO_NAMES } from "./lib/errno.js";
 import { Kernel, KernelConfig } from "./kernel.js";

@@ -5,7 +5,7 @@
 import { loadSpec } from "../spec/index.js";
 import { EXPECTATIONS_DIR, SUITES_DIR } from "../spec/paths.js";
 import { loadSuites } from "../harness/case/load.js";
-import type { Driver } from "../harness/driver/contract.js";
+import type { Driver } from "../spec/driver/contract.js";
 import { driverChoice, referenceHost, REFERENCE_MATRIX } from "../harness/drivers/index.js";
 import { hostModel } from "../reference-impl/system/hosts.js";
 import { Expectations } from "../harness/runner/expectations.js";

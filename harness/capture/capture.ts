@@ -7,7 +7,7 @@ import { inputFileProblem } from "../case/load.js";
 import { dirname } from "node:path";
 import { InputError, type InputProblem } from "../../spec/errors.js";
 import { displayPath, schemaProblems } from "../../spec/validate.js";
-import type { Handshake } from "../driver/contract.js";
+import type { Handshake } from "../../spec/driver/contract.js";
 import type { TraceEntry } from "../case/execute.js";
 import type { CaseResult, Reporter, RunInfo } from "../runner/run.js";
 import type { OutcomeName } from "../runner/outcomes.js";

@@ -3,8 +3,8 @@
 // scenario cases share the scope, the trace and the verdict.
 import type { Spec } from "../../spec/index.js";
 import { inProfileSet } from "../../spec/profiles.js";
-import type { Driver, FieldValues, Handshake, Op, OpResult, OutValue } from "../driver/contract.js";
-import { OPS, type ParamSpec } from "../driver/ops.js";
+import type { Driver, FieldValues, Handshake, Op, OpResult, OutValue } from "../../spec/driver/contract.js";
+import { OPS, type ParamSpec } from "../../spec/driver/ops.js";
 import { opToWire, resultToWire } from "../driver/wire.js";
 import { ExprError, evalValue, type Scope } from "./expr.js";
 import { describe, mismatches } from "./match.js";

@@ -1,5 +1,5 @@
 // Does a result match what a step expects? Returns the mismatches, in words.
-import type { OpResult, OutValue } from "../driver/contract.js";
+import type { OpResult, OutValue } from "../../spec/driver/contract.js";
 import { evalValue, type Scope } from "./expr.js";
 import type { DataMatch, MatchSpec, Outcome, TextMatch } from "./types.js";
 

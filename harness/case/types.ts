@@ -1,6 +1,6 @@
 // The loaded form of a case, whether it came from a JSON suite or a TypeScript
 // scenario suite. The runner only sees this.
-import type { Op } from "../driver/contract.js";
+import type { Op } from "../../spec/driver/contract.js";
 
 export type ParamValue = number | string | boolean;
 

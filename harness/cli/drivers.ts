@@ -1,5 +1,5 @@
 // `privmem-cts drivers`: each available driver's handshake (or why it is not available).
-import { DriverUnavailable } from "../driver/contract.js";
+import { DriverUnavailable } from "../../spec/driver/contract.js";
 import { driverChoice } from "../drivers/index.js";
 import { json, out, parse } from "./common.js";
 

@@ -4,7 +4,7 @@
 // for the operation in flight; the runner then starts a fresh process.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { UsageError } from "../../spec/errors.js";
-import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver, type Handshake, type Op, type OpResult, type ResetReport } from "./contract.js";
+import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver, type Handshake, type Op, type OpResult, type ResetReport } from "../../spec/driver/contract.js";
 import { jsonDepth, opToWire, resultFromWire } from "./wire.js";
 
 export { jsonDepth };

@@ -1,8 +1,8 @@
 // Generates spec/schema/suite.schema.json and spec/schema/protocol.schema.json from
 // the op table, so steps, messages and the TypeScript types cannot drift apart.
 // `npm run gen:schemas` writes them; a unit test checks the committed files match.
-import { OPS, PROCESS_PARAM, type ParamSpec } from "./ops.js";
-import { CONTRACT_VERSION } from "./contract.js";
+import { OPS, PROCESS_PARAM, type ParamSpec } from "../../spec/driver/ops.js";
+import { CONTRACT_VERSION } from "../../spec/driver/contract.js";
 
 type Schema = Record<string, unknown>;
 const COMMON = "common.schema.json#/$defs/";
@@ -76,7 +76,7 @@ export function suiteSchema(): Schema {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     $id: "suite.schema.json",
     title: "A conformance suite: cases as data",
-    description: "GENERATED from harness/driver/ops.ts by `npm run gen:schemas`; do not edit by hand. A case's id is `<suite>:<name>` followed by `:k=v;k=v` for its parameters.",
+    description: "GENERATED from spec/driver/ops.ts by `npm run gen:schemas`; do not edit by hand. A case's id is `<suite>:<name>` followed by `:k=v;k=v` for its parameters.",
     type: "object",
     required: ["suite", "title", "cases"],
     additionalProperties: false,
@@ -204,7 +204,7 @@ export function fixturesSchema(): Schema {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     $id: "fixtures.schema.json",
     title: "Fixtures shared by the JSON suites of a directory tree (files named *.fixtures.json)",
-    description: "GENERATED from harness/driver/ops.ts by `npm run gen:schemas`; do not edit by hand.",
+    description: "GENERATED from spec/driver/ops.ts by `npm run gen:schemas`; do not edit by hand.",
     type: "object",
     required: ["fixtures"],
     additionalProperties: false,
@@ -238,7 +238,7 @@ export function protocolSchema(): Schema {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     $id: "protocol.schema.json",
     title: `privmem-cts driver protocol ${CONTRACT_VERSION} (JSON lines over stdio)`,
-    description: "GENERATED from harness/driver/ops.ts by `npm run gen:schemas`; do not edit by hand. See harness/driver/CONTRACT.md.",
+    description: "GENERATED from spec/driver/ops.ts by `npm run gen:schemas`; do not edit by hand. See harness/driver/CONTRACT.md.",
     oneOf: [{ $ref: "#/$defs/request" }, { $ref: "#/$defs/response" }],
     $defs: {
       id: { type: "integer", minimum: 0 },

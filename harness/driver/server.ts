@@ -3,7 +3,7 @@
 // and by the linux driver's child process.
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver } from "./contract.js";
+import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver } from "../../spec/driver/contract.js";
 import { opFromWire, resultToWire } from "./wire.js";
 
 export async function serveDriver(open: () => Promise<Driver>, input: Readable = process.stdin, output: Writable = process.stdout): Promise<void> {

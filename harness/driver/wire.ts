@@ -1,8 +1,8 @@
 // Wire form of contract values (JSON lines). Integers are JSON numbers when they
 // are safe integers and decimal strings otherwise; bytes are lowercase hex strings.
 // Which fields are bytes or strings follows from ops.ts and from result field names.
-import { DriverFailure, type ExitInfo, type FieldValue, type Op, type OpResult, type OutValue } from "./contract.js";
-import { OPS, type ParamSpec } from "./ops.js";
+import { DriverFailure, type ExitInfo, type FieldValue, type Op, type OpResult, type OutValue } from "../../spec/driver/contract.js";
+import { OPS, type ParamSpec } from "../../spec/driver/ops.js";
 
 export type WireInt = number | string;
 

@@ -9,7 +9,7 @@ import { CAPTURES_DIR, PROJECT_ROOT } from "../../spec/paths.js";
 import { UsageError } from "../../spec/errors.js";
 import { HOSTS, hostFromProbe, type HostModel, type ProbedHost } from "../../reference-impl/system/hosts.js";
 import { readCaptureHeader } from "../capture/capture.js";
-import { DriverUnavailable, type Driver } from "../driver/contract.js";
+import { DriverUnavailable, type Driver } from "../../spec/driver/contract.js";
 import { ChildProcessDriver, splitCommand } from "../driver/child.js";
 import type { DriverChoice } from "../runner/run.js";
 import { openReference } from "./reference.js";

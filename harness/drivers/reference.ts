@@ -1,7 +1,7 @@
 // The in-process adapter for the reference implementation: fast, and what c8 and
 // mutation tools need (the model runs in the runner's own process).
 import { loadSpec } from "../../spec/index.js";
-import { DriverFailure, type Driver, type Op, type OpResult } from "../driver/contract.js";
+import { DriverFailure, type Driver, type Op, type OpResult } from "../../spec/driver/contract.js";
 import { ReferenceKernel, type ReferenceOptions } from "../../reference-impl/index.js";
 
 export function openReference(options: ReferenceOptions): Driver {

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import type { Spec } from "../../spec/index.js";
 import { expandProfileSet } from "../../spec/profiles.js";
 import { PROJECT_ROOT } from "../../spec/paths.js";
-import { DriverFailure, DriverUnavailable, type Driver, type Handshake } from "../driver/contract.js";
+import { DriverFailure, DriverUnavailable, type Driver, type Handshake } from "../../spec/driver/contract.js";
 import { CaseError, CaseRun, type TraceEntry, type Verdict } from "../case/execute.js";
 import { compileFilters } from "../case/query.js";
 import type { CaseDef } from "../case/types.js";

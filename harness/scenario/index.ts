@@ -2,7 +2,7 @@
 // (loops until a condition, values computed from earlier results). Fixtures have a
 // setup and a teardown that always runs; variants multiply cases; ASSERT_* stops
 // the case, EXPECT_* records a failure and goes on.
-import type { Op, OpResult } from "../driver/contract.js";
+import type { Op, OpResult } from "../../spec/driver/contract.js";
 import type { ParamValue } from "../case/types.js";
 
 export class AssertionStop extends Error {

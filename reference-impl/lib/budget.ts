@@ -2,7 +2,7 @@
 // operation that would do that for more pages than this is refused as not modelled, the
 // way the linux driver refuses to populate more than its limit: a 1 TiB request would
 // otherwise build 2^28 objects and never finish.
-import { DriverFailure } from "../../harness/driver/contract.js";
+import { DriverFailure } from "../../spec/driver/contract.js";
 
 /** Pages one operation may handle one by one. */
 export const PAGE_BUDGET = 2 ** 18;

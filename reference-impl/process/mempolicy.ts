@@ -4,7 +4,7 @@
 // for files with set_policy/get_policy (shmem; guest_memfd from 6.19), in the
 // inode's shared policy for the file range. Which node a page lands on is not
 // modelled: no operation observes it.
-import type { OutValue } from "../../harness/driver/contract.js";
+import type { OutValue } from "../../spec/driver/contract.js";
 import { fail } from "../lib/errno.js";
 import { U64_MAX } from "../lib/u64.js";
 import type { IntervalMap } from "../lib/interval-map.js";

@@ -1,6 +1,6 @@
 // Memory system calls (mm/mmap.c, mm/mprotect.c, mm/madvise.c) and the CPU's view
 // of memory: load/store through the page tables, which raise SIGSEGV or SIGBUS.
-import { DriverFailure, type OpResult } from "../../harness/driver/contract.js";
+import { DriverFailure, type OpResult } from "../../spec/driver/contract.js";
 import { GmemFile } from "../guest_memfd/file.js";
 import { GmemInode } from "../guest_memfd/inode.js";
 import { checkPageBudget } from "../lib/budget.js";

@@ -1,7 +1,7 @@
 // The file system calls: the VFS checks that come before (or instead of) a file's
 // own operations, with the errnos Linux gives (fs/read_write.c, fs/open.c,
 // fs/fcntl.c, fs/stat.c, fs/statfs.c).
-import { DriverFailure, type OutValue } from "../../harness/driver/contract.js";
+import { DriverFailure, type OutValue } from "../../spec/driver/contract.js";
 import { fail } from "../lib/errno.js";
 import { asS64 } from "../lib/u64.js";
 import { openSevDevice } from "../arch/x86/sev-snp.js";

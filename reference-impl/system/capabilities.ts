@@ -4,7 +4,7 @@
 // modelled; a number the release does not define at all is 0, as in the kernel's default
 // case, and any other capability is refused as not modelled (real x86 answers many of
 // them with non-zero values).
-import { DriverFailure } from "../../harness/driver/contract.js";
+import { DriverFailure } from "../../spec/driver/contract.js";
 import { s390VmTypeFor } from "../arch/s390/vm-type.js";
 import type { VmType } from "../arch/vm-type.js";
 import { VM_TYPE_NAMES, X86VmType } from "../arch/x86/vm-types.js";

@@ -4,7 +4,7 @@
 import type { Decoded, FieldMap } from "../../spec/codec.js";
 import { CodecError } from "../../spec/codec.js";
 import type { IoctlDef, Spec } from "../../spec/index.js";
-import { DriverFailure, type FieldValues } from "../../harness/driver/contract.js";
+import { DriverFailure, type FieldValues } from "../../spec/driver/contract.js";
 import { fail } from "../lib/errno.js";
 import type { IoctlCall } from "../process/file.js";
 

@@ -2,8 +2,8 @@
 // that then halts, or one hypercall. Existing stage-2 mappings are used as the
 // hardware would use them, without consulting attributes again; only a missing
 // (or too weak) mapping goes through the fault path.
-import type { ExitInfo, OpResult } from "../../harness/driver/contract.js";
-import { DriverFailure } from "../../harness/driver/contract.js";
+import type { ExitInfo, OpResult } from "../../spec/driver/contract.js";
+import { DriverFailure } from "../../spec/driver/contract.js";
 import { KVM_EINVAL, KVM_ENOSYS } from "../lib/errno.js";
 import { U64_MAX } from "../lib/u64.js";
 import type { SyscallContext } from "../process/file.js";

@@ -1,7 +1,7 @@
 // struct kvm_vcpu and its file: KVM_CREATE_VCPU (kvm_vm_ioctl_create_vcpu) and
 // the vCPU ioctls the model implements (kvm_vcpu_ioctl, virt/kvm/kvm_main.c 7.2).
-import type { OpResult } from "../../harness/driver/contract.js";
-import { DriverFailure } from "../../harness/driver/contract.js";
+import type { OpResult } from "../../spec/driver/contract.js";
+import { DriverFailure } from "../../spec/driver/contract.js";
 import { fail } from "../lib/errno.js";
 import { OpenFile, type IoctlCall, type SyscallContext } from "../process/file.js";
 import { iocType } from "../system/uapi.js";

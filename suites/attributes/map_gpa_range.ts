@@ -3,7 +3,7 @@
 // for it, otherwise answered in the guest's return register without an exit. The exit's
 // args are an array, which a step list cannot compare element by element; only args[0..2]
 // are compared (args[3..5] are not written by KVM and hold whatever they held).
-import type { OpResult, OutValue } from "../../harness/driver/contract.js";
+import type { OpResult, OutValue } from "../../spec/driver/contract.js";
 import type { ParamValue } from "../../harness/case/types.js";
 import { defineSuite, describeResult, type TestContext } from "../../harness/scenario/index.js";
 

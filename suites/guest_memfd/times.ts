@@ -9,7 +9,7 @@
 // which never goes backwards, also with multigrain timestamps). That wait is a loop a
 // JSON step list cannot express.
 import { defineSuite, type ScenarioCase, type TestContext } from "../../harness/scenario/index.js";
-import type { OpResult } from "../../harness/driver/contract.js";
+import type { OpResult } from "../../spec/driver/contract.js";
 
 const MAX_SPINS = 20000;
 

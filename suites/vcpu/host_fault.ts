@@ -5,7 +5,7 @@
 // such exit is reported, whatever stale exit_reason the driver sees, which a step
 // list cannot express. (A hardware-poisoned guest_memfd page always reports the
 // exit: gmem:file:hwpoison_guest.)
-import type { OpResult } from "../../harness/driver/contract.js";
+import type { OpResult } from "../../spec/driver/contract.js";
 import type { ParamValue } from "../../harness/case/types.js";
 import { defineSuite, describeResult, type TestContext } from "../../harness/scenario/index.js";
 

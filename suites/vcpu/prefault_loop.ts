@@ -2,7 +2,7 @@
 // with the range written back until size is 0. Every call is checked on its own:
 // it either made progress (returned 0, size shrank, gpa moved by the same amount)
 // or failed and left the struct exactly as passed, never both, never neither.
-import type { OpResult } from "../../harness/driver/contract.js";
+import type { OpResult } from "../../spec/driver/contract.js";
 import { defineSuite, describeResult, type ScenarioCase, type TestContext } from "../../harness/scenario/index.js";
 
 const G = 0x10000000n;

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { loadSpec } from "../../spec/index.js";
 import { SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../../harness/case/load.js";
-import type { Driver, Handshake } from "../../harness/driver/contract.js";
+import type { Driver, Handshake } from "../../spec/driver/contract.js";
 import type { ChildProcessDriver } from "../../harness/driver/child.js";
 import { kvmUnavailableReason, openLinux } from "../../harness/drivers/linux/index.js";
 import { parseMaps, type Vma } from "../../harness/drivers/linux/memory.js";

@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { loadSpec } from "../../spec/index.js";
-import { DriverFailure, type Op, type OpResult } from "../../harness/driver/contract.js";
+import { DriverFailure, type Op, type OpResult } from "../../spec/driver/contract.js";
 import { rejection } from "./refusal.js";
 import type { ChildProcessDriver } from "../../harness/driver/child.js";
 import { kvmUnavailableReason, openLinux } from "../../harness/drivers/linux/index.js";

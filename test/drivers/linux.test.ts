@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadSpec } from "../../spec/index.js";
-import { type Driver, type Op, type OpResult } from "../../harness/driver/contract.js";
+import { type Driver, type Op, type OpResult } from "../../spec/driver/contract.js";
 import { rejection } from "./refusal.js";
 import type { ChildProcessDriver } from "../../harness/driver/child.js";
 import { kvmUnavailableReason, openLinux } from "../../harness/drivers/linux/index.js";

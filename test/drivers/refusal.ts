@@ -1,6 +1,6 @@
 // The driver must refuse an operation with a DriverFailure (not a kernel errno).
 import { expect } from "chai";
-import { DriverFailure } from "../../harness/driver/contract.js";
+import { DriverFailure } from "../../spec/driver/contract.js";
 
 export async function rejection(p: Promise<unknown>): Promise<DriverFailure> {
   try {

@@ -126,7 +126,7 @@ describe("suite loading checks what a schema cannot", () => {
 });
 
 describe("generated schemas", () => {
-  it("are in sync with the op table (run npm run gen:schemas after changing harness/driver/ops.ts)", () => {
+  it("are in sync with the op table (run npm run gen:schemas after changing spec/driver/ops.ts)", () => {
     for (const [file, schema] of [["suite.schema.json", suiteSchema()], ["fixtures.schema.json", fixturesSchema()], ["protocol.schema.json", protocolSchema()]] as const)
       expect(JSON.parse(readFileSync(join(SCHEMA_DIR, file), "utf8")), file).to.deep.equal(JSON.parse(JSON.stringify(schema)));
   });

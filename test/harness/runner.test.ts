@@ -7,7 +7,7 @@ import { loadSpec } from "../../spec/index.js";
 import { SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../../harness/case/load.js";
 import { driverChoice } from "../../harness/drivers/index.js";
-import { DriverUnavailable } from "../../harness/driver/contract.js";
+import { DriverUnavailable } from "../../spec/driver/contract.js";
 import { Expectations } from "../../harness/runner/expectations.js";
 import { run, skipReason, type Reporter } from "../../harness/runner/run.js";
 import { KtapReporter } from "../../harness/reporters/ktap.js";

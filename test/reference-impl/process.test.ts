@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { PAGE_BUDGET } from "../../reference-impl/lib/budget.js";
-import { DriverFailure } from "../../harness/driver/contract.js";
+import { DriverFailure } from "../../spec/driver/contract.js";
 import { byte, PAGE, Session } from "./session.js";
 
 describe("reference-impl process: descriptors", () => {

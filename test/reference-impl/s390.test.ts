@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { DriverFailure } from "../../harness/driver/contract.js";
+import { DriverFailure } from "../../spec/driver/contract.js";
 import { Session } from "./session.js";
 
 describe("reference-impl s390 host: capabilities, VM types, protected virtualization", () => {

@@ -3,7 +3,7 @@
 // every operation.
 import { expect } from "chai";
 import { loadSpec, type ProfileName } from "../../spec/index.js";
-import type { Op, OpResult } from "../../harness/driver/contract.js";
+import type { Op, OpResult } from "../../spec/driver/contract.js";
 import { ReferenceKernel } from "../../reference-impl/index.js";
 
 export const spec = loadSpec();

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { DriverFailure } from "../../harness/driver/contract.js";
+import { DriverFailure } from "../../spec/driver/contract.js";
 import { ReferenceKernel } from "../../reference-impl/index.js";
 import { PAGE, Session, spec } from "./session.js";
 

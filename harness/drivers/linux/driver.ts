@@ -1,10 +1,10 @@
-// The linux driver: every operation of harness/driver/ops.ts that a single Node
+// The linux driver: every operation of spec/driver/ops.ts that a single Node
 // process can perform, executed against the real kernel through libc. It reports
 // what the kernel did; it never adjusts an answer to what the uAPI documents.
 import { readFileSync, readlinkSync } from "node:fs";
 import { loadSpec, type ProfileName, type Spec } from "../../../spec/index.js";
-import { DriverFailure, type Driver, type Handshake, type Op, type OpOf, type OpResult, type ResetReport } from "../../driver/contract.js";
-import { CONTRACT_VERSION } from "../../driver/contract.js";
+import { DriverFailure, type Driver, type Handshake, type Op, type OpOf, type OpResult, type ResetReport } from "../../../spec/driver/contract.js";
+import { CONTRACT_VERSION } from "../../../spec/driver/contract.js";
 import { accessProgram, checkLength, hypercallProgram, littleEndian } from "./guest-code.js";
 import { doIoctl, type IoctlContext } from "./ioctl.js";
 import { checkAccess } from "./memory.js";

@@ -2,7 +2,7 @@
 // the exit reason by name (numbers differ between profiles) and its payload.
 import type { ProfileName, Spec } from "../../../spec/index.js";
 import type { Decoded } from "../../../spec/codec.js";
-import type { ExitInfo, OutValue } from "../../driver/contract.js";
+import type { ExitInfo, OutValue } from "../../../spec/driver/contract.js";
 
 type Fields = { [f: string]: Decoded };
 

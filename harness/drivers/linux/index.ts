@@ -5,7 +5,7 @@ import { machine } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ProfileName } from "../../../spec/index.js";
-import { DriverUnavailable, type Driver } from "../../driver/contract.js";
+import { DriverUnavailable, type Driver } from "../../../spec/driver/contract.js";
 import { ChildProcessDriver } from "../../driver/child.js";
 
 export interface LinuxOptions {

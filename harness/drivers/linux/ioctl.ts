@@ -7,7 +7,7 @@
 // length of a variable-length tail.
 import type { IoctlDef, ProfileName, Spec } from "../../../spec/index.js";
 import { CodecError, readScalar, type Decoded, type FieldMap } from "../../../spec/codec.js";
-import { DriverFailure, type FieldValues, type OpOf, type OpResult, type OutValue } from "../../driver/contract.js";
+import { DriverFailure, type FieldValues, type OpOf, type OpResult, type OutValue } from "../../../spec/driver/contract.js";
 import { checkAccess, currentVmas, unmappedAddress } from "./memory.js";
 import { hasPointers, pointerRanges, type PointerRange } from "./pointers.js";
 import { Session, type FdKind } from "./session.js";

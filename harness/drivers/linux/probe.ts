@@ -4,7 +4,7 @@ import { readFileSync, readlinkSync, readdirSync } from "node:fs";
 import { machine, release, version } from "node:os";
 import type { ProfileName, Spec } from "../../../spec/index.js";
 import { isProfileName } from "../../../spec/profiles.js";
-import type { HostFacts } from "../../driver/contract.js";
+import type { HostFacts } from "../../../spec/driver/contract.js";
 import { accessProgram, DRIVER_SLOT, haltProgram, hypercallProgram, FOUR_GIB } from "./guest-code.js";
 import * as libc from "./libc.js";
 import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_HC_MAP_GPA_RANGE, KVM_MEMORY_ATTRIBUTE_PRIVATE, MAP_PRIVATE_ANONYMOUS, PROT_RW } from "./uapi.js";

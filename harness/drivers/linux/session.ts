@@ -2,7 +2,7 @@
 // the host or the driver: fds and mappings it created, memory it may populate,
 // memslot pages and attribute ranges it may make the kernel allocate.
 import { existsSync } from "node:fs";
-import { DriverFailure } from "../../driver/contract.js";
+import { DriverFailure } from "../../../spec/driver/contract.js";
 import { currentVmas, foreignOverlap, MappingTable, permsOf, type Vma } from "./memory.js";
 import * as libc from "./libc.js";
 

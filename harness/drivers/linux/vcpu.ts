@@ -3,7 +3,7 @@
 // and the exit decoded with the kvm_run layout from spec/.
 import type { ProfileName, Spec } from "../../../spec/index.js";
 import type { FieldMap } from "../../../spec/codec.js";
-import { DriverFailure, type ExitInfo, type OutValue } from "../../driver/contract.js";
+import { DriverFailure, type ExitInfo, type OutValue } from "../../../spec/driver/contract.js";
 import { ExitDecoder } from "./exits.js";
 import { DRIVER_GPA, DRIVER_REGION_SIZE, DRIVER_SLOT, toBytes, type GuestProgram, type Vendor } from "./guest-code.js";
 import * as libc from "./libc.js";

@@ -2,7 +2,7 @@
 // arch/s390/kvm/kvm-s390.c): turning a VM into a protected configuration and back.
 // KVM_PV_ENABLE and KVM_PV_DISABLE are modelled; the image, dump and asynchronous
 // teardown commands are refused as not modelled.
-import { DriverFailure } from "../../../harness/driver/contract.js";
+import { DriverFailure } from "../../../spec/driver/contract.js";
 import { fail } from "../../lib/errno.js";
 import { runCommand, type IoctlCall, type SyscallContext } from "../../process/file.js";
 import type { S390VmType } from "./vm-type.js";

@@ -2,7 +2,7 @@
 // their internal memslot, protected VMs, and the memslot hook
 // kvm_arch_prepare_memory_region() (arch/s390/kvm/kvm-s390.c). Only what SLOT2-024
 // needs is modelled: s390 guests do not run, and the vCPU ioctls are not modelled.
-import { DriverFailure } from "../../../harness/driver/contract.js";
+import { DriverFailure } from "../../../spec/driver/contract.js";
 import { fail } from "../../lib/errno.js";
 import type { Kernel } from "../../kernel.js";
 import type { IoctlCall, SyscallContext } from "../../process/file.js";

@@ -6,7 +6,7 @@
 // svm/svm.c. Firmware commands always succeed here; what only the firmware or the
 // CPU decides (page population, measurement, VMRUN of a guest whose VMSA was never
 // measured) is refused as not modelled.
-import { DriverFailure } from "../../../harness/driver/contract.js";
+import { DriverFailure } from "../../../spec/driver/contract.js";
 import type { Decoded } from "../../../spec/codec.js";
 import { fail, SyscallError } from "../../lib/errno.js";
 import type { Kernel } from "../../kernel.js";

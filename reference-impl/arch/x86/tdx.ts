@@ -7,7 +7,7 @@
 // what only the module decides (which TD attributes, XFAM bits and CPUID leaves it
 // accepts, page population, KVM_TDX_CAPABILITIES, KVM_TDX_GET_CPUID) is refused as
 // not modelled.
-import { DriverFailure } from "../../../harness/driver/contract.js";
+import { DriverFailure } from "../../../spec/driver/contract.js";
 import type { Decoded } from "../../../spec/codec.js";
 import { fail } from "../../lib/errno.js";
 import { asU64 } from "../../lib/u64.js";

@@ -5,7 +5,7 @@
 // svm/svm.c svm_vm_init(), svm/sev.c (launch finish, sev_gmem_prepare/invalidate),
 // vmx/tdx.c (tdx_vm_init, finalize, S-EPT removal), mmu/mmu.c kvm_mmu_page_fault().
 // The launch flows live in sev-snp.ts and tdx.ts.
-import { DriverFailure } from "../../../harness/driver/contract.js";
+import { DriverFailure } from "../../../spec/driver/contract.js";
 import { fail } from "../../lib/errno.js";
 import type { Folio } from "../../mm/folio.js";
 import type { IoctlCall, SyscallContext } from "../../process/file.js";

@@ -1,7 +1,7 @@
 // The driver contract: what a driver is told (operations) and what it answers
 // (results), in-process types. The wire form of the same values is in wire.ts and
 // described for other languages in CONTRACT.md.
-import type { ProfileName } from "../../spec/index.js";
+import type { ProfileName } from "../index.js";
 import { OPS, type OpName, type ParamKind } from "./ops.js";
 
 export const CONTRACT_VERSION = "1.0";
