@@ -13,6 +13,10 @@ export interface ProfileInfo {
   title: string;
   kind: "proposal" | "release" | "in-flight";
   date: string;
+  /** release profiles: the stable point release the rules are taken at */
+  stable?: string;
+  /** what the profile rests on, and what is not yet verified */
+  note?: string;
   sources: { kind: string; ref: string; note?: string }[];
 }
 

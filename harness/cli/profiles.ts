@@ -47,7 +47,11 @@ export async function cmdProfiles(argv: string[]): Promise<number> {
   if (sub === undefined || sub === "list") {
     const spec = loadSpec();
     if (o.json) json(spec.profiles);
-    else for (const p of spec.profiles) out(`${p.name.padEnd(11)} ${p.date}  ${p.kind.padEnd(9)} ${p.title}`);
+    else
+      for (const p of spec.profiles) {
+        out(`${p.name.padEnd(11)} ${p.date}  ${p.kind.padEnd(9)} ${p.title}${p.stable ? ` (at stable ${p.stable})` : ""}`);
+        if (p.note) out(`${"".padEnd(34)}${p.note}`);
+      }
     return 0;
   }
   if (sub !== "diff" || a === undefined || b === undefined) throw new UsageError("usage: privmem-cts profiles diff A B [--json]");

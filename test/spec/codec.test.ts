@@ -48,7 +48,7 @@ describe("spec: _IOC and struct codec", () => {
     expect(Buffer.from(bytes).readInt32LE(40)).to.equal(-1);
     expect(bytes[48 + 13 * 8]).to.equal(0xff);
     const back = spec.codec.decode("kvm_userspace_memory_region2", bytes);
-    expect(back.guest_memfd).to.equal(-1n);
+    expect(back.guest_memfd, "__u32 in the uapi header: -1 reads back as 0xffffffff").to.equal(0xffffffffn);
     expect(back.guest_memfd_offset).to.equal(0x1000n);
     expect((back.pad2 as bigint[])[13]).to.equal(0xffn);
   });
