@@ -85,13 +85,19 @@ export class Expectations {
     return best?.entry;
   }
 
-  /** Apply an entry to an actual outcome. */
-  classify(id: string, actual: OutcomeName): { outcome: OutcomeName; expected: string; note?: string } {
+  /**
+   * Apply an entry to an actual outcome. With the running host's kernel build, an XFAIL by an
+   * entry that does not name that build says so: the quirk is new there and its evidence
+   * (and `hosts`) should be brought up to date.
+   */
+  classify(id: string, actual: OutcomeName, kernel?: string): { outcome: OutcomeName; expected: string; note?: string } {
     const e = this.lookup(id);
     if (!e || actual === "SKIP") return { outcome: actual, expected: e ? [e.expected].flat().join("|") : "PASS" };
     const expected = [e.expected].flat();
     if (actual === "PASS") return { outcome: "XPASS", expected: expected.join("|"), note: `listed as an expected ${expected.join("/")} (${e.reason}) but passed` };
-    if (expected.includes(actual)) return { outcome: "XFAIL", expected: expected.join("|"), note: e.reason };
+    const unseenHere = kernel !== undefined && e.hosts !== undefined && !e.hosts.includes(kernel);
+    if (expected.includes(actual))
+      return { outcome: "XFAIL", expected: expected.join("|"), note: unseenHere ? `${e.reason} [recorded on ${e.hosts!.join(", ")}, not yet on ${kernel}]` : e.reason };
     return { outcome: actual, expected: expected.join("|"), note: `expected ${expected.join("/")} (${e.reason})` };
   }
 

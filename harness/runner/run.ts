@@ -338,7 +338,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
     }
     // The case in flight when the run is interrupted is left out, not blamed.
     if (opts.signal?.aborted) break;
-    const applied = expectations.classify(c.id, verdict.outcome);
+    const applied = expectations.classify(c.id, verdict.outcome, hs.host.kernel);
     const message = [verdict.message, applied.note].filter((m) => m !== undefined).join(" — ");
     const result: CaseResult = {
       id: c.id,

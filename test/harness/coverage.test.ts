@@ -27,3 +27,13 @@ describe("clause coverage", () => {
     expect(report.coveredBy["GMEM-CREATE-018"]).to.deep.equal([absent.id]);
   });
 });
+
+describe("expectations and host builds", () => {
+  it("an XFAIL by an entry that does not name the running build says so; one that names it does not", async () => {
+    const { Expectations } = await import("../../harness/runner/expectations.js");
+    const e = new Expectations(undefined, [{ query: "a:b:c", expected: "FAIL", reason: "a quirk of this host", hosts: ["6.18.44-fc-v595"] }]);
+    expect(e.classify("a:b:c", "FAIL", "6.18.44-fc-v595")).to.deep.equal({ outcome: "XFAIL", expected: "FAIL", note: "a quirk of this host" });
+    expect(e.classify("a:b:c", "FAIL", "6.18.44-fc-v1300").note).to.equal("a quirk of this host [recorded on 6.18.44-fc-v595, not yet on 6.18.44-fc-v1300]");
+    expect(e.forHost("6.18.44-fc-v1300").lookup("a:b:c"), "agreement with a capture of another build").to.equal(undefined);
+  });
+});
