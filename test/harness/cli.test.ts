@@ -36,6 +36,14 @@ describe("CLI", function () {
     expect(results.summary.FAIL + results.summary.ERROR).to.equal(0);
   });
 
+  it("merges coverage from several runs (a profile list writes one results.json per configuration)", () => {
+    const out = mkdtempSync(join(tmpdir(), "pmc-"));
+    expect(cli("run", "--profile", "linux-6.8,linux-7.2", "--filter", "gmem:create:*", "--out", out).status).to.equal(0);
+    const r = cli("coverage", "--results", out, "--json");
+    expect(r.status, r.stderr).to.equal(0);
+    expect((JSON.parse(r.stdout) as { runs: unknown[] }).runs).to.have.length(2);
+  });
+
   it("runs as the README runs it: npx privmem-cts (the bin is executable after npm ci or npm run build)", () => {
     const r = spawnSync("npx", ["--no-install", "privmem-cts", "--help"], { encoding: "utf8", cwd: PROJECT_ROOT });
     expect(r.status, r.stderr).to.equal(0);
