@@ -1,7 +1,8 @@
 // Load suites: JSON suites (validated against spec/schema/suite.schema.json) and
 // TypeScript scenario suites. Parameters are expanded into cases, ids are made,
 // and everything a schema cannot check is checked here, before anything runs:
-// unique ids, known clauses and features, bound names, controls for error cases.
+// unique ids, known clauses and features, bound names, controls for error cases, and
+// that cases and their clauses agree (./agree.ts).
 import { closeSync, existsSync, fstatSync, lstatSync, openSync, readSync, readdirSync, realpathSync, statSync, constants } from "node:fs";
 import { join, relative, extname } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -15,7 +16,8 @@ import { jsonDepth } from "../driver/wire.js";
 import { DEFAULT_SUITE_ARCH } from "../driver/schemas.js";
 import { isOpName } from "../../spec/driver/contract.js";
 import { ExprError, parse, references } from "./expr.js";
-import { caseId, compileQuery, LABEL_FORBIDDEN } from "./query.js";
+import { caseId, LABEL_FORBIDDEN } from "./query.js";
+import { controlProblems, errnoProblems } from "./agree.js";
 import type { CaseDef, Expect, Outcome, ParamValue, StepDef } from "./types.js";
 import type { ScenarioSuite } from "../scenario/index.js";
 
@@ -449,9 +451,6 @@ function checkCases(spec: Spec, cases: CaseDef[], problems: InputProblem[]): voi
     }
     if (needsControl && c.control === undefined) problems.push({ ...at(), expected: `a "control" naming the case(s) that succeed with the same arguments but one (this case expects an error or a signal)` });
   }
-  for (const c of cases) {
-    if (c.control === undefined) continue;
-    const m = compileQuery(c.control);
-    if (!cases.some((o) => m(o.id))) problems.push({ file: c.file, pointer: c.pointer + "/control", expected: `a query that matches at least one case (${c.control} matches none)` });
-  }
+  controlProblems(cases, problems);
+  errnoProblems(spec, cases, problems);
 }
