@@ -18,6 +18,7 @@ import { isOpName } from "../../spec/driver/contract.js";
 import { ExprError, parse, references } from "./expr.js";
 import { caseId, LABEL_FORBIDDEN } from "./query.js";
 import { controlProblems, errnoProblems } from "./agree.js";
+import { staleBuildProblems } from "./stale.js";
 import type { CaseDef, Expect, Outcome, ParamValue, StepDef } from "./types.js";
 import type { ScenarioSuite } from "../scenario/index.js";
 
@@ -203,7 +204,7 @@ function loadSharedFixtures(files: string[], problems: InputProblem[]): SharedFi
 }
 
 export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuites> {
-  const problems: InputProblem[] = [];
+  const problems: InputProblem[] = staleBuildProblems();
   const cases: CaseDef[] = [];
   const files: string[] = [];
   for (const dir of dirs) {

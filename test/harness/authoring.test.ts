@@ -3,13 +3,14 @@
 // or whose controls are not one argument apart.
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSpec } from "../../spec/index.js";
 import { InputError } from "../../spec/errors.js";
 import { PROJECT_ROOT, SPEC_DIR, SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../../harness/case/load.js";
+import { staleBuildProblems } from "../../harness/case/stale.js";
 import { driverChoice } from "../../harness/drivers/index.js";
 import { runCase, skipReason } from "../../harness/runner/run.js";
 
@@ -178,5 +179,30 @@ describe("authoring: the loader holds cases to their clauses", function () {
     } finally {
       rmSync(s.dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("authoring: a stale dist/ is refused", () => {
+  it("names a source newer than its compiled module, and one never compiled; a current build passes", () => {
+    const root = mkdtempSync(join(tmpdir(), "pmc-stale-"));
+    try {
+      mkdirSync(join(root, "spec"));
+      mkdirSync(join(root, "dist", "spec"), { recursive: true });
+      writeFileSync(join(root, "spec", "a.ts"), "");
+      writeFileSync(join(root, "dist", "spec", "a.js"), "");
+      utimesSync(join(root, "spec", "a.ts"), 1000, 1000);
+      utimesSync(join(root, "dist", "spec", "a.js"), 2000, 2000);
+      expect(staleBuildProblems(root)).to.deep.equal([]);
+      utimesSync(join(root, "spec", "a.ts"), 3000, 3000);
+      writeFileSync(join(root, "spec", "b.ts"), "");
+      const [p] = staleBuildProblems(root);
+      expect(p?.expected).to.equal("a build newer than its sources (run npm run build): spec/a.ts (newer than dist/spec/a.js), spec/b.ts (not compiled)");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("the project's own dist/ is current after npm run build (npm test builds first)", () => {
+    expect(staleBuildProblems()).to.deep.equal([]);
   });
 });
