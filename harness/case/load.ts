@@ -19,6 +19,7 @@ import { ExprError, parse, references } from "./expr.js";
 import { caseId, LABEL_FORBIDDEN } from "./query.js";
 import { controlProblems, errnoProblems } from "./agree.js";
 import { staleBuildProblems } from "./stale.js";
+import { expandGenerators } from "./generators.js";
 import type { CaseDef, Expect, Outcome, ParamValue, StepDef } from "./types.js";
 import type { ScenarioSuite } from "../scenario/index.js";
 
@@ -228,7 +229,7 @@ export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuit
       if (file.endsWith(FIXTURES_SUFFIX)) files.push(displayPath(file));
       else if (file.endsWith(".json")) {
         files.push(displayPath(file));
-        cases.push(...loadJsonSuite(file, shared, problems));
+        cases.push(...loadJsonSuite(spec, file, shared, problems));
       } else {
         const mod = moduleFor(file);
         if (!mod) continue;
@@ -285,7 +286,7 @@ function loadScenarioSuite(suite: ScenarioSuite, file: string, problems: InputPr
 
 const STEP_META = new Set(["op", "as", "expect", "note"]);
 
-function loadJsonSuite(file: string, shared: SharedFixtures, problems: InputProblem[]): CaseDef[] {
+function loadJsonSuite(spec: Spec, file: string, shared: SharedFixtures, problems: InputProblem[]): CaseDef[] {
   const disp = displayPath(file);
   let data: SuiteFile;
   try {
@@ -293,6 +294,12 @@ function loadJsonSuite(file: string, shared: SharedFixtures, problems: InputProb
   } catch (err) {
     if (err instanceof InputError) problems.push(...err.problems);
     else throw err;
+    return [];
+  }
+  const generated: InputProblem[] = [];
+  expandGenerators(spec, data, disp, generated);
+  if (generated.length > 0) {
+    problems.push(...generated);
     return [];
   }
   const schema = schemaProblems("suite.schema.json", data, file);

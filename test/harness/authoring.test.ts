@@ -206,3 +206,39 @@ describe("authoring: a stale dist/ is refused", () => {
     expect(staleBuildProblems()).to.deep.equal([]);
   });
 });
+
+describe("authoring: parameter generators", () => {
+  const suiteWith = (params: unknown) => ({
+    suite: "gen:test",
+    title: "generators",
+    cases: [{ name: "sweep", clauses: ["GMEM-FILE-001"], params, steps: [{ op: "memfd_create", name: "x", flags: 0 }] }],
+  });
+  async function load(params: unknown): Promise<string[]> {
+    const dir = mkdtempSync(join(tmpdir(), "pmc-gen-"));
+    try {
+      writeFileSync(join(dir, "gen.json"), JSON.stringify(suiteWith(params)));
+      return (await loadSuites(loadSpec(), [dir])).cases.map((c) => c.id);
+    } catch (err) {
+      if (err instanceof InputError) return err.problems.map((p) => `${p.pointer}: ${p.expected}`);
+      throw err;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("bits: each set bit of a constant expression alone, lowest first, as the written-out list would be", async () => {
+    const ids = await load({ attributes: [{ bits: { of: "~KVM_MEMORY_ATTRIBUTE_PRIVATE", width: 8 } }, "(1<<64)-1"] });
+    expect(ids).to.deep.equal(["1<<0", "1<<1", "1<<2", "1<<4", "1<<5", "1<<6", "1<<7", "(1<<64)-1"].map((v) => `gen:test:sweep:attributes=${v}`));
+    expect(await load({ flags: { bits: { of: "(1<<64)-1" } } })).to.have.length(64);
+  });
+
+  it("around: a boundary and its neighbours", async () => {
+    expect(await load({ len: { around: "PAGE_SIZE" }, offset: { around: "2*PAGE_SIZE" } })).to.include.members(["gen:test:sweep:len=PAGE_SIZE-1;offset=(2*PAGE_SIZE)+1", "gen:test:sweep:len=PAGE_SIZE+1;offset=2*PAGE_SIZE"]);
+  });
+
+  it("a generator that cannot expand is refused at its pointer", async () => {
+    expect(await load({ flags: [1, { bits: { of: "NO_SUCH_CONSTANT" } }] })).to.deep.equal(['/cases/0/params/flags/1: a generator that expands: "NO_SUCH_CONSTANT" names a constant no profile defines']);
+    expect(await load({ flags: { bits: { of: "$x" } } })).to.deep.equal(['/cases/0/params/flags: a generator that expands: no $bindings in a generator ("$x")']);
+    expect((await load({ flags: { bits: { of: "0" } } }))[0]).to.match(/has no bit set/);
+  });
+});
