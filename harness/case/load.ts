@@ -20,6 +20,7 @@ import { caseId, LABEL_FORBIDDEN } from "./query.js";
 import { controlProblems, errnoProblems } from "./agree.js";
 import { staleBuildProblems } from "./stale.js";
 import { expandGenerators } from "./generators.js";
+import { applyArguments, parseFixtureCall } from "./fixture-call.js";
 import type { CaseDef, Expect, Outcome, ParamValue, StepDef } from "./types.js";
 import type { ScenarioSuite } from "../scenario/index.js";
 
@@ -324,7 +325,13 @@ function loadJsonSuite(spec: Spec, file: string, shared: SharedFixtures, problem
     const fixtureNames = c.fixture === undefined ? [] : Array.isArray(c.fixture) ? c.fixture : [c.fixture];
     const steps: StepDef[] = [];
     const requires: string[] = [];
-    fixtureNames.forEach((name) => {
+    fixtureNames.forEach((ref) => {
+      const call = parseFixtureCall(ref);
+      if (typeof call === "string") {
+        problems.push({ file: disp, pointer: pointer("cases", i, "fixture"), expected: call });
+        return;
+      }
+      const { name, args } = call;
       const local = data.fixtures?.[name];
       const fromShared = local ? undefined : shared.get(name);
       const fx = local ?? fromShared?.fixture;
@@ -332,8 +339,11 @@ function loadJsonSuite(spec: Spec, file: string, shared: SharedFixtures, problem
         problems.push({ file: disp, pointer: pointer("cases", i, "fixture"), expected: `a fixture defined in this suite or a *.fixtures.json file (${name} is not)` });
         return;
       }
-      requires.push(...(fx.requires ?? []));
-      fx.steps.forEach((s, j) => steps.push(toStep(s, pointer("fixtures", name, "steps", j), fromShared?.file ?? disp)));
+      const used = JSON.stringify(fx.steps);
+      for (const arg of args.keys())
+        if (!new RegExp(`(?<![A-Za-z0-9_$.])${arg}(?![A-Za-z0-9_])`).test(used)) problems.push({ file: disp, pointer: pointer("cases", i, "fixture"), expected: `arguments the fixture's steps use (${name} has no ${arg})` });
+      for (const r of fx.requires ?? []) if (!requires.includes(r)) requires.push(r);
+      fx.steps.forEach((s, j) => steps.push(toStep(applyArguments(s, args), pointer("fixtures", name, "steps", j), fromShared?.file ?? disp)));
     });
     c.steps.forEach((s, j) => steps.push(toStep(s, pointer("cases", i, "steps", j))));
     for (const combo of combinations(c.params, disp, pointer("cases", i, "params"), problems)) {
@@ -348,7 +358,7 @@ function loadJsonSuite(spec: Spec, file: string, shared: SharedFixtures, problem
         pointer: pointer("cases", i),
         clauses: c.clauses,
         arch: data.arch ?? DEFAULT_SUITE_ARCH,
-        requires: [...requires, ...(c.requires ?? [])],
+        requires: [...requires, ...(c.requires ?? []).filter((r) => !requires.includes(r))],
         ...(c.profiles ? { profiles: c.profiles } : {}),
         params: combo.values,
         ...(c.control ? { control: c.control } : {}),

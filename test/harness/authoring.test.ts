@@ -242,3 +242,51 @@ describe("authoring: parameter generators", () => {
     expect((await load({ flags: { bits: { of: "0" } } }))[0]).to.match(/has no bit set/);
   });
 });
+
+describe("authoring: parameterised fixtures", function () {
+  this.timeout(30000);
+  const suiteWith = (fixture: string, params?: unknown) => ({
+    suite: "fx:test",
+    title: "fixture calls",
+    cases: [{ name: "c", clauses: ["GMEM-CREATE-001"], fixture, ...(params ? { params } : {}), requires: ["vm-type:default"], steps: [{ op: "fstat", fd: "$gmem", expect: { out: { size: "2*PAGE_SIZE" } } }] }],
+  });
+  async function run(suite: unknown): Promise<string[]> {
+    const dir = mkdtempSync(join(tmpdir(), "pmc-fx-"));
+    try {
+      cpSync(join(SUITES_DIR, "kvm.fixtures.json"), join(dir, "kvm.fixtures.json"));
+      writeFileSync(join(dir, "fx.json"), JSON.stringify(suite));
+      const spec = loadSpec();
+      const { cases } = await loadSuites(spec, [dir]);
+      const driver = await driverChoice("reference", { profile: "linux-7.2", host: "full" }).open();
+      try {
+        const out: string[] = [];
+        for (const c of cases) {
+          const v = await runCase(spec, c, driver);
+          await driver.reset();
+          out.push(`${c.id} ${v.outcome}${v.message ? `: ${v.message}` : ""}`);
+        }
+        return out;
+      } finally {
+        await driver.close();
+      }
+    } catch (err) {
+      if (err instanceof InputError) return err.problems.map((p) => `${p.pointer}: ${p.expected}`);
+      throw err;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("vm_gmem_of(type, size, flags): the arguments replace the fixture's names; a name no argument gives is the case's parameter", async () => {
+    expect(await run(suiteWith("vm_gmem_of(type=KVM_X86_DEFAULT_VM, size=2*PAGE_SIZE, flags=0)"))).to.deep.equal(["fx:test:c PASS"]);
+    const outcomes = await run(suiteWith("vm_gmem_of(type=KVM_X86_DEFAULT_VM, flags=0)", { size: ["2*PAGE_SIZE", "PAGE_SIZE"] }));
+    expect(outcomes[0]).to.equal("fx:test:c:size=2*PAGE_SIZE PASS");
+    expect(outcomes[1]).to.match(/^fx:test:c:size=PAGE_SIZE FAIL: .*expected out\.size 8192, got 4096/);
+  });
+
+  it("refuses a malformed call, an argument the fixture does not use, and a name neither an argument nor a parameter gives", async () => {
+    expect((await run(suiteWith("vm_gmem_of(type)")))[0]).to.equal('/cases/0/fixture: arguments of the form param=expression (not "type" in "vm_gmem_of(type)")');
+    expect((await run(suiteWith("vm_gmem_of(type=0, size=PAGE_SIZE, flags=0, color=1)")))[0]).to.equal("/cases/0/fixture: arguments the fixture's steps use (vm_gmem_of has no color)");
+    expect((await run(suiteWith("vm_gmem_of(type=0, flags=0)"))).join("\n")).to.match(/a parameter, PAGE_SIZE or a constant from spec\/constants\.json \(size is none\)/);
+  });
+});
