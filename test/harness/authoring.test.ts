@@ -290,3 +290,26 @@ describe("authoring: parameterised fixtures", function () {
     expect((await run(suiteWith("vm_gmem_of(type=0, flags=0)"))).join("\n")).to.match(/a parameter, PAGE_SIZE or a constant from spec\/constants\.json \(size is none\)/);
   });
 });
+
+describe("authoring: TypeScript helpers and JSON fixtures in TypeScript suites", function () {
+  this.timeout(30000);
+  it("a suite written with vmCreate, checkCap, vmCreateGuestMemfd and jsonFixture(vm_gmem_of(...)) passes on the reference", async () => {
+    const spec = loadSpec();
+    const { cases } = await loadSuites(spec, [join(PROJECT_ROOT, "test", "harness", "fixtures", "authoring-scenarios")]);
+    expect(cases.map((c) => `${c.id} ${c.requires.join(",")}`)).to.deep.equal([
+      "authoring:helpers:json_fixture:size=one kvm,guest-memfd,vm-type:default",
+      "authoring:helpers:json_fixture:size=two kvm,guest-memfd,vm-type:default",
+      "authoring:helpers:helpers kvm,vm-type:default,guest-memfd",
+    ]);
+    const driver = await driverChoice("reference", { profile: "linux-7.2", host: "full" }).open();
+    try {
+      for (const c of cases) {
+        const v = await runCase(spec, c, driver);
+        await driver.reset();
+        expect(v.outcome, `${c.id}: ${v.message ?? ""}`).to.equal("PASS");
+      }
+    } finally {
+      await driver.close();
+    }
+  });
+});
