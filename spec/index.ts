@@ -156,76 +156,84 @@ export function loadSpec(dir: string = SPEC_DIR): Spec {
   return spec;
 }
 
-function buildSpec(dir: string): Spec {
-  const problems: InputProblem[] = [];
-  const profiles = loadProfiles(dir);
+type ConstantTable = Map<string, Map<ProfileName, bigint>>;
+type IoctlRevision = { profiles: ProfileName[]; def: IoctlDef; note?: string };
+type ClauseFile = { area: string; title: string; description?: string; subjects: string[]; requires?: string[]; clauses: (Omit<Clause, "area" | "file" | "requires"> & { requires?: string[] })[] };
 
-  // Constants
-  const constantsPath = join(dir, "constants.json");
-  const cfile = loadValidated<ConstantsFile>("constants.schema.json", constantsPath);
-  const cdisp = displayPath(constantsPath);
-  const constantValues = new Map<string, Map<ProfileName, bigint>>();
+/** Every constant per profile, its group, and the groups' names in file order. */
+function loadConstants(cfile: ConstantsFile, cdisp: string, problems: InputProblem[]) {
+  const values: ConstantTable = new Map();
   const groups = new Map<string, string[]>();
   const groupByName = new Map<string, string>();
   for (const [group, entries] of Object.entries(cfile.constants)) {
     groups.set(group, Object.keys(entries));
     for (const [name, entry] of Object.entries(entries)) {
       const at = (i?: number) => ({ file: cdisp, pointer: i === undefined ? pointer("constants", group, name) : pointer("constants", group, name, "values", i) });
-      if (constantValues.has(name)) problems.push({ ...at(), expected: `a constant name used once (${name} is also in group ${groupByName.get(name)})` });
+      if (values.has(name)) problems.push({ ...at(), expected: `a constant name used once (${name} is also in group ${groupByName.get(name)})` });
       groupByName.set(name, group);
       let list: { set: string; value: bigint }[];
       if (typeof entry === "number" || typeof entry === "string") list = [{ set: PROFILE_ORDER[0] + "+", value: num(entry) }];
       else if ("values" in entry) list = entry.values.map((v) => ({ set: v.profiles, value: num(v.value) }));
       else list = [{ set: entry.profiles ?? PROFILE_ORDER[0] + "+", value: num(entry.value) }];
-      constantValues.set(name, perProfile(list, (i) => at("values" in (entry as object) ? i : undefined), problems));
+      values.set(name, perProfile(list, (i) => at("values" in (entry as object) ? i : undefined), problems));
     }
   }
+  return { values, groups, groupByName };
+}
 
-  // Layouts
-  const layoutsPath = join(dir, "layouts.json");
+/** Struct layouts, checked for consistency. */
+function loadLayouts(layoutsPath: string, problems: InputProblem[]): Map<string, StructDef> {
   const lfile = loadValidated<{ structs: Record<string, Omit<StructDef, "name">> }>("layouts.schema.json", layoutsPath);
   const structs = new Map<string, StructDef>(Object.entries(lfile.structs).map(([name, s]) => [name, { name, ...s }]));
   for (const p of layoutProblems(structs)) {
     const fieldIdx = p.field === undefined ? -1 : structs.get(p.struct)!.fields.findIndex((f) => f.name === p.field);
     problems.push({ file: displayPath(layoutsPath), pointer: fieldIdx < 0 ? pointer("structs", p.struct) : pointer("structs", p.struct, "fields", fieldIdx), expected: `a consistent layout: ${p.problem}` });
   }
-  const codec = new StructCodec(structs);
+  return structs;
+}
 
-  // Ioctls: the documented number must equal the _IOC computation from the layout.
-  const ioctlRevs = new Map<string, { profiles: ProfileName[]; def: IoctlDef; note?: string }[]>();
-  const ioctlPer = new Map<string, Map<ProfileName, IoctlDef>>();
+/** One revision of an ioctl: the documented number must equal the _IOC computation from the layout. */
+function ioctlRevision(name: string, d: IoctlDefFile, at: { file: string; pointer: string }, structs: Map<string, StructDef>, problems: InputProblem[]): IoctlDef | undefined {
+  let size = 0;
+  if (d.arg === "u64") size = 8;
+  else if (d.arg !== null && d.arg !== "value") {
+    if (!structs.has(d.arg)) {
+      problems.push({ ...at, pointer: at.pointer + "/arg", expected: `a struct defined in layouts.json (${d.arg} is not)` });
+      return undefined;
+    }
+    size = structs.get(d.arg)!.size;
+  }
+  if (d.dir === "none" && size !== 0) problems.push({ ...at, expected: "an argument size of 0 for a request without direction" });
+  for (const s of [d.arg, d.buffer]) {
+    const def = s === undefined || s === null ? undefined : structs.get(s);
+    if (!def) continue;
+    const missing = safeExpand(d.profiles).filter((p) => !safeExpand(def.profiles).includes(p));
+    if (missing.length > 0) problems.push({ ...at, pointer: at.pointer + "/profiles", expected: `profiles in which struct ${s} exists (it is not defined in ${missing.join(", ")})` });
+  }
+  const request = ioc(d.dir, 0xae, parseInt(d.nr, 16), d.dir === "none" ? 0 : size);
+  if (formatRequest(request) !== d.number)
+    problems.push({ ...at, pointer: at.pointer + "/number", expected: `the _IOC value ${formatRequest(request)} computed from dir, nr and the ${d.arg ?? "argument"} size (file says ${d.number})` });
+  return { name, request, dir: d.dir, nr: parseInt(d.nr, 16), arg: d.arg, on: d.on, returns: d.returns, ...(d.buffer ? { buffer: d.buffer } : {}) };
+}
+
+/** Every ioctl per profile, and its revisions. */
+function loadIoctls(cfile: ConstantsFile, cdisp: string, structs: Map<string, StructDef>, problems: InputProblem[]) {
+  const revisions = new Map<string, IoctlRevision[]>();
+  const perName = new Map<string, Map<ProfileName, IoctlDef>>();
   for (const [name, defs] of Object.entries(cfile.ioctls)) {
     const revs: { set: string; value: IoctlDef; note?: string; index: number }[] = [];
     defs.forEach((d, i) => {
-      const at = { file: cdisp, pointer: pointer("ioctls", name, i) };
-      let size = 0;
-      if (d.arg === "u64") size = 8;
-      else if (d.arg !== null && d.arg !== "value") {
-        if (!structs.has(d.arg)) {
-          problems.push({ ...at, pointer: at.pointer + "/arg", expected: `a struct defined in layouts.json (${d.arg} is not)` });
-          return;
-        }
-        size = structs.get(d.arg)!.size;
-      }
-      if (d.dir === "none" && size !== 0) problems.push({ ...at, expected: "an argument size of 0 for a request without direction" });
-      for (const s of [d.arg, d.buffer]) {
-        const def = s === undefined || s === null ? undefined : structs.get(s);
-        if (!def) continue;
-        const missing = safeExpand(d.profiles).filter((p) => !safeExpand(def.profiles).includes(p));
-        if (missing.length > 0) problems.push({ ...at, pointer: at.pointer + "/profiles", expected: `profiles in which struct ${s} exists (it is not defined in ${missing.join(", ")})` });
-      }
-      const request = ioc(d.dir, 0xae, parseInt(d.nr, 16), d.dir === "none" ? 0 : size);
-      if (formatRequest(request) !== d.number)
-        problems.push({ ...at, pointer: at.pointer + "/number", expected: `the _IOC value ${formatRequest(request)} computed from dir, nr and the ${d.arg ?? "argument"} size (file says ${d.number})` });
-      revs.push({ set: d.profiles, value: { name, request, dir: d.dir, nr: parseInt(d.nr, 16), arg: d.arg, on: d.on, returns: d.returns, ...(d.buffer ? { buffer: d.buffer } : {}) }, ...(d.note ? { note: d.note } : {}), index: i });
+      const value = ioctlRevision(name, d, { file: cdisp, pointer: pointer("ioctls", name, i) }, structs, problems);
+      if (value) revs.push({ set: d.profiles, value, ...(d.note ? { note: d.note } : {}), index: i });
     });
-    const per = perProfile(revs.map((r) => ({ set: r.set, value: r.value })), (i) => ({ file: cdisp, pointer: pointer("ioctls", name, revs[i]!.index, "profiles") }), problems);
-    ioctlPer.set(name, per);
-    ioctlRevs.set(name, revs.map((r) => ({ profiles: safeExpand(r.set), def: r.value, ...(r.note ? { note: r.note } : {}) })));
+    perName.set(name, perProfile(revs.map((r) => ({ set: r.set, value: r.value })), (i) => ({ file: cdisp, pointer: pointer("ioctls", name, revs[i]!.index, "profiles") }), problems));
+    revisions.set(name, revs.map((r) => ({ profiles: safeExpand(r.set), def: r.value, ...(r.note ? { note: r.note } : {}) })));
   }
+  return { revisions, perName };
+}
 
-  // Pointer markers: a u64 field; its size or chooser fields exist; its payloads name constants and structs.
-  const constantNames = new Set(constantValues.keys());
+/** Pointer markers: a u64 field; its size or chooser fields exist; its payloads name constants and structs. */
+function checkPointerMarkers(structs: Map<string, StructDef>, constantNames: Set<string>, layoutsPath: string, problems: InputProblem[]): void {
   for (const def of structs.values())
     def.fields.forEach((f, i) => {
       const m = f.pointer;
@@ -238,20 +246,36 @@ function buildSpec(dir: string): Spec {
         if (payload !== null && !structs.has(payload)) problems.push({ ...at, expected: `payload structs defined in layouts.json (${payload} is not)` });
       }
     });
+}
 
-  // Features
-  const features = loadValidated<{ features: Feature[] }>("features.schema.json", join(dir, "features.json")).features;
+/** The clauses of one area file, checked against the area and the features. */
+function areaClauses(data: ClauseFile, disp: string, features: Feature[], clauseById: Map<string, Clause>, problems: InputProblem[]): Clause[] {
+  return data.clauses.map((c, i) => {
+    const at = (...rest: (string | number)[]) => ({ file: disp, pointer: pointer("clauses", i, ...rest) });
+    if (!c.id.startsWith(data.area + "-") || !/^\d{3}$/.test(c.id.slice(data.area.length + 1))) problems.push({ ...at("id"), expected: `an id of the form ${data.area}-NNN` });
+    const prior = clauseById.get(c.id);
+    if (prior) problems.push({ ...at("id"), expected: `a unique clause id (${c.id} is also defined in ${prior.file})` });
+    if (!data.subjects.includes(c.subject)) problems.push({ ...at("subject"), expected: `one of the area's subjects ${JSON.stringify(data.subjects)}` });
+    perProfile(Object.entries(c.profiles).map(([set, value]) => ({ set, value })), () => at("profiles"), problems);
+    const requires = c.requires ?? data.requires ?? [];
+    requires.forEach((f, k) => {
+      if (!features.some((x) => x.name === f.replace(/^!/, ""))) problems.push({ ...(c.requires ? at("requires", k) : { file: disp, pointer: pointer("requires", k) }), expected: `a feature of spec/features.json (${f} is not one)` });
+    });
+    const clause: Clause = { ...c, requires, area: data.area, file: disp };
+    clauseById.set(c.id, clause);
+    return clause;
+  });
+}
 
-  // Clauses
-  const clauseDir = join(dir, "clauses");
+/** Every area file of clauses/, in name order. */
+function loadClauses(clauseDir: string, features: Feature[], problems: InputProblem[]) {
   const areas: Area[] = [];
   const clauses: Clause[] = [];
   const clauseById = new Map<string, Clause>();
-  const clauseFiles = readdirSync(clauseDir).filter((f) => f.endsWith(".json")).sort();
-  for (const f of clauseFiles) {
+  for (const f of readdirSync(clauseDir).filter((x) => x.endsWith(".json")).sort()) {
     const path = join(clauseDir, f);
     const disp = displayPath(path);
-    let data: { area: string; title: string; description?: string; subjects: string[]; requires?: string[]; clauses: (Omit<Clause, "area" | "file" | "requires"> & { requires?: string[] })[] };
+    let data: ClauseFile;
     try {
       data = loadValidated("clauses.schema.json", path);
     } catch (err) {
@@ -263,41 +287,42 @@ function buildSpec(dir: string): Spec {
     }
     if (areas.some((a) => a.area === data.area)) problems.push({ file: disp, pointer: "/area", expected: `an area defined once (${data.area} is defined twice)` });
     areas.push({ area: data.area, title: data.title, ...(data.description ? { description: data.description } : {}), subjects: data.subjects, file: disp });
-    data.clauses.forEach((c, i) => {
-      const at = (...rest: (string | number)[]) => ({ file: disp, pointer: pointer("clauses", i, ...rest) });
-      if (!c.id.startsWith(data.area + "-") || !/^\d{3}$/.test(c.id.slice(data.area.length + 1))) problems.push({ ...at("id"), expected: `an id of the form ${data.area}-NNN` });
-      const prior = clauseById.get(c.id);
-      if (prior) problems.push({ ...at("id"), expected: `a unique clause id (${c.id} is also defined in ${prior.file})` });
-      if (!data.subjects.includes(c.subject)) problems.push({ ...at("subject"), expected: `one of the area's subjects ${JSON.stringify(data.subjects)}` });
-      perProfile(Object.entries(c.profiles).map(([set, value]) => ({ set, value })), () => at("profiles"), problems);
-      const requires = c.requires ?? data.requires ?? [];
-      requires.forEach((f, k) => {
-        if (!features.some((x) => x.name === f.replace(/^!/, ""))) problems.push({ ...(c.requires ? at("requires", k) : { file: disp, pointer: pointer("requires", k) }), expected: `a feature of spec/features.json (${f} is not one)` });
-      });
-      const clause: Clause = { ...c, requires, area: data.area, file: disp };
-      clauses.push(clause);
-      clauseById.set(c.id, clause);
-    });
+    clauses.push(...areaClauses(data, disp, features, clauseById, problems));
   }
+  return { areas, clauses, clauseById };
+}
 
+function buildSpec(dir: string): Spec {
+  const problems: InputProblem[] = [];
+  const profiles = loadProfiles(dir);
+  const constantsPath = join(dir, "constants.json");
+  const cfile = loadValidated<ConstantsFile>("constants.schema.json", constantsPath);
+  const cdisp = displayPath(constantsPath);
+  const constants = loadConstants(cfile, cdisp, problems);
+  const layoutsPath = join(dir, "layouts.json");
+  const structs = loadLayouts(layoutsPath, problems);
+  const ioctls = loadIoctls(cfile, cdisp, structs, problems);
+  checkPointerMarkers(structs, new Set(constants.values.keys()), layoutsPath, problems);
+  const features = loadValidated<{ features: Feature[] }>("features.schema.json", join(dir, "features.json")).features;
+  const { areas, clauses, clauseById } = loadClauses(join(dir, "clauses"), features, problems);
   if (problems.length > 0) throw new InputError(problems);
+  return makeSpec({ profiles, areas, clauses, clauseById, features, structs, codec: new StructCodec(structs), groups: constants.groups }, constants.values, constants.groupByName, ioctls);
+}
 
+/** The look-ups over loaded, checked data. */
+function makeSpec(data: Pick<Spec, "profiles" | "areas" | "clauses" | "clauseById" | "features" | "structs" | "codec" | "groups">, constantValues: ConstantTable, groupByName: Map<string, string>, ioctls: { revisions: Map<string, IoctlRevision[]>; perName: Map<string, Map<ProfileName, IoctlDef>> }): Spec {
   const constantsCache = new Map<ProfileName, Map<string, bigint>>();
   const variantCache = new Map<Clause, Map<ProfileName, ClauseVariant>>();
-  const errnoByNumber = new Map<number, string>();
-  const signalByNumber = new Map<number, string>();
-  for (const name of groups.get("errno") ?? []) errnoByNumber.set(Number(constantValues.get(name)!.get("linux-6.8")), name);
-  for (const name of groups.get("signal") ?? []) signalByNumber.set(Number(constantValues.get(name)!.get("linux-6.8")), name);
-
-  const spec: Spec = {
-    profiles,
-    areas,
-    clauses,
-    clauseById,
-    features,
-    structs,
-    codec,
-    groups,
+  const byNumber = (group: string) => new Map((data.groups.get(group) ?? []).map((name) => [Number(constantValues.get(name)!.get("linux-6.8")), name]));
+  const errnoByNumber = byNumber("errno");
+  const signalByNumber = byNumber("signal");
+  const numberIn = (group: string) => (name: string) => {
+    const v = constantValues.get(name)?.get("linux-6.8");
+    return v === undefined || groupByName.get(name) !== group ? undefined : Number(v);
+  };
+  const ioctlPer = ioctls.perName;
+  return {
+    ...data,
     constant: (name, profile) => constantValues.get(name)?.get(profile),
     constantsFor(profile) {
       let m = constantsCache.get(profile);
@@ -319,17 +344,11 @@ function buildSpec(dir: string): Spec {
       if (other !== undefined && !isProfileName(other)) return undefined;
       return ioctlPer.get(name!)?.get((other as ProfileName | undefined) ?? profile);
     },
-    ioctlRevisions: (name) => ioctlRevs.get(name) ?? [],
+    ioctlRevisions: (name) => ioctls.revisions.get(name) ?? [],
     errnoName: (n) => errnoByNumber.get(n) ?? `E#${n}`,
-    errnoNumber: (name) => {
-      const v = constantValues.get(name)?.get("linux-6.8");
-      return v === undefined || groupByName.get(name) !== "errno" ? undefined : Number(v);
-    },
+    errnoNumber: numberIn("errno"),
     signalName: (n) => signalByNumber.get(n) ?? `SIG#${n}`,
-    signalNumber: (name) => {
-      const v = constantValues.get(name)?.get("linux-6.8");
-      return v === undefined || groupByName.get(name) !== "signal" ? undefined : Number(v);
-    },
+    signalNumber: numberIn("signal"),
     clauseVariant(clause, profile) {
       let m = variantCache.get(clause);
       if (!m) {
@@ -340,7 +359,6 @@ function buildSpec(dir: string): Spec {
       return m.get(profile);
     },
   };
-  return spec;
 }
 
 function safeExpand(set: string): ProfileName[] {

@@ -1,7 +1,8 @@
 // Load suites: JSON suites (validated against spec/schema/suite.schema.json) and
 // TypeScript scenario suites. Parameters are expanded into cases, ids are made,
 // and everything a schema cannot check is checked here, before anything runs:
-// unique ids, known clauses and features, bound names, controls for error cases.
+// unique ids, known clauses and features, bound names, controls for error cases, and
+// that cases and their clauses agree (./agree.ts).
 import { closeSync, existsSync, fstatSync, lstatSync, openSync, readSync, readdirSync, realpathSync, statSync, constants } from "node:fs";
 import { join, relative, extname } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -15,7 +16,11 @@ import { jsonDepth } from "../driver/wire.js";
 import { DEFAULT_SUITE_ARCH } from "../driver/schemas.js";
 import { isOpName } from "../../spec/driver/contract.js";
 import { ExprError, parse, references } from "./expr.js";
-import { caseId, compileQuery, LABEL_FORBIDDEN } from "./query.js";
+import { caseId, LABEL_FORBIDDEN } from "./query.js";
+import { controlProblems, errnoProblems } from "./agree.js";
+import { staleBuildProblems } from "./stale.js";
+import { expandGenerators } from "./generators.js";
+import { applyArguments, parseFixtureCall } from "./fixture-call.js";
 import type { CaseDef, Expect, Outcome, ParamValue, StepDef } from "./types.js";
 import type { ScenarioSuite } from "../scenario/index.js";
 
@@ -201,7 +206,7 @@ function loadSharedFixtures(files: string[], problems: InputProblem[]): SharedFi
 }
 
 export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuites> {
-  const problems: InputProblem[] = [];
+  const problems: InputProblem[] = staleBuildProblems();
   const cases: CaseDef[] = [];
   const files: string[] = [];
   for (const dir of dirs) {
@@ -225,7 +230,7 @@ export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuit
       if (file.endsWith(FIXTURES_SUFFIX)) files.push(displayPath(file));
       else if (file.endsWith(".json")) {
         files.push(displayPath(file));
-        cases.push(...loadJsonSuite(file, shared, problems));
+        cases.push(...loadJsonSuite(spec, file, shared, problems));
       } else {
         const mod = moduleFor(file);
         if (!mod) continue;
@@ -282,7 +287,7 @@ function loadScenarioSuite(suite: ScenarioSuite, file: string, problems: InputPr
 
 const STEP_META = new Set(["op", "as", "expect", "note"]);
 
-function loadJsonSuite(file: string, shared: SharedFixtures, problems: InputProblem[]): CaseDef[] {
+function loadJsonSuite(spec: Spec, file: string, shared: SharedFixtures, problems: InputProblem[]): CaseDef[] {
   const disp = displayPath(file);
   let data: SuiteFile;
   try {
@@ -290,6 +295,12 @@ function loadJsonSuite(file: string, shared: SharedFixtures, problems: InputProb
   } catch (err) {
     if (err instanceof InputError) problems.push(...err.problems);
     else throw err;
+    return [];
+  }
+  const generated: InputProblem[] = [];
+  expandGenerators(spec, data, disp, generated);
+  if (generated.length > 0) {
+    problems.push(...generated);
     return [];
   }
   const schema = schemaProblems("suite.schema.json", data, file);
@@ -314,7 +325,13 @@ function loadJsonSuite(file: string, shared: SharedFixtures, problems: InputProb
     const fixtureNames = c.fixture === undefined ? [] : Array.isArray(c.fixture) ? c.fixture : [c.fixture];
     const steps: StepDef[] = [];
     const requires: string[] = [];
-    fixtureNames.forEach((name) => {
+    fixtureNames.forEach((ref) => {
+      const call = parseFixtureCall(ref);
+      if (typeof call === "string") {
+        problems.push({ file: disp, pointer: pointer("cases", i, "fixture"), expected: call });
+        return;
+      }
+      const { name, args } = call;
       const local = data.fixtures?.[name];
       const fromShared = local ? undefined : shared.get(name);
       const fx = local ?? fromShared?.fixture;
@@ -322,8 +339,11 @@ function loadJsonSuite(file: string, shared: SharedFixtures, problems: InputProb
         problems.push({ file: disp, pointer: pointer("cases", i, "fixture"), expected: `a fixture defined in this suite or a *.fixtures.json file (${name} is not)` });
         return;
       }
-      requires.push(...(fx.requires ?? []));
-      fx.steps.forEach((s, j) => steps.push(toStep(s, pointer("fixtures", name, "steps", j), fromShared?.file ?? disp)));
+      const used = JSON.stringify(fx.steps);
+      for (const arg of args.keys())
+        if (!new RegExp(`(?<![A-Za-z0-9_$.])${arg}(?![A-Za-z0-9_])`).test(used)) problems.push({ file: disp, pointer: pointer("cases", i, "fixture"), expected: `arguments the fixture's steps use (${name} has no ${arg})` });
+      for (const r of fx.requires ?? []) if (!requires.includes(r)) requires.push(r);
+      fx.steps.forEach((s, j) => steps.push(toStep(applyArguments(s, args), pointer("fixtures", name, "steps", j), fromShared?.file ?? disp)));
     });
     c.steps.forEach((s, j) => steps.push(toStep(s, pointer("cases", i, "steps", j))));
     for (const combo of combinations(c.params, disp, pointer("cases", i, "params"), problems)) {
@@ -338,7 +358,7 @@ function loadJsonSuite(file: string, shared: SharedFixtures, problems: InputProb
         pointer: pointer("cases", i),
         clauses: c.clauses,
         arch: data.arch ?? DEFAULT_SUITE_ARCH,
-        requires: [...requires, ...(c.requires ?? [])],
+        requires: [...requires, ...(c.requires ?? []).filter((r) => !requires.includes(r))],
         ...(c.profiles ? { profiles: c.profiles } : {}),
         params: combo.values,
         ...(c.control ? { control: c.control } : {}),
@@ -449,9 +469,6 @@ function checkCases(spec: Spec, cases: CaseDef[], problems: InputProblem[]): voi
     }
     if (needsControl && c.control === undefined) problems.push({ ...at(), expected: `a "control" naming the case(s) that succeed with the same arguments but one (this case expects an error or a signal)` });
   }
-  for (const c of cases) {
-    if (c.control === undefined) continue;
-    const m = compileQuery(c.control);
-    if (!cases.some((o) => m(o.id))) problems.push({ file: c.file, pointer: c.pointer + "/control", expected: `a query that matches at least one case (${c.control} matches none)` });
-  }
+  controlProblems(cases, problems);
+  errnoProblems(spec, cases, problems);
 }

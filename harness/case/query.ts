@@ -1,8 +1,13 @@
-// Case ids are queries: `area:topic:case_name:k=v;k=v`. The same matcher selects
-// cases (--filter), keys expectations and keys results. A query without wildcards
-// matches that id and everything below it; `*` matches any run of characters and
-// `?` one character; `=id` matches exactly that id (ids may contain `*`, as in
-// size=2*PAGE_SIZE).
+// Case ids are queries. An id is `<suite>:<name>` and, for a parameterised case,
+// `:<k>=<v>;<k>=<v>` with its parameter labels in declaration order, e.g.
+// `gmem:fallocate:unaligned_offset:mode=punch;offset=1`: `<suite>` is the suite file's
+// "suite" (one or more `:`-separated words, `gmem:fallocate`, not a clause area), and
+// `<name>` the case's "name". The same matcher selects cases (--filter), keys
+// expectations and keys results. Grammar of a query:
+//   id        that id and every id below it (`gmem:fallocate` selects the whole suite)
+//   =id       exactly that id (ids may contain `*`, as in size=2*PAGE_SIZE)
+//   pattern   `*` matches any run of characters and `?` one character
+//   q1,q2     (compileFilters) any of several queries
 export function compileQuery(query: string): (id: string) => boolean {
   const q = query.trim();
   if (q.startsWith("=")) {

@@ -40,7 +40,7 @@ export function checkExtension(kernel: Kernel, vm: Vm | null, cap: bigint): bigi
       // Arch code on both, with the same rule: online CPUs, at most the vCPU limit.
       return BigInt(Math.min(host.onlineCpus, host.maxVcpus));
   }
-  if (cap === C.GUEST_MEMFD_FLAGS && C.GUEST_MEMFD_FLAGS !== undefined) return host.guestMemfd ? supportedGmemFlags(kernel, vm) : 0n;
+  if (C.GUEST_MEMFD_FLAGS !== undefined && n === C.GUEST_MEMFD_FLAGS) return host.guestMemfd ? supportedGmemFlags(kernel, vm) : 0n;
   const arch = host.s390 ? s390Extension(kernel, n) : x86Extension(kernel, n);
   if (arch !== undefined) return arch;
   // The argument is a long: negative numbers and numbers past the release's newest capability name nothing.
@@ -64,7 +64,7 @@ function x86Extension(kernel: Kernel, n: number): bigint | undefined {
     case C.S390_PROTECTED:
       return 0n;
   }
-  if (C.PRE_FAULT_MEMORY !== undefined && BigInt(n) === C.PRE_FAULT_MEMORY) return kernel.host.tdp ? 1n : 0n;
+  if (C.PRE_FAULT_MEMORY !== undefined && n === C.PRE_FAULT_MEMORY) return kernel.host.tdp ? 1n : 0n;
   return undefined;
 }
 
@@ -84,7 +84,7 @@ function s390Extension(kernel: Kernel, n: number): bigint | undefined {
       return 0n;
   }
   // CONFIG_KVM_GENERIC_PRE_FAULT_MEMORY is x86's alone in these releases.
-  if (C.PRE_FAULT_MEMORY !== undefined && BigInt(n) === C.PRE_FAULT_MEMORY) return 0n;
+  if (C.PRE_FAULT_MEMORY !== undefined && n === C.PRE_FAULT_MEMORY) return 0n;
   return undefined;
 }
 

@@ -1,172 +1,128 @@
-// uAPI numbers of one profile, resolved from spec/ once when the model starts:
-// every call afterwards reads plain fields.
+// uAPI numbers of one profile, resolved from spec/constants.json once when the model
+// starts: every call afterwards reads plain fields. The names are the spec's (a group's
+// names without their common prefix), never a second list kept by hand.
 import type { IoctlDef, ProfileName, Spec } from "../../spec/index.js";
 
-function resolver(spec: Spec, profile: ProfileName) {
+/** A group of constants by their short names; a name the spec defines in another profile only reads as undefined. */
+export type ConstantGroup<T extends number | bigint> = Readonly<Record<string, T>>;
+
+/**
+ * How a group of `K` is read from spec/constants.json: every name of the spec's `group` that
+ * starts with one of `prefixes` (tried in order; "" keeps the whole name), without the prefix
+ * and the `suffix`. The names are the spec's: adding a constant there adds it here.
+ */
+interface GroupRule {
+  group: string;
+  prefixes: string[];
+  suffix?: string;
+}
+
+const NUMBER_GROUPS = {
+  cap: { group: "cap", prefixes: ["KVM_CAP_"] },
+  falloc: { group: "fallocate-mode", prefixes: ["FALLOC_FL_"] },
+  prot: { group: "mmap", prefixes: ["PROT_"] },
+  map: { group: "mmap", prefixes: ["MAP_"] },
+  madv: { group: "madvise", prefixes: ["MADV_"] },
+  o: { group: "open-flag", prefixes: ["O_"] },
+  f: { group: "fcntl", prefixes: ["F_", ""] },
+  seek: { group: "seek", prefixes: ["SEEK_"] },
+  mfd: { group: "memfd-flag", prefixes: ["MFD_"] },
+  s: { group: "stat-mode", prefixes: ["S_"] },
+  mpol: { group: "mempolicy", prefixes: ["MPOL_"] },
+} satisfies Record<string, GroupRule>;
+
+const BIGINT_GROUPS = {
+  mem: { group: "memslot-flag", prefixes: ["KVM_MEM_"] },
+  gmemFlag: { group: "gmem-flag", prefixes: ["GUEST_MEMFD_FLAG_"] },
+  vmType: { group: "vm-type", prefixes: ["KVM_X86_"], suffix: "_VM" },
+  s390: { group: "s390", prefixes: ["KVM_"] },
+  /** enum sev_cmd_id and the SNP page types (profiles without SNP define none) */
+  sev: { group: "memory-encryption", prefixes: ["KVM_SEV_"] },
+  /** enum kvm_tdx_cmd_id (profiles without TDX define none) */
+  tdx: { group: "memory-encryption", prefixes: ["KVM_TDX_"] },
+} satisfies Record<string, GroupRule>;
+
+/** Names the model reads as 0 where a profile does not define them (a flag that does not exist sets no bit). */
+const ZERO_WHEN_UNDEFINED: Partial<Record<keyof typeof NUMBER_GROUPS | keyof typeof BIGINT_GROUPS, string[]>> = {
+  gmemFlag: ["MMAP", "INIT_SHARED"],
+  tdx: ["MEASURE_MEMORY_REGION"],
+  /** 6.17+: the profiles before it do not define it */
+  falloc: ["WRITE_ZEROES"],
+};
+
+function shortName(name: string, rule: GroupRule): string | undefined {
+  const prefix = rule.prefixes.find((p) => name.startsWith(p));
+  if (prefix === undefined) return undefined;
+  const rest = name.slice(prefix.length);
+  return rule.suffix !== undefined && rest.endsWith(rule.suffix) ? rest.slice(0, -rule.suffix.length) : rest;
+}
+
+/**
+ * One group of `K`. Its own properties are the names defined in this profile. A name the
+ * spec defines only in other profiles reads as undefined (or 0 where ZERO_WHEN_UNDEFINED
+ * says so), and a name the spec does not define at all throws: a typo in the model fails
+ * at its first use, not silently.
+ */
+function constantGroup<T extends number | bigint>(spec: Spec, profile: ProfileName, key: string, rule: GroupRule, convert: (v: bigint) => T): ConstantGroup<T> {
+  const values = spec.constantsFor(profile);
+  const known = new Set<string>();
+  const fallback = new Proxy({} as Record<string, T>, {
+    get(_t, prop) {
+      if (typeof prop !== "string" || !/^[A-Z][A-Z0-9_]*$/.test(prop)) return undefined;
+      if (known.has(prop)) return undefined;
+      throw new Error(`reference model: K.${key}.${prop} names no constant of group ${rule.group} in spec/constants.json`);
+    },
+  });
+  const group = Object.create(fallback) as Record<string, T>;
+  for (const name of spec.groups.get(rule.group) ?? []) {
+    const short = shortName(name, rule);
+    if (short === undefined) continue;
+    known.add(short);
+    const v = values.get(name);
+    if (v !== undefined) group[short] = convert(v);
+  }
+  for (const name of ZERO_WHEN_UNDEFINED[key as keyof typeof ZERO_WHEN_UNDEFINED] ?? []) if (!(name in group)) group[name] = convert(0n);
+  return Object.freeze(group);
+}
+
+function groups<G extends Record<string, GroupRule>, T extends number | bigint>(spec: Spec, profile: ProfileName, rules: G, convert: (v: bigint) => T): { [K in keyof G]: ConstantGroup<T> } {
+  return Object.fromEntries(Object.entries(rules).map(([key, rule]) => [key, constantGroup(spec, profile, key, rule, convert)])) as { [K in keyof G]: ConstantGroup<T> };
+}
+
+/**
+ * The uAPI numbers the model uses, read from spec/constants.json for one profile: the groups
+ * above by their short names, and a few single constants by their spec names.
+ */
+export function resolveConstants(spec: Spec, profile: ProfileName) {
   const values = spec.constantsFor(profile);
   const need = (name: string): bigint => {
     const v = values.get(name);
     if (v === undefined) throw new Error(`reference model: spec constant ${name} is not defined in ${profile}`);
     return v;
   };
-  const num = (name: string): number => Number(need(name));
-  const opt = (name: string): bigint | undefined => values.get(name);
-  return { need, num, opt };
-}
-
-export function resolveConstants(spec: Spec, profile: ProfileName) {
-  const { need, num, opt } = resolver(spec, profile);
+  const num = groups(spec, profile, NUMBER_GROUPS, Number);
+  const big = groups(spec, profile, BIGINT_GROUPS, (v) => v);
   return {
+    ...num,
+    ...big,
+    /** O_ACCMODE: the access-mode bits */
+    o: Object.freeze(Object.setPrototypeOf({ ...num.o, ACCMODE: num.o.RDONLY! | num.o.WRONLY! | num.o.RDWR! }, Object.getPrototypeOf(num.o) as object) as ConstantGroup<number>),
+    snpPageTypes: ["NORMAL", "ZERO", "UNMEASURED", "SECRETS", "CPUID"].map((t) => big.sev[`SNP_PAGE_TYPE_${t}`]).filter((v): v is bigint => v !== undefined),
     apiVersion: need("KVM_API_VERSION"),
     /** _IOC_TYPE of every KVM ioctl */
-    kvmio: num("KVMIO"),
+    kvmio: Number(need("KVMIO")),
     /** KVM_MAX_CPUID_ENTRIES (arch/x86/include/asm/kvm_host.h) */
     maxCpuidEntries: need("KVM_MAX_CPUID_ENTRIES"),
     /** KVM_MEM_MAX_NR_PAGES: dirty bitmaps are indexed by an unsigned int */
     memMaxNrPages: need("KVM_MEM_MAX_NR_PAGES"),
     /** KVM_USER_MEM_SLOTS per machine (Kernel.userMemSlots picks the host's) */
-    userMemSlots: { x86_64: num("KVM_USER_MEM_SLOTS_X86"), s390x: num("KVM_USER_MEM_SLOTS_S390") },
+    userMemSlots: { x86_64: Number(need("KVM_USER_MEM_SLOTS_X86")), s390x: Number(need("KVM_USER_MEM_SLOTS_S390")) },
     anonInodeMagic: need("ANON_INODE_FS_MAGIC"),
-    gmemMagic: opt("GUEST_MEMFD_MAGIC"),
+    gmemMagic: values.get("GUEST_MEMFD_MAGIC"),
+    tmpfsMagic: need("TMPFS_MAGIC"),
     hcMapGpaRange: need("KVM_HC_MAP_GPA_RANGE"),
-    cap: {
-      USER_MEMORY: num("KVM_CAP_USER_MEMORY"),
-      NR_VCPUS: num("KVM_CAP_NR_VCPUS"),
-      NR_MEMSLOTS: num("KVM_CAP_NR_MEMSLOTS"),
-      READONLY_MEM: num("KVM_CAP_READONLY_MEM"),
-      CHECK_EXTENSION_VM: num("KVM_CAP_CHECK_EXTENSION_VM"),
-      MULTI_ADDRESS_SPACE: num("KVM_CAP_MULTI_ADDRESS_SPACE"),
-      EXIT_HYPERCALL: num("KVM_CAP_EXIT_HYPERCALL"),
-      USER_MEMORY2: num("KVM_CAP_USER_MEMORY2"),
-      MEMORY_FAULT_INFO: num("KVM_CAP_MEMORY_FAULT_INFO"),
-      MEMORY_ATTRIBUTES: num("KVM_CAP_MEMORY_ATTRIBUTES"),
-      GUEST_MEMFD: num("KVM_CAP_GUEST_MEMFD"),
-      VM_TYPES: num("KVM_CAP_VM_TYPES"),
-      PRE_FAULT_MEMORY: opt("KVM_CAP_PRE_FAULT_MEMORY"),
-      GUEST_MEMFD_FLAGS: opt("KVM_CAP_GUEST_MEMFD_FLAGS"),
-      SPLIT_IRQCHIP: num("KVM_CAP_SPLIT_IRQCHIP"),
-      S390_UCONTROL: num("KVM_CAP_S390_UCONTROL"),
-      S390_PROTECTED: num("KVM_CAP_S390_PROTECTED"),
-    },
-    s390: { VM_UCONTROL: need("KVM_VM_S390_UCONTROL"), PV_ENABLE: need("KVM_PV_ENABLE"), PV_DISABLE: need("KVM_PV_DISABLE") },
-    mem: {
-      LOG_DIRTY_PAGES: need("KVM_MEM_LOG_DIRTY_PAGES"),
-      READONLY: need("KVM_MEM_READONLY"),
-      GUEST_MEMFD: need("KVM_MEM_GUEST_MEMFD"),
-    },
-    gmemFlag: { MMAP: opt("GUEST_MEMFD_FLAG_MMAP") ?? 0n, INIT_SHARED: opt("GUEST_MEMFD_FLAG_INIT_SHARED") ?? 0n },
     ATTRIBUTE_PRIVATE: need("KVM_MEMORY_ATTRIBUTE_PRIVATE"),
     EXIT_FLAG_PRIVATE: need("KVM_MEMORY_EXIT_FLAG_PRIVATE"),
-    vmType: {
-      DEFAULT: need("KVM_X86_DEFAULT_VM"),
-      SW_PROTECTED: need("KVM_X86_SW_PROTECTED_VM"),
-      // Types a profile does not define cannot be created there.
-      SEV: opt("KVM_X86_SEV_VM"),
-      SEV_ES: opt("KVM_X86_SEV_ES_VM"),
-      SNP: opt("KVM_X86_SNP_VM"),
-      TDX: opt("KVM_X86_TDX_VM"),
-    },
-    /** enum sev_cmd_id and the SNP page types (profiles without SNP define none) */
-    sev: {
-      INIT2: opt("KVM_SEV_INIT2"),
-      SNP_LAUNCH_START: opt("KVM_SEV_SNP_LAUNCH_START"),
-      SNP_LAUNCH_UPDATE: opt("KVM_SEV_SNP_LAUNCH_UPDATE"),
-      SNP_LAUNCH_FINISH: opt("KVM_SEV_SNP_LAUNCH_FINISH"),
-      snpPageTypes: ["NORMAL", "ZERO", "UNMEASURED", "SECRETS", "CPUID"].map((t) => opt(`KVM_SEV_SNP_PAGE_TYPE_${t}`)).filter((v): v is bigint => v !== undefined),
-    },
-    /** enum kvm_tdx_cmd_id (profiles without TDX define none) */
-    tdx: {
-      CAPABILITIES: opt("KVM_TDX_CAPABILITIES"),
-      INIT_VM: opt("KVM_TDX_INIT_VM"),
-      INIT_VCPU: opt("KVM_TDX_INIT_VCPU"),
-      INIT_MEM_REGION: opt("KVM_TDX_INIT_MEM_REGION"),
-      FINALIZE_VM: opt("KVM_TDX_FINALIZE_VM"),
-      GET_CPUID: opt("KVM_TDX_GET_CPUID"),
-      MEASURE_MEMORY_REGION: opt("KVM_TDX_MEASURE_MEMORY_REGION") ?? 0n,
-    },
-    falloc: {
-      KEEP_SIZE: num("FALLOC_FL_KEEP_SIZE"),
-      PUNCH_HOLE: num("FALLOC_FL_PUNCH_HOLE"),
-      COLLAPSE_RANGE: num("FALLOC_FL_COLLAPSE_RANGE"),
-      ZERO_RANGE: num("FALLOC_FL_ZERO_RANGE"),
-      INSERT_RANGE: num("FALLOC_FL_INSERT_RANGE"),
-      UNSHARE_RANGE: num("FALLOC_FL_UNSHARE_RANGE"),
-      NO_HIDE_STALE: num("FALLOC_FL_NO_HIDE_STALE"),
-      /** 6.17+: the profiles before it do not define it */
-      WRITE_ZEROES: Number(opt("FALLOC_FL_WRITE_ZEROES") ?? 0n),
-    },
-    prot: { READ: num("PROT_READ"), WRITE: num("PROT_WRITE"), EXEC: num("PROT_EXEC") },
-    map: {
-      SHARED: num("MAP_SHARED"),
-      PRIVATE: num("MAP_PRIVATE"),
-      SHARED_VALIDATE: num("MAP_SHARED_VALIDATE"),
-      FIXED: num("MAP_FIXED"),
-      ANONYMOUS: num("MAP_ANONYMOUS"),
-      NORESERVE: num("MAP_NORESERVE"),
-      POPULATE: num("MAP_POPULATE"),
-      FIXED_NOREPLACE: num("MAP_FIXED_NOREPLACE"),
-    },
-    madv: {
-      NORMAL: num("MADV_NORMAL"),
-      RANDOM: num("MADV_RANDOM"),
-      SEQUENTIAL: num("MADV_SEQUENTIAL"),
-      WILLNEED: num("MADV_WILLNEED"),
-      DONTNEED: num("MADV_DONTNEED"),
-      FREE: num("MADV_FREE"),
-      REMOVE: num("MADV_REMOVE"),
-      DONTFORK: num("MADV_DONTFORK"),
-      DOFORK: num("MADV_DOFORK"),
-      HUGEPAGE: num("MADV_HUGEPAGE"),
-      NOHUGEPAGE: num("MADV_NOHUGEPAGE"),
-      POPULATE_READ: num("MADV_POPULATE_READ"),
-      POPULATE_WRITE: num("MADV_POPULATE_WRITE"),
-      COLLAPSE: num("MADV_COLLAPSE"),
-      HWPOISON: num("MADV_HWPOISON"),
-    },
-    o: {
-      ACCMODE: 3,
-      RDONLY: num("O_RDONLY"),
-      WRONLY: num("O_WRONLY"),
-      RDWR: num("O_RDWR"),
-      CREAT: num("O_CREAT"),
-      EXCL: num("O_EXCL"),
-      TRUNC: num("O_TRUNC"),
-      APPEND: num("O_APPEND"),
-      NONBLOCK: num("O_NONBLOCK"),
-      LARGEFILE: num("O_LARGEFILE"),
-      CLOEXEC: num("O_CLOEXEC"),
-    },
-    f: {
-      DUPFD: num("F_DUPFD"),
-      DUPFD_CLOEXEC: num("F_DUPFD_CLOEXEC"),
-      GETFD: num("F_GETFD"),
-      SETFD: num("F_SETFD"),
-      GETFL: num("F_GETFL"),
-      SETFL: num("F_SETFL"),
-      ADD_SEALS: num("F_ADD_SEALS"),
-      GET_SEALS: num("F_GET_SEALS"),
-      FD_CLOEXEC: num("FD_CLOEXEC"),
-      SEAL_SEAL: num("F_SEAL_SEAL"),
-    },
-    seek: { SET: num("SEEK_SET"), CUR: num("SEEK_CUR"), END: num("SEEK_END"), DATA: num("SEEK_DATA"), HOLE: num("SEEK_HOLE") },
-    mfd: { CLOEXEC: num("MFD_CLOEXEC"), ALLOW_SEALING: num("MFD_ALLOW_SEALING"), HUGETLB: num("MFD_HUGETLB"), NOEXEC_SEAL: num("MFD_NOEXEC_SEAL"), EXEC: num("MFD_EXEC") },
-    tmpfsMagic: need("TMPFS_MAGIC"),
-    s: { IFREG: num("S_IFREG"), IFCHR: num("S_IFCHR") },
-    mpol: {
-      DEFAULT: num("MPOL_DEFAULT"),
-      PREFERRED: num("MPOL_PREFERRED"),
-      BIND: num("MPOL_BIND"),
-      INTERLEAVE: num("MPOL_INTERLEAVE"),
-      LOCAL: num("MPOL_LOCAL"),
-      PREFERRED_MANY: num("MPOL_PREFERRED_MANY"),
-      WEIGHTED_INTERLEAVE: num("MPOL_WEIGHTED_INTERLEAVE"),
-      MF_STRICT: num("MPOL_MF_STRICT"),
-      MF_MOVE: num("MPOL_MF_MOVE"),
-      MF_MOVE_ALL: num("MPOL_MF_MOVE_ALL"),
-      F_STATIC_NODES: num("MPOL_F_STATIC_NODES"),
-      F_RELATIVE_NODES: num("MPOL_F_RELATIVE_NODES"),
-      F_NUMA_BALANCING: num("MPOL_F_NUMA_BALANCING"),
-    },
   };
 }
 

@@ -117,7 +117,7 @@ export class S390VmType implements VmType {
 
 /** kvm_arch_init_vm()'s type check on s390: only KVM_VM_S390_UCONTROL, and only where built in. */
 export function s390VmTypeFor(kernel: Kernel, type: bigint): S390VmType | undefined {
-  const UCONTROL = kernel.K.s390.VM_UCONTROL;
+  const UCONTROL = kernel.K.s390.VM_S390_UCONTROL;
   const host = kernel.host.s390!;
   const allowed = host.ucontrol ? UCONTROL : 0n;
   if (type & ~allowed) return undefined;

@@ -134,7 +134,7 @@ function snpLaunchUpdate(ctx: SyscallContext, vm: Vm, sev: SevState, cmd: Struct
   if (!sev.snpActive || !sev.snpContext) fail("EINVAL");
   const params = readUserStruct(ctx, cmd.data_u64 as bigint, "kvm_sev_snp_launch_update");
   const { K, page } = ctx.kernel;
-  if (!page.aligned(params.len as bigint) || params.flags !== 0n || !K.sev.snpPageTypes.includes(params.type as bigint)) fail("EINVAL");
+  if (!page.aligned(params.len as bigint) || params.flags !== 0n || !K.snpPageTypes.includes(params.type as bigint)) fail("EINVAL");
   // kvm_slot_can_be_private(): the first gfn must lie in a memslot with a guest_memfd.
   const gfn = params.gfn_start as bigint;
   const slot = gfn > BigInt(vm.maxGfn) ? undefined : vm.memslots[0]!.at(Number(gfn));
