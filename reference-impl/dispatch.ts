@@ -1,5 +1,6 @@
 // From driver operations to kernel entry points: each operation runs as a system
 // call (or a KVM_RUN) of one process; a SyscallError becomes ret -1 with its errno.
+import { ioctlArgProblem } from "../spec/driver/ioctl-arg.js";
 import { DriverFailure, type Op, type OpResult, type OutValue } from "../spec/driver/contract.js";
 import { GmemFile } from "./guest_memfd/file.js";
 import { SyscallError } from "./lib/errno.js";
@@ -107,6 +108,8 @@ function ioctl(ctx: SyscallContext, op: Extract<Op, { op: "ioctl" }>): OpResult 
   // "NAME@profile" issues another revision's request number and struct.
   const def = op.request.includes("@") ? ctx.kernel.config.spec.request(op.request, ctx.kernel.revision.profile) : ctx.kernel.config.ioctls.get(op.request);
   if (def === undefined) throw new DriverFailure("unsupported", `${op.request} is not a request of ${ctx.kernel.revision.profile}`);
+  const argProblem = ioctlArgProblem(def, op.arg);
+  if (argProblem !== undefined) throw new DriverFailure("protocol", argProblem);
   const file = ctx.process.files.get(op.fd);
   const arg = new UserIoctlArg(ctx.kernel.config.spec, def, op.arg, op.pointer === "invalid");
   try {

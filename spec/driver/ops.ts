@@ -21,6 +21,8 @@ export interface OpSpec {
   doc: string;
   params: Readonly<Record<string, ParamSpec>>;
   result: string;
+  /** the contract version that added the operation (default "1.0"): a driver whose handshake has no `operations` offers the operations of its version */
+  since?: string;
 }
 
 function int(doc: string): { kind: "int"; doc: string };
