@@ -5,6 +5,7 @@ import { readFileSync, readlinkSync } from "node:fs";
 import { loadSpec, type ProfileName, type Spec } from "../../../spec/index.js";
 import { DriverFailure, type Driver, type Handshake, type Op, type OpOf, type OpResult, type ResetReport } from "../../../spec/driver/contract.js";
 import { CONTRACT_VERSION } from "../../../spec/driver/contract.js";
+import { OPS, type OpName } from "../../../spec/driver/ops.js";
 import { accessProgram, checkLength, hypercallProgram, littleEndian } from "./guest-code.js";
 import { doIoctl, type IoctlContext } from "./ioctl.js";
 import { checkAccess } from "./memory.js";
@@ -24,6 +25,10 @@ export interface LinuxDriverOptions {
   guestTimeoutMs?: number;
   limits?: Partial<Limits>;
 }
+
+/** A real kernel cannot fork under Node, fail on purpose, or poison a page it does not map: every other operation is offered. */
+const NOT_OFFERED: ReadonlySet<OpName> = new Set<OpName>(["fork", "memory_failure", "inject"]);
+export const LINUX_OPERATIONS: OpName[] = (Object.keys(OPS) as OpName[]).filter((op) => !NOT_OFFERED.has(op));
 
 export class LinuxDriver implements Driver {
   readonly handshake: Handshake;
@@ -64,7 +69,7 @@ export class LinuxDriver implements Driver {
     const systemFd = Number(kvm.ret);
     const timeout = options.guestTimeoutMs ?? 500;
     const { features, host, hypercallsHang } = new Prober(spec, profile, systemFd).probe(timeout);
-    const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, host };
+    const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, operations: LINUX_OPERATIONS, host };
     return new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options, hypercallsHang);
   }
 
