@@ -9,6 +9,7 @@ import type { SyscallContext } from "./process/file.js";
 import { sysGetMempolicy, sysMbind } from "./process/mempolicy.js";
 import { cpuAccess, sysMadvise, sysMmap, sysMprotect, sysMunmap } from "./process/mman.js";
 import * as vfs from "./process/vfs.js";
+import { sysPreadUser, sysPwriteUser } from "./process/user-io.js";
 import { UserIoctlArg } from "./system/ioctl-arg.js";
 import type { GuestProgram } from "./vcpu/run.js";
 import { VcpuFile } from "./vcpu/vcpu.js";
@@ -83,6 +84,10 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return value(sysMbind(ctx, op.addr, op.len, op.mode, op.nodemask, op.flags));
     case "get_mempolicy":
       return withOut(sysGetMempolicy(ctx, op.addr));
+    case "pread_user":
+      return value(sysPreadUser(ctx, op.fd, op.addr, op.len, op.offset));
+    case "pwrite_user":
+      return value(sysPwriteUser(ctx, op.fd, op.addr, op.len, op.offset));
     case "load":
       return cpuAccess(ctx, op.addr, Number(op.len), null);
     case "store":

@@ -64,6 +64,18 @@ export const OPS = {
     params: { addr: int("address") },
     result: "ret = 0; out.mode, out.nodemask (nodes 0-63)",
   },
+  pread_user: {
+    doc: "pread(2) into user memory: the kernel itself copies the file's bytes to `addr` (copy_to_user), faulting the pages in as a CPU store would",
+    params: { fd, addr: int("user address of the buffer"), len: int("bytes to read (at most 65536)"), offset: int("file offset") },
+    result: "ret = bytes copied (fewer when the buffer stops being writable part-way), or -1 with EFAULT when none could be",
+    since: "1.1",
+  },
+  pwrite_user: {
+    doc: "pwrite(2) from user memory: the kernel itself copies the bytes at `addr` (copy_from_user) into the file",
+    params: { fd, addr: int("user address of the buffer"), len: int("bytes to write (at most 65536)"), offset: int("file offset") },
+    result: "ret = bytes written (fewer when the buffer stops being readable part-way), or -1 with EFAULT when none could be",
+    since: "1.1",
+  },
   load: { doc: "read host memory through a mapping, as the CPU would", params: { addr: int("address"), len: int("bytes (at most 65536)") }, result: "ret = 0 and out.data, or signal (SIGBUS, SIGSEGV)" },
   store: { doc: "write host memory through a mapping, as the CPU would", params: { addr: int("address"), data: { kind: "bytes", doc: "bytes to store (at most 65536)" } }, result: "ret = 0, or signal" },
   fork: { doc: "fork(2) the process; later operations name the child with `process`", params: {}, result: "ret = the child's process handle" },

@@ -84,9 +84,30 @@ describe("contract: the operations a driver offers", function () {
     expect(honest.results.map((x) => [x.outcome, x.message])).to.deep.equal(errors.map(() => ["SKIP", "needs operation mmap, the driver does not offer it"]));
   });
 
+  it("a 1.0 driver (no operations listed) has the cases that need 1.1 operations skipped, naming them; the reference runs them (control)", async () => {
+    const inner = driverChoice("reference", { profile: "linux-6.18", host: "full" });
+    const old: DriverChoice = {
+      label: "reference-as-1.0",
+      reproArgs: [],
+      open: async () => {
+        const d = await inner.open();
+        const { operations: _none, ...hs } = d.handshake;
+        return { handshake: { ...hs, contractVersion: "1.0" }, call: (op) => d.call(op), reset: () => d.reset(), close: () => d.close(), abort: (r) => d.abort(r) };
+      },
+    };
+    const r = await runAll(old, ["uio"]);
+    expect(r.results.length).to.be.greaterThan(5);
+    for (const x of r.results) expect([x.outcome, x.message], x.id).to.satisfy(([o, m]: [string, string]) => o === "SKIP" && /^needs operations? .*\b(pread_user|pwrite_user)\b/.test(m));
+    const current = await runAll(inner, ["uio"]);
+    expect(current.results.map((x) => x.outcome)).to.deep.equal(r.results.map(() => "PASS"));
+  });
+
   it("a handshake without operations offers its contract version's vocabulary", () => {
     const hs = (v: string, operations?: OpName[]): Handshake => ({ contractVersion: v, name: "t", version: "1", profile: "linux-6.18", features: [], host: { kernel: "t", arch: "x86_64", pageSize: 4096 }, ...(operations ? { operations } : {}) });
-    expect([...offeredOperations(hs("1.0"))].sort()).to.deep.equal(Object.keys(OPS).sort());
+    const all = Object.keys(OPS).sort();
+    expect([...offeredOperations(hs(CONTRACT_VERSION))].sort()).to.deep.equal(all);
+    // a 1.0 driver never heard of the operations 1.1 added
+    expect([...offeredOperations(hs("1.0"))].sort()).to.deep.equal(all.filter((op) => !["pread_user", "pwrite_user"].includes(op)));
     expect([...offeredOperations(hs(CONTRACT_VERSION, ["open", "fstat"]))]).to.deep.equal(["open", "fstat"]);
   });
 });

@@ -115,6 +115,9 @@ export class LinuxDriver implements Driver {
       case "read":
       case "pread":
         return this.read(op);
+      case "pread_user":
+      case "pwrite_user":
+        return this.userIo(op);
       case "write":
         return this.result(libc.write(this.fd(op.fd, "write"), op.data));
       case "pwrite":
@@ -219,6 +222,14 @@ export class LinuxDriver implements Driver {
     const fd = this.fd(op.fd, op.op);
     const r = op.op === "read" ? libc.read(fd, buf) : libc.pread(fd, buf, op.offset);
     return r.ret < 0n ? this.result(r) : { ret: r.ret, out: { data: new Uint8Array(buf.subarray(0, Number(r.ret))) } };
+  }
+
+  /** The kernel copies to or from the case's buffer: it must be the case's memory or not mapped at all (then EFAULT). */
+  private userIo(op: OpOf<"pread_user"> | OpOf<"pwrite_user">): OpResult {
+    if (op.len < 0n || op.len > BigInt(MAX_ACCESS)) throw new DriverFailure("protocol", `${op.op} of ${op.len} bytes (at most ${MAX_ACCESS})`);
+    const fd = this.fd(op.fd, op.op);
+    this.session.requireOwnedRange(op.addr, op.len, `${op.op} buffer 0x${op.addr.toString(16)} (+${op.len} bytes)`);
+    return this.result((op.op === "pread_user" ? libc.preadAddr : libc.pwriteAddr)(fd, op.addr, op.len, op.offset));
   }
 
   /** Allocation (no PUNCH_HOLE) counts against the populate budget where the kernel would really allocate. */

@@ -46,6 +46,8 @@ const fn = {
   munmap: lib.func("int munmap(uint64 addr, uint64 len)"),
   mprotect: lib.func("int mprotect(uint64 addr, uint64 len, int prot)"),
   madvise: lib.func("int madvise(uint64 addr, uint64 len, int advice)"),
+  preadAddr: lib.func("pread", "int64", ["int", "uint64", "uint64", "int64"]),
+  pwriteAddr: lib.func("pwrite", "int64", ["int", "uint64", "uint64", "int64"]),
   copyIn: lib.func("memcpy", "uint64", ["uint64", "const void *", "uint64"]),
   copyOut: lib.func("memcpy", "uint64", ["void *", "uint64", "uint64"]),
   sysconf: lib.func("long sysconf(int name)"),
@@ -61,6 +63,9 @@ export const read = (fd: Int, buf: Buffer): Sys => sys(() => fn.read(Number(s32(
 export const write = (fd: Int, data: Uint8Array): Sys => sys(() => fn.write(Number(s32(fd)), Buffer.from(data), BigInt(data.length)));
 export const pread = (fd: Int, buf: Buffer, offset: Int): Sys => sys(() => fn.pread(Number(s32(fd)), buf, BigInt(buf.length), s64(offset)));
 export const pwrite = (fd: Int, data: Uint8Array, offset: Int): Sys => sys(() => fn.pwrite(Number(s32(fd)), Buffer.from(data), BigInt(data.length), s64(offset)));
+/** pread/pwrite with a buffer at a user address the caller has checked: the kernel copies to or from it. */
+export const preadAddr = (fd: Int, addr: Int, len: Int, offset: Int): Sys => sys(() => fn.preadAddr(Number(s32(fd)), u64(addr), u64(len), s64(offset)));
+export const pwriteAddr = (fd: Int, addr: Int, len: Int, offset: Int): Sys => sys(() => fn.pwriteAddr(Number(s32(fd)), u64(addr), u64(len), s64(offset)));
 export const lseek = (fd: Int, offset: Int, whence: Int): Sys => sys(() => fn.lseek(Number(s32(fd)), s64(offset), Number(s32(whence))));
 export const fallocate = (fd: Int, mode: Int, offset: Int, len: Int): Sys => sys(() => fn.fallocate(Number(s32(fd)), Number(s32(mode)), s64(offset), s64(len)));
 export const ftruncate = (fd: Int, length: Int): Sys => sys(() => fn.ftruncate(Number(s32(fd)), s64(length)));
