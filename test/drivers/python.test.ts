@@ -57,7 +57,7 @@ describe("python remote driver", function () {
       throw err;
     }
     try {
-      expect(d.handshake.operations).to.deep.equal(["open", "close", "dup", "fstat", "ioctl"]);
+      expect(d.handshake.operations).to.include.members(["open", "close", "fstat", "ioctl", "memfd_create", "pread"]).and.not.include.members(["mmap", "load"]);
       const kvm = (await d.call({ op: "open", path: "/dev/kvm", flags: 2n })).ret;
       const vm = (await d.call({ op: "ioctl", fd: kvm, request: "KVM_CREATE_VM", arg: 0n })).ret;
       expect(vm > kvm, `a VM fd, got ${vm}`).to.equal(true);

@@ -2,9 +2,9 @@
 """A privmem-cts remote driver in Python (standard library only), written from
 harness/driver/CONTRACT.md: it runs operations on this machine's /dev/kvm.
 
-It offers a documented subset of the vocabulary (README.md): open, close, dup,
-fstat and ioctl (values, u64 pointers and structs of spec/layouts.json). Every
-other case is skipped by the runner, naming the operation. It exists to prove
+It offers a documented subset of the vocabulary (README.md): the file operations
+and ioctl (values, u64 pointers and structs of spec/layouts.json), no memory
+operations. Every other case is skipped by the runner, naming the operation. It exists to prove
 the contract is enough to write a driver without reading the runner.
 
     npx privmem-cts run --driver 'remote:python3 harness/drivers/python/driver.py'
@@ -17,7 +17,9 @@ import struct
 import sys
 
 CONTRACT_VERSION = "1.1"
-OPERATIONS = ["open", "close", "dup", "fstat", "ioctl"]
+OPERATIONS = ["open", "close", "dup", "fcntl", "read", "write", "pread", "pwrite", "lseek", "fallocate", "ftruncate", "fstat", "fstatfs", "fdinfo", "memfd_create", "ioctl"]
+# At most this many bytes per read (the linux driver's bound): a bigger request is refused.
+MAX_READ = 1 << 20
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 # Paths a case may open: opening anything else could block the driver or change the host.
 OPEN_ALLOWLIST = ("/dev/kvm", "/dev/null", "/dev/zero", "/dev/sev")
@@ -183,6 +185,26 @@ libc.ioctl.restype = ctypes.c_int
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
 libc.mmap.restype = ctypes.c_void_p
 libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+libc.fcntl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.fcntl.restype = ctypes.c_int
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+libc.fallocate.restype = ctypes.c_int
+libc.fstatfs.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fstatfs.restype = ctypes.c_int
+F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030
+
+
+def s64(v):
+    v &= 2**64 - 1
+    return v - 2**64 if v >= 2**63 else v
+
+
+def u32(v):
+    return v & 0xFFFFFFFF
+
+
+def c_result(ret):
+    return {"ret": ret} if ret >= 0 else {"ret": -1, "errno": errno_name(ctypes.get_errno())}
 
 
 def failed(e):
@@ -249,6 +271,59 @@ class Session:
             return {"ret": 0, "out": {k: wire_int(v) for k, v in out.items()}}
         if name == "ioctl":
             return self.ioctl(op)
+        return self.file_op(name, op)
+
+    def file_op(self, name, op):
+        """The file operations of the vocabulary, on fds this session made (or no open fd: EBADF)."""
+        i = lambda k: from_wire(op[k], "%s.%s" % (name, k))
+        if name == "memfd_create":
+            try:
+                fd = os.memfd_create(op["name"], u32(i("flags")))
+            except OSError as e:
+                return failed(e)
+            self.fds.add(fd)
+            return {"ret": fd}
+        fd = self.own_fd(i("fd"), name)
+        ctypes.set_errno(0)
+        if name == "fcntl":
+            cmd = s32(i("cmd"))
+            r = c_result(libc.fcntl(fd, cmd, s64(from_wire(op.get("arg", 0), "fcntl.arg"))))
+            if r["ret"] >= 0 and cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
+                self.fds.add(r["ret"])
+            return r
+        if name == "fallocate":
+            return c_result(libc.fallocate(fd, s32(i("mode")), s64(i("offset")), s64(i("len"))))
+        if name == "fstatfs":
+            buf = ctypes.create_string_buffer(LAYOUTS["statfs"]["size"])
+            r = c_result(libc.fstatfs(fd, ctypes.addressof(buf)))
+            if r["ret"] >= 0:
+                r["out"] = decode("statfs", buf.raw)
+            return r
+        if name == "fdinfo":
+            try:
+                link = os.readlink("/proc/self/fd/%d" % fd)
+                with open("/proc/self/fdinfo/%d" % fd) as f:
+                    info = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+            except OSError as e:
+                return failed(e)
+            return {"ret": 0, "out": {"link": link, "flags": int(info["flags"].strip(), 8), "pos": int(info["pos"].strip())}}
+        try:
+            if name in ("read", "pread"):
+                n = i("len")
+                if n < 0 or n > MAX_READ:
+                    raise Refusal("unsupported", "%s: this driver reads at most %d bytes at once (asked for %d)" % (name, MAX_READ, n))
+                data = os.read(fd, n) if name == "read" else os.pread(fd, n, s64(i("offset")))
+                return {"ret": len(data), "out": {"data": data.hex()}}
+            if name in ("write", "pwrite"):
+                data = bytes.fromhex(op["data"])
+                return {"ret": os.write(fd, data) if name == "write" else os.pwrite(fd, data, s64(i("offset")))}
+            if name == "lseek":
+                return {"ret": os.lseek(fd, s64(i("offset")), s32(i("whence")))}
+            if name == "ftruncate":
+                os.ftruncate(fd, s64(i("length")))
+                return {"ret": 0}
+        except OSError as e:
+            return failed(e)
         raise Refusal("unsupported", "%s is not offered by this driver" % name)
 
     def ioctl(self, op):
