@@ -10,6 +10,7 @@ import { sysGetMempolicy, sysMbind } from "./process/mempolicy.js";
 import { cpuAccess, sysMadvise, sysMmap, sysMprotect, sysMunmap } from "./process/mman.js";
 import * as vfs from "./process/vfs.js";
 import { sysPreadUser, sysPwriteUser } from "./process/user-io.js";
+import { sysFsync, sysMsync } from "./process/sync.js";
 import { UserIoctlArg } from "./system/ioctl-arg.js";
 import type { GuestProgram } from "./vcpu/run.js";
 import { VcpuFile } from "./vcpu/vcpu.js";
@@ -88,6 +89,11 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return value(sysPreadUser(ctx, op.fd, op.addr, op.len, op.offset));
     case "pwrite_user":
       return value(sysPwriteUser(ctx, op.fd, op.addr, op.len, op.offset));
+    case "fsync":
+    case "fdatasync":
+      return value(sysFsync(ctx, op.fd));
+    case "msync":
+      return value(sysMsync(ctx, op.addr, op.len, op.flags));
     case "load":
       return cpuAccess(ctx, op.addr, Number(op.len), null);
     case "store":

@@ -118,6 +118,13 @@ export class LinuxDriver implements Driver {
       case "pread_user":
       case "pwrite_user":
         return this.userIo(op);
+      case "fsync":
+        return this.result(libc.fsync(this.fd(op.fd, "fsync")));
+      case "fdatasync":
+        return this.result(libc.fdatasync(this.fd(op.fd, "fdatasync")));
+      case "msync":
+        // msync writes no memory: at worst it syncs the file behind a shared mapping
+        return this.result(libc.msync(op.addr, op.len, op.flags));
       case "write":
         return this.result(libc.write(this.fd(op.fd, "write"), op.data));
       case "pwrite":

@@ -48,6 +48,9 @@ const fn = {
   madvise: lib.func("int madvise(uint64 addr, uint64 len, int advice)"),
   preadAddr: lib.func("pread", "int64", ["int", "uint64", "uint64", "int64"]),
   pwriteAddr: lib.func("pwrite", "int64", ["int", "uint64", "uint64", "int64"]),
+  fsync: lib.func("int fsync(int fd)"),
+  fdatasync: lib.func("int fdatasync(int fd)"),
+  msync: lib.func("int msync(uint64 addr, uint64 len, int flags)"),
   copyIn: lib.func("memcpy", "uint64", ["uint64", "const void *", "uint64"]),
   copyOut: lib.func("memcpy", "uint64", ["void *", "uint64", "uint64"]),
   sysconf: lib.func("long sysconf(int name)"),
@@ -66,6 +69,9 @@ export const pwrite = (fd: Int, data: Uint8Array, offset: Int): Sys => sys(() =>
 /** pread/pwrite with a buffer at a user address the caller has checked: the kernel copies to or from it. */
 export const preadAddr = (fd: Int, addr: Int, len: Int, offset: Int): Sys => sys(() => fn.preadAddr(Number(s32(fd)), u64(addr), u64(len), s64(offset)));
 export const pwriteAddr = (fd: Int, addr: Int, len: Int, offset: Int): Sys => sys(() => fn.pwriteAddr(Number(s32(fd)), u64(addr), u64(len), s64(offset)));
+export const fsync = (fd: Int): Sys => sys(() => fn.fsync(Number(s32(fd))));
+export const fdatasync = (fd: Int): Sys => sys(() => fn.fdatasync(Number(s32(fd))));
+export const msync = (addr: Int, len: Int, flags: Int): Sys => sys(() => fn.msync(u64(addr), u64(len), Number(s32(flags))));
 export const lseek = (fd: Int, offset: Int, whence: Int): Sys => sys(() => fn.lseek(Number(s32(fd)), s64(offset), Number(s32(whence))));
 export const fallocate = (fd: Int, mode: Int, offset: Int, len: Int): Sys => sys(() => fn.fallocate(Number(s32(fd)), Number(s32(mode)), s64(offset), s64(len)));
 export const ftruncate = (fd: Int, length: Int): Sys => sys(() => fn.ftruncate(Number(s32(fd)), s64(length)));

@@ -17,7 +17,7 @@ import struct
 import sys
 
 CONTRACT_VERSION = "1.1"
-OPERATIONS = ["open", "close", "dup", "fcntl", "read", "write", "pread", "pwrite", "lseek", "fallocate", "ftruncate", "fstat", "fstatfs", "fdinfo", "memfd_create", "ioctl"]
+OPERATIONS = ["open", "close", "dup", "fcntl", "read", "write", "pread", "pwrite", "lseek", "fallocate", "ftruncate", "fstat", "fstatfs", "fdinfo", "memfd_create", "fsync", "fdatasync", "ioctl"]
 # At most this many bytes per read (the linux driver's bound): a bigger request is refused.
 MAX_READ = 1 << 20
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -319,6 +319,9 @@ class Session:
                 return {"ret": os.write(fd, data) if name == "write" else os.pwrite(fd, data, s64(i("offset")))}
             if name == "lseek":
                 return {"ret": os.lseek(fd, s64(i("offset")), s32(i("whence")))}
+            if name in ("fsync", "fdatasync"):
+                (os.fsync if name == "fsync" else os.fdatasync)(fd)
+                return {"ret": 0}
             if name == "ftruncate":
                 os.ftruncate(fd, s64(i("length")))
                 return {"ret": 0}
