@@ -11,6 +11,7 @@ import { cpuAccess, sysMadvise, sysMmap, sysMprotect, sysMunmap } from "./proces
 import * as vfs from "./process/vfs.js";
 import { sysPreadUser, sysPwriteUser } from "./process/user-io.js";
 import { sysFsync, sysMsync } from "./process/sync.js";
+import { sysProcessVmReadv, sysProcessVmWritev } from "./process/process-vm.js";
 import { UserIoctlArg } from "./system/ioctl-arg.js";
 import type { GuestProgram } from "./vcpu/run.js";
 import { VcpuFile } from "./vcpu/vcpu.js";
@@ -94,6 +95,10 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return value(sysFsync(ctx, op.fd));
     case "msync":
       return value(sysMsync(ctx, op.addr, op.len, op.flags));
+    case "process_vm_readv":
+      return sysProcessVmReadv(ctx, op.addr, op.len);
+    case "process_vm_writev":
+      return value(sysProcessVmWritev(ctx, op.addr, op.data));
     case "load":
       return cpuAccess(ctx, op.addr, Number(op.len), null);
     case "store":

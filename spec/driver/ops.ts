@@ -84,6 +84,18 @@ export const OPS = {
     result: "ret = 0",
     since: "1.1",
   },
+  process_vm_readv: {
+    doc: "process_vm_readv(2) on the calling process: the kernel pins the pages at `addr` as for another process (GUP) and copies them into a buffer of the driver's",
+    params: { addr: int("remote address"), len: int("bytes (at most 65536)") },
+    result: "ret = bytes copied, out.data = those bytes; -1 with EFAULT when not one page could be pinned",
+    since: "1.1",
+  },
+  process_vm_writev: {
+    doc: "process_vm_writev(2) on the calling process: the kernel pins the pages at `addr` for writing (GUP) and copies `data` into them",
+    params: { addr: int("remote address"), data: { kind: "bytes", doc: "bytes to write (at most 65536)" } },
+    result: "ret = bytes copied; -1 with EFAULT when not one page could be pinned",
+    since: "1.1",
+  },
   load: { doc: "read host memory through a mapping, as the CPU would", params: { addr: int("address"), len: int("bytes (at most 65536)") }, result: "ret = 0 and out.data, or signal (SIGBUS, SIGSEGV)" },
   store: { doc: "write host memory through a mapping, as the CPU would", params: { addr: int("address"), data: { kind: "bytes", doc: "bytes to store (at most 65536)" } }, result: "ret = 0, or signal" },
   fork: { doc: "fork(2) the process; later operations name the child with `process`", params: {}, result: "ret = the child's process handle" },
