@@ -1,5 +1,6 @@
 // From driver operations to kernel entry points: each operation runs as a system
 // call (or a KVM_RUN) of one process; a SyscallError becomes ret -1 with its errno.
+import { ioctlArgProblem } from "../spec/driver/ioctl-arg.js";
 import { DriverFailure, type Op, type OpResult, type OutValue } from "../spec/driver/contract.js";
 import { GmemFile } from "./guest_memfd/file.js";
 import { SyscallError } from "./lib/errno.js";
@@ -8,6 +9,9 @@ import type { SyscallContext } from "./process/file.js";
 import { sysGetMempolicy, sysMbind } from "./process/mempolicy.js";
 import { cpuAccess, sysMadvise, sysMmap, sysMprotect, sysMunmap } from "./process/mman.js";
 import * as vfs from "./process/vfs.js";
+import { sysPreadUser, sysPwriteUser } from "./process/user-io.js";
+import { sysFsync, sysMsync } from "./process/sync.js";
+import { sysProcessVmReadv, sysProcessVmWritev } from "./process/process-vm.js";
 import { UserIoctlArg } from "./system/ioctl-arg.js";
 import type { GuestProgram } from "./vcpu/run.js";
 import { VcpuFile } from "./vcpu/vcpu.js";
@@ -82,6 +86,19 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return value(sysMbind(ctx, op.addr, op.len, op.mode, op.nodemask, op.flags));
     case "get_mempolicy":
       return withOut(sysGetMempolicy(ctx, op.addr));
+    case "pread_user":
+      return value(sysPreadUser(ctx, op.fd, op.addr, op.len, op.offset));
+    case "pwrite_user":
+      return value(sysPwriteUser(ctx, op.fd, op.addr, op.len, op.offset));
+    case "fsync":
+    case "fdatasync":
+      return value(sysFsync(ctx, op.fd));
+    case "msync":
+      return value(sysMsync(ctx, op.addr, op.len, op.flags));
+    case "process_vm_readv":
+      return sysProcessVmReadv(ctx, op.addr, op.len);
+    case "process_vm_writev":
+      return value(sysProcessVmWritev(ctx, op.addr, op.data));
     case "load":
       return cpuAccess(ctx, op.addr, Number(op.len), null);
     case "store":
@@ -107,6 +124,8 @@ function ioctl(ctx: SyscallContext, op: Extract<Op, { op: "ioctl" }>): OpResult 
   // "NAME@profile" issues another revision's request number and struct.
   const def = op.request.includes("@") ? ctx.kernel.config.spec.request(op.request, ctx.kernel.revision.profile) : ctx.kernel.config.ioctls.get(op.request);
   if (def === undefined) throw new DriverFailure("unsupported", `${op.request} is not a request of ${ctx.kernel.revision.profile}`);
+  const argProblem = ioctlArgProblem(def, op.arg);
+  if (argProblem !== undefined) throw new DriverFailure("protocol", argProblem);
   const file = ctx.process.files.get(op.fd);
   const arg = new UserIoctlArg(ctx.kernel.config.spec, def, op.arg, op.pointer === "invalid");
   try {

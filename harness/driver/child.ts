@@ -5,7 +5,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { UsageError } from "../../spec/errors.js";
 import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver, type Handshake, type Op, type OpResult, type ResetReport } from "../../spec/driver/contract.js";
-import { jsonDepth, opToWire, resultFromWire } from "./wire.js";
+import { jsonDepth, opToWire, replyNameProblems, resultFromWire } from "./wire.js";
 
 export { jsonDepth };
 import { schemaProblems } from "../../spec/validate.js";
@@ -200,7 +200,10 @@ export class ChildProcessDriver implements Driver {
     const p = typeof msg.id === "number" ? this.pending.get(msg.id) : undefined;
     if (!p) return this.fail(new DriverFailure("protocol", `driver answered an unknown request: ${line.slice(0, 120)}`), true);
     this.pending.delete(msg.id as number);
-    if (problems.length > 0) return p.reject(new DriverFailure("protocol", `malformed ${p.what} reply: ${problems.map((q) => `${q.pointer}: ${q.expected}`).join("; ")}`));
+    // Names outside the contract's vocabularies (an errno alias, an unknown feature) are said in words first.
+    const named = replyNameProblems(msg, CONTRACT_VERSION);
+    if (problems.length > 0 || named.length > 0)
+      return p.reject(new DriverFailure("protocol", `malformed ${p.what} reply: ${[...named, ...problems.map((q) => `${q.pointer}: ${q.expected}`)].join("; ")}`));
     if (msg.type === "error") {
       const kind = msg.kind === "unsupported" || msg.kind === "protocol" || msg.kind === "unavailable" ? msg.kind : "internal";
       return p.reject(new DriverFailure(kind, String(msg.message)));

@@ -3,6 +3,7 @@
 // `npm run gen:schemas` writes them; a unit test checks the committed files match.
 import { OPS, PROCESS_PARAM, type ParamSpec } from "../../spec/driver/ops.js";
 import { CONTRACT_VERSION } from "../../spec/driver/contract.js";
+import { UNNAMED_ERRNO, UNNAMED_SIGNAL, wireVocabulary } from "../../spec/driver/names.js";
 
 type Schema = Record<string, unknown>;
 const COMMON = "common.schema.json#/$defs/";
@@ -228,7 +229,13 @@ export function protocolSchema(): Schema {
       name: { type: "string", minLength: 1 },
       version: { type: "string" },
       profile: { $ref: COMMON + "profileName" },
-      features: { type: "array", items: { type: "string", pattern: "^[a-z0-9-]+(:[a-z0-9-]+)?$" } },
+      features: { type: "array", uniqueItems: true, items: { enum: [...wireVocabulary().features] }, description: "names of spec/features.json" },
+      operations: {
+        type: "array",
+        uniqueItems: true,
+        items: { type: "string", pattern: "^[a-z_]+$" },
+        description: `the operations the driver offers (since 1.1; absent: every operation of its contract version). This runner knows: ${Object.keys(OPS).join(", ")}`,
+      },
       host: { type: "object", required: ["kernel", "arch", "pageSize"], properties: { kernel: { type: "string" }, arch: { type: "string" }, pageSize: { type: "integer", minimum: 1 } } },
     },
   };
@@ -253,8 +260,8 @@ export function protocolSchema(): Schema {
         additionalProperties: false,
         properties: {
           ret: { $ref: "#/$defs/int" },
-          errno: { type: "string", pattern: "^E[A-Z0-9#]+$" },
-          signal: { type: "string", pattern: "^SIG[A-Z0-9#]+$" },
+          errno: { description: "a name of spec/constants.json's errno group (aliases such as ENOTSUP are refused), or E#<n> for a number it does not name", anyOf: [{ enum: [...wireVocabulary().errno] }, { type: "string", pattern: UNNAMED_ERRNO }] },
+          signal: { description: "a name of spec/constants.json's signal group (aliases such as SIGIOT are refused), or SIG#<n>", anyOf: [{ enum: [...wireVocabulary().signal] }, { type: "string", pattern: UNNAMED_SIGNAL }] },
           out: { type: "object", additionalProperties: { $ref: "#/$defs/outValue" } },
           exit: { type: "object", required: ["reason"], properties: { reason: { type: "string" } }, additionalProperties: { $ref: "#/$defs/outValue" } },
         },

@@ -3,6 +3,7 @@
 // Which fields are bytes or strings follows from ops.ts and from result field names.
 import { DriverFailure, type ExitInfo, type FieldValue, type Op, type OpResult, type OutValue } from "../../spec/driver/contract.js";
 import { OPS, type ParamSpec } from "../../spec/driver/ops.js";
+import { errnoProblem, handshakeNameProblems, signalProblem } from "../../spec/driver/names.js";
 
 export type WireInt = number | string;
 
@@ -152,12 +153,14 @@ export function resultFromWire(msg: unknown): OpResult {
   const m = msg as Record<string, unknown>;
   const r: OpResult = { ret: intFromWire(m.ret, "result.ret") };
   if (m.errno !== undefined) {
-    if (typeof m.errno !== "string" || !/^E[A-Z0-9#]+$/.test(m.errno)) throw new DriverFailure("protocol", "result.errno: expected an errno name");
-    r.errno = m.errno;
+    const p = errnoProblem(m.errno);
+    if (p !== undefined) throw new DriverFailure("protocol", p);
+    r.errno = m.errno as string;
   }
   if (m.signal !== undefined) {
-    if (typeof m.signal !== "string" || !/^SIG[A-Z0-9#]+$/.test(m.signal)) throw new DriverFailure("protocol", "result.signal: expected a signal name");
-    r.signal = m.signal;
+    const p = signalProblem(m.signal);
+    if (p !== undefined) throw new DriverFailure("protocol", p);
+    r.signal = m.signal as string;
   }
   if (m.out !== undefined) r.out = outFromWire("", m.out, "result.out") as Record<string, OutValue>;
   if (m.exit !== undefined) {
@@ -167,4 +170,12 @@ export function resultFromWire(msg: unknown): OpResult {
   }
   for (const k of Object.keys(m)) if (!["ret", "errno", "signal", "out", "exit"].includes(k)) throw new DriverFailure("protocol", `result: unknown field ${k}`);
   return r;
+}
+
+/** Names in a driver's reply that are not the contract's (aliases, unknown features): clearer than the schema's enum messages. */
+export function replyNameProblems(msg: Record<string, unknown>, runnerVersion: string): string[] {
+  if (msg.type === "hello") return handshakeNameProblems(msg, runnerVersion);
+  if (msg.type !== "result" || typeof msg.result !== "object" || msg.result === null) return [];
+  const r = msg.result as Record<string, unknown>;
+  return [r.errno === undefined ? undefined : errnoProblem(r.errno), r.signal === undefined ? undefined : signalProblem(r.signal)].filter((p): p is string => p !== undefined);
 }

@@ -7,7 +7,8 @@ import { execFileSync } from "node:child_process";
 import type { Spec } from "../../spec/index.js";
 import { expandProfileSet } from "../../spec/profiles.js";
 import { PROJECT_ROOT } from "../../spec/paths.js";
-import { DriverFailure, DriverUnavailable, type Driver, type Handshake } from "../../spec/driver/contract.js";
+import { DriverFailure, DriverUnavailable, offeredOperations, type Driver, type Handshake } from "../../spec/driver/contract.js";
+import { gateOperations, OperationAbsent } from "../driver/operations.js";
 import { CaseError, CaseRun, type TraceEntry, type Verdict } from "../case/execute.js";
 import { compileFilters } from "../case/query.js";
 import type { CaseDef } from "../case/types.js";
@@ -156,6 +157,10 @@ export function skipReason(spec: Spec, c: CaseDef, hs: Handshake): string | unde
       if (features.has(r.slice(1))) return `needs ${r.slice(1)} to be absent, the driver has it`;
     } else if (!features.has(r)) return `needs feature ${r}, the driver does not offer it`;
   }
+  // A step list (fixture steps included) names its operations; a scenario is skipped when it calls one (runCase).
+  const offered = offeredOperations(hs);
+  const absent = [...new Set((c.steps ?? []).map((s) => s.op))].filter((op) => !offered.has(op));
+  if (absent.length > 0) return `needs operation${absent.length > 1 ? "s" : ""} ${absent.join(", ")}, the driver does not offer ${absent.length > 1 ? "them" : "it"}`;
   return undefined;
 }
 
@@ -165,9 +170,15 @@ function shellQuote(s: string): string {
 
 /** Run one applicable case on a driver session (the caller handles skips, timeouts and reset). */
 export async function runCase(spec: Spec, c: CaseDef, driver: Driver, trace?: (t: TraceEntry[]) => void): Promise<Verdict> {
-  const caseRun = new CaseRun(spec, driver.handshake, c, driver, trace !== undefined);
+  const caseRun = new CaseRun(spec, driver.handshake, c, gateOperations(driver), trace !== undefined);
   trace?.(caseRun.trace);
-  return c.kind === "steps" ? caseRun.runSteps() : caseRun.runScenario();
+  try {
+    return await (c.kind === "steps" ? caseRun.runSteps() : caseRun.runScenario());
+  } catch (err) {
+    // a scenario's teardown that calls an absent operation ends here
+    if (err instanceof OperationAbsent) return { outcome: "SKIP", message: err.reason };
+    throw err;
+  }
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {

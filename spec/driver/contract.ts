@@ -4,7 +4,7 @@
 import type { ProfileName } from "../index.js";
 import { OPS, type OpName, type ParamKind } from "./ops.js";
 
-export const CONTRACT_VERSION = "1.0";
+export const CONTRACT_VERSION = "1.1";
 
 export type FieldValue = bigint | FieldValue[] | { [field: string]: FieldValue };
 export type FieldValues = { [field: string]: FieldValue };
@@ -70,6 +70,11 @@ export interface Handshake {
   version: string;
   profile: ProfileName;
   features: string[];
+  /**
+   * The operations the driver offers (since contract 1.1). Absent: every operation of the
+   * contract version the driver states (a 1.0 driver offers the 1.0 vocabulary).
+   */
+  operations?: OpName[];
   host: HostFacts;
 }
 
@@ -111,6 +116,27 @@ export class DriverUnavailable extends Error {
 /** Same major version: a driver and a runner can talk. */
 export function compatibleContract(version: string): boolean {
   return version.split(".")[0] === CONTRACT_VERSION.split(".")[0];
+}
+
+/** The contract version an operation first appeared in ("1.0" unless ops.ts says otherwise). */
+export function opSince(op: OpName): string {
+  return (OPS[op] as { since?: string }).since ?? "1.0";
+}
+
+function minor(version: string): number {
+  return Number(version.split(".")[1] ?? "0");
+}
+
+const offered = new WeakMap<Handshake, ReadonlySet<string>>();
+/** The operations a driver offers: its handshake's list, or every operation of the contract version it states. */
+export function offeredOperations(hs: Handshake): ReadonlySet<string> {
+  let set = offered.get(hs);
+  if (set === undefined) {
+    const all = Object.keys(OPS) as OpName[];
+    set = new Set(hs.operations ?? all.filter((op) => minor(opSince(op)) <= minor(hs.contractVersion)));
+    offered.set(hs, set);
+  }
+  return set;
 }
 
 export function isOpName(s: string): s is OpName {

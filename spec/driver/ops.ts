@@ -21,6 +21,8 @@ export interface OpSpec {
   doc: string;
   params: Readonly<Record<string, ParamSpec>>;
   result: string;
+  /** the contract version that added the operation (default "1.0"): a driver whose handshake has no `operations` offers the operations of its version */
+  since?: string;
 }
 
 function int(doc: string): { kind: "int"; doc: string };
@@ -61,6 +63,38 @@ export const OPS = {
     doc: "get_mempolicy(2) with MPOL_F_ADDR: the policy of the mapping at addr",
     params: { addr: int("address") },
     result: "ret = 0; out.mode, out.nodemask (nodes 0-63)",
+  },
+  pread_user: {
+    doc: "pread(2) into user memory: the kernel itself copies the file's bytes to `addr` (copy_to_user), faulting the pages in as a CPU store would",
+    params: { fd, addr: int("user address of the buffer"), len: int("bytes to read (at most 65536)"), offset: int("file offset") },
+    result: "ret = bytes copied (fewer when the buffer stops being writable part-way), or -1 with EFAULT when none could be",
+    since: "1.1",
+  },
+  pwrite_user: {
+    doc: "pwrite(2) from user memory: the kernel itself copies the bytes at `addr` (copy_from_user) into the file",
+    params: { fd, addr: int("user address of the buffer"), len: int("bytes to write (at most 65536)"), offset: int("file offset") },
+    result: "ret = bytes written (fewer when the buffer stops being readable part-way), or -1 with EFAULT when none could be",
+    since: "1.1",
+  },
+  fsync: { doc: "fsync(2)", params: { fd }, result: "ret = 0", since: "1.1" },
+  fdatasync: { doc: "fdatasync(2)", params: { fd }, result: "ret = 0", since: "1.1" },
+  msync: {
+    doc: "msync(2): MS_SYNC syncs the file behind every shared file mapping in the range",
+    params: { addr: int("page-aligned address"), len: int("length"), flags: int("MS_ASYNC (1), MS_INVALIDATE (2), MS_SYNC (4)") },
+    result: "ret = 0",
+    since: "1.1",
+  },
+  process_vm_readv: {
+    doc: "process_vm_readv(2) on the calling process: the kernel pins the pages at `addr` as for another process (GUP) and copies them into a buffer of the driver's",
+    params: { addr: int("remote address"), len: int("bytes (at most 65536)") },
+    result: "ret = bytes copied, out.data = those bytes; -1 with EFAULT when not one page could be pinned",
+    since: "1.1",
+  },
+  process_vm_writev: {
+    doc: "process_vm_writev(2) on the calling process: the kernel pins the pages at `addr` for writing (GUP) and copies `data` into them",
+    params: { addr: int("remote address"), data: { kind: "bytes", doc: "bytes to write (at most 65536)" } },
+    result: "ret = bytes copied; -1 with EFAULT when not one page could be pinned",
+    since: "1.1",
   },
   load: { doc: "read host memory through a mapping, as the CPU would", params: { addr: int("address"), len: int("bytes (at most 65536)") }, result: "ret = 0 and out.data, or signal (SIGBUS, SIGSEGV)" },
   store: { doc: "write host memory through a mapping, as the CPU would", params: { addr: int("address"), data: { kind: "bytes", doc: "bytes to store (at most 65536)" } }, result: "ret = 0, or signal" },

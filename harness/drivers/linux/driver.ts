@@ -5,6 +5,7 @@ import { readFileSync, readlinkSync } from "node:fs";
 import { loadSpec, type ProfileName, type Spec } from "../../../spec/index.js";
 import { DriverFailure, type Driver, type Handshake, type Op, type OpOf, type OpResult, type ResetReport } from "../../../spec/driver/contract.js";
 import { CONTRACT_VERSION } from "../../../spec/driver/contract.js";
+import { OPS, type OpName } from "../../../spec/driver/ops.js";
 import { accessProgram, checkLength, hypercallProgram, littleEndian } from "./guest-code.js";
 import { doIoctl, type IoctlContext } from "./ioctl.js";
 import { checkAccess } from "./memory.js";
@@ -12,7 +13,7 @@ import { HYPERCALL_BOUND_MS, Prober, parseProfileOption } from "./probe.js";
 import { DEFAULT_LIMITS, kernelFd, Session, type Limits } from "./session.js";
 import { GuestRunner } from "./vcpu.js";
 import * as libc from "./libc.js";
-import { F_DUPFD, F_DUPFD_CLOEXEC, FALLOC_FL_PUNCH_HOLE, MADV_HWPOISON, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_SOFT_OFFLINE, MADV_WILLNEED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_SHARED, MPOL_F_ADDR, O_RDWR_CLOEXEC } from "./uapi.js";
+import { F_DUPFD, F_DUPFD_CLOEXEC, FALLOC_FL_PUNCH_HOLE, MADV_HWPOISON, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_SOFT_OFFLINE, MADV_WILLNEED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE_ANONYMOUS, MAP_SHARED, MPOL_F_ADDR, O_RDWR_CLOEXEC, PROT_READ, PROT_WRITE } from "./uapi.js";
 
 export const LINUX_DRIVER_VERSION = "0.1.0";
 const MAX_ACCESS = 65536;
@@ -24,6 +25,10 @@ export interface LinuxDriverOptions {
   guestTimeoutMs?: number;
   limits?: Partial<Limits>;
 }
+
+/** A real kernel cannot fork under Node, fail on purpose, or poison a page it does not map: every other operation is offered. */
+const NOT_OFFERED: ReadonlySet<OpName> = new Set<OpName>(["fork", "memory_failure", "inject"]);
+export const LINUX_OPERATIONS: OpName[] = (Object.keys(OPS) as OpName[]).filter((op) => !NOT_OFFERED.has(op));
 
 export class LinuxDriver implements Driver {
   readonly handshake: Handshake;
@@ -64,7 +69,7 @@ export class LinuxDriver implements Driver {
     const systemFd = Number(kvm.ret);
     const timeout = options.guestTimeoutMs ?? 500;
     const { features, host, hypercallsHang } = new Prober(spec, profile, systemFd).probe(timeout);
-    const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, host };
+    const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, operations: LINUX_OPERATIONS, host };
     return new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options, hypercallsHang);
   }
 
@@ -110,6 +115,19 @@ export class LinuxDriver implements Driver {
       case "read":
       case "pread":
         return this.read(op);
+      case "pread_user":
+      case "pwrite_user":
+        return this.userIo(op);
+      case "process_vm_readv":
+      case "process_vm_writev":
+        return this.processVm(op);
+      case "fsync":
+        return this.result(libc.fsync(this.fd(op.fd, "fsync")));
+      case "fdatasync":
+        return this.result(libc.fdatasync(this.fd(op.fd, "fdatasync")));
+      case "msync":
+        // msync writes no memory: at worst it syncs the file behind a shared mapping
+        return this.result(libc.msync(op.addr, op.len, op.flags));
       case "write":
         return this.result(libc.write(this.fd(op.fd, "write"), op.data));
       case "pwrite":
@@ -214,6 +232,35 @@ export class LinuxDriver implements Driver {
     const fd = this.fd(op.fd, op.op);
     const r = op.op === "read" ? libc.read(fd, buf) : libc.pread(fd, buf, op.offset);
     return r.ret < 0n ? this.result(r) : { ret: r.ret, out: { data: new Uint8Array(buf.subarray(0, Number(r.ret))) } };
+  }
+
+  /** The kernel copies to or from the case's buffer: it must be the case's memory or not mapped at all (then EFAULT). */
+  private userIo(op: OpOf<"pread_user"> | OpOf<"pwrite_user">): OpResult {
+    if (op.len < 0n || op.len > BigInt(MAX_ACCESS)) throw new DriverFailure("protocol", `${op.op} of ${op.len} bytes (at most ${MAX_ACCESS})`);
+    const fd = this.fd(op.fd, op.op);
+    this.session.requireOwnedRange(op.addr, op.len, `${op.op} buffer 0x${op.addr.toString(16)} (+${op.len} bytes)`);
+    return this.result((op.op === "pread_user" ? libc.preadAddr : libc.pwriteAddr)(fd, op.addr, op.len, op.offset));
+  }
+
+  /**
+   * The kernel pins the case's pages (GUP) and copies between them and a scratch mapping of the
+   * driver's, made for the call and unmapped after it.
+   */
+  private processVm(op: OpOf<"process_vm_readv"> | OpOf<"process_vm_writev">): OpResult {
+    const len = op.op === "process_vm_readv" ? op.len : BigInt(op.data.length);
+    if (len < 0n || len > BigInt(MAX_ACCESS)) throw new DriverFailure("protocol", `${op.op} of ${len} bytes (at most ${MAX_ACCESS})`);
+    this.session.requireOwnedRange(op.addr, len, `${op.op} of 0x${op.addr.toString(16)} (+${len} bytes)`);
+    const size = BigInt(Math.max(this.pageSize, Number(len)));
+    const scratch = libc.mmap(0n, size, PROT_READ | PROT_WRITE, MAP_PRIVATE_ANONYMOUS, -1n, 0n);
+    if (scratch.ret < 0n) throw new DriverFailure("internal", `${op.op}: no scratch buffer (${this.spec.errnoName(scratch.errno)})`);
+    try {
+      if (op.op === "process_vm_writev") libc.copyToAddress(scratch.ret, op.data);
+      const r = libc.processVm(op.op === "process_vm_writev", scratch.ret, op.addr, len);
+      if (r.ret < 0n || op.op === "process_vm_writev") return this.result(r);
+      return { ret: r.ret, out: { data: new Uint8Array(libc.copyFromAddress(scratch.ret, Number(r.ret))) } };
+    } finally {
+      libc.munmap(scratch.ret, size);
+    }
   }
 
   /** Allocation (no PUNCH_HOLE) counts against the populate budget where the kernel would really allocate. */

@@ -7,9 +7,10 @@
 // length of a variable-length tail.
 import type { IoctlDef, ProfileName, Spec } from "../../../spec/index.js";
 import { CodecError, readScalar, type Decoded, type FieldMap } from "../../../spec/codec.js";
+import { ioctlArgProblem } from "../../../spec/driver/ioctl-arg.js";
 import { DriverFailure, type FieldValues, type OpOf, type OpResult, type OutValue } from "../../../spec/driver/contract.js";
 import { checkAccess, currentVmas, unmappedAddress } from "./memory.js";
-import { hasPointers, pointerRanges, type PointerRange } from "./pointers.js";
+import { pointerRanges, type PointerRange } from "./pointers.js";
 import { Session, type FdKind } from "./session.js";
 import type { GuestRunner } from "./vcpu.js";
 import * as libc from "./libc.js";
@@ -122,21 +123,15 @@ export function argumentBuffer(spec: Spec, def: IoctlDef, fields: FieldValues): 
   return Buffer.concat([head, Buffer.alloc(Number(entries) * spec.codec.get(tail.entry).size)]);
 }
 
-/** The most bytes the kernel may write through a pointer to the struct (the tail at its longest). */
-function writableLength(spec: Spec, struct: string): bigint {
-  const tail = TAILS[struct];
-  return BigInt(spec.codec.get(struct).size) + (tail ? tail.max * BigInt(spec.codec.get(tail.entry).size) : 0n);
-}
-
 export function doIoctl(ctx: IoctlContext, op: OpOf<"ioctl">): OpResult {
   const { spec, session } = ctx;
   const def = spec.request(op.request, ctx.profile);
   if (!def) throw new DriverFailure("unsupported", `${op.request} is not a request of profile ${ctx.profile}`);
+  const argProblem = ioctlArgProblem(def, op.arg);
+  if (argProblem !== undefined) throw new DriverFailure("protocol", argProblem);
   const fd = session.usableFd(op.fd, `ioctl ${op.request}`);
   const fields = typeof op.arg === "object" ? op.arg : undefined;
   const value = typeof op.arg === "bigint" ? op.arg : 0n;
-  if (fields !== undefined && (def.arg === null || def.arg === "value" || def.arg === "u64"))
-    throw new DriverFailure("protocol", `${op.request} takes ${def.arg === "u64" ? "a u64" : "an integer"}, not a field map`);
 
   if (def.name === "KVM_RUN" && op.pointer === undefined) {
     const r = ctx.runner.rawRun(Number(fd), value);
@@ -155,15 +150,6 @@ export function doIoctl(ctx: IoctlContext, op: OpOf<"ioctl">): OpResult {
     buf.writeBigUInt64LE(BigInt.asUintN(64, value));
     result = libc.ioctlBuffer(fd, def.request, buf);
     out = { value: readScalar(buf, 0, "u64") };
-  } else if (fields === undefined && op.arg !== undefined) {
-    // A struct request given an integer: the integer is the pointer (e.g. NULL).
-    const struct = structOf(def);
-    const size = writableLength(spec, struct);
-    if (def.dir === "read" || def.dir === "readwrite") session.requireOwnedRange(value, size, `${op.request} writing through pointer 0x${value.toString(16)}`);
-    // The kernel would take the struct's own pointers from memory the driver never checked.
-    if (hasPointers(spec, struct) && Session.anyMapped(value, size))
-      throw new DriverFailure("unsupported", `${op.request}: a ${struct} holds user addresses the driver must check; pass it as a field map (a pointer to unmapped memory, such as NULL, is passed as given)`);
-    result = libc.ioctlValue(fd, def.request, value);
   } else {
     const struct = structOf(def);
     checkLimits(ctx, def.name, fields ?? {});
