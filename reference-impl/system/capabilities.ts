@@ -8,6 +8,7 @@ import { DriverFailure } from "../../spec/driver/contract.js";
 import { s390VmTypeFor } from "../arch/s390/vm-type.js";
 import type { VmType } from "../arch/vm-type.js";
 import { VM_TYPE_NAMES, X86VmType } from "../arch/x86/vm-types.js";
+import { gmemSupportedAttributes } from "../guest_memfd/attributes.js";
 import { supportedGmemFlags } from "../guest_memfd/create.js";
 import { fail } from "../lib/errno.js";
 import type { Kernel } from "../kernel.js";
@@ -41,6 +42,8 @@ export function checkExtension(kernel: Kernel, vm: Vm | null, cap: bigint): bigi
       return BigInt(Math.min(host.onlineCpus, host.maxVcpus));
   }
   if (cap === C.GUEST_MEMFD_FLAGS && C.GUEST_MEMFD_FLAGS !== undefined) return host.guestMemfd ? supportedGmemFlags(kernel, vm) : 0n;
+  // In-place conversion (CONV-003): read from spec/ by name, as the number moved between revisions.
+  if (cap === kernel.config.spec.constant("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", kernel.revision.profile)) return gmemSupportedAttributes(kernel, vm);
   const arch = host.s390 ? s390Extension(kernel, n) : x86Extension(kernel, n);
   if (arch !== undefined) return arch;
   // The argument is a long: negative numbers and numbers past the release's newest capability name nothing.

@@ -3,6 +3,7 @@
 // file and each guest_memfd file (kvm_get_kvm/kvm_put_kvm); the VM is destroyed
 // when the last of them goes, not when its fd is closed.
 import type { VmType } from "../arch/vm-type.js";
+import { gmemAttributesInUse, gmemGfnIsPrivate } from "../guest_memfd/attributes.js";
 import type { GmemFile } from "../guest_memfd/file.js";
 import { invariant } from "../lib/invariants.js";
 import type { Kernel } from "../kernel.js";
@@ -59,8 +60,9 @@ export class Vm implements MmuNotifier {
     return 2 ** (this.kernel.host.gpaBits - Number(this.kernel.page.shift)) - 1;
   }
 
-  /** kvm_supported_mem_attributes() */
+  /** kvm_supported_mem_attributes(); none while guest_memfd tracks attributes instead (in-place conversion, CONV-004) */
   get supportedAttributes(): bigint {
+    if (gmemAttributesInUse(this.kernel)) return 0n;
     return this.kernel.host.memoryAttributes && this.type.hasPrivateMem ? this.kernel.K.ATTRIBUTE_PRIVATE : 0n;
   }
 
@@ -71,6 +73,7 @@ export class Vm implements MmuNotifier {
 
   /** kvm_mem_is_private() */
   isPrivate(gfn: number): boolean {
+    if (gmemAttributesInUse(this.kernel)) return gmemGfnIsPrivate(this, gfn);
     return this.attributes !== null && (this.attributes.get(gfn) & this.kernel.K.ATTRIBUTE_PRIVATE) !== 0n;
   }
 

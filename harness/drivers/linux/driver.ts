@@ -191,6 +191,9 @@ export class LinuxDriver implements Driver {
         throw new DriverFailure("unsupported", "memory_failure: a private guest_memfd page has no pfn userspace can learn (memory-failure:pfn is not offered)");
       case "inject":
         throw new DriverFailure("unsupported", "inject: fault injection needs a model; a real kernel cannot fail on purpose (fault-injection is not offered)");
+      case "pin_user_pages":
+      case "unpin_user_pages":
+        throw new DriverFailure("unsupported", `${op.op}: long-term pins need VFIO, io_uring fixed buffers or CONFIG_GUP_TEST, which this driver does not use (gup-pin is not offered)`);
     }
   }
 
