@@ -34,7 +34,7 @@ export async function cmdCoverage(argv: string[]): Promise<number> {
   const defaultDir = join(defaultReportsDir(), "latest");
   const paths = (o.results ?? (existsSync(defaultDir) ? [defaultDir] : [])).flatMap((p) => findResults(resolve(p)));
   let runs: RunResults[];
-  const unreadable = paths.map(inputFileProblem).filter((p) => p !== undefined);
+  const unreadable = paths.map((p) => inputFileProblem(p)).filter((p) => p !== undefined);
   if (unreadable.length > 0) throw new InputError(unreadable);
   if (paths.length > 0) runs = paths.map((p) => readJson(p) as RunResults);
   else {
