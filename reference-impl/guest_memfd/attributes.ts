@@ -83,8 +83,12 @@ export class GmemAttributes {
   }
 }
 
-/** kvm_mem_is_private() with guest_memfd attributes: the gfn is bound to a guest_memfd page that is private. */
+/**
+ * kvm_mem_is_private() with guest_memfd attributes: a VM with private memory, and the gfn is
+ * bound to a guest_memfd page that is private. A VM without private memory never has private gfns.
+ */
 export function gmemGfnIsPrivate(vm: Vm, gfn: number): boolean {
+  if (!vm.type.hasPrivateMem) return false;
   const slot = vm.memslots[0]?.byGfn.get(gfn)?.value;
   const file = slot?.gmem?.file;
   if (!slot || !file || !file.inode.attributes) return false;
