@@ -14,7 +14,8 @@
 //   VM supports (CONV-018); offset and size page aligned, size non-zero, no wrap
 //   (CONV-019); the range inside the file (CONV-020). An unreadable argument is EFAULT (CONV-021).
 // - A range that already has the attributes returns 0 at once (CONV-010).
-// - Tracking memory is allocated before anything changes: ENOMEM changes nothing (CONV-011).
+// - Tracking memory is allocated before anything changes: ENOMEM changes nothing and reports
+//   the first page of the range in error_offset (CONV-011).
 // - To private: host mappings of the range are removed first (CONV-022), then a page
 //   referenced by anything but guest_memfd (a GUP pin) fails the call with EAGAIN, the byte
 //   offset of the first such page in error_offset and no attribute changed (CONV-008).
@@ -114,17 +115,19 @@ export function setGmemAttributes(ctx: SyscallContext, file: GmemFile, call: Ioc
   const start = page.page(offset);
   const end = page.page(offset + size);
   if (attrs.rangeHas(start, end, attributes)) return;
-  // Maple tree nodes are preallocated before the point of no return.
-  kernel.allocate();
+  // A failure past this point reports a page: error_offset is set and the whole struct copied back.
+  const failAt = (index: number, errno: "ENOMEM" | "EAGAIN"): never => {
+    call.writeStruct({ ...arg, error_offset: BigInt(index) << page.shift });
+    return fail(errno);
+  };
+  // Maple tree nodes are preallocated before the point of no return (kvm_gmem_mas_preallocate: err_index = start).
+  if (kernel.inject.allocations(1) < 1) failAt(start, "ENOMEM");
   const toPrivate = (attributes & kernel.K.ATTRIBUTE_PRIVATE) !== 0n;
   if (toPrivate) {
     // unmap_mapping_pages(), then kvm_gmem_is_safe_for_conversion(): only guest_memfd's own references.
     kernel.unmapMappingRange(inode, start, end);
     const pinned = firstPinned(inode, start, end);
-    if (pinned !== undefined) {
-      call.writeStruct({ ...arg, error_offset: BigInt(pinned) << page.shift });
-      fail("EAGAIN");
-    }
+    if (pinned !== undefined) failAt(pinned, "EAGAIN");
   }
   // The view that goes away is zapped in every VM viewing the inode, then the attribute is stored.
   for (const f of inode.files) f.invalidate(start, end, toPrivate ? ZAP_SHARED : ZAP_PRIVATE);
