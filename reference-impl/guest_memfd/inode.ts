@@ -6,6 +6,7 @@
 // kvm_gmem_setattr, kvm_gmem_get_invalidate_filter.
 import { gmemFolioFreed } from "../arch/x86/vm-types.js";
 import { fail } from "../lib/errno.js";
+import { invariant } from "../lib/invariants.js";
 import type { Kernel } from "../kernel.js";
 import type { Folio, FolioOwner } from "../mm/folio.js";
 import { PageCache } from "../mm/page-cache.js";
@@ -164,6 +165,12 @@ export class GmemInode extends Inode implements FolioOwner, MappingBacking, Shar
 
   checkInvariants(): void {
     this.cache.checkInvariants();
-    this.attributes?.checkInvariants();
+    const attrs = this.attributes;
+    if (attrs === null) return;
+    attrs.checkInvariants();
+    // In-place conversion's exclusive views: no host page table maps a page that is private now.
+    for (const p of this.kernel.processes.values())
+      for (const { start, value: pte } of p.mm.ptes.all())
+        if (pte.folio.owner === this) invariant(!attrs.isPrivate(pte.folio.index), () => `guest_memfd ${this.ino}: private page ${pte.folio.index} is mapped by process ${p.pid} at page ${start}`);
   }
 }
