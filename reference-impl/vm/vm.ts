@@ -21,7 +21,7 @@ export class Vm implements MmuNotifier {
   users = 0;
   destroyed = false;
   readonly memslots: Memslots[];
-  /** null when CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES is not built */
+  /** null when CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES is not built, or per-VM attributes are off (in-place conversion) */
   readonly attributes: MemoryAttributes | null;
   readonly mmu: Mmu;
   readonly vcpus = new Map<number, Vcpu>();
@@ -42,7 +42,9 @@ export class Vm implements MmuNotifier {
     readonly type: VmType,
   ) {
     this.memslots = Array.from({ length: this.addressSpaceCount }, () => new Memslots());
-    this.attributes = kernel.host.memoryAttributes ? new MemoryAttributes(this.supportedAttributes) : null;
+    // With kvm.vm_memory_attributes=0 (in-place conversion) the VM keeps none and its
+    // KVM_SET_MEMORY_ATTRIBUTES is ENOTTY ([PATCH v7 04/42], kvm_vm_ioctl).
+    this.attributes = kernel.host.memoryAttributes && !gmemAttributesInUse(kernel) ? new MemoryAttributes(this.supportedAttributes) : null;
     this.mmu = new Mmu(this);
     this.preFaultAllowed = type.preFaultAllowedAtCreate;
     owner.mm.notifiers.add(this);
