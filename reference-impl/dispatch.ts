@@ -5,6 +5,7 @@ import { DriverFailure, type Op, type OpResult, type OutValue } from "../spec/dr
 import { GmemFile } from "./guest_memfd/file.js";
 import { SyscallError } from "./lib/errno.js";
 import type { Kernel } from "./kernel.js";
+import { pinUserPages, unpinUserPages } from "./mm/gup.js";
 import type { SyscallContext } from "./process/file.js";
 import { sysGetMempolicy, sysMbind } from "./process/mempolicy.js";
 import { cpuAccess, sysMadvise, sysMmap, sysMprotect, sysMunmap } from "./process/mman.js";
@@ -115,6 +116,11 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return value(memoryFailure(ctx, op.fd, op.offset));
     case "inject":
       kernel.inject.arm(op.fault, Number(op.after ?? 0n));
+      return value(0n);
+    case "pin_user_pages":
+      return value(pinUserPages(kernel, ctx.process, op.addr, op.len));
+    case "unpin_user_pages":
+      unpinUserPages(kernel, op.pin);
       return value(0n);
   }
   throw new DriverFailure("unsupported", `operation ${(op as { op: string }).op}`);

@@ -5,6 +5,7 @@ import { asS64 } from "../lib/u64.js";
 import type { Kernel } from "../kernel.js";
 import type { SyscallContext } from "../process/file.js";
 import type { Vm } from "../vm/vm.js";
+import { gmemAttributesInUse } from "./attributes.js";
 import { GmemFile } from "./file.js";
 import { GmemInode } from "./inode.js";
 
@@ -12,7 +13,9 @@ import { GmemInode } from "./inode.js";
 export function supportedGmemFlags(kernel: Kernel, vm: Vm | null): bigint {
   if (!kernel.revision.gmemFlags) return 0n;
   const { MMAP, INIT_SHARED } = kernel.K.gmemFlag;
-  const release = vm === null || vm.type.initSharedAllowed ? MMAP | INIT_SHARED : MMAP;
+  // In-place conversion: kvm_arch_supports_gmem_init_shared() is true for every VM once
+  // per-VM attributes are off (CONV-014).
+  const release = vm === null || vm.type.initSharedAllowed || gmemAttributesInUse(kernel) ? MMAP | INIT_SHARED : MMAP;
   // A probed host may offer fewer (kvm_arch_supports_gmem_mmap() false on its arch or build).
   const offered = kernel.host.guestMemfdFlags;
   if (offered === undefined) return release;

@@ -5,11 +5,12 @@
 import { fail } from "../lib/errno.js";
 import { IntervalMap } from "../lib/interval-map.js";
 import { invariant } from "../lib/invariants.js";
-import { OpenFile, type SyscallContext } from "../process/file.js";
+import { OpenFile, type IoctlCall, type IoctlValue, type SyscallContext } from "../process/file.js";
 import type { Vma } from "../process/vma.js";
 import type { Memslot } from "../vm/memslots.js";
 import type { ZapFilter } from "../vm/mmu.js";
 import type { Vm } from "../vm/vm.js";
+import { setGmemAttributes } from "./attributes.js";
 import { GmemInode, pageRange } from "./inode.js";
 
 export class GmemFile extends OpenFile {
@@ -45,6 +46,14 @@ export class GmemFile extends OpenFile {
       this.inode.allocate(start, end);
     }
     this.inode.modified();
+  }
+
+  /** kvm_gmem_ioctl(): KVM_SET_MEMORY_ATTRIBUTES2 where the release has in-place conversion; anything else is unknown. */
+  override ioctl(ctx: SyscallContext, call: IoctlCall): IoctlValue {
+    const request = this.kernel.config.ioctls.get("KVM_SET_MEMORY_ATTRIBUTES2")?.request;
+    if (request === undefined || call.request !== request) fail("ENOTTY");
+    setGmemAttributes(ctx, this, call);
+    return 0n;
   }
 
   /** kvm_gmem_mmap() */

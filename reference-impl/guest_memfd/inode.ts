@@ -6,6 +6,7 @@
 // kvm_gmem_setattr, kvm_gmem_get_invalidate_filter.
 import { gmemFolioFreed } from "../arch/x86/vm-types.js";
 import { fail } from "../lib/errno.js";
+import { invariant } from "../lib/invariants.js";
 import type { Kernel } from "../kernel.js";
 import type { Folio, FolioOwner } from "../mm/folio.js";
 import { PageCache } from "../mm/page-cache.js";
@@ -13,7 +14,8 @@ import { Inode, type Filesystem } from "../process/file.js";
 import type { MemPolicy, SharedPolicyOwner } from "../process/mempolicy.js";
 import type { MappingBacking } from "../process/vma.js";
 import { IntervalMap } from "../lib/interval-map.js";
-import { ZAP_PRIVATE, ZAP_SHARED, type ZapFilter } from "../vm/mmu.js";
+import { ZAP_ALL, ZAP_PRIVATE, ZAP_SHARED, type ZapFilter } from "../vm/mmu.js";
+import { GmemAttributes, gmemAttributesInUse } from "./attributes.js";
 import type { GmemFile } from "./file.js";
 
 /** Page indices of a byte range, as the kernel computes them for whole pages. */
@@ -28,6 +30,8 @@ export class GmemInode extends Inode implements FolioOwner, MappingBacking, Shar
   readonly sharedPolicy: IntervalMap<MemPolicy> | null;
   /** gmem_file_list: one file per VM viewing this memory */
   readonly files = new Set<GmemFile>();
+  /** shared/private per page where guest_memfd tracks it (in-place conversion); null otherwise */
+  readonly attributes: GmemAttributes | null;
 
   constructor(
     kernel: Kernel,
@@ -39,6 +43,7 @@ export class GmemInode extends Inode implements FolioOwner, MappingBacking, Shar
     super(kernel, fs, ino, kernel.K.s.IFREG | 0o600);
     this.cache = new PageCache(this, kernel.page.bytes);
     this.sharedPolicy = kernel.revision.gmemSharedPolicy ? new IntervalMap<MemPolicy>({ same: (a, b) => a === b }) : null;
+    this.attributes = gmemAttributesInUse(kernel) ? new GmemAttributes(kernel, this.pages, this.initShared) : null;
   }
 
   get owner(): FolioOwner {
@@ -85,8 +90,12 @@ export class GmemInode extends Inode implements FolioOwner, MappingBacking, Shar
   /** kvm_gmem_fault_user_mapping(): a host access through an mmap of this file. */
   userFault(index: number): Folio | "SIGBUS" | "HWPOISON" {
     if (index >= this.pages) return "SIGBUS";
+    // In-place conversion: the page's current attribute decides (CONV-007).
+    if (this.attributes !== null) {
+      if (this.attributes.isPrivate(index)) return "SIGBUS";
+    }
     // Memory that does not start shared is private: the host may never map it.
-    if (!this.initShared) return "SIGBUS";
+    else if (!this.initShared) return "SIGBUS";
     const folio = this.cache.findOrCreate(index);
     if (folio.hwpoison) return "HWPOISON";
     this.clearForUse(folio);
@@ -102,6 +111,8 @@ export class GmemInode extends Inode implements FolioOwner, MappingBacking, Shar
 
   /** kvm_gmem_get_invalidate_filter(): INIT_SHARED memory is mapped shared, other memory private. */
   get invalidateFilter(): ZapFilter {
+    // With per-page attributes the filter is derived per range (CONV-015); zapping both views is the same to userspace.
+    if (this.attributes !== null) return ZAP_ALL;
     return this.initShared ? ZAP_SHARED : ZAP_PRIVATE;
   }
 
@@ -154,5 +165,12 @@ export class GmemInode extends Inode implements FolioOwner, MappingBacking, Shar
 
   checkInvariants(): void {
     this.cache.checkInvariants();
+    const attrs = this.attributes;
+    if (attrs === null) return;
+    attrs.checkInvariants();
+    // In-place conversion's exclusive views: no host page table maps a page that is private now.
+    for (const p of this.kernel.processes.values())
+      for (const { start, value: pte } of p.mm.ptes.all())
+        if (pte.folio.owner === this) invariant(!attrs.isPrivate(pte.folio.index), () => `guest_memfd ${this.ino}: private page ${pte.folio.index} is mapped by process ${p.pid} at page ${start}`);
   }
 }

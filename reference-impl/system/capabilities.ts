@@ -8,6 +8,7 @@ import { DriverFailure } from "../../spec/driver/contract.js";
 import { s390VmTypeFor } from "../arch/s390/vm-type.js";
 import type { VmType } from "../arch/vm-type.js";
 import { VM_TYPE_NAMES, X86VmType } from "../arch/x86/vm-types.js";
+import { gmemAttributesInUse, gmemSupportedAttributes } from "../guest_memfd/attributes.js";
 import { supportedGmemFlags } from "../guest_memfd/create.js";
 import { fail } from "../lib/errno.js";
 import type { Kernel } from "../kernel.js";
@@ -33,6 +34,9 @@ export function checkExtension(kernel: Kernel, vm: Vm | null, cap: bigint): bigi
       // Answered only where CONFIG_HAVE_KVM_READONLY_MEM is built; else by the arch default, 0.
       return bool(host.readonlyMem && (vm === null || vm.type.readonlyMemAllowed));
     case C.MEMORY_ATTRIBUTES:
+      // In-place conversion: 0 while guest_memfd tracks attributes instead (conv series: the
+      // capability returns 0 unless vm_memory_attributes; v8: kvm_supported_vm_mem_attributes()).
+      if (gmemAttributesInUse(kernel)) return 0n;
       return vm === null ? (host.memoryAttributes ? kernel.K.ATTRIBUTE_PRIVATE : 0n) : vm.supportedAttributes;
     case C.GUEST_MEMFD:
       return bool(host.guestMemfd && (vm === null || vm.guestMemfdAllowed));
@@ -41,6 +45,8 @@ export function checkExtension(kernel: Kernel, vm: Vm | null, cap: bigint): bigi
       return BigInt(Math.min(host.onlineCpus, host.maxVcpus));
   }
   if (C.GUEST_MEMFD_FLAGS !== undefined && n === C.GUEST_MEMFD_FLAGS) return host.guestMemfd ? supportedGmemFlags(kernel, vm) : 0n;
+  // In-place conversion (CONV-003): read from spec/ by name, as the number moved between revisions.
+  if (cap === kernel.config.spec.constant("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", kernel.revision.profile)) return gmemSupportedAttributes(kernel, vm);
   const arch = host.s390 ? s390Extension(kernel, n) : x86Extension(kernel, n);
   if (arch !== undefined) return arch;
   // The argument is a long: negative numbers and numbers past the release's newest capability name nothing.

@@ -31,5 +31,9 @@ export function probeFeatures(kernel: Kernel): string[] {
     if (n !== undefined && types & (1n << n)) features.push(`vm-type:${name}`);
   }
   if (kernel.host.memoryFailure) features.push("memory-failure", "memory-failure:pfn");
+  // In-place conversion: KVM_SET_MEMORY_ATTRIBUTES2 on guest_memfd takes PRIVATE; long-term pins are a model operation.
+  const gmemAttrs = kernel.config.spec.constant("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", kernel.revision.profile);
+  if (gmemAttrs !== undefined && cap(gmemAttrs) & kernel.K.ATTRIBUTE_PRIVATE) features.push("gmem-attributes");
+  features.push("gup-pin");
   return features;
 }

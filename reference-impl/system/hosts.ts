@@ -55,6 +55,13 @@ export interface HostModel {
    * (system/revision.ts userPtrMax, process/uaccess.ts accessOk).
    */
   taskSize: bigint;
+  /**
+   * kvm.vm_memory_attributes, the read-only module parameter of the in-place conversion
+   * series (revision.gmemInPlaceConversion; CONV-004): per-VM memory attributes are in use
+   * (true, the default) or guest_memfd tracks shared/private itself (false). Releases
+   * without the series have no such parameter and ignore it.
+   */
+  vmMemoryAttributes?: boolean;
 }
 
 const X86_COMMON = {
@@ -81,6 +88,23 @@ export const HOSTS: Readonly<Record<string, HostModel>> = {
     gpaBits: 52,
     numaNodes: 2,
     onlineCpus: 8,
+  },
+  // The full host booted with kvm.vm_memory_attributes=0: where the release has the in-place
+  // conversion series (conv-v7), guest_memfd keeps shared/private per page and per-VM
+  // attributes are off. Elsewhere it is the full host.
+  "full-inplace": {
+    ...X86_COMMON,
+    name: "full-inplace",
+    description: "the full host with kvm.vm_memory_attributes=0 (in-place conversion: guest_memfd attributes instead of per-VM ones)",
+    vmTypes: ["default", "sw-protected", "sev", "sev-es", "snp", "tdx"],
+    memoryAttributes: true,
+    tdp: true,
+    smm: true,
+    memoryFailure: true,
+    gpaBits: 52,
+    numaNodes: 2,
+    onlineCpus: 8,
+    vmMemoryAttributes: false,
   },
   // Probed from this project's CI machine (Linux 6.18, PVM): KVM_CAP_VM_TYPES 0x1,
   // MEMORY_ATTRIBUTES 0, PRE_FAULT_MEMORY 0, MULTI_ADDRESS_SPACE 0 (no SMM),

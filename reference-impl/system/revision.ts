@@ -50,6 +50,12 @@ export interface Revision {
    * capabilities are refused as not modelled instead.
    */
   capMax?: number;
+  /**
+   * guest_memfd in-place conversion (conv-v7, not merged): guest_memfd tracks shared/private
+   * per page and takes KVM_SET_MEMORY_ATTRIBUTES2, while the read-only module parameter
+   * kvm.vm_memory_attributes is 0 (host model setting); guest_memfd/attributes.ts.
+   */
+  gmemInPlaceConversion?: boolean;
 }
 
 const REVISIONS: Partial<Record<ProfileName, Revision>> = {
@@ -105,6 +111,27 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     s390UcontrolMemslot: true,
     s390MemslotSegments: false,
   },
+  // The in-place conversion series v7 ([PATCH v7 00/42] guest_memfd: In-place conversion
+  // support, A. Tng, 2026-05-22), on the mainline rules of linux-7.2 (the series is based on
+  // a 7.1/7.2-cycle tree; no rule below differs from 7.2 by a source we read).
+  "conv-v7": {
+    profile: "conv-v7",
+    gmemFlags: true,
+    gmemForEveryVm: true,
+    gmemOwnFilesystem: true,
+    gmemUnsignedOffset: true,
+    gmemBindOverlap: "EEXIST",
+    fallocateModesExclusive: true,
+    anonInodeSetattrRefused: true,
+    gmemSharedPolicy: true,
+    mpolMax: 7,
+    userPtrMax: "task-size",
+    snpMinGhcbVersion2: true,
+    s390UcontrolRejected: true,
+    s390UcontrolMemslot: true,
+    s390MemslotSegments: false,
+    gmemInPlaceConversion: true,
+  },
 };
 
 export const MODELLED_PROFILES = Object.keys(REVISIONS) as ProfileName[];
@@ -114,7 +141,7 @@ export function revisionOf(profile: ProfileName): Revision {
   if (!r)
     throw new Error(
       `reference model: profile ${profile} is not modelled (modelled: ${MODELLED_PROFILES.join(", ")}); ` +
-        "memfd_restricted (UPM), the RFC revisions and in-place conversion (conv-v7) are not implemented yet",
+        "memfd_restricted (UPM) and the RFC revisions are not implemented yet",
     );
   return r;
 }

@@ -3,6 +3,7 @@
 // file and each guest_memfd file (kvm_get_kvm/kvm_put_kvm); the VM is destroyed
 // when the last of them goes, not when its fd is closed.
 import type { VmType } from "../arch/vm-type.js";
+import { gmemAttributesInUse, gmemGfnIsPrivate } from "../guest_memfd/attributes.js";
 import type { GmemFile } from "../guest_memfd/file.js";
 import { invariant } from "../lib/invariants.js";
 import type { Kernel } from "../kernel.js";
@@ -20,7 +21,7 @@ export class Vm implements MmuNotifier {
   users = 0;
   destroyed = false;
   readonly memslots: Memslots[];
-  /** null when CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES is not built */
+  /** null when CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES is not built, or per-VM attributes are off (in-place conversion) */
   readonly attributes: MemoryAttributes | null;
   readonly mmu: Mmu;
   readonly vcpus = new Map<number, Vcpu>();
@@ -41,7 +42,9 @@ export class Vm implements MmuNotifier {
     readonly type: VmType,
   ) {
     this.memslots = Array.from({ length: this.addressSpaceCount }, () => new Memslots());
-    this.attributes = kernel.host.memoryAttributes ? new MemoryAttributes(this.supportedAttributes) : null;
+    // With kvm.vm_memory_attributes=0 (in-place conversion) the VM keeps none and its
+    // KVM_SET_MEMORY_ATTRIBUTES is ENOTTY ([PATCH v7 04/42], kvm_vm_ioctl).
+    this.attributes = kernel.host.memoryAttributes && !gmemAttributesInUse(kernel) ? new MemoryAttributes(this.supportedAttributes) : null;
     this.mmu = new Mmu(this);
     this.preFaultAllowed = type.preFaultAllowedAtCreate;
     owner.mm.notifiers.add(this);
@@ -59,8 +62,9 @@ export class Vm implements MmuNotifier {
     return 2 ** (this.kernel.host.gpaBits - Number(this.kernel.page.shift)) - 1;
   }
 
-  /** kvm_supported_mem_attributes() */
+  /** kvm_supported_mem_attributes(); none while guest_memfd tracks attributes instead (in-place conversion, CONV-004) */
   get supportedAttributes(): bigint {
+    if (gmemAttributesInUse(this.kernel)) return 0n;
     return this.kernel.host.memoryAttributes && this.type.hasPrivateMem ? this.kernel.K.ATTRIBUTE_PRIVATE : 0n;
   }
 
@@ -71,6 +75,7 @@ export class Vm implements MmuNotifier {
 
   /** kvm_mem_is_private() */
   isPrivate(gfn: number): boolean {
+    if (gmemAttributesInUse(this.kernel)) return gmemGfnIsPrivate(this, gfn);
     return this.attributes !== null && (this.attributes.get(gfn) & this.kernel.K.ATTRIBUTE_PRIVATE) !== 0n;
   }
 

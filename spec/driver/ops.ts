@@ -139,6 +139,18 @@ export const OPS = {
     },
     result: "ret = 0",
   },
+  pin_user_pages: {
+    doc: "hold long-term references on the pages of a host mapping, as pin_user_pages(FOLL_WRITE | FOLL_LONGTERM) does for a VFIO or io_uring buffer (models only: feature gup-pin)",
+    params: { addr: int("page-aligned address"), len: int("page-aligned length") },
+    result: "ret = the pin's handle, for unpin_user_pages",
+    since: "1.1",
+  },
+  unpin_user_pages: {
+    doc: "drop the references of a pin taken with pin_user_pages (models only: feature gup-pin)",
+    params: { pin: int("handle returned by pin_user_pages") },
+    result: "ret = 0",
+    since: "1.1",
+  },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;

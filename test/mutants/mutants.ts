@@ -125,4 +125,18 @@ export const MUTANTS: Mutant[] = [
     search: "if (cmd.flags !== 0n)",
     replace: "if (false)",
   },
+  {
+    name: "conversion-ignores-host-references",
+    why: "a shared-to-private conversion that ignores host references (seed 001: a page the host still holds, e.g. GUP-pinned, must refuse the conversion: CONV-008, EAGAIN)",
+    file: "guest_memfd/attributes.js",
+    search: "if (pinned !== undefined)",
+    replace: "if (false)",
+  },
+  {
+    name: "conversion-keeps-host-mappings",
+    why: "a conversion to private that skips unmapping host page tables (a populated host mapping keeps reaching the now-private page: CONV-022)",
+    file: "guest_memfd/attributes.js",
+    search: "kernel.unmapMappingRange(inode, start, end);",
+    replace: "void 0;",
+  },
 ];

@@ -1,5 +1,6 @@
 // Run by the mutant test in a child process, from a patched copy of the project:
-// every suite against the reference on three configurations (two x86, one s390). Prints one JSON line:
+// every suite against the reference on three configurations (two x86, one s390), and the conversion
+// suites on conv-v7 with per-VM attributes off. Prints one JSON line:
 // the ids of the cases that did not pass or skip. With --first-failure it stops at
 // the first such case (a mutant needs only one to be shown killed).
 import { writeSync } from "node:fs";
@@ -16,7 +17,14 @@ const report = (failed: string[]) => writeSync(1, JSON.stringify({ failed }) + "
 const spec = loadSpec();
 const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
 const failed: string[] = [];
-for (const cfg of [{ profile: "linux-7.2", host: "full" }, { profile: "linux-6.18", host: "full" }, { profile: "linux-7.2", host: "s390" }]) {
+// conv-v7 on full-inplace (kvm.vm_memory_attributes=0) runs the conversion suites only: other suites assume per-VM attributes.
+const configs: { profile: "linux-7.2" | "linux-6.18" | "conv-v7"; host: string; filters?: string[] }[] = [
+  { profile: "linux-7.2", host: "full" },
+  { profile: "linux-6.18", host: "full" },
+  { profile: "linux-7.2", host: "s390" },
+  { profile: "conv-v7", host: "full-inplace", filters: ["conv:*"] },
+];
+for (const cfg of configs) {
   const stop = {
     caseDone(c: { id: string; outcome: string }): void {
       if (c.outcome === "PASS" || c.outcome === "SKIP") return;
@@ -27,6 +35,6 @@ for (const cfg of [{ profile: "linux-7.2", host: "full" }, { profile: "linux-6.1
       }
     },
   };
-  await run({ spec, cases, driver: driverChoice("reference", cfg), filters: [], timeoutMs: 10000, expectations: Expectations.none(), reporters: [stop], suiteFiles: files });
+  await run({ spec, cases, driver: driverChoice("reference", { profile: cfg.profile, host: cfg.host }), filters: cfg.filters ?? [], timeoutMs: 10000, expectations: Expectations.none(), reporters: [stop], suiteFiles: files });
 }
 report(failed);

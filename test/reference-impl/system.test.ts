@@ -5,7 +5,6 @@ import { PAGE, Session, spec } from "./session.js";
 
 describe("reference-impl system: /dev/kvm, capabilities, handshake", () => {
   it("refuses profiles and hosts it does not model", () => {
-    expect(() => new ReferenceKernel(spec, { profile: "conv-v7", host: "full" })).to.throw(DriverFailure, /not modelled/);
     expect(() => new ReferenceKernel(spec, { profile: "upm-v9", host: "full" })).to.throw(DriverFailure, /not modelled/);
     expect(() => new ReferenceKernel(spec, { profile: "linux-6.18", host: "mainframe" })).to.throw(DriverFailure, /unknown host/);
   });

@@ -26,8 +26,11 @@ export interface LinuxDriverOptions {
   limits?: Partial<Limits>;
 }
 
-/** A real kernel cannot fork under Node, fail on purpose, or poison a page it does not map: every other operation is offered. */
-const NOT_OFFERED: ReadonlySet<OpName> = new Set<OpName>(["fork", "memory_failure", "inject"]);
+/**
+ * A real kernel cannot fork under Node, fail on purpose, poison a page it does not map, or
+ * hand out long-term pins on request (models only): every other operation is offered.
+ */
+const NOT_OFFERED: ReadonlySet<OpName> = new Set<OpName>(["fork", "memory_failure", "inject", "pin_user_pages", "unpin_user_pages"]);
 export const LINUX_OPERATIONS: OpName[] = (Object.keys(OPS) as OpName[]).filter((op) => !NOT_OFFERED.has(op));
 
 export class LinuxDriver implements Driver {
@@ -209,6 +212,9 @@ export class LinuxDriver implements Driver {
         throw new DriverFailure("unsupported", "memory_failure: a private guest_memfd page has no pfn userspace can learn (memory-failure:pfn is not offered)");
       case "inject":
         throw new DriverFailure("unsupported", "inject: fault injection needs a model; a real kernel cannot fail on purpose (fault-injection is not offered)");
+      case "pin_user_pages":
+      case "unpin_user_pages":
+        throw new DriverFailure("unsupported", `${op.op}: long-term pins need VFIO, io_uring fixed buffers or CONFIG_GUP_TEST, which this driver does not use (gup-pin is not offered)`);
     }
   }
 
