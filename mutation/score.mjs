@@ -11,6 +11,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const REPORT = join(ROOT, "reports", "mutation", "mutation.json");
 const EQUIVALENTS = join(ROOT, "mutation", "equivalent-mutants.json");
 const README = join(ROOT, "mutation", "README.md");
+/** The last measured score of every file, kept across runs on one file at a time. */
+const SCORES = join(ROOT, "mutation", "scores.json");
 const DETECTED = new Set(["Killed", "Timeout"]);
 const UNDETECTED = new Set(["Survived", "NoCoverage"]);
 
@@ -57,15 +59,20 @@ export function scoreReport({ writeReadme }) {
   for (const e of stale) if (rows.some((r) => r.file === e.file)) console.log(`stale equivalent-mutant entry (no surviving mutant matches it): ${e.file}:${e.line} ${e.mutator}`);
   const below = rows.filter((r) => r.detected + r.undetected > 0 && r.detected / (r.detected + r.undetected) < 0.9);
   if (below.length > 0) console.log(`below 90%: ${below.map((r) => r.file).join(", ")}`);
-  if (writeReadme && existsSync(README)) {
-    const text = readFileSync(README, "utf8");
-    const begin = "<!-- score:begin -->";
-    const end = "<!-- score:end -->";
-    const a = text.indexOf(begin);
-    const b = text.indexOf(end);
-    if (a >= 0 && b > a) {
-      const stamp = `Measured ${new Date().toISOString().slice(0, 10)} on ${rows.length} file(s) (\`npm run mutation\`):`;
-      writeFileSync(README, `${text.slice(0, a + begin.length)}\n${stamp}\n\n${table}\n${text.slice(b)}`);
+  if (writeReadme) {
+    const when = new Date().toISOString().slice(0, 10);
+    const kept = existsSync(SCORES) ? JSON.parse(readFileSync(SCORES, "utf8")) : {};
+    for (const r of rows) kept[r.file] = { score: pct(r), killed: r.detected, survived: r.undetected, equivalent: r.equivalent, notValid: r.invalid, measured: when };
+    writeFileSync(SCORES, JSON.stringify(kept, null, 2) + "\n");
+    const all = ["| file | score | killed | survived | equivalent | not valid | measured |", "|---|---|---|---|---|---|---|"];
+    for (const [file, k] of Object.entries(kept).sort()) all.push(`| \`${file}\` | ${k.score} | ${k.killed} | ${k.survived} | ${k.equivalent} | ${k.notValid} | ${k.measured} |`);
+    if (existsSync(README)) {
+      const text = readFileSync(README, "utf8");
+      const begin = "<!-- score:begin -->";
+      const end = "<!-- score:end -->";
+      const a = text.indexOf(begin);
+      const b = text.indexOf(end);
+      if (a >= 0 && b > a) writeFileSync(README, `${text.slice(0, a + begin.length)}\nWritten by \`npm run mutation\` (mutation/scores.json): the last score measured for each file; files not listed were not measured yet.\n\n${all.join("\n")}\n${text.slice(b)}`);
     }
   }
   return true;
