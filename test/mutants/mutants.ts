@@ -283,4 +283,18 @@ export const MUTANTS: Mutant[] = [
 `,
     replace: "",
   },
+  {
+    name: "fallocate-range-from-end",
+    why: "kvm_gmem_allocate counts its pages from the wrong end (end + start), so an allocation that does not start at page 0 allocates pages past its range (GMEM-FALLOC-017)",
+    file: "guest_memfd/inode.js",
+    search: "const wanted = end - start;",
+    replace: "const wanted = end + start;",
+  },
+  {
+    name: "punch-zaps-past-binding-end",
+    why: "a punch adds the binding's guest_memfd_offset to the end of the zapped gfn range instead of taking it off: on a TD the zap clears the private pages after the punched one (GMEM-FALLOC-010, ATTR-022)",
+    file: "guest_memfd/file.js",
+    search: "const hi = slot.baseGfn + Math.min(pgoff + slot.npages, end) - pgoff;",
+    replace: "const hi = slot.baseGfn + Math.min(pgoff + slot.npages, end) + pgoff;",
+  },
 ];
