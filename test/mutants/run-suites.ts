@@ -1,5 +1,6 @@
 // Run by the mutant test in a child process, from a patched copy of the project:
-// every suite against the reference on three configurations (two x86, one s390). Prints one JSON line:
+// every suite against the reference on four configurations (three x86: two TDP hosts and a
+// shadow-MMU host, one s390). Prints one JSON line:
 // the ids of the cases that did not pass or skip. With --first-failure it stops at
 // the first such case (a mutant needs only one to be shown killed). With --exit-code the
 // process exits 1 when a case failed (StrykerJS's command runner reads the exit status:
@@ -22,7 +23,7 @@ const report = (failed: string[]) => {
 const spec = loadSpec();
 const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
 const failed: string[] = [];
-for (const cfg of [{ profile: "linux-7.2", host: "full" }, { profile: "linux-6.18", host: "full" }, { profile: "linux-7.2", host: "s390" }]) {
+for (const cfg of [{ profile: "linux-7.2", host: "full" }, { profile: "linux-6.18", host: "full" }, { profile: "linux-6.18", host: "pvm" }, { profile: "linux-7.2", host: "s390" }]) {
   const stop = {
     caseDone(c: { id: string; outcome: string }): void {
       if (c.outcome === "PASS" || c.outcome === "SKIP") return;
