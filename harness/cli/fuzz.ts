@@ -29,6 +29,7 @@ results, ready to review and commit under suites/.
   --ops N           operations to run in all (default 10000)
   --seed S          fast-check seed (default 1): the same seed replays the same sequences
   --max-length L    steps per sequence at most (default 40)
+  --out FILE        where a counterexample goes (default reports/fuzz/seed-S.json)
   --json            print the report as JSON
 
 Exit status: 0 when every divergence is explained, 1 when one is not (or a driver
