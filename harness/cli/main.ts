@@ -20,6 +20,7 @@ import { cmdCoverage, COVERAGE_HELP } from "./coverage.js";
 import { cmdDocs, DOCS_HELP } from "./docs.js";
 import { cmdAgree, AGREE_HELP } from "./agree.js";
 import { cmdCaptures, CAPTURES_HELP } from "./captures.js";
+import { cmdFuzz, FUZZ_HELP } from "./fuzz.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {
   run: { run: cmdRun, help: RUN_HELP, summary: "run the suites against a driver, write reports" },
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   profiles: { run: cmdProfiles, help: PROFILES_HELP, summary: "list profiles, diff two of them" },
   agree: { run: cmdAgree, help: AGREE_HELP, summary: "compare two drivers, or the reference and a host capture, case by case" },
   captures: { run: cmdCaptures, help: CAPTURES_HELP, summary: "what each committed host capture recorded, and the reference's agreement with it" },
+  fuzz: { run: cmdFuzz, help: FUZZ_HELP, summary: "differential fuzzing of two drivers with random operation sequences (fast-check)" },
 };
 
 function usage(): string {

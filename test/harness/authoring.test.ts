@@ -60,7 +60,7 @@ describe("authoring: the worked example", function () {
     const s = scratch(workedSuite());
     try {
       const spec = loadSpec(s.spec);
-      expect(spec.clauseById.get("GMEM-FILE-012")?.area).to.equal("GMEM-FILE");
+      expect(spec.clauseById.get("GMEM-FILE-014")?.area).to.equal("GMEM-FILE");
       const { cases } = await loadSuites(spec, [s.suites]);
       expect(cases.map((c) => c.id)).to.deep.equal(["gmem:seals:get_seals_refused", "gmem:seals:memfd_seals:mfd=allow_sealing", "gmem:seals:memfd_seals:mfd=none"]);
       const driver = await driverChoice("reference", { profile: "linux-7.2", host: "full" }).open();
@@ -113,7 +113,7 @@ describe("authoring: the loader holds cases to their clauses", function () {
     try {
       const problems = await problemsOf(s);
       expect(problems).to.have.length(1);
-      expect(problems[0]).to.match(/guest_memfd\/seals\.json: at \/cases\/0\/steps\/0\/expect\/errno: expected an errno that the case's clauses allow \(linux-6\.8: GMEM-FILE-012 EINVAL;.*gmem:seals:get_seals_refused expects only EPERM/);
+      expect(problems[0]).to.match(/guest_memfd\/seals\.json: at \/cases\/0\/steps\/0\/expect\/errno: expected an errno that the case's clauses allow \(linux-6\.8: GMEM-FILE-014 EINVAL;.*gmem:seals:get_seals_refused expects only EPERM/);
     } finally {
       rmSync(s.dir, { recursive: true, force: true });
     }
@@ -132,7 +132,7 @@ describe("authoring: the loader holds cases to their clauses", function () {
       expect(await problemsOf(good)).to.deep.equal([]);
       const problems = await problemsOf(bad);
       expect(problems).to.have.length(1);
-      expect(problems[0]).to.match(/at \/cases\/0\/steps\/0\/expect\/errno: .*\(linux-7\.2: GMEM-FILE-012 EPERM; conv-v7: GMEM-FILE-012 EPERM\)/);
+      expect(problems[0]).to.match(/at \/cases\/0\/steps\/0\/expect\/errno: .*\(linux-7\.2: GMEM-FILE-014 EPERM; conv-v7: GMEM-FILE-014 EPERM\)/);
     } finally {
       rmSync(good.dir, { recursive: true, force: true });
       rmSync(bad.dir, { recursive: true, force: true });

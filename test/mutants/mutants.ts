@@ -139,4 +139,176 @@ export const MUTANTS: Mutant[] = [
     search: "kernel.unmapMappingRange(inode, start, end);",
     replace: "void 0;",
   },
+  // Issue 14: one or more mutants per class of hole the strength suites close; each is killed
+  // only by the new suites (memslot/reshape, memslot/precedence, guest_memfd/precedence,
+  // vcpu/host_change, guest_memfd/enomem, guest_memfd/offset_punch, guest_memfd/blocks,
+  // guest_memfd/poison_host). Multi-line search texts are the compiled model's (tsc output).
+  {
+    name: "plain-slot-resize-accepted",
+    why: "an ordinary slot re-issued with another memory_size is taken as an identical re-issue (kvm_set_memory_region must refuse npages != old->npages: SLOT2-041)",
+    file: "vm/memslots.js",
+    search: "|| npages !== old.npages ||",
+    replace: "||",
+  },
+  {
+    name: "plain-slot-uaddr-change-accepted",
+    why: "an ordinary slot re-issued with another userspace_addr is accepted and keeps its old backing (SLOT2-041)",
+    file: "vm/memslots.js",
+    search: "mem.userspaceAddr !== old.userspaceAddr || ",
+    replace: "",
+  },
+  {
+    name: "move-skips-overlap-check",
+    why: "a moved slot may land on another slot (kvm_check_memslot_overlap runs for KVM_MR_MOVE too: SLOT2-042)",
+    file: "vm/memslots.js",
+    search: '(change === "create" || change === "move") && slots.overlaps',
+    replace: 'change === "create" && slots.overlaps',
+  },
+  {
+    name: "move-overlaps-itself",
+    why: "the overlap check counts the slot being moved, so a move by less than its size is refused (kvm_check_memslot_overlap skips the same id: SLOT2-042)",
+    file: "vm/memslots.js",
+    search: "iv.value.id !== id",
+    replace: "true",
+  },
+  {
+    name: "max-nr-pages-unchecked",
+    why: "a memslot of more than KVM_MEM_MAX_NR_PAGES pages is accepted (SLOT2-043)",
+    file: "vm/memslots.js",
+    search: "if (mem.memorySize >> page.shift > kernel.K.memMaxNrPages)",
+    replace: "if (false)",
+  },
+  {
+    name: "gmem-fd-looked-up-before-gpa-overlap",
+    why: "the guest_memfd descriptor is looked up before the GPA overlap check, so an fd that is not open hides the EEXIST behind EBADF (kvm_gmem_bind runs after kvm_check_memslot_overlap: SLOT2-044)",
+    file: "vm/memslots.js",
+    search: `    if ((change === "create" || change === "move") && slots.overlaps(id, baseGfn, baseGfn + npages))
+`,
+    replace: `    if (isGmem)
+        ctx.process.files.get(BigInt.asUintN(32, mem.guestMemfd));
+    if ((change === "create" || change === "move") && slots.overlaps(id, baseGfn, baseGfn + npages))
+`,
+  },
+  {
+    name: "gmem-bind-overlap-before-size",
+    why: "kvm_gmem_bind checks the bindings before the file size, so a range past the end that also overlaps a binding gets EEXIST on 7.2 instead of EINVAL (SLOT2-044)",
+    file: "guest_memfd/bindings.js",
+    search: `    if (!kernel.page.aligned(offset) || !inBounds)
+        fail("EINVAL");
+    const start = kernel.page.page(offset);
+    const end = start + slot.npages;
+    if (file.bindings.intersects(start, end))
+        fail(kernel.revision.gmemBindOverlap);
+`,
+    replace: `    const start = kernel.page.page(offset);
+    const end = start + slot.npages;
+    if (kernel.page.aligned(offset) && file.bindings.intersects(start, end))
+        fail(kernel.revision.gmemBindOverlap);
+    if (!kernel.page.aligned(offset) || !inBounds)
+        fail("EINVAL");
+`,
+  },
+  {
+    name: "gmem-fallocate-alignment-first",
+    why: "kvm_gmem_fallocate checks the alignment before FALLOC_FL_KEEP_SIZE, so mode 0 at an unaligned offset gets EINVAL instead of EOPNOTSUPP (GMEM-FALLOC-016)",
+    file: "guest_memfd/file.js",
+    search: `        if (!(mode & KEEP_SIZE))
+            fail("EOPNOTSUPP");
+`,
+    replace: `        if (!this.kernel.page.aligned(offset) || !this.kernel.page.aligned(len))
+            fail("EINVAL");
+        if (!(mode & KEEP_SIZE))
+            fail("EOPNOTSUPP");
+`,
+  },
+  {
+    name: "mmu-notifier-ignored",
+    why: "the MMU notifier zaps nothing: munmap, MADV_DONTNEED, a MAP_FIXED remap or a punch behind userspace_addr never reach a guest that mapped the page (SLOT2-046)",
+    file: "vm/vm.js",
+    search: "this.mmu.zap(asId, slot.baseGfn + (lo - first), slot.baseGfn + (hi - first), ZAP_SHARED);",
+    replace: "void 0;",
+  },
+  {
+    name: "gmem-fault-allocates-before-lookup",
+    why: "kvm_gmem_get_folio allocates before it looks in the page cache, so a guest fault on a preallocated page meets an allocation failure (GMEM-FALLOC-017)",
+    file: "guest_memfd/inode.js",
+    search: `        if (cached)
+            return cached;
+        this.kernel.allocate();
+`,
+    replace: `        this.kernel.allocate();
+        if (cached)
+            return cached;
+`,
+  },
+  {
+    name: "fallocate-enomem-drops-partial-range",
+    why: "an allocation that fails part-way through a hole drops the pages it had allocated in it (kvm_gmem_allocate keeps them: GMEM-FALLOC-017)",
+    file: "guest_memfd/inode.js",
+    search: "if (take > 0)",
+    replace: "if (take === e - s)",
+  },
+  {
+    name: "memslot-installed-before-last-allocation",
+    why: "the new memslot is installed before the commit's last allocation, so an ENOMEM there leaves a slot the call said it did not create or move (SLOT2-045)",
+    file: "vm/memslots.js",
+    search: `    if (change === "create" || change === "move")
+        kernel.allocate();
+    if (old !== undefined)
+        slots.remove(old);
+    if (slot !== undefined)
+        slots.add(slot);
+`,
+    replace: `    if (old !== undefined)
+        slots.remove(old);
+    if (slot !== undefined)
+        slots.add(slot);
+    if (change === "create" || change === "move")
+        kernel.allocate();
+`,
+  },
+  {
+    name: "gmem-invalidate-ignores-binding-offset",
+    why: "a punch translates file pages to gfns without the binding's guest_memfd_offset, so a slot bound at a non-zero offset keeps the punched page mapped (GMEM-FALLOC-010)",
+    file: "guest_memfd/file.js",
+    search: "const lo = slot.baseGfn + Math.max(pgoff, start) - pgoff;",
+    replace: "const lo = slot.baseGfn + Math.max(pgoff, start);",
+  },
+  {
+    name: "punch-uncounts-only-touched-pages",
+    why: "a punch takes only pages that were touched out of the allocated count, so allocated but untouched pages stay in st_blocks (GMEM-FILE-013)",
+    file: "mm/page-cache.js",
+    search: "this.allocated -= piece.end - piece.start;",
+    replace: "if (piece.value !== ALLOCATED) this.allocated -= piece.end - piece.start;",
+  },
+  {
+    name: "poison-keeps-host-mapping",
+    why: "a memory error on a shared guest_memfd page leaves the host's page-table entries, so the host reloads the poisoned page without SIGBUS (GMEM-FILE-012)",
+    file: "guest_memfd/inode.js",
+    search: "this.kernel.unmapMappingRange(this, folio.index, folio.index + 1);",
+    replace: "void 0;",
+  },
+  {
+    name: "host-fault-ignores-poison",
+    why: "kvm_gmem_fault_user_mapping maps a poisoned page into a new host mapping instead of failing with VM_FAULT_HWPOISON (GMEM-FILE-012)",
+    file: "guest_memfd/inode.js",
+    search: `        if (folio.hwpoison)
+            return "HWPOISON";
+`,
+    replace: "",
+  },
+  {
+    name: "fallocate-range-from-end",
+    why: "kvm_gmem_allocate counts its pages from the wrong end (end + start), so an allocation that does not start at page 0 allocates pages past its range (GMEM-FALLOC-017)",
+    file: "guest_memfd/inode.js",
+    search: "const wanted = end - start;",
+    replace: "const wanted = end + start;",
+  },
+  {
+    name: "punch-zaps-past-binding-end",
+    why: "a punch adds the binding's guest_memfd_offset to the end of the zapped gfn range instead of taking it off: on a TD the zap clears the private pages after the punched one (GMEM-FALLOC-010, ATTR-022)",
+    file: "guest_memfd/file.js",
+    search: "const hi = slot.baseGfn + Math.min(pgoff + slot.npages, end) - pgoff;",
+    replace: "const hi = slot.baseGfn + Math.min(pgoff + slot.npages, end) + pgoff;",
+  },
 ];

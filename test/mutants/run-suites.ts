@@ -1,8 +1,11 @@
 // Run by the mutant test in a child process, from a patched copy of the project:
-// every suite against the reference on three configurations (two x86, one s390), and the conversion
-// suites on conv-v7 with per-VM attributes off. Prints one JSON line:
+// every suite against the reference on four configurations (three x86: two TDP hosts and a
+// shadow-MMU host, one s390), and the conversion suites on conv-v7 with per-VM attributes off.
+// Prints one JSON line:
 // the ids of the cases that did not pass or skip. With --first-failure it stops at
-// the first such case (a mutant needs only one to be shown killed).
+// the first such case (a mutant needs only one to be shown killed). With --exit-code the
+// process exits 1 when a case failed (StrykerJS's command runner reads the exit status:
+// stryker.config.json).
 import { writeSync } from "node:fs";
 import { loadSpec } from "../../spec/index.js";
 import { SUITES_DIR } from "../../spec/paths.js";
@@ -12,7 +15,11 @@ import { Expectations } from "../../harness/runner/expectations.js";
 import { run } from "../../harness/runner/run.js";
 
 const firstFailure = process.argv.includes("--first-failure");
-const report = (failed: string[]) => writeSync(1, JSON.stringify({ failed }) + "\n");
+const exitCode = process.argv.includes("--exit-code");
+const report = (failed: string[]) => {
+  writeSync(1, JSON.stringify({ failed }) + "\n");
+  if (exitCode && failed.length > 0) process.exit(1);
+};
 
 const spec = loadSpec();
 const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
@@ -21,6 +28,7 @@ const failed: string[] = [];
 const configs: { profile: "linux-7.2" | "linux-6.18" | "conv-v7"; host: string; filters?: string[] }[] = [
   { profile: "linux-7.2", host: "full" },
   { profile: "linux-6.18", host: "full" },
+  { profile: "linux-6.18", host: "pvm" },
   { profile: "linux-7.2", host: "s390" },
   { profile: "conv-v7", host: "full-inplace", filters: ["conv:*"] },
 ];

@@ -1,0 +1,110 @@
+// `privmem-cts fuzz`: model-based differential fuzzing of two drivers (harness/fuzz/).
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { loadSpec } from "../../spec/index.js";
+import { isProfileName } from "../../spec/profiles.js";
+import { DriverUnavailable } from "../../spec/driver/contract.js";
+import { driverChoice } from "../drivers/index.js";
+import { counterexampleSuite } from "../fuzz/case-writer.js";
+import { fuzz, type FuzzReport } from "../fuzz/fuzz.js";
+import { err, out, parse, shownPath, UsageError } from "./common.js";
+
+export const FUZZ_HELP = `privmem-cts fuzz --a DRIVER --b DRIVER [--profile-a P] [--profile-b P] [--host-a H] [--host-b H] [--ops N] [--seed S] [--max-length L] [--out FILE] [--json]
+
+Model-based differential fuzzing. fast-check generates random sequences of operations
+over fds, guest_memfd, memslots, memory attributes, mappings and guest accesses (only
+the kinds both drivers' features allow); both drivers run every step and their outcomes
+(success, return value, errno, signal, exit, data; not fd numbers or addresses) are
+compared step by step. A sequence ends at its first divergence.
+
+Where the two sides run different profiles, a divergence on a step whose subject has a
+clause that 'privmem-cts profiles diff A B' lists is expected: it is counted under those
+clauses. Any other divergence is shrunk to a short sequence and written to --out
+(default reports/fuzz/seed-S.json) as a suite file whose expectations are driver A's
+results, ready to review and commit under suites/.
+
+  --a, --b          reference (default), linux, or remote:<command>
+  --profile-a/-b    a driver's profile (reference default linux-7.2; linux: the running kernel)
+  --host-a/-b       reference host model: full (default), pvm, s390 or a capture file
+  --ops N           operations to run in all (default 10000)
+  --seed S          fast-check seed (default 1): the same seed replays the same sequences
+  --max-length L    steps per sequence at most (default 40)
+  --out FILE        where a counterexample goes (default reports/fuzz/seed-S.json)
+  --json            print the report as JSON
+
+Exit status: 0 when every divergence is explained, 1 when one is not (or a driver
+failed), 2 on bad input.`;
+
+function nonNegative(text: string | undefined, what: string, dflt: number): number {
+  if (text === undefined) return dflt;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${what}: expected a non-negative integer, got ${text}`);
+  return n;
+}
+
+export async function cmdFuzz(argv: string[]): Promise<number> {
+  const { values: o } = parse(argv, {
+    a: { type: "string", default: "reference" },
+    b: { type: "string", default: "reference" },
+    "profile-a": { type: "string" },
+    "profile-b": { type: "string" },
+    "host-a": { type: "string" },
+    "host-b": { type: "string" },
+    ops: { type: "string" },
+    seed: { type: "string" },
+    "max-length": { type: "string" },
+    out: { type: "string" },
+    json: { type: "boolean", default: false },
+  });
+  for (const p of [o["profile-a"], o["profile-b"]]) if (p !== undefined && !isProfileName(p)) throw new UsageError(`unknown profile ${p}`);
+  const ops = nonNegative(o.ops, "--ops", 10000);
+  const seed = nonNegative(o.seed, "--seed", 1);
+  const maxLength = Math.max(1, nonNegative(o["max-length"], "--max-length", 40));
+  const choice = (d: string, profile: string | undefined, host: string | undefined) =>
+    driverChoice(d, { ...(profile !== undefined ? { profile } : {}), ...(host !== undefined ? { host } : {}) });
+  const ca = choice(o.a, o["profile-a"], o["host-a"]);
+  const cb = choice(o.b, o["profile-b"], o["host-b"]);
+  const spec = loadSpec();
+  let a, b;
+  try {
+    a = await ca.open();
+    b = await cb.open();
+  } catch (e) {
+    if (e instanceof DriverUnavailable) {
+      err(`privmem-cts fuzz: a driver is unavailable here: ${e.reason}`);
+      await a?.close();
+      return 0;
+    }
+    throw e;
+  }
+  const label = (d: typeof a) => `${d.handshake.name} (${d.handshake.profile}, ${String(d.handshake.host.kernel)})`;
+  let report: FuzzReport;
+  try {
+    if (!o.json) out(`# fuzz: A = ${label(a)}, B = ${label(b)}, seed ${seed}, ${ops} ops`);
+    report = await fuzz(spec, a, b, { ops, seed, maxLength }, o.json ? undefined : (r) => out(`# ${r.ops} ops in ${r.sequences} sequences...`));
+  } finally {
+    await a.close();
+    await b.close();
+  }
+  let written: string | undefined;
+  if (report.counterexample) {
+    const c = report.counterexample;
+    const suite = counterexampleSuite({ seed, a: o.a, b: o.b, steps: c.steps, outcomes: c.a, at: c.at, why: c.why, profiles: [a.handshake.profile] });
+    written = resolve(o.out ?? `reports/fuzz/seed-${seed}.json`);
+    mkdirSync(dirname(written), { recursive: true });
+    writeFileSync(written, JSON.stringify(suite, null, 2) + "\n");
+  }
+  const rate = report.seconds > 0 ? Math.round(report.ops / report.seconds) : 0;
+  if (o.json) out(JSON.stringify({ ...report, opsPerSecond: rate, ...(written ? { written: shownPath(written) } : {}) }, null, 2));
+  else {
+    out(`# ${report.ops} ops in ${report.sequences} sequences, ${report.seconds.toFixed(1)} s (${rate} ops/s); step kinds: ${report.kinds.join(" ")}`);
+    if (report.unsupported > 0) out(`# ${report.unsupported} sequences cut short: a driver could not run a step (unsupported)`);
+    const explained = Object.entries(report.explained).sort();
+    if (explained.length > 0) out(`# expected divergences (clauses that profiles diff lists): ${explained.map(([id, n]) => `${id} x${n}`).join(", ")}`);
+    if (report.counterexample) {
+      out(`not ok: unexplained divergence after shrinking to ${report.counterexample.steps.length} steps: ${report.counterexample.why}`);
+      out(`# replay: privmem-cts fuzz ${argv.join(" ")} (fast-check path ${report.counterexample.path}); case written to ${shownPath(written!)}`);
+    } else out("ok: no unexplained divergence");
+  }
+  return report.counterexample ? 1 : 0;
+}

@@ -1,0 +1,28 @@
+// npm run mutation (mutation/run.mjs): StrykerJS on reference-impl/ with the command test
+// runner. The mocha runner's peer range (mocha < 12) excludes this project's mocha 12, and
+// the suites are not mocha tests anyway: each mutant is one run of every suite against the
+// reference on three configurations (test/mutants/run-suites.ts), stopping at the first
+// failing case. Stryker instruments every mutant into the TypeScript sources of a sandbox
+// (mutation switching), buildCommand compiles them once, and the active mutant is chosen per
+// run through an environment variable. See mutation/README.md.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  packageManager: "npm",
+  testRunner: "command",
+  commandRunner: { command: "node dist/test/mutants/run-suites.js --first-failure --exit-code" },
+  buildCommand: "npm run -s build",
+  mutate: ["reference-impl/**/*.ts"],
+  disableTypeChecks: "reference-impl/**/*.ts",
+  coverageAnalysis: "off",
+  ignorePatterns: ["/dist", "/coverage", "/reports", "/.stryker-tmp"],
+  reporters: ["clear-text", "progress", "html", "json"],
+  htmlReporter: { fileName: "reports/mutation/index.html" },
+  jsonReporter: { fileName: "reports/mutation/mutation.json" },
+  clearTextReporter: { allowColor: false, logTests: false, reportMutants: false, reportScoreTable: true },
+  thresholds: { high: 90, low: 80, break: null },
+  concurrency: 2,
+  timeoutMS: 60000,
+  timeoutFactor: 3,
+  tempDirName: ".stryker-tmp",
+  cleanTempDir: "always",
+};
