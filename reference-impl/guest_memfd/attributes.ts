@@ -24,8 +24,7 @@
 //   only on a failure that reports error_offset (CONV-023).
 // - PUNCH_HOLE keeps attributes (CONV-013); host faults on private pages are SIGBUS (CONV-007).
 import { fail } from "../lib/errno.js";
-import { IntervalMap } from "../lib/interval-map.js";
-import { invariant } from "../lib/invariants.js";
+import { AttributeRanges } from "../lib/attribute-ranges.js";
 import type { Kernel } from "../kernel.js";
 import type { IoctlCall, SyscallContext } from "../process/file.js";
 import { ZAP_PRIVATE, ZAP_SHARED } from "../vm/mmu.js";
@@ -52,35 +51,22 @@ export function gmemSupportedAttributes(kernel: Kernel, vm: Vm | null): bigint {
 }
 
 /** The attributes of one guest_memfd inode by page index (gmem_inode's maple tree); only non-zero values are stored. */
-export class GmemAttributes {
-  private readonly store = new IntervalMap<bigint>({ same: (a, b) => a === b });
-
+export class GmemAttributes extends AttributeRanges {
   constructor(
     private readonly kernel: Kernel,
     pages: number,
     initShared: boolean,
   ) {
+    super();
     if (!initShared && pages > 0) this.store.set(0, pages, kernel.K.ATTRIBUTE_PRIVATE);
   }
 
   isPrivate(index: number): boolean {
-    return ((this.store.get(index)?.value ?? 0n) & this.kernel.K.ATTRIBUTE_PRIVATE) !== 0n;
-  }
-
-  /** kvm_gmem_range_has_attributes(): every page of [start, end) has exactly attrs. */
-  rangeHas(start: number, end: number, attrs: bigint): boolean {
-    if (attrs === 0n) return !this.store.intersects(start, end);
-    return this.store.gaps(start, end).length === 0 && this.store.overlapping(start, end).every((iv) => iv.value === attrs);
-  }
-
-  assign(start: number, end: number, attrs: bigint): void {
-    if (attrs === 0n) this.store.delete(start, end);
-    else this.store.set(start, end, attrs);
+    return (this.get(index) & this.kernel.K.ATTRIBUTE_PRIVATE) !== 0n;
   }
 
   checkInvariants(): void {
-    this.store.checkInvariants();
-    for (const iv of this.store.all()) invariant(iv.value !== 0n, () => `guest_memfd attributes: zero stored at page ${iv.start}`);
+    this.checkRanges("guest_memfd attributes (by page)");
   }
 }
 

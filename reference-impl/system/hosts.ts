@@ -75,35 +75,29 @@ const X86_COMMON = {
   taskSize: 0x7ffffffff000n,
 } as const;
 
+const FULL: HostModel = {
+  ...X86_COMMON,
+  name: "full",
+  description: "x86_64 with TDP, SMM, memory attributes, every VM type and memory-failure injection",
+  vmTypes: ["default", "sw-protected", "sev", "sev-es", "snp", "tdx"],
+  memoryAttributes: true,
+  tdp: true,
+  smm: true,
+  memoryFailure: true,
+  gpaBits: 52,
+  numaNodes: 2,
+  onlineCpus: 8,
+};
+
 export const HOSTS: Readonly<Record<string, HostModel>> = {
-  full: {
-    ...X86_COMMON,
-    name: "full",
-    description: "x86_64 with TDP, SMM, memory attributes, every VM type and memory-failure injection",
-    vmTypes: ["default", "sw-protected", "sev", "sev-es", "snp", "tdx"],
-    memoryAttributes: true,
-    tdp: true,
-    smm: true,
-    memoryFailure: true,
-    gpaBits: 52,
-    numaNodes: 2,
-    onlineCpus: 8,
-  },
+  full: FULL,
   // The full host booted with kvm.vm_memory_attributes=0: where the release has the in-place
   // conversion series (conv-v7), guest_memfd keeps shared/private per page and per-VM
   // attributes are off. Elsewhere it is the full host.
   "full-inplace": {
-    ...X86_COMMON,
+    ...FULL,
     name: "full-inplace",
     description: "the full host with kvm.vm_memory_attributes=0 (in-place conversion: guest_memfd attributes instead of per-VM ones)",
-    vmTypes: ["default", "sw-protected", "sev", "sev-es", "snp", "tdx"],
-    memoryAttributes: true,
-    tdp: true,
-    smm: true,
-    memoryFailure: true,
-    gpaBits: 52,
-    numaNodes: 2,
-    onlineCpus: 8,
     vmMemoryAttributes: false,
   },
   // Probed from this project's CI machine (Linux 6.18, PVM): KVM_CAP_VM_TYPES 0x1,

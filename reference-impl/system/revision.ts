@@ -58,6 +58,24 @@ export interface Revision {
   gmemInPlaceConversion?: boolean;
 }
 
+const LINUX_7_2: Revision = {
+  profile: "linux-7.2",
+  gmemFlags: true,
+  gmemForEveryVm: true,
+  gmemOwnFilesystem: true,
+  gmemUnsignedOffset: true,
+  gmemBindOverlap: "EEXIST",
+  fallocateModesExclusive: true,
+  anonInodeSetattrRefused: true,
+  gmemSharedPolicy: true,
+  mpolMax: 7,
+  userPtrMax: "task-size",
+  snpMinGhcbVersion2: true,
+  s390UcontrolRejected: true,
+  s390UcontrolMemslot: true,
+  s390MemslotSegments: false,
+};
+
 const REVISIONS: Partial<Record<ProfileName, Revision>> = {
   "linux-6.8": {
     profile: "linux-6.8",
@@ -94,44 +112,11 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     s390UcontrolMemslot: true,
     s390MemslotSegments: true,
   },
-  "linux-7.2": {
-    profile: "linux-7.2",
-    gmemFlags: true,
-    gmemForEveryVm: true,
-    gmemOwnFilesystem: true,
-    gmemUnsignedOffset: true,
-    gmemBindOverlap: "EEXIST",
-    fallocateModesExclusive: true,
-    anonInodeSetattrRefused: true,
-    gmemSharedPolicy: true,
-    mpolMax: 7,
-    userPtrMax: "task-size",
-    snpMinGhcbVersion2: true,
-    s390UcontrolRejected: true,
-    s390UcontrolMemslot: true,
-    s390MemslotSegments: false,
-  },
+  "linux-7.2": LINUX_7_2,
   // The in-place conversion series v7 ([PATCH v7 00/42] guest_memfd: In-place conversion
   // support, A. Tng, 2026-05-22), on the mainline rules of linux-7.2 (the series is based on
   // a 7.1/7.2-cycle tree; no rule below differs from 7.2 by a source we read).
-  "conv-v7": {
-    profile: "conv-v7",
-    gmemFlags: true,
-    gmemForEveryVm: true,
-    gmemOwnFilesystem: true,
-    gmemUnsignedOffset: true,
-    gmemBindOverlap: "EEXIST",
-    fallocateModesExclusive: true,
-    anonInodeSetattrRefused: true,
-    gmemSharedPolicy: true,
-    mpolMax: 7,
-    userPtrMax: "task-size",
-    snpMinGhcbVersion2: true,
-    s390UcontrolRejected: true,
-    s390UcontrolMemslot: true,
-    s390MemslotSegments: false,
-    gmemInPlaceConversion: true,
-  },
+  "conv-v7": { ...LINUX_7_2, profile: "conv-v7", gmemInPlaceConversion: true },
 };
 
 export const MODELLED_PROFILES = Object.keys(REVISIONS) as ProfileName[];

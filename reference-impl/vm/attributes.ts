@@ -3,36 +3,19 @@
 // virt/kvm/kvm_main.c (read at torvalds/linux f8479adb). Attributes are stored per
 // guest frame independently of memslots; only non-zero values are stored.
 import { fail } from "../lib/errno.js";
-import { IntervalMap } from "../lib/interval-map.js";
-import { invariant } from "../lib/invariants.js";
+import { AttributeRanges } from "../lib/attribute-ranges.js";
 import type { SyscallContext } from "../process/file.js";
 import { ZAP_PRIVATE, ZAP_SHARED } from "./mmu.js";
 import type { Vm } from "./vm.js";
 
-export class MemoryAttributes {
-  private readonly store = new IntervalMap<bigint>({ same: (a, b) => a === b });
-
-  constructor(readonly supported: bigint) {}
-
-  get(gfn: number): bigint {
-    return this.store.get(gfn)?.value ?? 0n;
-  }
-
-  /** kvm_range_has_memory_attributes(..., ~0, attrs): every gfn of [start, end) has exactly attrs. */
-  rangeHas(start: number, end: number, attrs: bigint): boolean {
-    if (attrs === 0n) return !this.store.intersects(start, end);
-    return this.store.gaps(start, end).length === 0 && this.store.overlapping(start, end).every((iv) => iv.value === attrs);
-  }
-
-  assign(start: number, end: number, attrs: bigint): void {
-    if (attrs === 0n) this.store.delete(start, end);
-    else this.store.set(start, end, attrs);
+/** Per-VM attributes by gfn. */
+export class MemoryAttributes extends AttributeRanges {
+  constructor(readonly supported: bigint) {
+    super();
   }
 
   checkInvariants(): void {
-    this.store.checkInvariants();
-    for (const iv of this.store.all())
-      invariant(iv.value !== 0n && (iv.value & ~this.supported) === 0n, () => `attribute ${iv.value} stored at gfn ${iv.start} is not a supported non-zero value`);
+    this.checkRanges("VM memory attributes (by gfn)", this.supported);
   }
 }
 
