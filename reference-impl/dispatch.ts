@@ -112,6 +112,8 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return run(ctx, op.vcpu, { kind: "access", access: op.access, gpa: BigInt.asUintN(64, op.gpa), len: Number(op.len ?? 1n), data: op.data, private: op.private ?? false });
     case "hypercall":
       return run(ctx, op.vcpu, { kind: "hypercall", nr: BigInt.asUintN(64, op.nr), args: op.args ?? [] });
+    case "guest_arch":
+      return run(ctx, op.vcpu, { kind: "arch", action: op.action, gpa: BigInt.asUintN(64, op.gpa), len: op.len ?? kernel.page.size, args: op.args ?? [] });
     case "memory_failure":
       return value(memoryFailure(ctx, op.fd, op.offset));
     case "inject":

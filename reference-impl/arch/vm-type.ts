@@ -4,6 +4,8 @@
 import type { Folio } from "../mm/folio.js";
 import type { IoctlCall, SyscallContext } from "../process/file.js";
 import type { HostModel } from "../system/hosts.js";
+import type { OpResult } from "../../spec/driver/contract.js";
+import type { GuestArchAction } from "../vcpu/run.js";
 import type { Vcpu } from "../vcpu/vcpu.js";
 import type { Memslot, MemslotChange } from "../vm/memslots.js";
 import type { Vm } from "../vm/vm.js";
@@ -51,4 +53,6 @@ export interface VmType {
   gmemPrepare(vm: Vm, folio: Folio): void;
   /** a private mapping of folio was removed */
   privatePageUnmapped(folio: Folio): void;
+  /** driver operation guest_arch: the guest performs one architecture action (absent: the VM type offers none) */
+  guestArch?(ctx: SyscallContext, vcpu: Vcpu, action: GuestArchAction): OpResult;
 }

@@ -13,7 +13,18 @@ import type { Vcpu } from "./vcpu.js";
 
 export type GuestProgram =
   | { kind: "access"; access: "read" | "write" | "fetch"; gpa: bigint; len: number; data: Uint8Array | undefined; private: boolean }
-  | { kind: "hypercall"; nr: bigint; args: bigint[] };
+  | { kind: "hypercall"; nr: bigint; args: bigint[] }
+  | GuestArchAction;
+
+/** One architecture action of a confidential guest (driver operation guest_arch); the VM type's hardware layer performs it. */
+export interface GuestArchAction {
+  kind: "arch";
+  /** <arch>:<action>, e.g. snp:pvalidate */
+  action: string;
+  gpa: bigint;
+  len: bigint;
+  args: bigint[];
+}
 
 /** KVM_EXIT_HYPERCALL_LONG_MODE: the driver's guests run in 64-bit mode */
 const HYPERCALL_LONG_MODE = 1n;
@@ -27,7 +38,11 @@ const HLT: ExitInfo = { reason: "KVM_EXIT_HLT" };
 export function runGuest(ctx: SyscallContext, vcpu: Vcpu, program: GuestProgram): OpResult {
   // A pending signal stops KVM_RUN before the guest is entered.
   if (ctx.kernel.inject.pagesBeforeSignal(1) < 1) return { ret: -1n, errno: "EINTR", exit: { reason: "KVM_EXIT_INTR" } };
-  return program.kind === "access" ? runAccess(ctx, vcpu, program) : runHypercall(ctx, vcpu, program);
+  if (program.kind === "access") return runAccess(ctx, vcpu, program);
+  if (program.kind === "hypercall") return runHypercall(ctx, vcpu, program);
+  const arch = vcpu.vm.type.guestArch;
+  if (arch === undefined) throw new DriverFailure("unsupported", `a ${vcpu.vm.type.name} guest has no architecture action ${program.action}`);
+  return arch.call(vcpu.vm.type, ctx, vcpu, program);
 }
 
 function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { kind: "access" }>): OpResult {

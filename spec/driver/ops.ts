@@ -126,6 +126,18 @@ export const OPS = {
     params: { vcpu: int("vCPU fd"), nr: int("hypercall number"), args: { kind: "int-list", optional: true, doc: "arguments" } },
     result: "ret and errno of KVM_RUN; exit = {reason, hypercall: {nr, args, flags}}",
   },
+  guest_arch: {
+    doc: "run the vCPU on a guest program that performs one architecture action of a confidential guest and halts: an instruction or a call to the trusted firmware that only such a guest can make (PVALIDATE, a GHCB page-state change, TDG.MEM.PAGE.ACCEPT, TDG.VP.VMCALL<MapGPA>, a pKVM MEM_SHARE hypercall, an RSI call). Feature guest-arch:<action> says which actions a driver offers",
+    params: {
+      vcpu: int("vCPU fd"),
+      action: { kind: "string", doc: "the action, named <arch>:<action> (e.g. snp:pvalidate, tdx:accept, pkvm:share, cca:ipa-state-set)" },
+      gpa: int("guest physical address the action is about"),
+      len: int("bytes covered (default one page)", true),
+      args: { kind: "int-list", optional: true, doc: "the action's further operands, in the order its feature documents" },
+    },
+    result: "ret and errno of the last KVM_RUN; exit = {reason, ...payload}; out = what the action returned to the guest (out.status: the instruction's or firmware's status code)",
+    since: "1.2",
+  },
   memory_failure: {
     doc: "a hardware memory error on the allocated page at `offset` of guest_memfd `fd`, as memory_failure() on its pfn (models only: userspace cannot learn the pfn of a page it does not map)",
     params: { fd: int("guest_memfd fd"), offset: int("byte offset of the page in the file") },

@@ -206,6 +206,8 @@ export class LinuxDriver implements Driver {
         return this.guest(op);
       case "hypercall":
         return this.hypercall(op);
+      case "guest_arch":
+        throw new DriverFailure("unsupported", `guest_arch ${op.action}: the linux driver's guests are not confidential guests (no guest-arch feature is offered)`);
       case "fork":
         throw new DriverFailure("unsupported", "fork: Node cannot fork safely, so the linux driver does not offer process:fork");
       case "memory_failure":
