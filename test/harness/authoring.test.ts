@@ -12,7 +12,7 @@ import { PROJECT_ROOT, SPEC_DIR, SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../../harness/case/load.js";
 import { staleBuildProblems } from "../../harness/case/stale.js";
 import { driverChoice } from "../../harness/drivers/index.js";
-import { runCase, skipReason } from "../../harness/runner/run.js";
+import { runCase, skipReason } from "../../harness/runner/runner.js";
 
 const CLI = join(PROJECT_ROOT, "dist", "harness", "cli", "main.js");
 

@@ -8,7 +8,7 @@ import type { Spec } from "../../spec/index.js";
 import { expandProfileSet } from "../../spec/profiles.js";
 import { PROJECT_ROOT } from "../../spec/paths.js";
 import { DriverFailure, DriverUnavailable, offeredOperations, type Driver, type Handshake } from "../../spec/driver/contract.js";
-import { gateOperations, OperationAbsent } from "../driver/operations.js";
+import { gateOperations, OperationAbsent } from "../protocol/operations.js";
 import { CaseError, CaseRun, type TraceEntry, type Verdict } from "../case/execute.js";
 import { compileFilters } from "../case/query.js";
 import type { CaseDef } from "../case/types.js";

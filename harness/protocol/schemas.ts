@@ -245,7 +245,7 @@ export function protocolSchema(): Schema {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     $id: "protocol.schema.json",
     title: `privmem-cts driver protocol ${CONTRACT_VERSION} (JSON lines over stdio)`,
-    description: "GENERATED from spec/driver/ops.ts by `npm run gen:schemas`; do not edit by hand. See harness/driver/CONTRACT.md.",
+    description: "GENERATED from spec/driver/ops.ts by `npm run gen:schemas`; do not edit by hand. See harness/protocol/CONTRACT.md.",
     oneOf: [{ $ref: "#/$defs/request" }, { $ref: "#/$defs/response" }],
     $defs: {
       id: { type: "integer", minimum: 0 },
