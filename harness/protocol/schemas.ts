@@ -117,7 +117,10 @@ export function suiteSchema(): Schema {
               { type: "array", minItems: 1, items: { type: "object", minProperties: 1, propertyNames: { pattern: "^[a-z_][a-z0-9_]*$" }, additionalProperties: { $ref: "#/$defs/paramValue" } } },
             ],
           },
-          fixture: { oneOf: [{ type: "string" }, { type: "array", minItems: 1, items: { type: "string" } }] },
+          fixture: {
+            description: "a fixture's name, or a call that gives its parameters (vm_gmem_of(type=KVM_X86_DEFAULT_VM, size=4*PAGE_SIZE, flags=0)); a list runs in order",
+            oneOf: [{ $ref: "#/$defs/fixtureCall" }, { type: "array", minItems: 1, items: { $ref: "#/$defs/fixtureCall" } }],
+          },
           control: { type: "string", description: "query of the case(s) that succeed with the same arguments but one; required where a case expects an error or a signal" },
           steps: { $ref: "#/$defs/steps" },
           timeoutMs: { type: "integer", minimum: 1 },
@@ -125,9 +128,31 @@ export function suiteSchema(): Schema {
       },
       requires: { type: "array", items: { type: "string", pattern: "^!?[a-z0-9-]+(:[a-z0-9-]+)?$" } },
       paramValue: { oneOf: [{ type: "integer" }, { type: "string", minLength: 1 }, { type: "boolean" }] },
-      paramValues: {
+      fixtureCall: { type: "string", pattern: "^[a-z][a-z0-9_-]*(\\(.*\\))?$" },
+      generator: {
+        description: "written out by the loader (harness/case/generators.ts): each set bit of a constant expression alone, or a boundary and its neighbours",
         oneOf: [
-          { type: "array", minItems: 1, items: { $ref: "#/$defs/paramValue" } },
+          {
+            type: "object",
+            required: ["bits"],
+            additionalProperties: false,
+            properties: {
+              bits: {
+                type: "object",
+                required: ["of"],
+                additionalProperties: false,
+                properties: { of: { $ref: COMMON + "intOrExpr" }, width: { type: "integer", minimum: 1, maximum: 64 } },
+              },
+            },
+          },
+          { type: "object", required: ["around"], additionalProperties: false, properties: { around: { $ref: COMMON + "intOrExpr" } } },
+        ],
+      },
+      paramValues: {
+        // anyOf: {"around": "PAGE_SIZE"} reads both as a generator and as one labelled value; the loader takes it as the generator
+        anyOf: [
+          { $ref: "#/$defs/generator" },
+          { type: "array", minItems: 1, items: { oneOf: [{ $ref: "#/$defs/paramValue" }, { $ref: "#/$defs/generator" }] } },
           { type: "object", minProperties: 1, propertyNames: { pattern: "^[A-Za-z0-9_+.-]+$" }, additionalProperties: { $ref: "#/$defs/paramValue" } },
         ],
       },
