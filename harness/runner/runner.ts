@@ -7,14 +7,15 @@ import { execFileSync } from "node:child_process";
 import type { Spec } from "../../spec/index.js";
 import { expandProfileSet } from "../../spec/profiles.js";
 import { PROJECT_ROOT } from "../../spec/paths.js";
-import { DriverFailure, DriverUnavailable, offeredOperations, type Driver, type Handshake } from "../../spec/driver/contract.js";
+import { DriverUnavailable, offeredOperations, type Driver, type Handshake } from "../../spec/driver/contract.js";
 import { gateOperations, OperationAbsent } from "../protocol/operations.js";
-import { CaseError, CaseRun, type TraceEntry, type Verdict } from "../case/execute.js";
+import { CaseRun, type TraceEntry, type Verdict } from "../case/execute.js";
 import { compileFilters } from "../case/query.js";
 import type { CaseDef } from "../case/types.js";
 import { Expectations, type MatchedExpectation } from "./expectations.js";
 import { emptySummary, EXIT_FAILED, EXIT_OK, isBad, type OutcomeName } from "./outcomes.js";
 import { mulberry32 } from "./random.js";
+import { DriverSession, type CaseVerdict } from "./driver-session.js";
 
 /** The driver did not start (it is there, but broken): nothing can run. */
 export class DriverStartError extends Error {
@@ -181,20 +182,6 @@ export async function runCase(spec: Spec, c: CaseDef, driver: Driver, trace?: (t
   }
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onTimeout();
-      reject(new DriverFailure("timeout", `the case did not finish within ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export async function run(opts: RunOptions): Promise<RunOutcome> {
   const { spec, expectations } = opts;
@@ -211,37 +198,9 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
     else throw new DriverStartError(opts.driver.label, err);
   }
   const hs: Handshake = driver?.handshake ?? { contractVersion: "-", name: opts.driver.label, version: "-", profile: "linux-6.18", features: [], host: { kernel: "-", arch: "-", pageSize: 0 } };
-  const info: RunInfo = {
-    driver: opts.driver.label,
-    driverName: hs.name,
-    driverVersion: hs.version,
-    contractVersion: hs.contractVersion,
-    // An unavailable driver never said which profile it would run.
-    profile: unavailable === undefined ? hs.profile : "-",
-    features: hs.features,
-    host: hs.host,
-    suiteRevision: suiteRevision(opts.suiteFiles),
-    seed: opts.seed ?? null,
-    filters: opts.filters,
-    expectations: expectations.file ?? null,
-    startedAt,
-    ...(unavailable !== undefined ? { skippedRun: unavailable } : {}),
-  };
-
-  // Order: areas in spec order, cases in file order within an area, shuffled within the area when seeded.
-  const areaOrder = new Map(spec.areas.map((a, i) => [a.area, i]));
-  const withArea = selected.map((c, i) => ({ c, area: caseArea(spec, c), i }));
-  if (opts.seed !== undefined) {
-    const rnd = mulberry32(opts.seed);
-    for (let i = withArea.length - 1; i > 0; i--) {
-      const j = Math.floor(rnd() * (i + 1));
-      [withArea[i], withArea[j]] = [withArea[j]!, withArea[i]!];
-    }
-    withArea.forEach((x, i) => (x.i = i));
-  }
-  withArea.sort((a, b) => (areaOrder.get(a.area) ?? 999) - (areaOrder.get(b.area) ?? 999) || a.i - b.i);
-
-  const plan = unavailable === undefined ? withArea.map(({ c, area }) => ({ id: c.id, area })) : [];
+  const info = runInfo(opts, hs, startedAt, unavailable);
+  const ordered = orderCases(spec, selected, opts.seed);
+  const plan = unavailable === undefined ? ordered.map(({ c, area }) => ({ id: c.id, area })) : [];
   for (const r of opts.reporters) r.begin?.(info, plan);
   const results: CaseResult[] = [];
   const summary = emptySummary();
@@ -251,133 +210,33 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
   }
 
   const reproBase = ["npx", "privmem-cts", "run", "--driver", opts.driver.label, ...opts.driver.reproArgs];
-  const breakAfter = opts.breakAfter ?? DEFAULT_BREAK_AFTER;
-  // The circuit breaker: consecutive failures to start or reset the driver.
-  let driverFailures = 0;
-  let broken: string | undefined;
-  let betweenCases: string | undefined;
-  /** the driver that came through the last reset (not a fresh one) */
-  let throughReset: Driver | undefined;
-  const onAbort = () => driver?.abort("the run was interrupted");
+  const session = new DriverSession(opts.driver, driver, { timeoutMs: opts.timeoutMs, breakAfter: opts.breakAfter ?? DEFAULT_BREAK_AFTER, signal: opts.signal, runCase });
+  const onAbort = () => session.abort("the run was interrupted");
   opts.signal?.addEventListener("abort", onAbort);
   try {
-  for (const { c, area } of withArea) {
-    if (opts.signal?.aborted) break;
-    const start = performance.now();
-    let verdict: { outcome: OutcomeName; message?: string };
-    let trace: TraceEntry[] | undefined;
-    const reason = skipReason(spec, c, hs);
-    if (reason !== undefined) verdict = { outcome: "SKIP", message: reason };
-    else if (broken !== undefined) verdict = { outcome: "ERROR", message: `not run: ${broken}` };
-    else {
-      // A driver that died after the previous case's reset is replaced without blaming this case.
-      const idle = driver === undefined ? undefined : idleFailure(driver);
-      if (idle !== undefined) {
-        driver?.abort("replaced after it failed between cases");
-        driver = undefined;
-        betweenCases = `the driver failed after the previous case's reset (${idle.message}) and was replaced before this case`;
-      }
-      // One attempt at the case: on the driver at hand, or on a fresh one.
-      const attempt = async (): Promise<{ verdict: { outcome: OutcomeName; message?: string }; started: boolean; inherited: boolean; err?: unknown }> => {
-        const inherited = driver !== undefined && driver === throughReset;
-        let started = driver !== undefined;
-        try {
-          if (driver === undefined) {
-            try {
-              driver = await opts.driver.open();
-            } catch (err) {
-              if (err instanceof DriverUnavailable) throw new DriverFailure("crash", `the driver became unavailable: ${err.reason}`);
-              throw err;
-            }
-            started = true;
-          }
-          const d = driver;
-          const body = runCase(spec, c, d, opts.keepTrace ? (t) => (trace = t) : undefined);
-          return { verdict: await withTimeout(body, c.timeoutMs ?? opts.timeoutMs, () => d.abort("case timed out")), started, inherited };
-        } catch (err) {
-          let v = failureVerdict(err);
-          if (!started) v = { ...v, message: `the driver could not start: ${v.message ?? ""}` };
-          const keepDriver = err instanceof CaseError || (err instanceof DriverFailure && (err.kind === "unsupported" || err.kind === "internal"));
-          if (!keepDriver) {
-            driver?.abort("replaced after a failure");
-            driver = undefined;
-          }
-          return { verdict: v, started, inherited, err };
-        }
-      };
-      let first = await attempt();
-      // A driver that came through the previous case's reset and dies (or writes garbage) in this
-      // case may have failed during that reset: the case is run again on a fresh driver, and only
-      // a failure that repeats is this case's.
-      if (!opts.signal?.aborted && first.inherited && first.err instanceof DriverFailure && (first.err.kind === "crash" || first.err.kind === "protocol")) {
-        const again = await attempt();
-        if (!again.started) first = { ...first, started: false, verdict: { ...first.verdict, message: `${first.verdict.message ?? ""}; ${again.verdict.message ?? ""}` } };
-        else {
-          if (again.verdict.outcome !== first.verdict.outcome)
-            betweenCases = `the driver inherited from the previous case's reset failed here (${first.verdict.message ?? first.verdict.outcome}); the case was run again on a fresh driver`;
-          first = again;
-        }
-      }
-      verdict = first.verdict;
-      const started = first.started;
-      let failedHere = !started;
-      // Clean up for the next case. A driver that cannot is replaced; the case keeps its verdict.
-      if (driver !== undefined) {
-        const d = driver;
-        try {
-          await withTimeout(d.reset(), opts.timeoutMs, () => d.abort("reset timed out"));
-          // A driver that dies right after answering the reset failed during the reset: that is
-          // this case's session, not the next case's.
-          await new Promise((r) => setTimeout(r, 0));
-          const idle = idleFailure(d);
-          if (idle !== undefined) throw idle;
-          throughReset = d;
-        } catch (err) {
-          d.abort("reset failed");
-          driver = undefined;
-          failedHere = true;
-          verdict = { ...verdict, message: [verdict.message, `the driver could not reset after the case (${(err as Error).message}) and was replaced`].filter(Boolean).join("; ") };
-        }
-      }
-      if (betweenCases !== undefined && started) {
-        verdict = { ...verdict, message: [verdict.message, betweenCases].filter(Boolean).join("; ") };
-        betweenCases = undefined;
-      }
-      driverFailures = failedHere ? driverFailures + 1 : 0;
-      if (driverFailures >= breakAfter && broken === undefined)
-        broken = `the driver failed to start or reset ${driverFailures} times in a row (last: ${verdict.message ?? verdict.outcome})`;
+    for (const { c, area } of ordered) {
+      if (opts.signal?.aborted) break;
+      const start = performance.now();
+      let trace: TraceEntry[] | undefined;
+      const reason = skipReason(spec, c, hs);
+      const verdict: CaseVerdict =
+        reason !== undefined
+          ? { outcome: "SKIP", message: reason }
+          : session.broken !== undefined
+            ? { outcome: "ERROR", message: `not run: ${session.broken}` }
+            : await session.run(spec, c, opts.keepTrace ? (t) => (trace = t) : undefined);
+      // The case in flight when the run is interrupted is left out, not blamed.
+      if (opts.signal?.aborted) break;
+      const result = caseResult(c, area, verdict, expectations.classify(c.id, verdict.outcome, hs.host.kernel), performance.now() - start, reproBase, opts.keepTrace ? trace : undefined);
+      summary[result.outcome]++;
+      results.push(result);
+      for (const r of opts.reporters) r.caseDone?.(result);
     }
-    // The case in flight when the run is interrupted is left out, not blamed.
-    if (opts.signal?.aborted) break;
-    const applied = expectations.classify(c.id, verdict.outcome, hs.host.kernel);
-    const message = [verdict.message, applied.note].filter((m) => m !== undefined).join(" — ");
-    const result: CaseResult = {
-      id: c.id,
-      kind: c.kind,
-      outcome: applied.outcome,
-      expected: applied.expected,
-      area,
-      clauses: c.clauses,
-      durationMs: Math.round((performance.now() - start) * 1000) / 1000,
-      ...(message ? { message } : {}),
-      ...(applied.outcome !== verdict.outcome ? { actual: { outcome: verdict.outcome, ...(verdict.message ? { message: verdict.message } : {}) } } : {}),
-      repro: [...reproBase, "--filter", `=${c.id}`].map(shellQuote).join(" "),
-      ...(opts.keepTrace && trace ? { trace } : {}),
-    };
-    summary[result.outcome]++;
-    results.push(result);
-    for (const r of opts.reporters) r.caseDone?.(result);
-  }
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
     // Whatever happened above, the driver goes and the final reports are written for the finished cases.
-    try {
-      if (opts.signal?.aborted) driver?.abort("the run was interrupted");
-      else await driver?.close();
-    } catch {
-      /* closing a broken driver is not a result */
-    }
-    if (broken !== undefined) info.circuitBroken = broken;
+    await session.close();
+    if (session.broken !== undefined) info.circuitBroken = session.broken;
     if (opts.signal?.aborted) info.interrupted = true;
     const failures: unknown[] = [];
     for (const r of opts.reporters) {
@@ -393,16 +252,54 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
   return { info, results, summary, exitCode, unusedExpectations: expectations.unused() };
 }
 
-/** A child driver's failure that happened while no request was in flight. */
-function idleFailure(d: Driver): DriverFailure | undefined {
-  return (d as Driver & { failedIdle?: DriverFailure }).failedIdle;
+function runInfo(opts: RunOptions, hs: Handshake, startedAt: string, unavailable: string | undefined): RunInfo {
+  return {
+    driver: opts.driver.label,
+    driverName: hs.name,
+    driverVersion: hs.version,
+    contractVersion: hs.contractVersion,
+    // An unavailable driver never said which profile it would run.
+    profile: unavailable === undefined ? hs.profile : "-",
+    features: hs.features,
+    host: hs.host,
+    suiteRevision: suiteRevision(opts.suiteFiles),
+    seed: opts.seed ?? null,
+    filters: opts.filters,
+    expectations: opts.expectations.file ?? null,
+    startedAt,
+    ...(unavailable !== undefined ? { skippedRun: unavailable } : {}),
+  };
 }
 
-function failureVerdict(err: unknown): { outcome: OutcomeName; message?: string } {
-  if (err instanceof CaseError) return { outcome: "ERROR", message: `the case could not be evaluated: ${err.message}` };
-  if (err instanceof DriverFailure) {
-    const outcome: OutcomeName = err.kind === "crash" ? "CRASH" : err.kind === "timeout" ? "TIMEOUT" : "ERROR";
-    return { outcome, message: `driver ${err.kind}: ${err.message}` };
+/** Areas in spec order, cases in file order within an area, shuffled within the area when seeded. */
+function orderCases(spec: Spec, selected: CaseDef[], seed: number | undefined): { c: CaseDef; area: string }[] {
+  const areaOrder = new Map(spec.areas.map((a, i) => [a.area, i]));
+  const withArea = selected.map((c, i) => ({ c, area: caseArea(spec, c), i }));
+  if (seed !== undefined) {
+    const rnd = mulberry32(seed);
+    for (let i = withArea.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [withArea[i], withArea[j]] = [withArea[j]!, withArea[i]!];
+    }
+    withArea.forEach((x, i) => (x.i = i));
   }
-  return { outcome: "ERROR", message: `harness error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}` };
+  return withArea.sort((a, b) => (areaOrder.get(a.area) ?? 999) - (areaOrder.get(b.area) ?? 999) || a.i - b.i);
+}
+
+/** A case's result: its verdict as the expectations file classifies it, with a command that repeats it. */
+function caseResult(c: CaseDef, area: string, verdict: CaseVerdict, applied: ReturnType<Expectations["classify"]>, ms: number, reproBase: string[], trace: TraceEntry[] | undefined): CaseResult {
+  const message = [verdict.message, applied.note].filter((m) => m !== undefined).join(" — ");
+  return {
+    id: c.id,
+    kind: c.kind,
+    outcome: applied.outcome,
+    expected: applied.expected,
+    area,
+    clauses: c.clauses,
+    durationMs: Math.round(ms * 1000) / 1000,
+    ...(message ? { message } : {}),
+    ...(applied.outcome !== verdict.outcome ? { actual: { outcome: verdict.outcome, ...(verdict.message ? { message: verdict.message } : {}) } } : {}),
+    repro: [...reproBase, "--filter", `=${c.id}`].map(shellQuote).join(" "),
+    ...(trace ? { trace } : {}),
+  };
 }
