@@ -4,7 +4,7 @@
 // unique ids, known clauses and features, bound names, controls for error cases, and
 // that cases and their clauses agree (./agree.ts).
 import { closeSync, existsSync, fstatSync, lstatSync, openSync, readSync, readdirSync, realpathSync, statSync, constants } from "node:fs";
-import { join, relative, extname } from "node:path";
+import { extname, join, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Spec } from "../../spec/index.js";
 import { isProfileName } from "../../spec/profiles.js";
@@ -225,12 +225,15 @@ export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuit
       }
     }
     const shared = loadSharedFixtures(all.filter((f) => !unreadable.has(f)), problems);
+    const root = statSync(dir).isDirectory() ? dir : undefined;
     for (const file of all) {
       if (unreadable.has(file)) continue;
       if (file.endsWith(FIXTURES_SUFFIX)) files.push(displayPath(file));
       else if (file.endsWith(".json")) {
         files.push(displayPath(file));
-        cases.push(...loadJsonSuite(spec, file, shared, problems));
+        const loaded = loadJsonSuite(spec, file, shared, problems);
+        if (root !== undefined) suiteIdProblem(root, file, loaded[0]?.suite, problems);
+        cases.push(...loaded);
       } else {
         const mod = moduleFor(file);
         if (!mod) continue;
@@ -244,6 +247,7 @@ export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuit
           problems.push({ file: displayPath(file), pointer: "", expected: "a default export made with defineSuite()" });
           continue;
         }
+        if (root !== undefined) suiteIdProblem(root, file, suite.suite, problems);
         cases.push(...loadScenarioSuite(suite, displayPath(file), problems));
       }
     }
@@ -253,6 +257,22 @@ export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuit
   const unique = [...new Map(problems.map((p) => [`${p.file}|${p.pointer}|${p.expected}`, p])).values()];
   if (unique.length > 0) throw new InputError(unique);
   return { cases, files };
+}
+
+/**
+ * One grouping: a suite's id is where its file is. suites/gmem/fallocate.json is gmem:fallocate,
+ * suites/hw/snp/rmp.ts is hw:snp:rmp, and a file may carry a part after a dot
+ * (gmem/fallocate.times.ts is another file of gmem:fallocate).
+ */
+export function suiteIdFor(root: string, file: string): string {
+  const parts = relative(root, file).split(sep);
+  const stem = parts.pop()!.split(".")[0]!;
+  return [...parts, stem].join(":");
+}
+
+function suiteIdProblem(root: string, file: string, id: string | undefined, problems: InputProblem[]): void {
+  const want = suiteIdFor(root, file);
+  if (id !== undefined && id !== want) problems.push({ file: displayPath(file), pointer: "/suite", expected: `the suite id its place gives it, "${want}" (folders and file name, before any dot), not "${id}"` });
 }
 
 function loadScenarioSuite(suite: ScenarioSuite, file: string, problems: InputProblem[]): CaseDef[] {

@@ -1,8 +1,8 @@
 // Case ids are queries. An id is `<suite>:<name>` and, for a parameterised case,
 // `:<k>=<v>;<k>=<v>` with its parameter labels in declaration order, e.g.
 // `gmem:fallocate:unaligned_offset:mode=punch;offset=1`: `<suite>` is the suite file's
-// "suite" (one or more `:`-separated words, `gmem:fallocate`, not a clause area), and
-// `<name>` the case's "name". The same matcher selects cases (--filter), keys
+// place under suites/ (its folders and its name before any dot: suites/gmem/fallocate.json
+// is `gmem:fallocate`; harness/case/load.ts suiteIdFor), and `<name>` the case's "name". The same matcher selects cases (--filter), keys
 // expectations and keys results. Grammar of a query:
 //   id        that id and every id below it (`gmem:fallocate` selects the whole suite)
 //   =id       exactly that id (ids may contain `*`, as in size=2*PAGE_SIZE)

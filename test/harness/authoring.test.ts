@@ -34,9 +34,9 @@ function scratch(suite: unknown, clause: unknown = example("spec/README.md", "cl
   area.clauses.push(clause);
   writeFileSync(areaFile, JSON.stringify(area, null, 2));
   const suites = join(dir, "suites");
-  mkdirSync(join(suites, "guest_memfd"), { recursive: true });
+  mkdirSync(join(suites, "gmem"), { recursive: true });
   cpSync(join(SUITES_DIR, "kvm.fixtures.json"), join(suites, "kvm.fixtures.json"));
-  writeFileSync(join(suites, "guest_memfd", "seals.json"), JSON.stringify(suite, null, 2));
+  writeFileSync(join(suites, "gmem", "seals.json"), JSON.stringify(suite, null, 2));
   return { dir, spec, suites };
 }
 
@@ -113,7 +113,7 @@ describe("authoring: the loader holds cases to their clauses", function () {
     try {
       const problems = await problemsOf(s);
       expect(problems).to.have.length(1);
-      expect(problems[0]).to.match(/guest_memfd\/seals\.json: at \/cases\/0\/steps\/0\/expect\/errno: expected an errno that the case's clauses allow \(linux-6\.8: GMEM-FILE-014 EINVAL;.*this step of gmem:seals:get_seals_refused expects only EPERM/);
+      expect(problems[0]).to.match(/gmem\/seals\.json: at \/cases\/0\/steps\/0\/expect\/errno: expected an errno that the case's clauses allow \(linux-6\.8: GMEM-FILE-014 EINVAL;.*this step of gmem:seals:get_seals_refused expects only EPERM/);
     } finally {
       rmSync(s.dir, { recursive: true, force: true });
     }
@@ -127,7 +127,7 @@ describe("authoring: the loader holds cases to their clauses", function () {
     try {
       const problems = await problemsOf(s);
       expect(problems).to.have.length(1);
-      expect(problems[0]).to.have.string(`guest_memfd/seals.json: at /cases/0/steps/${added}/expect/errno: expected an errno that the case's clauses allow`);
+      expect(problems[0]).to.have.string(`gmem/seals.json: at /cases/0/steps/${added}/expect/errno: expected an errno that the case's clauses allow`);
       expect(problems[0]).to.have.string("this step of gmem:seals:get_seals_refused expects only EPERM there");
     } finally {
       rmSync(s.dir, { recursive: true, force: true });
@@ -166,7 +166,7 @@ describe("authoring: the loader holds cases to their clauses", function () {
     try {
       const problems = await problemsOf(s);
       expect(problems).to.have.length(1);
-      expect(problems[0]).to.match(/guest_memfd\/seals\.json: at \/cases\/0\/control: expected a control one argument apart .*differ in mfd, name/);
+      expect(problems[0]).to.match(/gmem\/seals\.json: at \/cases\/0\/control: expected a control one argument apart .*differ in mfd, name/);
       // One label apart is what a control is.
       suite.cases[0]!.control = "gmem:seals:memfd_seals:mfd=allow_sealing;*";
       const ok = scratch(suite);
@@ -189,7 +189,7 @@ describe("authoring: the loader holds cases to their clauses", function () {
     try {
       const r = spawnSync(process.execPath, [CLI, "run", "--suites", s.suites, "--out", join(s.dir, "out")], { encoding: "utf8", cwd: PROJECT_ROOT });
       expect(r.status, r.stderr).to.equal(2);
-      expect(r.stderr).to.match(/guest_memfd\/seals\.json: at \/cases\/0\/steps\/0\/expect\/errno: expected an errno that the case's clauses allow \(linux-6\.8: GMEM-FILE-001 EINVAL/);
+      expect(r.stderr).to.match(/gmem\/seals\.json: at \/cases\/0\/steps\/0\/expect\/errno: expected an errno that the case's clauses allow \(linux-6\.8: GMEM-FILE-001 EINVAL/);
       expect(r.stdout).to.equal("");
     } finally {
       rmSync(s.dir, { recursive: true, force: true });
@@ -231,7 +231,8 @@ describe("authoring: parameter generators", () => {
   async function load(params: unknown): Promise<string[]> {
     const dir = mkdtempSync(join(tmpdir(), "pmc-gen-"));
     try {
-      writeFileSync(join(dir, "gen.json"), JSON.stringify(suiteWith(params)));
+      mkdirSync(join(dir, "gen"), { recursive: true });
+      writeFileSync(join(dir, "gen", "test.json"), JSON.stringify(suiteWith(params)));
       return (await loadSuites(loadSpec(), [dir])).cases.map((c) => c.id);
     } catch (err) {
       if (err instanceof InputError) return err.problems.map((p) => `${p.pointer}: ${p.expected}`);
@@ -269,7 +270,8 @@ describe("authoring: parameterised fixtures", function () {
     const dir = mkdtempSync(join(tmpdir(), "pmc-fx-"));
     try {
       cpSync(join(SUITES_DIR, "kvm.fixtures.json"), join(dir, "kvm.fixtures.json"));
-      writeFileSync(join(dir, "fx.json"), JSON.stringify(suite));
+      mkdirSync(join(dir, "fx"), { recursive: true });
+      writeFileSync(join(dir, "fx", "test.json"), JSON.stringify(suite));
       const spec = loadSpec();
       const { cases } = await loadSuites(spec, [dir]);
       const driver = await driverChoice("reference", { profile: "linux-7.2", host: "full" }).open();

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSpec } from "../../spec/index.js";
@@ -7,7 +7,7 @@ import { InputError } from "../../spec/errors.js";
 import { SCHEMA_DIR } from "../../spec/paths.js";
 import { evaluate, parse, ExprError } from "../../harness/case/expr.js";
 import { compileQuery, compileFilters } from "../../harness/case/query.js";
-import { expandParams, loadSuites } from "../../harness/case/load.js";
+import { expandParams, loadSuites, suiteIdFor } from "../../harness/case/load.js";
 import { fixturesSchema, protocolSchema, suiteSchema } from "../../harness/protocol/schemas.js";
 
 const scope = (names: Record<string, bigint>, refs: Record<string, bigint> = {}) => ({
@@ -70,7 +70,8 @@ describe("suite loading checks what a schema cannot", () => {
   const spec = loadSpec();
   const write = (suite: unknown) => {
     const dir = mkdtempSync(join(tmpdir(), "pmc-lint-"));
-    writeFileSync(join(dir, "s.json"), JSON.stringify(suite));
+    mkdirSync(join(dir, "lint"));
+    writeFileSync(join(dir, "lint", "t.json"), JSON.stringify(suite));
     return dir;
   };
   const base = (cases: unknown[]) => ({ suite: "lint:t", title: "t", cases });
@@ -111,6 +112,17 @@ describe("suite loading checks what a schema cannot", () => {
     expect(text).to.match(/steps\/0\/fd: a binding made by an earlier step's "as" \(\$vm is not bound\)/);
     expect(text).to.match(/steps\/1\/request: an ioctl named in spec\/constants.json/);
     expect(text).to.match(/steps\/1\/arg: a parameter, PAGE_SIZE or a constant/);
+  });
+
+  it("one grouping: a suite's id is its folders and file name (before any dot), and a suite elsewhere is refused at /suite", async () => {
+    const ok = { name: "ok", clauses: ["GMEM-CREATE-001"], steps: [{ op: "open", path: "/dev/kvm", flags: 0 }] };
+    expect(await problems(write(base([ok])))).to.deep.equal([]);
+    const moved = write(base([ok]));
+    mkdirSync(join(moved, "other"));
+    writeFileSync(join(moved, "other", "t.part.json"), JSON.stringify(base([{ ...ok, name: "elsewhere" }])));
+    expect(await problems(moved)).to.deep.equal(['/suite: the suite id its place gives it, "other:t" (folders and file name, before any dot), not "lint:t"']);
+    expect(suiteIdFor("/s", "/s/gmem/fallocate.times.ts")).to.equal("gmem:fallocate");
+    expect(suiteIdFor("/s", "/s/hw/snp/rmp.json")).to.equal("hw:snp:rmp");
   });
 
   it("requires a control case beside every error case, and that it exists", async () => {

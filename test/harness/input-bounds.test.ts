@@ -177,7 +177,7 @@ describe("bounds on what suites and expectations control (in process)", function
     const d = tmp();
     const marker = join(d, "ran");
     writeFileSync(join(d, "evil.js"), `import { writeFileSync } from "node:fs"; writeFileSync(${JSON.stringify(marker)}, "x");`);
-    cpSync(join(FIXTURES, "suites"), join(d, "s"), { recursive: true });
+    cpSync(join(FIXTURES, "suites"), d, { recursive: true });
     const { cases } = await loadSuites(spec, [d]);
     expect(cases.length).to.be.greaterThan(0);
     expect(existsSync(marker)).to.equal(false);

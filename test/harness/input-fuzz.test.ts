@@ -2,7 +2,7 @@
 // mutation either loads or is refused with an InputError (file, pointer, what was expected),
 // in bounded time; what loads runs on the reference without a harness error.
 import { expect } from "chai";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InputError } from "../../spec/errors.js";
@@ -53,14 +53,15 @@ describe("input fuzzer", function () {
 
   it("mutated suites load or are refused with file and pointer, in bounded time, and what loads runs without a harness error", async () => {
     const rnd = mulberry32(15);
-    const base = readFileSync(join(FIXTURES, "suites", "fake.json"), "utf8");
+    const base = readFileSync(join(FIXTURES, "suites", "fake", "robust.json"), "utf8");
     const dir = mkdtempSync(join(tmpdir(), "pmc-fuzz-"));
     cpSync(join(FIXTURES, "suites", "kvm.fixtures.json"), join(dir, "kvm.fixtures.json"));
+    mkdirSync(join(dir, "fake"));
     let loaded = 0;
     let refused = 0;
     for (let i = 0; i < 60; i++) {
       const text = mutate(base, rnd);
-      writeFileSync(join(dir, "fake.json"), text);
+      writeFileSync(join(dir, "fake", "robust.json"), text);
       const t0 = performance.now();
       let cases;
       try {
@@ -68,7 +69,7 @@ describe("input fuzzer", function () {
         loaded++;
       } catch (e) {
         expect(e, `mutation ${i}: ${String(e)}\n${text.slice(0, 300)}`).to.be.instanceOf(InputError);
-        expect((e as InputError).problems[0]!.file).to.match(/fake\.json|kvm\.fixtures\.json/);
+        expect((e as InputError).problems[0]!.file).to.match(/robust\.json|kvm\.fixtures\.json/);
         refused++;
       }
       expect(performance.now() - t0, `mutation ${i} loads in bounded time`).to.be.lessThan(3000);

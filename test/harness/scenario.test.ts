@@ -6,7 +6,7 @@ import { driverChoice } from "../../harness/drivers/index.js";
 import { Expectations } from "../../harness/runner/expectations.js";
 import { run } from "../../harness/runner/runner.js";
 import { FAKE_DRIVER, FIXTURES } from "./fixtures.js";
-import { journal } from "./fixtures/scenarios/fake-scenario.js";
+import { journal } from "./fixtures/scenarios/fake/scenario.js";
 
 describe("kselftest-style scenario suites", function () {
   this.timeout(20000);
