@@ -26,7 +26,7 @@ export const PROFILE_ENV = "PRIVMEM_CTS_PROFILE";
  * capture's profile (captures/*.jsonl).
  */
 export const REFERENCE_MATRIX: { profile: ProfileName; host: string }[] = [
-  ...(["linux-6.8", "linux-6.18", "linux-7.2"] as ProfileName[]).flatMap((profile) => ["full", "pvm", "s390"].map((host) => ({ profile, host }))),
+  ...(["linux-6.8", "linux-6.18", "linux-6.19", "linux-7.2"] as ProfileName[]).flatMap((profile) => ["full", "pvm", "s390"].map((host) => ({ profile, host }))),
   { profile: "conv-v7", host: "full" },
   { profile: "conv-v7", host: "full-inplace" },
   { profile: "conv-v8", host: "full" },

@@ -124,6 +124,9 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     s390UcontrolMemslot: true,
     s390MemslotSegments: true,
   },
+  // v6.19 (2026-02-08): the guest_memfd pseudo-filesystem and NUMA policies (kvm-x86-gmem-6.19),
+  // before the 7.2 changes to bindings (EEXIST, unsigned offsets) and 7.1's s390 page granularity.
+  "linux-6.19": { ...LINUX_7_2, profile: "linux-6.19", gmemUnsignedOffset: false, gmemBindOverlap: "EINVAL", s390MemslotSegments: true },
   "linux-7.2": LINUX_7_2,
   // The in-place conversion series v7 ([PATCH v7 00/42] guest_memfd: In-place conversion
   // support, A. Tng, 2026-05-22), on the mainline rules of linux-7.2 (the series is based on
