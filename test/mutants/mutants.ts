@@ -311,6 +311,13 @@ export const MUTANTS: Mutant[] = [
     search: "const hi = slot.baseGfn + Math.min(pgoff + slot.npages, end) - pgoff;",
     replace: "const hi = slot.baseGfn + Math.min(pgoff + slot.npages, end) + pgoff;",
   },
+  {
+    name: "v8-accepts-vm-without-private-memory",
+    why: "conv-v8's KVM_SET_MEMORY_ATTRIBUTES2 accepts a request on a guest_memfd of a VM without private memory when it asks for no attribute, as v7 did (v8 13/46 refuses it first: CONV-018)",
+    file: "guest_memfd/attributes.js",
+    search: "if (kernel.revision.gmemAttributesNeedPrivateMem && !file.vm.type.hasPrivateMem)",
+    replace: "if (false)",
+  },
   // Issue 12, seed 003 (profile poison-rfc-v2): a page the guest uses as private must be useless to the host.
   {
     name: "guest-only-page-readable-by-host",
