@@ -20,14 +20,19 @@ export const PROFILE_ENV = "PRIVMEM_CTS_PROFILE";
 
 /**
  * The main job's reference configurations: every modelled release on every host model
- * (x86 full and pvm, s390), the in-place conversion series (conv-v7) on the full host with
- * per-VM attributes and on full-inplace without them, then the reference configured as each captured host at its
+ * (x86 full and pvm, s390), the in-place conversion series (conv-v7, conv-v8) on the full host with
+ * per-VM attributes and on full-inplace without them, the 2021 poisoned-page design (poison-rfc-v2) on the two
+ * x86 host models, then the reference configured as each captured host at its
  * capture's profile (captures/*.jsonl).
  */
 export const REFERENCE_MATRIX: { profile: ProfileName; host: string }[] = [
-  ...(["linux-6.8", "linux-6.18", "linux-7.2"] as ProfileName[]).flatMap((profile) => ["full", "pvm", "s390"].map((host) => ({ profile, host }))),
+  ...(["linux-6.8", "linux-6.18", "linux-6.19", "linux-7.2"] as ProfileName[]).flatMap((profile) => ["full", "pvm", "s390"].map((host) => ({ profile, host }))),
   { profile: "conv-v7", host: "full" },
   { profile: "conv-v7", host: "full-inplace" },
+  { profile: "conv-v8", host: "full" },
+  { profile: "conv-v8", host: "full-inplace" },
+  { profile: "poison-rfc-v2", host: "full" },
+  { profile: "poison-rfc-v2", host: "pvm" },
   ...committedCaptures().map((file) => ({ profile: readCaptureHeader(file).handshake.profile, host: relative(process.cwd(), file) || file })),
 ];
 

@@ -1,4 +1,4 @@
-// In-place conversion (conv-v7, not merged): guest_memfd keeps shared/private per page
+// In-place conversion (conv-v7 and conv-v8, not merged): guest_memfd keeps shared/private per page
 // of the inode and changes it with KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd fd.
 // Sources (clauses CONV-001..023, spec/clauses/conv.json): [PATCH v7 09/42] and 13/42 of
 // "guest_memfd: In-place conversion support" (A. Tng et al., 2026-05-22), the RFC v5
@@ -94,6 +94,8 @@ export function setGmemAttributes(ctx: SyscallContext, file: GmemFile, call: Ioc
   const attributes = arg.attributes as bigint;
   const reserved = arg.reserved as bigint[];
   if ((arg.flags as bigint) !== 0n || reserved.some((w) => w !== 0n)) fail("EINVAL");
+  // v8 refuses a VM without private memory before looking at the attributes (CONV-018).
+  if (kernel.revision.gmemAttributesNeedPrivateMem && !file.vm.type.hasPrivateMem) fail("EINVAL");
   if (attributes & ~gmemSupportedAttributes(kernel, file.vm)) fail("EINVAL");
   const page = kernel.page;
   if (size === 0n || !page.aligned(offset) || !page.aligned(size) || offset + size > (1n << 64n) - 1n) fail("EINVAL");

@@ -4,6 +4,7 @@
 import { invariant } from "../lib/invariants.js";
 import { IntervalMap } from "../lib/interval-map.js";
 import { Folio, type FolioOwner } from "../mm/folio.js";
+import { inheritGuestOnly, isGuestOnly } from "../mm/guest-only.js";
 import type { Kernel } from "../kernel.js";
 import { PROT_NONE, Vma, type HostFault } from "./vma.js";
 
@@ -99,6 +100,8 @@ export class AddressSpace {
     if (pte !== undefined && (!write || pte.writable)) return pte.folio;
     const found = this.handleFault(vma, page, write);
     if (typeof found === "string") return found;
+    // A guest-only page (poison-rfc-v2) faults as a hardware-poisoned one.
+    if (isGuestOnly(found)) return "HWPOISON";
     // A page the process owns, or a shared one, is mapped writable at once; a file page of a
     // private mapping stays read-only until a write copies it.
     const writable = canWrite && (vma.shared || found.owner === this.anonOwner);
@@ -152,7 +155,7 @@ export class AddressSpace {
       if (vma.dontFork) continue;
       child.vmas.set(vma.start, vma.end, vma.piece(vma.start, vma.end));
       for (const { start, value } of this.privatePages.overlapping(vma.start, vma.end))
-        child.privatePages.set(start, start + 1, value.copy(child.anonOwner, start));
+        child.privatePages.set(start, start + 1, inheritGuestOnly(value, value.copy(child.anonOwner, start)));
     }
   }
 

@@ -47,6 +47,8 @@ export function checkExtension(kernel: Kernel, vm: Vm | null, cap: bigint): bigi
   if (C.GUEST_MEMFD_FLAGS !== undefined && n === C.GUEST_MEMFD_FLAGS) return host.guestMemfd ? supportedGmemFlags(kernel, vm) : 0n;
   // In-place conversion (CONV-003): read from spec/ by name, as the number moved between revisions.
   if (cap === kernel.config.spec.constant("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", kernel.revision.profile)) return gmemSupportedAttributes(kernel, vm);
+  // conv-v8's base defines KVM_CAP_S390_HPAGE_2G = 249 (v7's number for the conversion capability): s390 only.
+  if (!host.s390 && cap === kernel.config.spec.constant("KVM_CAP_S390_HPAGE_2G", kernel.revision.profile)) return 0n;
   const arch = host.s390 ? s390Extension(kernel, n) : x86Extension(kernel, n);
   if (arch !== undefined) return arch;
   // The argument is a long: negative numbers and numbers past the release's newest capability name nothing.

@@ -97,7 +97,7 @@ export const HOSTS: Readonly<Record<string, HostModel>> = {
   "full-inplace": {
     ...FULL,
     name: "full-inplace",
-    description: "the full host with kvm.vm_memory_attributes=0 (in-place conversion: guest_memfd attributes instead of per-VM ones)",
+    description: "the full host with per-VM attributes off (in-place conversion: guest_memfd attributes instead of per-VM ones; conv-v7: kvm.vm_memory_attributes=0, conv-v8: built without CONFIG_KVM_VM_MEMORY_ATTRIBUTES)",
     vmMemoryAttributes: false,
   },
   // Probed from this project's CI machine (Linux 6.18, PVM): KVM_CAP_VM_TYPES 0x1,

@@ -56,6 +56,18 @@ export interface Revision {
    * kvm.vm_memory_attributes is 0 (host model setting); guest_memfd/attributes.ts.
    */
   gmemInPlaceConversion?: boolean;
+  /**
+   * KVM_SET_MEMORY_ATTRIBUTES2 fails with EINVAL on a guest_memfd whose VM has no private
+   * memory, whatever the attributes ([PATCH v8 13/46]: !kvm_arch_has_private_mem() before the
+   * attribute check); v7 refused only attribute bits the VM does not support.
+   */
+  gmemAttributesNeedPrivateMem?: boolean;
+  /**
+   * The poisoned-page design (poison-rfc-v2, 2021, not merged): a page the guest uses as
+   * private becomes unusable by the host (hwpoison entry), conversion is by remapping;
+   * mm/guest-only.ts.
+   */
+  guestOnlyPages?: boolean;
 }
 
 const LINUX_7_2: Revision = {
@@ -112,12 +124,22 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     s390UcontrolMemslot: true,
     s390MemslotSegments: true,
   },
+  // v6.19 (2026-02-08): the guest_memfd pseudo-filesystem and NUMA policies (kvm-x86-gmem-6.19),
+  // before the 7.2 changes to bindings (EEXIST, unsigned offsets) and 7.1's s390 page granularity.
+  "linux-6.19": { ...LINUX_7_2, profile: "linux-6.19", gmemUnsignedOffset: false, gmemBindOverlap: "EINVAL", s390MemslotSegments: true },
   "linux-7.2": LINUX_7_2,
   // The in-place conversion series v7 ([PATCH v7 00/42] guest_memfd: In-place conversion
   // support, A. Tng, 2026-05-22), on the mainline rules of linux-7.2 (the series is based on
   // a 7.1/7.2-cycle tree; no rule below differs from 7.2 by a source we read).
-  "conv-v7": { ...LINUX_7_2, profile: "conv-v7", gmemInPlaceConversion: true },
+  // Its uapi hunk (v7 13/42) adds 249 as the last capability, which makes 249 its capMax.
+  "conv-v7": { ...LINUX_7_2, profile: "conv-v7", gmemInPlaceConversion: true, capMax: 249 },
+  // v8 of the series ([PATCH v8 00/46], 2026-06-18), on the same mainline rules; its uapi
+  // hunk (17/46) adds 250 after KVM_CAP_S390_HPAGE_2G (249), the last of its base.
+  "conv-v8": { ...LINUX_7_2, profile: "conv-v8", gmemInPlaceConversion: true, gmemAttributesNeedPrivateMem: true, capMax: 250 },
 };
+// The poisoned-page design of 2021 (seed 003), on the linux-6.8 model: it never received
+// uAPI numbers, so its cases use only mainline operations (spec/profiles.json).
+REVISIONS["poison-rfc-v2"] = { ...REVISIONS["linux-6.8"]!, profile: "poison-rfc-v2", guestOnlyPages: true };
 
 export const MODELLED_PROFILES = Object.keys(REVISIONS) as ProfileName[];
 

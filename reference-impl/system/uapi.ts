@@ -121,8 +121,9 @@ export function resolveConstants(spec: Spec, profile: ProfileName) {
     gmemMagic: values.get("GUEST_MEMFD_MAGIC"),
     tmpfsMagic: need("TMPFS_MAGIC"),
     hcMapGpaRange: need("KVM_HC_MAP_GPA_RANGE"),
-    ATTRIBUTE_PRIVATE: need("KVM_MEMORY_ATTRIBUTE_PRIVATE"),
-    EXIT_FLAG_PRIVATE: need("KVM_MEMORY_EXIT_FLAG_PRIVATE"),
+    // 0 in a profile from before memory attributes (poison-rfc-v2): no bit can name them there.
+    ATTRIBUTE_PRIVATE: values.get("KVM_MEMORY_ATTRIBUTE_PRIVATE") ?? 0n,
+    EXIT_FLAG_PRIVATE: values.get("KVM_MEMORY_EXIT_FLAG_PRIVATE") ?? 0n,
   };
 }
 

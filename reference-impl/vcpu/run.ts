@@ -9,6 +9,7 @@ import { U64_MAX } from "../lib/u64.js";
 import type { SyscallContext } from "../process/file.js";
 import type { Spte } from "../vm/mmu.js";
 import { accessIsPrivate, handleFault } from "./fault.js";
+import { guestOnlyAccess } from "./guest-only-access.js";
 import type { Vcpu } from "./vcpu.js";
 
 export type GuestProgram =
@@ -54,6 +55,10 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
   if (p.gpa + BigInt(p.len) - 1n > U64_MAX) throw new DriverFailure("unsupported", "a guest access that wraps around the address space");
   const data = p.data ?? new Uint8Array(p.len);
   if (write && data.length !== p.len) throw new DriverFailure("protocol", `guest write of ${p.len} bytes with ${data.length} bytes of data`);
+  if (p.private && kernel.revision.guestOnlyPages) {
+    const r = guestOnlyAccess(ctx, vcpu, p);
+    if (r !== undefined) return r;
+  }
 
   const first = page.page(p.gpa);
   const last = page.page(p.gpa + BigInt(p.len) - 1n);

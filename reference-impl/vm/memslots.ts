@@ -87,14 +87,21 @@ export interface MemoryRegion {
 export type MemslotChange = "create" | "delete" | "move" | "flags";
 
 /** check_memory_region_flags() */
+/** KVM_MEM_GUEST_MEMFD, or 0 in a profile that has no such flag */
+function gmemFlag(vm: Vm): bigint {
+  return (vm.kernel.K.mem.GUEST_MEMFD as bigint | undefined) ?? 0n;
+}
+
 function checkFlags(vm: Vm, flags: bigint): void {
   const M = vm.kernel.K.mem;
+  // A profile from before guest_memfd (poison-rfc-v2) has no such bit.
+  const GMEM = gmemFlag(vm);
   let valid = M.LOG_DIRTY_PAGES;
-  if (vm.guestMemfdAllowed) valid |= M.GUEST_MEMFD;
+  if (vm.guestMemfdAllowed) valid |= GMEM;
   // Dirty logging of guest_memfd memory is not supported.
-  if (flags & M.GUEST_MEMFD) valid &= ~M.LOG_DIRTY_PAGES;
+  if (flags & GMEM) valid &= ~M.LOG_DIRTY_PAGES;
   // Read-only slots need emulated MMIO, which private memory cannot have.
-  if (vm.type.readonlyMemAllowed && !(flags & M.GUEST_MEMFD)) valid |= M.READONLY;
+  if (vm.type.readonlyMemAllowed && !(flags & GMEM)) valid |= M.READONLY;
   if (flags & ~valid) fail("EINVAL");
 }
 
@@ -107,7 +114,7 @@ export function setMemoryRegion(ctx: SyscallContext, vm: Vm, mem: MemoryRegion):
   checkFlags(vm, mem.flags);
   const asId = Number(mem.slot >> 16n);
   const id = Number(mem.slot & 0xffffn);
-  const isGmem = (mem.flags & M.GUEST_MEMFD) !== 0n;
+  const isGmem = (mem.flags & gmemFlag(vm)) !== 0n;
 
   if (!page.aligned(mem.memorySize) || !page.aligned(mem.guestPhysAddr)) fail("EINVAL");
   // access_ok(): the whole range must be a user range (the limit depends on the revision).
@@ -130,7 +137,7 @@ export function setMemoryRegion(ctx: SyscallContext, vm: Vm, mem: MemoryRegion):
   if (old !== undefined) {
     // guest_memfd slots are immutable: they can only be deleted.
     if (isGmem) fail("EINVAL");
-    if (mem.userspaceAddr !== old.userspaceAddr || npages !== old.npages || ((mem.flags ^ old.flags) & (M.READONLY | M.GUEST_MEMFD)) !== 0n)
+    if (mem.userspaceAddr !== old.userspaceAddr || npages !== old.npages || ((mem.flags ^ old.flags) & (M.READONLY | gmemFlag(vm))) !== 0n)
       fail("EINVAL");
     if (baseGfn !== old.baseGfn) change = "move";
     else if (mem.flags !== old.flags) change = "flags";

@@ -311,4 +311,35 @@ export const MUTANTS: Mutant[] = [
     search: "const hi = slot.baseGfn + Math.min(pgoff + slot.npages, end) - pgoff;",
     replace: "const hi = slot.baseGfn + Math.min(pgoff + slot.npages, end) + pgoff;",
   },
+  {
+    name: "v8-accepts-vm-without-private-memory",
+    why: "conv-v8's KVM_SET_MEMORY_ATTRIBUTES2 accepts a request on a guest_memfd of a VM without private memory when it asks for no attribute, as v7 did (v8 13/46 refuses it first: CONV-018)",
+    file: "guest_memfd/attributes.js",
+    search: "if (kernel.revision.gmemAttributesNeedPrivateMem && !file.vm.type.hasPrivateMem)",
+    replace: "if (false)",
+  },
+  // Issue 12, seed 003 (profile poison-rfc-v2): a page the guest uses as private must be useless to the host.
+  {
+    name: "guest-only-page-readable-by-host",
+    why: "a private page readable by the host (seed 003: the big requirement is that private pages are useless in the host; POISON-001): a host fault on a guest-only page returns the page instead of SIGBUS",
+    file: "process/address-space.js",
+    search: `        if (isGuestOnly(found))
+            return "HWPOISON";
+`,
+    replace: "",
+  },
+  {
+    name: "guest-only-keeps-host-ptes",
+    why: "a page is tagged guest-only but the host page-table entries that already map it stay, so the VMM keeps reading and writing the guest's private page (seed 003: the primary MMU must not have pages it does not know are guest-only; POISON-001)",
+    file: "mm/guest-only.js",
+    search: "p.mm.ptes.delete(start, start + 1);",
+    replace: "void 0;",
+  },
+  {
+    name: "fork-copies-guest-only-data",
+    why: "fork gives the child a readable copy of a guest-only page instead of the poisoned entry (seed 003: poisoned pages must be useless outside the process with the blessed struct kvm; POISON-003)",
+    file: "mm/guest-only.js",
+    search: "GUEST_ONLY.add(copy);",
+    replace: "void 0;",
+  },
 ];

@@ -1,6 +1,7 @@
 // Run by the mutant test in a child process, from a patched copy of the project:
 // every suite against the reference on four configurations (three x86: two TDP hosts and a
-// shadow-MMU host, one s390), and the conversion suites on conv-v7 with per-VM attributes off.
+// shadow-MMU host, one s390), the conversion suites on conv-v7 and conv-v8 with per-VM attributes
+// off, and the poisoned-page suites on poison-rfc-v2.
 // Prints one JSON line:
 // the ids of the cases that did not pass or skip. With --first-failure it stops at
 // the first such case (a mutant needs only one to be shown killed). With --exit-code the
@@ -25,12 +26,15 @@ const spec = loadSpec();
 const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
 const failed: string[] = [];
 // conv-v7 on full-inplace (kvm.vm_memory_attributes=0) runs the conversion suites only: other suites assume per-VM attributes.
-const configs: { profile: "linux-7.2" | "linux-6.18" | "conv-v7"; host: string; filters?: string[] }[] = [
+const configs: { profile: "linux-7.2" | "linux-6.18" | "conv-v7" | "conv-v8" | "poison-rfc-v2"; host: string; filters?: string[] }[] = [
+  // First: its 14 cases cost little, and its mutants need not wait for the whole matrix.
+  { profile: "poison-rfc-v2", host: "full", filters: ["poison:*"] },
   { profile: "linux-7.2", host: "full" },
   { profile: "linux-6.18", host: "full" },
   { profile: "linux-6.18", host: "pvm" },
   { profile: "linux-7.2", host: "s390" },
   { profile: "conv-v7", host: "full-inplace", filters: ["conv:*"] },
+  { profile: "conv-v8", host: "full-inplace", filters: ["conv:*"] },
 ];
 for (const cfg of configs) {
   const stop = {
