@@ -56,6 +56,26 @@ export interface Revision {
    * kvm.vm_memory_attributes is 0 (host model setting); guest_memfd/attributes.ts.
    */
   gmemInPlaceConversion?: boolean;
+  /**
+   * UPM (upm-v9, upm-v10): memfd_restricted(2) and KVM_MEM_PRIVATE memslots backed by a
+   * restricted file, whose fallocate notifies the bound memslots (restrictedmem/).
+   */
+  restrictedmem?: RestrictedmemRevision;
+  /**
+   * The per-VM attribute API before 6.8: "encrypt-region" (upm-v9: KVM_MEMORY_ENCRYPT_REG/UNREG_REGION,
+   * the store lists shared ranges and everything else is private), "in-out" (upm-v10:
+   * KVM_SET_MEMORY_ATTRIBUTES writes address/size back), "write-only" (rfc-v11: _IOW, nothing
+   * written back). Both later ones have KVM_GET_SUPPORTED_MEMORY_ATTRIBUTES. Absent: the merged API.
+   */
+  attributesApi?: "encrypt-region" | "in-out" | "write-only";
+}
+
+/** What differs between the restrictedmem revisions (mm/restrictedmem.c as posted). */
+export interface RestrictedmemRevision {
+  /** restrictedmem_fallocate() hands the notifiers byte offsets where KVM expects page offsets (v9; seed 000) */
+  notifyByteOffsets: boolean;
+  /** every fallocate mode notifies the bound memslots (v9); v10 notifies for FALLOC_FL_PUNCH_HOLE only */
+  notifyEveryMode: boolean;
 }
 
 const LINUX_7_2: Revision = {
@@ -76,7 +96,31 @@ const LINUX_7_2: Revision = {
   s390MemslotSegments: false,
 };
 
+// The rules of the 6.1-6.5 era kernels the pre-merge series were based on, where they match 6.8.
+const PRE_MERGE = {
+  gmemFlags: false,
+  gmemForEveryVm: false,
+  gmemOwnFilesystem: false,
+  gmemUnsignedOffset: false,
+  gmemBindOverlap: "EINVAL",
+  fallocateModesExclusive: false,
+  anonInodeSetattrRefused: false,
+  gmemSharedPolicy: false,
+  mpolMax: 6,
+  userPtrMax: "sign-bit",
+  snpMinGhcbVersion2: false,
+  s390UcontrolRejected: false,
+  s390UcontrolMemslot: false,
+  s390MemslotSegments: true,
+} as const satisfies Omit<Revision, "profile">;
+
 const REVISIONS: Partial<Record<ProfileName, Revision>> = {
+  // UPM v9 ([PATCH v9 0/8], C. Peng, 2022-10-25, on 6.1-rc): KVM_CAP_PRIVATE_MEM (224) is the newest capability.
+  "upm-v9": { ...PRE_MERGE, profile: "upm-v9", capMax: 224, restrictedmem: { notifyByteOffsets: true, notifyEveryMode: true }, attributesApi: "encrypt-region" },
+  // UPM v10 ([PATCH v10 0/9], 2022-12-02): KVM_CAP_MEMORY_ATTRIBUTES (225) after KVM_CAP_S390_PROTECTED_ASYNC_DISABLE (224).
+  "upm-v10": { ...PRE_MERGE, profile: "upm-v10", capMax: 225, restrictedmem: { notifyByteOffsets: false, notifyEveryMode: false }, attributesApi: "in-out" },
+  // guest_memfd RFC v11 ([RFC PATCH v11 00/29], S. Christopherson, 2023-07-18): KVM_CAP_VM_TYPES (232) is the newest capability.
+  "rfc-v11": { ...PRE_MERGE, profile: "rfc-v11", capMax: 232, attributesApi: "write-only" },
   "linux-6.8": {
     profile: "linux-6.8",
     gmemFlags: false,
@@ -125,8 +169,7 @@ export function revisionOf(profile: ProfileName): Revision {
   const r = REVISIONS[profile];
   if (!r)
     throw new Error(
-      `reference model: profile ${profile} is not modelled (modelled: ${MODELLED_PROFILES.join(", ")}); ` +
-        "memfd_restricted (UPM) and the RFC revisions are not implemented yet",
+      `reference model: profile ${profile} is not modelled (modelled: ${MODELLED_PROFILES.join(", ")})`,
     );
   return r;
 }
