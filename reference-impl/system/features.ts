@@ -36,6 +36,9 @@ export function probeFeatures(kernel: Kernel): string[] {
   if (gmemAttrs !== undefined && cap(gmemAttrs) & kernel.K.ATTRIBUTE_PRIVATE) features.push("gmem-attributes");
   features.push("gup-pin");
   // UPM: the memfd_restricted system call exists.
-  if (kernel.revision.restrictedmem !== undefined) features.push("restrictedmem");
+  if (kernel.revision.restrictedmem !== undefined) {
+    features.push("restrictedmem");
+    if (cap(C.PRIVATE_MEM) > 0n || cap(C.MEMORY_ATTRIBUTES) > 0n) features.push("restrictedmem:private-slots");
+  }
   return features;
 }
