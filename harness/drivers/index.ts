@@ -28,6 +28,8 @@ export const REFERENCE_MATRIX: { profile: ProfileName; host: string }[] = [
   ...(["linux-6.8", "linux-6.18", "linux-7.2"] as ProfileName[]).flatMap((profile) => ["full", "pvm", "s390"].map((host) => ({ profile, host }))),
   { profile: "conv-v7", host: "full" },
   { profile: "conv-v7", host: "full-inplace" },
+  // The pre-merge series: UPM v9 and v10 (memfd_restricted; full has private slots, pvm not), the guest_memfd RFC v11.
+  ...(["upm-v9", "upm-v10", "rfc-v11"] as ProfileName[]).flatMap((profile) => ["full", "pvm"].map((host) => ({ profile, host }))),
   ...committedCaptures().map((file) => ({ profile: readCaptureHeader(file).handshake.profile, host: relative(process.cwd(), file) || file })),
 ];
 
