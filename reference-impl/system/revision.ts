@@ -96,8 +96,8 @@ const LINUX_7_2: Revision = {
   s390MemslotSegments: false,
 };
 
-// The rules of the 6.1-6.5 era kernels the pre-merge series were based on, where they match 6.8.
-const PRE_MERGE = {
+// The rules of v6.8, which are also those of the 6.1-6.5 era kernels the pre-merge series were based on.
+const LINUX_6_8 = {
   gmemFlags: false,
   gmemForEveryVm: false,
   gmemOwnFilesystem: false,
@@ -116,29 +116,12 @@ const PRE_MERGE = {
 
 const REVISIONS: Partial<Record<ProfileName, Revision>> = {
   // UPM v9 ([PATCH v9 0/8], C. Peng, 2022-10-25, on 6.1-rc): KVM_CAP_PRIVATE_MEM (224) is the newest capability.
-  "upm-v9": { ...PRE_MERGE, profile: "upm-v9", capMax: 224, restrictedmem: { notifyByteOffsets: true, notifyEveryMode: true }, attributesApi: "encrypt-region" },
+  "upm-v9": { ...LINUX_6_8, profile: "upm-v9", capMax: 224, restrictedmem: { notifyByteOffsets: true, notifyEveryMode: true }, attributesApi: "encrypt-region" },
   // UPM v10 ([PATCH v10 0/9], 2022-12-02): KVM_CAP_MEMORY_ATTRIBUTES (225) after KVM_CAP_S390_PROTECTED_ASYNC_DISABLE (224).
-  "upm-v10": { ...PRE_MERGE, profile: "upm-v10", capMax: 225, restrictedmem: { notifyByteOffsets: false, notifyEveryMode: false }, attributesApi: "in-out" },
+  "upm-v10": { ...LINUX_6_8, profile: "upm-v10", capMax: 225, restrictedmem: { notifyByteOffsets: false, notifyEveryMode: false }, attributesApi: "in-out" },
   // guest_memfd RFC v11 ([RFC PATCH v11 00/29], S. Christopherson, 2023-07-18): KVM_CAP_VM_TYPES (232) is the newest capability.
-  "rfc-v11": { ...PRE_MERGE, profile: "rfc-v11", capMax: 232, attributesApi: "write-only" },
-  "linux-6.8": {
-    profile: "linux-6.8",
-    gmemFlags: false,
-    gmemForEveryVm: false,
-    gmemOwnFilesystem: false,
-    gmemUnsignedOffset: false,
-    gmemBindOverlap: "EINVAL",
-    fallocateModesExclusive: false,
-    anonInodeSetattrRefused: false,
-    gmemSharedPolicy: false,
-    mpolMax: 6,
-    userPtrMax: "sign-bit",
-    snpMinGhcbVersion2: false,
-    s390UcontrolRejected: false,
-    s390UcontrolMemslot: false,
-    s390MemslotSegments: true,
-    capMax: 235,
-  },
+  "rfc-v11": { ...LINUX_6_8, profile: "rfc-v11", capMax: 232, attributesApi: "write-only" },
+  "linux-6.8": { ...LINUX_6_8, profile: "linux-6.8", capMax: 235 },
   "linux-6.18": {
     profile: "linux-6.18",
     gmemFlags: true,
