@@ -13,6 +13,7 @@ import * as vfs from "./process/vfs.js";
 import { sysPreadUser, sysPwriteUser } from "./process/user-io.js";
 import { sysFsync, sysMsync } from "./process/sync.js";
 import { sysProcessVmReadv, sysProcessVmWritev } from "./process/process-vm.js";
+import { sysMemfdRestricted } from "./restrictedmem/file.js";
 import { UserIoctlArg } from "./system/ioctl-arg.js";
 import type { GuestProgram } from "./vcpu/run.js";
 import { VcpuFile } from "./vcpu/vcpu.js";
@@ -74,7 +75,8 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
     case "memfd_create":
       return value(vfs.sysMemfdCreate(ctx, op.name, op.flags));
     case "memfd_restricted":
-      throw new DriverFailure("unsupported", `memfd_restricted does not exist in ${kernel.revision.profile}`);
+      if (kernel.revision.restrictedmem === undefined) throw new DriverFailure("unsupported", `memfd_restricted does not exist in ${kernel.revision.profile}`);
+      return value(sysMemfdRestricted(ctx, op.flags));
     case "mmap":
       return value(sysMmap(ctx, op.addr, op.len, op.prot, op.flags, op.fd, op.offset));
     case "munmap":

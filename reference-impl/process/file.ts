@@ -90,6 +90,8 @@ export interface IoctlCall {
   readStructAs(name: string): { [field: string]: Decoded };
   /** copy_to_user of struct `name` over the argument */
   writeStructAs(name: string, values: { [field: string]: Decoded }): void;
+  /** put_user of a u64 through a pointer argument (requests whose argument is a __u64 *), or EFAULT */
+  writeU64?(value: bigint): void;
 }
 
 /**

@@ -13,6 +13,7 @@ import { supportedGmemFlags } from "../guest_memfd/create.js";
 import { fail } from "../lib/errno.js";
 import type { Kernel } from "../kernel.js";
 import type { Vm } from "../vm/vm.js";
+import { upmVmType } from "../restrictedmem/attributes.js";
 
 export function checkExtension(kernel: Kernel, vm: Vm | null, cap: bigint): bigint {
   const C = kernel.K.cap;
@@ -34,6 +35,8 @@ export function checkExtension(kernel: Kernel, vm: Vm | null, cap: bigint): bigi
       // Answered only where CONFIG_HAVE_KVM_READONLY_MEM is built; else by the arch default, 0.
       return bool(host.readonlyMem && (vm === null || vm.type.readonlyMemAllowed));
     case C.MEMORY_ATTRIBUTES:
+      // UPM v10 and RFC v11: 1 where built in; KVM_GET_SUPPORTED_MEMORY_ATTRIBUTES gives the mask (ATTR-H-001).
+      if (kernel.revision.attributesApi !== undefined) return bool(host.memoryAttributes);
       // In-place conversion: 0 while guest_memfd tracks attributes instead (conv series: the
       // capability returns 0 unless vm_memory_attributes; v8: kvm_supported_vm_mem_attributes()).
       if (gmemAttributesInUse(kernel)) return 0n;
@@ -44,6 +47,8 @@ export function checkExtension(kernel: Kernel, vm: Vm | null, cap: bigint): bigi
       // Arch code on both, with the same rule: online CPUs, at most the vCPU limit.
       return BigInt(Math.min(host.onlineCpus, host.maxVcpus));
   }
+  // UPM v9: CONFIG_KVM_GENERIC_PRIVATE_MEM, whatever the VM (RMEM-017).
+  if (C.PRIVATE_MEM !== undefined && n === C.PRIVATE_MEM) return bool(host.memoryAttributes);
   if (C.GUEST_MEMFD_FLAGS !== undefined && n === C.GUEST_MEMFD_FLAGS) return host.guestMemfd ? supportedGmemFlags(kernel, vm) : 0n;
   // In-place conversion (CONV-003): read from spec/ by name, as the number moved between revisions.
   if (cap === kernel.config.spec.constant("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", kernel.revision.profile)) return gmemSupportedAttributes(kernel, vm);
@@ -114,6 +119,10 @@ export function vmTypeNumber(kernel: Kernel, name: (typeof VM_TYPE_NAMES)[number
 /** kvm_arch_init_vm()'s type check: the arch's type for a KVM_CREATE_VM argument, or undefined. */
 export function vmTypeFor(kernel: Kernel, type: bigint): VmType | undefined {
   if (kernel.host.s390) return s390VmTypeFor(kernel, type);
+  if (type === kernel.K.vmType.DEFAULT) {
+    const upm = upmVmType(kernel);
+    if (upm !== undefined) return upm;
+  }
   // kvm_is_vm_type_supported()
   const name = kernel.host.vmTypes.find((t) => vmTypeNumber(kernel, t) === type);
   return name === undefined ? undefined : new X86VmType(X86VmType.rules(name), kernel.rmp);

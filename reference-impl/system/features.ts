@@ -17,6 +17,8 @@ export function probeFeatures(kernel: Kernel): string[] {
   if (kernel.R.KVM_PRE_FAULT_MEMORY !== undefined && kernel.host.arch === "x86_64") features.push("pre-fault-ioctl");
   if (cap(C.USER_MEMORY2) > 0n) features.push("user-memory2");
   if (cap(C.GUEST_MEMFD) > 0n) features.push("guest-memfd");
+  // RFC v11 had KVM_CREATE_GUEST_MEMFD but no capability: the request itself is the probe.
+  else if (C.GUEST_MEMFD === undefined && kernel.R.KVM_CREATE_GUEST_MEMFD !== undefined && kernel.host.guestMemfd) features.push("guest-memfd");
   const flags = cap(C.GUEST_MEMFD_FLAGS);
   if (flags & kernel.K.gmemFlag.MMAP) features.push("gmem-flag:mmap");
   if (flags & kernel.K.gmemFlag.INIT_SHARED) features.push("gmem-flag:init-shared");
@@ -35,5 +37,10 @@ export function probeFeatures(kernel: Kernel): string[] {
   const gmemAttrs = kernel.config.spec.constant("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", kernel.revision.profile);
   if (gmemAttrs !== undefined && cap(gmemAttrs) & kernel.K.ATTRIBUTE_PRIVATE) features.push("gmem-attributes");
   features.push("gup-pin");
+  // UPM: the memfd_restricted system call exists.
+  if (kernel.revision.restrictedmem !== undefined) {
+    features.push("restrictedmem");
+    if (cap(C.PRIVATE_MEM) > 0n || cap(C.MEMORY_ATTRIBUTES) > 0n) features.push("restrictedmem:private-slots");
+  }
   return features;
 }

@@ -63,6 +63,12 @@ export class UserIoctlArg implements IoctlCall {
     this.user = this.spec.codec.decode(this.layout!, this.spec.codec.encode(name, values as FieldMap)) as Struct;
   }
 
+  /** copy_to_user of a __u64 argument: the operation's out is { value }. */
+  writeU64(value: bigint): void {
+    if (this.invalidPointer || this.layout !== null) fail("EFAULT");
+    this.user = { value };
+  }
+
   /** The struct as the call left it in user memory, for the operation's `out`. */
   get out(): Struct | undefined {
     return this.invalidPointer ? undefined : (this.user ?? undefined);

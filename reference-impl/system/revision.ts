@@ -68,6 +68,26 @@ export interface Revision {
    * mm/guest-only.ts.
    */
   guestOnlyPages?: boolean;
+  /**
+   * UPM (upm-v9, upm-v10): memfd_restricted(2) and KVM_MEM_PRIVATE memslots backed by a
+   * restricted file, whose fallocate notifies the bound memslots (restrictedmem/).
+   */
+  restrictedmem?: RestrictedmemRevision;
+  /**
+   * The per-VM attribute API before 6.8: "encrypt-region" (upm-v9: KVM_MEMORY_ENCRYPT_REG/UNREG_REGION,
+   * the store lists shared ranges and everything else is private), "in-out" (upm-v10:
+   * KVM_SET_MEMORY_ATTRIBUTES writes address/size back), "write-only" (rfc-v11: _IOW, nothing
+   * written back). Both later ones have KVM_GET_SUPPORTED_MEMORY_ATTRIBUTES. Absent: the merged API.
+   */
+  attributesApi?: "encrypt-region" | "in-out" | "write-only";
+}
+
+/** What differs between the restrictedmem revisions (mm/restrictedmem.c as posted). */
+export interface RestrictedmemRevision {
+  /** restrictedmem_fallocate() hands the notifiers byte offsets where KVM expects page offsets (v9; seed 000) */
+  notifyByteOffsets: boolean;
+  /** every fallocate mode notifies the bound memslots (v9); v10 notifies for FALLOC_FL_PUNCH_HOLE only */
+  notifyEveryMode: boolean;
 }
 
 const LINUX_7_2: Revision = {
@@ -88,25 +108,35 @@ const LINUX_7_2: Revision = {
   s390MemslotSegments: false,
 };
 
+// The rules of v6.8, which are also those of the 6.1-6.5 era kernels the pre-merge series were based on.
+const LINUX_6_8 = {
+  gmemFlags: false,
+  gmemForEveryVm: false,
+  gmemOwnFilesystem: false,
+  gmemUnsignedOffset: false,
+  gmemBindOverlap: "EINVAL",
+  fallocateModesExclusive: false,
+  anonInodeSetattrRefused: false,
+  gmemSharedPolicy: false,
+  mpolMax: 6,
+  userPtrMax: "sign-bit",
+  snpMinGhcbVersion2: false,
+  s390UcontrolRejected: false,
+  s390UcontrolMemslot: false,
+  s390MemslotSegments: true,
+} as const satisfies Omit<Revision, "profile">;
+
 const REVISIONS: Partial<Record<ProfileName, Revision>> = {
-  "linux-6.8": {
-    profile: "linux-6.8",
-    gmemFlags: false,
-    gmemForEveryVm: false,
-    gmemOwnFilesystem: false,
-    gmemUnsignedOffset: false,
-    gmemBindOverlap: "EINVAL",
-    fallocateModesExclusive: false,
-    anonInodeSetattrRefused: false,
-    gmemSharedPolicy: false,
-    mpolMax: 6,
-    userPtrMax: "sign-bit",
-    snpMinGhcbVersion2: false,
-    s390UcontrolRejected: false,
-    s390UcontrolMemslot: false,
-    s390MemslotSegments: true,
-    capMax: 235,
-  },
+  // The poisoned-page design of 2021 (seed 003), on the linux-6.8 model: it never received
+  // uAPI numbers, so its cases use only mainline operations (spec/profiles.json).
+  "poison-rfc-v2": { ...LINUX_6_8, profile: "poison-rfc-v2", capMax: 235, guestOnlyPages: true },
+  // UPM v9 ([PATCH v9 0/8], C. Peng, 2022-10-25, on 6.1-rc): KVM_CAP_PRIVATE_MEM (224) is the newest capability.
+  "upm-v9": { ...LINUX_6_8, profile: "upm-v9", capMax: 224, restrictedmem: { notifyByteOffsets: true, notifyEveryMode: true }, attributesApi: "encrypt-region" },
+  // UPM v10 ([PATCH v10 0/9], 2022-12-02): KVM_CAP_MEMORY_ATTRIBUTES (225) after KVM_CAP_S390_PROTECTED_ASYNC_DISABLE (224).
+  "upm-v10": { ...LINUX_6_8, profile: "upm-v10", capMax: 225, restrictedmem: { notifyByteOffsets: false, notifyEveryMode: false }, attributesApi: "in-out" },
+  // guest_memfd RFC v11 ([RFC PATCH v11 00/29], S. Christopherson, 2023-07-18): KVM_CAP_VM_TYPES (232) is the newest capability.
+  "rfc-v11": { ...LINUX_6_8, profile: "rfc-v11", capMax: 232, attributesApi: "write-only" },
+  "linux-6.8": { ...LINUX_6_8, profile: "linux-6.8", capMax: 235 },
   "linux-6.18": {
     profile: "linux-6.18",
     gmemFlags: true,
@@ -137,9 +167,6 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
   // hunk (17/46) adds 250 after KVM_CAP_S390_HPAGE_2G (249), the last of its base.
   "conv-v8": { ...LINUX_7_2, profile: "conv-v8", gmemInPlaceConversion: true, gmemAttributesNeedPrivateMem: true, capMax: 250 },
 };
-// The poisoned-page design of 2021 (seed 003), on the linux-6.8 model: it never received
-// uAPI numbers, so its cases use only mainline operations (spec/profiles.json).
-REVISIONS["poison-rfc-v2"] = { ...REVISIONS["linux-6.8"]!, profile: "poison-rfc-v2", guestOnlyPages: true };
 
 export const MODELLED_PROFILES = Object.keys(REVISIONS) as ProfileName[];
 
@@ -147,8 +174,7 @@ export function revisionOf(profile: ProfileName): Revision {
   const r = REVISIONS[profile];
   if (!r)
     throw new Error(
-      `reference model: profile ${profile} is not modelled (modelled: ${MODELLED_PROFILES.join(", ")}); ` +
-        "memfd_restricted (UPM) and the RFC revisions are not implemented yet",
+      `reference model: profile ${profile} is not modelled (modelled: ${MODELLED_PROFILES.join(", ")})`,
     );
   return r;
 }

@@ -147,6 +147,11 @@ export function resolveRequests(spec: Spec, profile: ProfileName) {
     KVM_PRE_FAULT_MEMORY: req("KVM_PRE_FAULT_MEMORY"),
     /** one number for SEV (struct kvm_sev_cmd) and TDX (struct kvm_tdx_cmd, KVM_MEMORY_ENCRYPT_OP_TDX in spec/) */
     KVM_MEMORY_ENCRYPT_OP: req("KVM_MEMORY_ENCRYPT_OP"),
+    /** UPM v9 reused them to convert guest ranges (restrictedmem/attributes.ts) */
+    KVM_MEMORY_ENCRYPT_REG_REGION: req("KVM_MEMORY_ENCRYPT_REG_REGION"),
+    KVM_MEMORY_ENCRYPT_UNREG_REGION: req("KVM_MEMORY_ENCRYPT_UNREG_REGION"),
+    /** upm-v10 and rfc-v11 only */
+    KVM_GET_SUPPORTED_MEMORY_ATTRIBUTES: req("KVM_GET_SUPPORTED_MEMORY_ATTRIBUTES"),
   };
 }
 

@@ -74,6 +74,8 @@ function resolve(vm: Vm, req: FaultRequest): Resolved {
   if (req.isPrivate !== vm.isPrivate(req.gfn)) return { kind: "memory-fault", errno: "EFAULT" };
   const slot = vm.memslots[0]!.at(req.gfn);
   if (slot === undefined) return req.isPrivate ? { kind: "memory-fault", errno: "EFAULT" } : { kind: "emulate" };
+  // UPM: kvm_faultin_pfn_private() takes the page from the restricted file, allocating it (RMEM-025).
+  if (req.isPrivate && slot.restricted !== null) return { kind: "install", spte: new Spte(slot.restricted.getPage(req.gfn), true, true) };
   if (req.isPrivate || slot.gmemOnly) return faultFromGuestMemfd(vm, slot, req);
 
   const readonlySlot = (slot.flags & kernel.K.mem.READONLY) !== 0n;

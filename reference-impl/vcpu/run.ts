@@ -71,12 +71,11 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
     if (!usable) {
       const r = handleFault(vm, { gfn, write, isPrivate });
       if (r.kind === "mapped") spte = r.spte;
-      else if (r.kind === "memory-fault")
-        return {
-          ret: -1n,
-          errno: r.errno,
-          exit: { reason: "KVM_EXIT_MEMORY_FAULT", memory_fault: { flags: isPrivate ? kernel.K.EXIT_FLAG_PRIVATE : 0n, gpa: page.address(gfn), size: page.size } },
-        };
+      else if (r.kind === "memory-fault") {
+        const exit: ExitInfo = { reason: "KVM_EXIT_MEMORY_FAULT", memory_fault: { flags: isPrivate ? kernel.K.EXIT_FLAG_PRIVATE : 0n, gpa: page.address(gfn), size: page.size } };
+        // UPM: RET_PF_USER, so KVM_RUN returns 0 with the exit (RMEM-012); later, -1 with EFAULT (or the errno).
+        return kernel.revision.restrictedmem ? { ret: 0n, exit } : { ret: -1n, errno: r.errno, exit };
+      }
       else if (r.kind === "host-fault")
         // No exit is prepared: exit_reason keeps whatever it held, so none is reported.
         return { ret: -1n, errno: "EFAULT" };

@@ -26,17 +26,21 @@ export interface AttributesRequest {
   flags: bigint;
 }
 
-/** KVM_SET_MEMORY_ATTRIBUTES on a VM (the caller has checked that the ioctl is built in). */
-export function setMemoryAttributes(ctx: SyscallContext, vm: Vm, req: AttributesRequest): void {
-  const { kernel } = ctx;
-  const page = kernel.page;
-  const attrs = vm.attributes!;
+/** The argument checks of kvm_vm_ioctl_set_mem_attributes() (the same since UPM v10: ATTR-H-003): the gfn range. */
+export function attributesRange(vm: Vm, req: AttributesRequest): [number, number] {
+  const page = vm.kernel.page;
   if (req.flags !== 0n) fail("EINVAL");
   if (req.attributes & ~vm.supportedAttributes) fail("EINVAL");
   if (req.size === 0n || req.address + req.size > (1n << 64n) - 1n) fail("EINVAL");
   if (!page.aligned(req.address) || !page.aligned(req.size)) fail("EINVAL");
-  const start = page.page(req.address);
-  const end = page.page(req.address + req.size);
+  return [page.page(req.address), page.page(req.address + req.size)];
+}
+
+/** KVM_SET_MEMORY_ATTRIBUTES on a VM (the caller has checked that the ioctl is built in). */
+export function setMemoryAttributes(ctx: SyscallContext, vm: Vm, req: AttributesRequest): void {
+  const { kernel } = ctx;
+  const attrs = vm.attributes!;
+  const [start, end] = attributesRange(vm, req);
 
   if (attrs.rangeHas(start, end, req.attributes)) return;
   // xa_reserve() for every gfn before anything changes: all or nothing.

@@ -10,6 +10,7 @@ import { U64_MAX } from "../lib/u64.js";
 import { accessOk } from "../process/uaccess.js";
 import { bindGuestMemfd, unbindGuestMemfd } from "../guest_memfd/bindings.js";
 import type { GmemFile } from "../guest_memfd/file.js";
+import { bindRestricted, unbindRestricted, type RestrictedBinding } from "../restrictedmem/kvm.js";
 import type { SyscallContext } from "../process/file.js";
 import type { Vm } from "./vm.js";
 
@@ -18,6 +19,8 @@ export class Memslot {
   gmem: { file: GmemFile | null; pgoff: number } | null = null;
   /** KVM_MEMSLOT_GMEM_ONLY: every fault is served by guest_memfd (bound file has GUEST_MEMFD_FLAG_MMAP) */
   gmemOnly = false;
+  /** UPM: the restricted file of a KVM_MEM_PRIVATE slot (restrictedmem/kvm.ts) */
+  restricted: RestrictedBinding | null = null;
 
   constructor(
     readonly asId: number,
@@ -86,22 +89,23 @@ export interface MemoryRegion {
 /** enum kvm_mr_change */
 export type MemslotChange = "create" | "delete" | "move" | "flags";
 
-/** check_memory_region_flags() */
-/** KVM_MEM_GUEST_MEMFD, or 0 in a profile that has no such flag */
-function gmemFlag(vm: Vm): bigint {
-  return (vm.kernel.K.mem.GUEST_MEMFD as bigint | undefined) ?? 0n;
+/** Bit 2: KVM_MEM_GUEST_MEMFD, or KVM_MEM_PRIVATE (a restricted_fd) in UPM; 0 in a profile with neither (poison-rfc-v2). */
+function fdFlag(vm: Vm): bigint {
+  const M = vm.kernel.K.mem;
+  return (M.GUEST_MEMFD as bigint | undefined) ?? (M.PRIVATE as bigint | undefined) ?? 0n;
 }
 
+/** check_memory_region_flags() */
 function checkFlags(vm: Vm, flags: bigint): void {
   const M = vm.kernel.K.mem;
-  // A profile from before guest_memfd (poison-rfc-v2) has no such bit.
-  const GMEM = gmemFlag(vm);
+  const upm = vm.kernel.revision.restrictedmem !== undefined;
   let valid = M.LOG_DIRTY_PAGES;
-  if (vm.guestMemfdAllowed) valid |= GMEM;
+  // UPM: KVM_MEM_PRIVATE where kvm_arch_has_private_mem(); dirty logging and read-only stay allowed (RMEM-021).
+  if (upm ? vm.type.hasPrivateMem : vm.guestMemfdAllowed) valid |= fdFlag(vm);
   // Dirty logging of guest_memfd memory is not supported.
-  if (flags & GMEM) valid &= ~M.LOG_DIRTY_PAGES;
+  if (!upm && flags & fdFlag(vm)) valid &= ~M.LOG_DIRTY_PAGES;
   // Read-only slots need emulated MMIO, which private memory cannot have.
-  if (vm.type.readonlyMemAllowed && !(flags & GMEM)) valid |= M.READONLY;
+  if (vm.type.readonlyMemAllowed && (upm || !(flags & fdFlag(vm)))) valid |= M.READONLY;
   if (flags & ~valid) fail("EINVAL");
 }
 
@@ -114,7 +118,7 @@ export function setMemoryRegion(ctx: SyscallContext, vm: Vm, mem: MemoryRegion):
   checkFlags(vm, mem.flags);
   const asId = Number(mem.slot >> 16n);
   const id = Number(mem.slot & 0xffffn);
-  const isGmem = (mem.flags & gmemFlag(vm)) !== 0n;
+  const isGmem = (mem.flags & fdFlag(vm)) !== 0n;
 
   if (!page.aligned(mem.memorySize) || !page.aligned(mem.guestPhysAddr)) fail("EINVAL");
   // access_ok(): the whole range must be a user range (the limit depends on the revision).
@@ -137,7 +141,7 @@ export function setMemoryRegion(ctx: SyscallContext, vm: Vm, mem: MemoryRegion):
   if (old !== undefined) {
     // guest_memfd slots are immutable: they can only be deleted.
     if (isGmem) fail("EINVAL");
-    if (mem.userspaceAddr !== old.userspaceAddr || npages !== old.npages || ((mem.flags ^ old.flags) & (M.READONLY | gmemFlag(vm))) !== 0n)
+    if (mem.userspaceAddr !== old.userspaceAddr || npages !== old.npages || ((mem.flags ^ old.flags) & (M.READONLY | fdFlag(vm))) !== 0n)
       fail("EINVAL");
     if (baseGfn !== old.baseGfn) change = "move";
     else if (mem.flags !== old.flags) change = "flags";
@@ -147,11 +151,13 @@ export function setMemoryRegion(ctx: SyscallContext, vm: Vm, mem: MemoryRegion):
 
   kernel.allocate();
   const slot = new Memslot(asId, id, baseGfn, npages, mem.flags, mem.userspaceAddr);
-  if (isGmem) bindGuestMemfd(ctx, vm, slot, mem.guestMemfd, mem.guestMemfdOffset);
+  const bind = kernel.revision.restrictedmem ? bindRestricted : bindGuestMemfd;
+  const unbind = kernel.revision.restrictedmem ? unbindRestricted : unbindGuestMemfd;
+  if (isGmem) bind(ctx, vm, slot, mem.guestMemfd, mem.guestMemfdOffset);
   try {
     commit(ctx, vm, old, slot, change);
   } catch (err) {
-    if (isGmem) unbindGuestMemfd(slot);
+    if (isGmem) unbind(slot);
     throw err;
   }
 }
@@ -172,18 +178,24 @@ function commit(ctx: SyscallContext, vm: Vm, old: Memslot | undefined, slot: Mem
   // kvm_arch_commit_memory_region(): creating or deleting a slot sizes the shadow MMU's page budget.
   if (change === "create" || change === "delete") vm.shadowMmuBudget = true;
   if (change === "delete" && old!.gmem !== null) unbindGuestMemfd(old!);
+  if (change === "delete") unbindRestricted(old!);
 }
 
-/** Memory region arguments of either ioctl, as the kernel reads them. */
-export function regionFromStruct(fields: { [k: string]: unknown }, v2: boolean): MemoryRegion {
+/**
+ * Memory region arguments of either ioctl, as the kernel reads them: "v2" (guest_memfd
+ * fields), "ext" (UPM: KVM_MEM_PRIVATE made KVM read struct kvm_userspace_memory_region_ext,
+ * RMEM-008) or the 32-byte v1 struct.
+ */
+export function regionFromStruct(fields: { [k: string]: unknown }, form: "v1" | "v2" | "ext"): MemoryRegion {
   const u = (k: string): bigint => fields[k] as bigint;
+  const fd = form === "v2" ? ["guest_memfd_offset", "guest_memfd"] : form === "ext" ? ["restricted_offset", "restricted_fd"] : undefined;
   return {
     slot: u("slot"),
     flags: u("flags"),
     guestPhysAddr: u("guest_phys_addr"),
     memorySize: u("memory_size"),
     userspaceAddr: u("userspace_addr"),
-    guestMemfdOffset: v2 ? u("guest_memfd_offset") : 0n,
-    guestMemfd: v2 ? u("guest_memfd") : 0n,
+    guestMemfdOffset: fd ? u(fd[0]!) : 0n,
+    guestMemfd: fd ? u(fd[1]!) : 0n,
   };
 }

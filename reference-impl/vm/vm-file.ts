@@ -4,6 +4,7 @@ import { createGuestMemfd } from "../guest_memfd/create.js";
 import { fail } from "../lib/errno.js";
 import { OpenFile, type IoctlCall, type SyscallContext } from "../process/file.js";
 import { checkExtension, unmodelledCapability } from "../system/capabilities.js";
+import { preMergeAttributesIoctl } from "../restrictedmem/attributes.js";
 import { createVcpu } from "../vcpu/vcpu.js";
 import { setMemoryAttributes } from "./attributes.js";
 import { regionFromStruct, setMemoryRegion } from "./memslots.js";
@@ -37,15 +38,20 @@ export class VmFile extends OpenFile {
       case R.KVM_SET_USER_MEMORY_REGION:
       case R.KVM_SET_USER_MEMORY_REGION2: {
         const v2 = call.request === R.KVM_SET_USER_MEMORY_REGION2;
-        const mem = regionFromStruct(call.readStruct(), v2);
+        const fields = call.readStruct();
+        // UPM: KVM_MEM_PRIVATE in flags makes KVM read the _ext struct (RMEM-008).
+        const ext = !v2 && kernel.revision.restrictedmem !== undefined && ((fields.flags as bigint) & kernel.K.mem.PRIVATE!) !== 0n;
+        const mem = regionFromStruct(fields, v2 ? "v2" : ext ? "ext" : "v1");
         // v1 carries no guest_memfd fields, so it only takes the v1 flags.
-        if (!v2 && mem.flags & ~(kernel.K.mem.LOG_DIRTY_PAGES | kernel.K.mem.READONLY)) fail("EINVAL");
+        if (!v2 && !ext && mem.flags & ~(kernel.K.mem.LOG_DIRTY_PAGES | kernel.K.mem.READONLY)) fail("EINVAL");
         setMemoryRegion(ctx, vm, mem);
         return 0n;
       }
       case R.KVM_CHECK_EXTENSION:
         return checkExtension(kernel, vm, call.value);
     }
+    const preMerge = preMergeAttributesIoctl(ctx, vm, call);
+    if (preMerge !== undefined) return preMerge;
     if (call.request === R.KVM_SET_MEMORY_ATTRIBUTES && vm.attributes !== null) {
       const a = call.readStruct();
       setMemoryAttributes(ctx, vm, { address: a.address as bigint, size: a.size as bigint, attributes: a.attributes as bigint, flags: a.flags as bigint });

@@ -13,6 +13,8 @@ import type { Vcpu } from "../vcpu/vcpu.js";
 import { MemoryAttributes } from "./attributes.js";
 import { Memslots } from "./memslots.js";
 import { Mmu, ZAP_SHARED } from "./mmu.js";
+import { V9_SHARED, v9GfnIsPrivate } from "../restrictedmem/attributes.js";
+import { unbindRestricted } from "../restrictedmem/kvm.js";
 
 export class Vm implements MmuNotifier {
   private static nextId = 1;
@@ -44,7 +46,9 @@ export class Vm implements MmuNotifier {
     this.memslots = Array.from({ length: this.addressSpaceCount }, () => new Memslots());
     // With kvm.vm_memory_attributes=0 (in-place conversion) the VM keeps none and its
     // KVM_SET_MEMORY_ATTRIBUTES is ENOTTY ([PATCH v7 04/42], kvm_vm_ioctl).
-    this.attributes = kernel.host.memoryAttributes && !gmemAttributesInUse(kernel) ? new MemoryAttributes(this.supportedAttributes) : null;
+    // upm-v9 stores the shared gfns instead (restrictedmem/attributes.ts).
+    const stored = kernel.revision.attributesApi === "encrypt-region" ? V9_SHARED : this.supportedAttributes;
+    this.attributes = kernel.host.memoryAttributes && !gmemAttributesInUse(kernel) ? new MemoryAttributes(stored) : null;
     this.mmu = new Mmu(this);
     this.preFaultAllowed = type.preFaultAllowedAtCreate;
     owner.mm.notifiers.add(this);
@@ -70,12 +74,15 @@ export class Vm implements MmuNotifier {
 
   /** KVM_MEM_GUEST_MEMFD is a valid memslot flag (and KVM_CAP_GUEST_MEMFD reports 1) for this VM */
   get guestMemfdAllowed(): boolean {
+    // The UPM revisions have no guest_memfd (KVM_CREATE_GUEST_MEMFD is not a request there).
+    if (this.kernel.R.KVM_CREATE_GUEST_MEMFD === undefined) return false;
     return this.kernel.host.guestMemfd && (this.kernel.revision.gmemForEveryVm || this.type.hasPrivateMem);
   }
 
   /** kvm_mem_is_private() */
   isPrivate(gfn: number): boolean {
     if (gmemAttributesInUse(this.kernel)) return gmemGfnIsPrivate(this, gfn);
+    if (this.kernel.revision.attributesApi === "encrypt-region") return this.attributes !== null && v9GfnIsPrivate(this, gfn);
     return this.attributes !== null && (this.attributes.get(gfn) & this.kernel.K.ATTRIBUTE_PRIVATE) !== 0n;
   }
 
@@ -89,6 +96,8 @@ export class Vm implements MmuNotifier {
     if (--this.users > 0) return;
     this.destroyed = true;
     this.mmu.zapAll();
+    // kvm_free_memslot(): private slots drop their restricted file.
+    for (const slots of this.memslots) for (const slot of slots.byId.values()) unbindRestricted(slot);
     this.owner.mm.notifiers.delete(this);
     this.kernel.vms.delete(this);
   }
@@ -118,6 +127,11 @@ export class Vm implements MmuNotifier {
       const where = `VM ${this.id} gfn ${gfn}`;
       const slot = this.memslots[asId]!.at(gfn);
       invariant(slot !== undefined, () => `${where}: mapped outside every memslot`);
+      if (slot.restricted !== null && spte.isPrivate) {
+        // A private page of a restricted file, or one a v9 punch freed under it (seed 000).
+        invariant(slot.restricted.backs(gfn, spte.folio), () => `${where}: not the restricted file's page at index ${slot.restricted!.index(gfn)}`);
+        continue;
+      }
       invariant(!spte.folio.freed, () => `${where}: maps a freed page`);
       invariant(!spte.folio.hwpoison, () => `${where}: maps a poisoned page`);
       invariant(spte.folio.uptodate, () => `${where}: maps a page that was never cleared for use`);

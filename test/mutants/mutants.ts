@@ -342,4 +342,23 @@ export const MUTANTS: Mutant[] = [
     search: "GUEST_ONLY.add(copy);",
     replace: "void 0;",
   },
+  {
+    name: "restrictedmem-byte-offsets",
+    why: "restrictedmem_fallocate hands the notifiers byte offsets where KVM expects page offsets (seed 000; the model keeps it in upm-v9 only): in upm-v10 a punched page the guest mapped stays mapped (RMEM-005)",
+    file: "restrictedmem/file.js",
+    search: "if (this.kernel.revision.restrictedmem.notifyByteOffsets)",
+    replace: "if (true)",
+  },
+  {
+    name: "upm-attributes-without-zap",
+    why: "UPM v10 KVM_SET_MEMORY_ATTRIBUTES stores the attribute without unmapping existing guest mappings (seed 004: zap before update): a page the guest read shared stays mapped after it is set PRIVATE (ATTR-H-007)",
+    file: "restrictedmem/attributes.js",
+    search: "vm.mmu.zap(asId, Math.max(start, slot.baseGfn), Math.min(end, slot.endGfn), ZAP_ALL);",
+    replace: "void 0;",
+  },
+  // Not a mutant: seed 004's invalidation bookkeeping outside mmu_lock (kvm_mmu_invalidate_end run as
+  // on_unlock, after the lock is dropped). Its effect is a race between a fault on another vCPU and
+  // the attribute update; the model runs one operation at a time, and the invalidation counters it
+  // keeps are only read by faults that run between the two halves, which a single-threaded driver
+  // cannot schedule. Observing it needs two threads on a real kernel with lockdep (the WARN quoted there).
 ];

@@ -26,7 +26,7 @@ const spec = loadSpec();
 const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
 const failed: string[] = [];
 // conv-v7 on full-inplace (kvm.vm_memory_attributes=0) runs the conversion suites only: other suites assume per-VM attributes.
-const configs: { profile: "linux-7.2" | "linux-6.18" | "conv-v7" | "conv-v8" | "poison-rfc-v2"; host: string; filters?: string[] }[] = [
+const configs: { profile: "linux-7.2" | "linux-6.18" | "conv-v7" | "conv-v8" | "poison-rfc-v2" | "upm-v9" | "upm-v10" | "rfc-v11"; host: string; filters?: string[] }[] = [
   // First: its 14 cases cost little, and its mutants need not wait for the whole matrix.
   { profile: "poison-rfc-v2", host: "full", filters: ["poison:*"] },
   { profile: "linux-7.2", host: "full" },
@@ -35,6 +35,10 @@ const configs: { profile: "linux-7.2" | "linux-6.18" | "conv-v7" | "conv-v8" | "
   { profile: "linux-7.2", host: "s390" },
   { profile: "conv-v7", host: "full-inplace", filters: ["conv:*"] },
   { profile: "conv-v8", host: "full-inplace", filters: ["conv:*"] },
+  // The seed-000 and seed-004 mutants of the pre-merge series.
+  { profile: "upm-v9", host: "full", filters: ["rmem:*", "attrh:*"] },
+  { profile: "upm-v10", host: "full", filters: ["rmem:*", "attrh:*"] },
+  { profile: "rfc-v11", host: "full", filters: ["attrh:*"] },
 ];
 for (const cfg of configs) {
   const stop = {

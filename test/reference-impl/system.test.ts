@@ -4,8 +4,12 @@ import { ReferenceKernel } from "../../reference-impl/index.js";
 import { PAGE, Session, spec } from "./session.js";
 
 describe("reference-impl system: /dev/kvm, capabilities, handshake", () => {
-  it("refuses profiles and hosts it does not model", () => {
-    expect(() => new ReferenceKernel(spec, { profile: "upm-v9", host: "full" })).to.throw(DriverFailure, /not modelled/);
+  it("refuses hosts it does not model, and models the UPM and RFC profiles", () => {
+    for (const profile of ["upm-v9", "upm-v10"] as const) {
+      const features = new ReferenceKernel(spec, { profile, host: "full" }).handshake.features;
+      expect(features, profile).to.include("restrictedmem").and.not.include("guest-memfd");
+    }
+    expect(new ReferenceKernel(spec, { profile: "rfc-v11", host: "full" }).handshake.features).to.include("guest-memfd").and.not.include("restrictedmem");
     expect(() => new ReferenceKernel(spec, { profile: "linux-6.18", host: "mainframe" })).to.throw(DriverFailure, /unknown host/);
   });
 
