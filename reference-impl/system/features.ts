@@ -1,5 +1,6 @@
 // The handshake's features, found the way a driver for a real kernel finds them:
 // by asking the model's own /dev/kvm (KVM_CHECK_EXTENSION), never from a version.
+import { SNP_GUEST_ACTIONS } from "../arch/x86/sev-snp.js";
 import { VM_TYPE_NAMES } from "../arch/x86/vm-types.js";
 import type { Kernel } from "../kernel.js";
 import { checkExtension, vmTypeNumber, vmTypesMask } from "./capabilities.js";
@@ -35,5 +36,7 @@ export function probeFeatures(kernel: Kernel): string[] {
   const gmemAttrs = kernel.config.spec.constant("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", kernel.revision.profile);
   if (gmemAttrs !== undefined && cap(gmemAttrs) & kernel.K.ATTRIBUTE_PRIVATE) features.push("gmem-attributes");
   features.push("gup-pin");
+  // The SEV-SNP hardware layer runs SNP guests' actions wherever the host offers SNP VMs.
+  if (features.includes("vm-type:snp")) features.push(...SNP_GUEST_ACTIONS.map((a) => `guest-arch:${a}`));
   return features;
 }
