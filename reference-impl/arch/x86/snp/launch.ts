@@ -121,7 +121,7 @@ function postPopulate(ctx: SyscallContext, sev: SevState, cmd: Struct, type: big
   // SEV_CMD_SNP_LAUNCH_UPDATE through the command's sev_fd: a descriptor that is not /dev/sev
   // fails the command (EBADF); the page is reclaimed to the Hypervisor state.
   if (!isSevDevice(ctx, cmd.sev_fd as bigint)) {
-    rmp.makeShared(pfn, "4K");
+    rmp.reclaim(pfn);
     return "EBADF";
   }
   if (sev.launchFinished)

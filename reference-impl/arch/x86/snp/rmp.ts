@@ -127,6 +127,16 @@ export class ReverseMapTable {
     return this.update(pfn, level, null);
   }
 
+  /**
+   * snp_page_reclaim(): the firmware's SNP_PAGE_RECLAIM takes back a page it owns
+   * (immutable), then KVM's rmp_make_shared() returns it to the Hypervisor state.
+   */
+  reclaim(pfn: number): void {
+    const { entry } = this.lookup(pfn);
+    if (entry?.immutable) this.table.set(pfn, pfn + 1, { ...entry, immutable: false });
+    this.makeShared(pfn, "4K");
+  }
+
   /** PSMASH: split the 2M entry covering pfn into 512 4K entries with the same fields, validated kept. */
   psmash(pfn: number): number {
     const base = pfn - (pfn % PAGES_PER_2M);
