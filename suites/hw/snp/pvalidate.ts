@@ -172,7 +172,7 @@ export default defineSuite({
         const punch = await t.call({ op: "fallocate", fd: g.gmem, mode: t.c("FALLOC_FL_KEEP_SIZE") | t.c("FALLOC_FL_PUNCH_HOLE"), offset: BigInt(Number(v.page)) * t.pageSize, len: t.pageSize });
         t.ASSERT_OK(punch, "punch the page out of the guest_memfd");
         await setPrivate(t, g, gpa, t.pageSize, true);
-        expectVc(t, await privateAccess(t, g, gpa), "private read of the new page");
+        expectVc(t, await privateAccess(t, g, gpa, 0x78), "private write to the new page");
         expectPvalidate(t, await pvalidate(t, g, gpa, true), 0n, 0n, "PVALIDATE(1) of the new page");
       },
     },
