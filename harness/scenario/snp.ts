@@ -30,6 +30,8 @@ export interface SnpOptions {
   pages?: bigint;
   /** enable KVM_CAP_EXIT_HYPERCALL for KVM_HC_MAP_GPA_RANGE */
   exitHypercall?: boolean;
+  /** flags of the guest_memfd (default 0) */
+  gmemFlags?: bigint;
   /** runs between LAUNCH_START and LAUNCH_FINISH (KVM_SEV_SNP_LAUNCH_UPDATE goes there) */
   beforeFinish?: (g: SnpGuest) => Promise<void>;
 }
@@ -44,7 +46,7 @@ export async function snpGuest(t: TestContext, o: SnpOptions = {}): Promise<SnpG
   const scratch = await ok(t, anon(1n), "mmap the payload page");
   await ok(t, t.call({ op: "ioctl", fd: vm, request: "KVM_MEMORY_ENCRYPT_OP", arg: { id: t.c("KVM_SEV_INIT2"), data_u64: scratch + P / 2n } }), "KVM_SEV_INIT2");
   const vcpu = await ok(t, t.call({ op: "ioctl", fd: vm, request: "KVM_CREATE_VCPU", arg: 0n }), "KVM_CREATE_VCPU");
-  const gmem = await ok(t, t.call({ op: "ioctl", fd: vm, request: "KVM_CREATE_GUEST_MEMFD", arg: { size: pages * P } }), "KVM_CREATE_GUEST_MEMFD");
+  const gmem = await ok(t, t.call({ op: "ioctl", fd: vm, request: "KVM_CREATE_GUEST_MEMFD", arg: { size: pages * P, flags: o.gmemFlags ?? 0n } }), "KVM_CREATE_GUEST_MEMFD");
   const shared = await ok(t, anon(pages), "mmap the shared memory");
   for (let i = 0n; i < pages; i++) await ok(t, t.call({ op: "store", addr: shared + i * P, data: new Uint8Array(Number(P)).fill(0xa0 + Number(i)) }), `fill shared page ${i}`);
   await ok(t, t.call({ op: "ioctl", fd: vm, request: "KVM_SET_USER_MEMORY_REGION2", arg: { slot: 1n, flags: t.c("KVM_MEM_GUEST_MEMFD"), guest_phys_addr: G, memory_size: pages * P, userspace_addr: shared, guest_memfd_offset: 0n, guest_memfd: gmem } }), "memslot 1");

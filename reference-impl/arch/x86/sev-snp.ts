@@ -19,7 +19,7 @@ import type { GuestArchAction } from "../../vcpu/run.js";
 import type { Vcpu } from "../../vcpu/vcpu.js";
 import type { Spte } from "../../vm/mmu.js";
 import type { Vm } from "../../vm/vm.js";
-import { GuestPlaintext, snpGuestAccess, snpPvalidate } from "./snp/guest.js";
+import { snpGuestAccess, snpPvalidate } from "./snp/guest.js";
 import { isSevDevice, snpLaunchUpdate } from "./snp/launch.js";
 import { snpPscBuffer, snpPscMsr, snpPscResume, type PendingPsc } from "./snp/psc.js";
 import type { ReverseMapTable } from "./snp/rmp.js";
@@ -54,8 +54,6 @@ export class SevState {
   asid = 0;
   /** page-state-change requests waiting for the VMM's answer, per vCPU (complete_userspace_io) */
   readonly pendingPsc = new Map<Vcpu, PendingPsc>();
-  /** which bytes of its private pages the guest can read back as plaintext */
-  readonly plaintext = new GuestPlaintext();
 
   constructor(readonly family: SevFamily) {}
 }

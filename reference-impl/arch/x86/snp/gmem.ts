@@ -4,7 +4,7 @@
 // truncate, release), and sev_handle_rmp_fault() when an access trips an RMP check.
 // A zap of KVM's mappings leaves the RMP alone: a page stays assigned, and validated,
 // until it is freed (hw-models.md 1.7).
-import type { Folio } from "../../../mm/folio.js";
+import type { Folio, FolioOwner } from "../../../mm/folio.js";
 import type { Vm } from "../../../vm/vm.js";
 import { ZAP_ALL } from "../../../vm/mmu.js";
 import type { SevState } from "../sev-snp.js";
@@ -95,4 +95,13 @@ export function smashAndZap(rmp: ReverseMapTable, vm: Vm, pfn: number, gfn: numb
   rmp.psmash(pfn);
   const start = gfn - (gfn % PAGES_PER_2M);
   vm.mmu.invalidate(() => vm.mmu.zap(0, start, start + PAGES_PER_2M, ZAP_ALL));
+}
+
+/**
+ * In-place conversion to shared (conv-v7, "guest_memfd: In-place conversion support"
+ * v7): guest_memfd calls kvm_arch_gmem_invalidate() on the range's pages before storing
+ * the attribute, so the RMP returns them to the hypervisor before the host can map them.
+ */
+export function gmemRangeToShared(rmp: ReverseMapTable, owner: FolioOwner, start: number, end: number): void {
+  for (const [pfn, folio] of rmp.frames) if (folio.owner === owner && folio.index >= start && folio.index < end) sevGmemInvalidate(rmp, pfn, pfn + 1);
 }

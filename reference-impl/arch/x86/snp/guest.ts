@@ -6,7 +6,6 @@
 // arch/x86/include/asm/sev.h (PVALIDATE_FAIL_INPUT 1, PVALIDATE_FAIL_SIZEMISMATCH 6, and
 // Linux's PVALIDATE_FAIL_NOUPDATE 255 for "CF set: the bit already had that value").
 import { DriverFailure, type OpResult } from "../../../../spec/driver/contract.js";
-import type { Folio } from "../../../mm/folio.js";
 import type { SyscallContext } from "../../../process/file.js";
 import { handleFault } from "../../../vcpu/fault.js";
 import { memoryFaultResult, type GuestArchAction } from "../../../vcpu/run.js";
@@ -38,29 +37,6 @@ export function rmpFaultLoop(): OpResult {
   return { ret: -1n, errno: "EINTR", exit: { reason: "KVM_EXIT_INTR" } };
 }
 
-/** Bytes of a page whose plaintext the model knows under the guest's key (written by the guest, or by the firmware at launch). */
-export class GuestPlaintext {
-  private readonly known = new WeakMap<Folio, { asid: number; bytes: Uint8Array }>();
-
-  /** The guest (or the firmware for it) wrote [offset, offset+len) under asid's key. */
-  mark(folio: Folio, asid: number, offset: number, len: number): void {
-    let k = this.known.get(folio);
-    if (k === undefined || k.asid !== asid) this.known.set(folio, (k = { asid, bytes: new Uint8Array(folio.size) }));
-    k.bytes.fill(1, offset, offset + len);
-  }
-
-  /** Whether the guest reads plaintext it knows, rather than host-written memory decrypted with its key. */
-  readable(folio: Folio, asid: number, offset: number, len: number): boolean {
-    const k = this.known.get(folio);
-    return k !== undefined && k.asid === asid && k.bytes.subarray(offset, offset + len).every((b) => b === 1);
-  }
-
-  /** The page went back to the hypervisor: whatever it holds is no longer the guest's plaintext. */
-  forget(folio: Folio): void {
-    this.known.delete(folio);
-  }
-}
-
 /**
  * The RMP side of a guest access through spte (hook guestAccess): a private access to an
  * unvalidated page raises #VC, one the RMP does not allow spins on #NPF, and a read of
@@ -72,8 +48,8 @@ export function snpGuestAccess(rmp: ReverseMapTable, vm: Vm, sev: SevState, gfn:
   const check = rmpCheck(rmp, vm, sev, gfn, spte.folio);
   if (check.kind === "rmp-violation") return rmpFaultLoop();
   if (check.kind === "not-validated") return vcTaken();
-  if (access.write) sev.plaintext.mark(spte.folio, sev.asid, access.offset, access.len);
-  else if (!sev.plaintext.readable(spte.folio, sev.asid, access.offset, access.len))
+  if (access.write) rmp.plaintext.mark(spte.folio, sev.asid, access.offset, access.len);
+  else if (!rmp.plaintext.readable(spte.folio, sev.asid, access.offset, access.len))
     throw new DriverFailure("unsupported", "a private read of bytes the SNP guest never wrote under its key: what it reads is the hardware's decryption of host-written memory, which the reference model does not model");
   return undefined;
 }

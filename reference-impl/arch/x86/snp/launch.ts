@@ -130,8 +130,8 @@ function postPopulate(ctx: SyscallContext, sev: SevState, cmd: Struct, type: big
     throw new DriverFailure("unsupported", "the reference model does not model the firmware's validation of an SNP CPUID page (SEV_RET_INVALID_PARAM, with the corrected page copied back)");
   if (type === K.sev.SNP_PAGE_TYPE_ZERO) folio.clear();
   // The firmware encrypts the page in place with the guest's key; a SECRETS page gets contents only it knows.
-  if (type === K.sev.SNP_PAGE_TYPE_SECRETS) sev.plaintext.forget(folio);
-  else sev.plaintext.mark(folio, sev.asid, 0, page.bytes);
+  if (type === K.sev.SNP_PAGE_TYPE_SECRETS) rmp.plaintext.forget(folio);
+  else rmp.plaintext.mark(folio, sev.asid, 0, page.bytes);
   rmp.setValidated(pfn, true, true);
   return null;
 }

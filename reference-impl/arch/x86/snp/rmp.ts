@@ -11,6 +11,7 @@
 import { IntervalMap } from "../../../lib/interval-map.js";
 import { invariant } from "../../../lib/invariants.js";
 import type { Folio } from "../../../mm/folio.js";
+import { GuestPlaintext } from "./plaintext.js";
 
 /** 4 KiB entries a 2 MiB entry covers (PTRS_PER_PMD) */
 export const PAGES_PER_2M = 512;
@@ -48,6 +49,8 @@ function sameEntry(a: RmpEntry, b: RmpEntry): boolean {
 
 export class ReverseMapTable {
   readonly table = new IntervalMap<RmpEntry>({ same: sameEntry });
+  /** what each guest can read back from its pages (not RMP state: the memory encryption's effect) */
+  readonly plaintext = new GuestPlaintext();
   /** the frames guest_memfd folios occupy (only they can be assigned in this model) */
   readonly frames = new Map<number, Folio>();
   private readonly pfns = new WeakMap<Folio, number>();
@@ -124,7 +127,15 @@ export class ReverseMapTable {
 
   /** rmp_make_shared(): back to the Hypervisor state. */
   makeShared(pfn: number, level: RmpLevel): number {
-    return this.update(pfn, level, null);
+    const rc = this.update(pfn, level, null);
+    // Whatever the page holds is no longer plaintext to any guest.
+    if (rc === RMP_RET.SUCCESS) for (let f = pfn; f < pfn + (level === "2M" ? PAGES_PER_2M : 1); f++) this.forgetFrame(f);
+    return rc;
+  }
+
+  private forgetFrame(pfn: number): void {
+    const folio = this.frames.get(pfn);
+    if (folio !== undefined) this.plaintext.forget(folio);
   }
 
   /**
