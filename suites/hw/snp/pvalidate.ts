@@ -3,7 +3,7 @@
 // clears the validated bit with its status codes, and the RMP follows guest_memfd's pages
 // (a zap keeps it, a free gives the page back). Guest actions need guest-arch:snp:pvalidate.
 import { defineSuite, type TestContext } from "../../../harness/scenario/index.js";
-import { expectDone, expectMemoryFault, expectPvalidate, expectVc, G, privateAccess, pvalidate, setPrivate, SNP_REQUIRES, snpGuest } from "../../../harness/scenario/snp.js";
+import { expectDone, expectMemoryFault, expectPvalidate, expectVc, G, privateAccess, pvalidate, setPrivate, SNP_REQUIRES, snpGuest, type SnpGuest } from "../../../harness/scenario/snp.js";
 
 const REQUIRES = [...SNP_REQUIRES, "guest-arch:snp:pvalidate"];
 /** The first and the last page of the 4-page memslot. */
@@ -12,6 +12,15 @@ const NOUPDATE = 1n;
 
 function at(t: TestContext, page: unknown): bigint {
   return G + BigInt(Number(page)) * t.pageSize;
+}
+
+/** A launched SNP guest with page `page` of the slot PRIVATE, and validated by PVALIDATE(1) (rAX 0, CF 0) when `validate`. */
+async function privatePage(t: TestContext, page: unknown, validate: boolean): Promise<{ g: SnpGuest; gpa: bigint }> {
+  const g = await snpGuest(t);
+  const gpa = at(t, page);
+  await setPrivate(t, g, gpa, t.pageSize, true);
+  if (validate) expectPvalidate(t, await pvalidate(t, g, gpa, true), 0n, 0n, "PVALIDATE(1)");
+  return { g, gpa };
 }
 
 export default defineSuite({
@@ -27,9 +36,7 @@ export default defineSuite({
       control: "hw:snp:pvalidate:validate_then_access",
       variants: { page: PAGE_OF_SLOT },
       async run(t, _self, v) {
-        const g = await snpGuest(t);
-        const gpa = at(t, v.page);
-        await setPrivate(t, g, gpa, t.pageSize, true);
+        const { g, gpa } = await privatePage(t, v.page, false);
         expectVc(t, await privateAccess(t, g, gpa), "private read");
         expectVc(t, await privateAccess(t, g, gpa, 0x5a), "private write");
         expectVc(t, await privateAccess(t, g, gpa), "private read again: the write did not validate anything");
@@ -44,10 +51,7 @@ export default defineSuite({
       requires: REQUIRES,
       variants: { page: PAGE_OF_SLOT },
       async run(t, _self, v) {
-        const g = await snpGuest(t);
-        const gpa = at(t, v.page);
-        await setPrivate(t, g, gpa, t.pageSize, true);
-        expectPvalidate(t, await pvalidate(t, g, gpa, true), 0n, 0n, "PVALIDATE(1)");
+        const { g, gpa } = await privatePage(t, v.page, true);
         expectDone(t, await privateAccess(t, g, gpa + 7n, 0x5a), "private write");
         expectDone(t, await privateAccess(t, g, gpa + 7n), "private read", 0x5a);
       },
@@ -59,9 +63,7 @@ export default defineSuite({
       requires: REQUIRES,
       variants: { page: PAGE_OF_SLOT },
       async run(t, _self, v) {
-        const g = await snpGuest(t);
-        const gpa = at(t, v.page);
-        await setPrivate(t, g, gpa, t.pageSize, true);
+        const { g, gpa } = await privatePage(t, v.page, false);
         expectPvalidate(t, await pvalidate(t, g, gpa, false), 0n, NOUPDATE, "PVALIDATE(0) of a page not validated");
         expectVc(t, await privateAccess(t, g, gpa), "still not validated");
         expectPvalidate(t, await pvalidate(t, g, gpa, true), 0n, 0n, "PVALIDATE(1)");
@@ -76,9 +78,7 @@ export default defineSuite({
       requires: REQUIRES,
       control: "hw:snp:pvalidate:validate_then_access",
       async run(t) {
-        const g = await snpGuest(t);
-        await setPrivate(t, g, G, t.pageSize, true);
-        expectPvalidate(t, await pvalidate(t, g, G, true), 0n, 0n, "PVALIDATE(1)");
+        const { g } = await privatePage(t, 0, true);
         expectDone(t, await privateAccess(t, g, G, 0x3c), "private write");
         expectPvalidate(t, await pvalidate(t, g, G, false), 0n, 0n, "PVALIDATE(0)");
         expectVc(t, await privateAccess(t, g, G), "private read after the rescind");
@@ -112,9 +112,7 @@ export default defineSuite({
       control: "hw:snp:pvalidate:validate_then_access",
       variants: { page: { second: 1, last: 3 } },
       async run(t, _self, v) {
-        const g = await snpGuest(t);
-        const gpa = at(t, v.page);
-        await setPrivate(t, g, gpa, t.pageSize, true);
+        const { g, gpa } = await privatePage(t, v.page, false);
         expectPvalidate(t, await pvalidate(t, g, gpa, true, 512n * t.pageSize), t.c("SNP_PVALIDATE_FAIL_INPUT"), 0n, "2 MiB PVALIDATE of an unaligned GPA");
         expectPvalidate(t, await pvalidate(t, g, gpa, true), 0n, 0n, "4 KiB PVALIDATE of the same page");
       },
@@ -142,10 +140,7 @@ export default defineSuite({
       requires: REQUIRES,
       variants: { page: PAGE_OF_SLOT },
       async run(t, _self, v) {
-        const g = await snpGuest(t);
-        const gpa = at(t, v.page);
-        await setPrivate(t, g, gpa, t.pageSize, true);
-        expectPvalidate(t, await pvalidate(t, g, gpa, true), 0n, 0n, "PVALIDATE(1)");
+        const { g, gpa } = await privatePage(t, v.page, true);
         expectDone(t, await privateAccess(t, g, gpa, 0x77), "private write");
         await setPrivate(t, g, gpa, t.pageSize, false);
         const shared = await t.call({ op: "guest", vcpu: g.vcpu, access: "read", gpa, len: 1n, private: false });
@@ -163,10 +158,7 @@ export default defineSuite({
       control: "hw:snp:pvalidate:shared_round_trip_keeps_page",
       variants: { page: PAGE_OF_SLOT },
       async run(t, _self, v) {
-        const g = await snpGuest(t);
-        const gpa = at(t, v.page);
-        await setPrivate(t, g, gpa, t.pageSize, true);
-        expectPvalidate(t, await pvalidate(t, g, gpa, true), 0n, 0n, "PVALIDATE(1)");
+        const { g, gpa } = await privatePage(t, v.page, true);
         expectDone(t, await privateAccess(t, g, gpa, 0x77), "private write");
         await setPrivate(t, g, gpa, t.pageSize, false);
         const punch = await t.call({ op: "fallocate", fd: g.gmem, mode: t.c("FALLOC_FL_KEEP_SIZE") | t.c("FALLOC_FL_PUNCH_HOLE"), offset: BigInt(Number(v.page)) * t.pageSize, len: t.pageSize });
@@ -183,10 +175,8 @@ export default defineSuite({
       requires: REQUIRES,
       variants: { gpa: { other: "0x10100000", same: "0x10000000" } },
       async run(t, _self, v) {
-        const g = await snpGuest(t);
+        const { g } = await privatePage(t, 0, true);
         const to = t.value(String(v.gpa));
-        await setPrivate(t, g, G, t.pageSize, true);
-        expectPvalidate(t, await pvalidate(t, g, G, true), 0n, 0n, "PVALIDATE(1)");
         expectDone(t, await privateAccess(t, g, G, 0x42), "private write");
         const slot = (gpa: bigint, size: bigint) => t.call({ op: "ioctl", fd: g.vm, request: "KVM_SET_USER_MEMORY_REGION2", arg: { slot: 1n, flags: t.c("KVM_MEM_GUEST_MEMFD"), guest_phys_addr: gpa, memory_size: size, userspace_addr: g.shared, guest_memfd_offset: 0n, guest_memfd: g.gmem } });
         t.ASSERT_OK(await slot(G, 0n), "delete memslot 1");
