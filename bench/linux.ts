@@ -12,7 +12,7 @@ import { EXPECTATIONS_DIR, SUITES_DIR } from "../spec/paths.js";
 import { loadSuites } from "../harness/case/load.js";
 import { driverChoice } from "../harness/drivers/index.js";
 import { Expectations } from "../harness/runner/expectations.js";
-import { run } from "../harness/runner/run.js";
+import { run } from "../harness/runner/runner.js";
 
 const PROFILE = "linux-6.18";
 

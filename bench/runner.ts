@@ -5,7 +5,7 @@ import { SUITES_DIR } from "../spec/paths.js";
 import { loadSuites } from "../harness/case/load.js";
 import { driverChoice } from "../harness/drivers/index.js";
 import { Expectations } from "../harness/runner/expectations.js";
-import { run } from "../harness/runner/run.js";
+import { run } from "../harness/runner/runner.js";
 import { line } from "./stats.js";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";

@@ -9,7 +9,7 @@ import type { Driver } from "../spec/driver/contract.js";
 import { driverChoice, referenceHost, REFERENCE_MATRIX } from "../harness/drivers/index.js";
 import { hostModel } from "../reference-impl/system/hosts.js";
 import { Expectations } from "../harness/runner/expectations.js";
-import { runCase, skipReason } from "../harness/runner/run.js";
+import { runCase, skipReason } from "../harness/runner/runner.js";
 
 const spec = loadSpec();
 const { cases } = await loadSuites(spec, [SUITES_DIR]);

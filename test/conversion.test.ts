@@ -10,7 +10,7 @@ import { loadSuites } from "../harness/case/load.js";
 import { driverChoice } from "../harness/drivers/index.js";
 import { clauseCoverage } from "../harness/reporters/coverage.js";
 import { Expectations } from "../harness/runner/expectations.js";
-import { run } from "../harness/runner/run.js";
+import { run } from "../harness/runner/runner.js";
 
 const spec = loadSpec();
 const { cases, files } = await loadSuites(spec, [SUITES_DIR]);

@@ -9,7 +9,7 @@ import { InputError, type InputProblem } from "../../spec/errors.js";
 import { displayPath, schemaProblems } from "../../spec/validate.js";
 import type { Handshake } from "../../spec/driver/contract.js";
 import type { TraceEntry } from "../case/execute.js";
-import type { CaseResult, Reporter, RunInfo } from "../runner/run.js";
+import type { CaseResult, Reporter, RunInfo } from "../runner/runner.js";
 import type { OutcomeName } from "../runner/outcomes.js";
 
 export const CAPTURE_FORMAT = 1;

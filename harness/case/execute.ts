@@ -5,7 +5,7 @@ import type { Spec } from "../../spec/index.js";
 import { inProfileSet } from "../../spec/profiles.js";
 import type { Driver, FieldValues, Handshake, Op, OpResult, OutValue } from "../../spec/driver/contract.js";
 import { OPS, type ParamSpec } from "../../spec/driver/ops.js";
-import { opToWire, resultToWire } from "../driver/wire.js";
+import { opToWire, resultToWire } from "../protocol/wire.js";
 import { ExprError, evalValue, type Scope } from "./expr.js";
 import { describe, mismatches } from "./match.js";
 import type { ByteSpec, CaseDef, Expect, Outcome, ParamValue, StepDef } from "./types.js";

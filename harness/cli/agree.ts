@@ -13,7 +13,7 @@ import type { CaseDef } from "../case/types.js";
 import { capturedResults, readCapture, type Capture } from "../capture/capture.js";
 import { driverChoice } from "../drivers/index.js";
 import { Expectations } from "../runner/expectations.js";
-import { run, type CaseResult, type RunInfo } from "../runner/run.js";
+import { run, type CaseResult, type RunInfo } from "../runner/runner.js";
 import { compareRuns, type CaseAgreement } from "../runner/agreement.js";
 import { DEFAULT_TIMEOUT_MS, err, parse, parseTimeout, shownPath, UsageError } from "./common.js";
 import { markdownCell as cell } from "../reporters/text.js";

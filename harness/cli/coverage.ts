@@ -11,7 +11,7 @@ import { driverChoice, REFERENCE_MATRIX } from "../drivers/index.js";
 import { clauseCoverage, formatCoverage, type RunResults } from "../reporters/coverage.js";
 import { RESULTS_JSON } from "../reporters/files.js";
 import { Expectations } from "../runner/expectations.js";
-import { run } from "../runner/run.js";
+import { run } from "../runner/runner.js";
 import { defaultReportsDir, err, json, out, parse } from "./common.js";
 
 export const COVERAGE_HELP = `privmem-cts coverage [--json] [--results PATH ...]

@@ -7,7 +7,7 @@ import { SPEC_DIR } from "../../spec/paths.js";
 import { displayPath } from "../../spec/validate.js";
 import { inputFileProblem, walkFiles } from "../case/load.js";
 import { oneLine } from "../reporters/ktap.js";
-import { DriverStartError } from "../runner/run.js";
+import { DriverStartError } from "../runner/runner.js";
 import { packageVersion } from "../../spec/paths.js";
 import { EXIT_FAILED, EXIT_USAGE } from "../runner/outcomes.js";
 import { err, out, UsageError } from "./common.js";

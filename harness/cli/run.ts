@@ -6,7 +6,7 @@ import { loadSuites } from "../case/load.js";
 import { driverChoice, hostLabel, REFERENCE_MATRIX } from "../drivers/index.js";
 import { compileFilters } from "../case/query.js";
 import { Expectations } from "../runner/expectations.js";
-import { run, type CaseResult, type Reporter, type RunInfo } from "../runner/run.js";
+import { run, type CaseResult, type Reporter, type RunInfo } from "../runner/runner.js";
 import { KtapReporter } from "../reporters/ktap.js";
 import { claimOutDir, JsonlReporter, JsonReporter, JunitReporter, junitXml, writeReportFile } from "../reporters/files.js";
 import { clauseCoverage, COVERAGE_JSON, CoverageReporter } from "../reporters/coverage.js";

@@ -1,13 +1,13 @@
 // `privmem-cts serve`: the reference implementation over the driver protocol on
 // stdio, so any runner (or this one through --driver remote:...) can use it.
-import { serveDriver } from "../driver/server.js";
+import { serveDriver } from "../protocol/server.js";
 import { DEFAULT_REFERENCE_HOST, DEFAULT_REFERENCE_PROFILE, PROFILE_ENV, driverChoice } from "../drivers/index.js";
 import { parse } from "./common.js";
 
 export const SERVE_HELP = `privmem-cts serve [--profile P] [--host H]
 
 Serve the reference implementation over the JSON-lines driver protocol on
-stdin/stdout (harness/driver/CONTRACT.md). The profile also comes from the
+stdin/stdout (harness/protocol/CONTRACT.md). The profile also comes from the
 ${PROFILE_ENV} environment variable, which remote drivers receive from the runner.
 Defaults: --profile ${DEFAULT_REFERENCE_PROFILE} --host ${DEFAULT_REFERENCE_HOST}.`;
 

@@ -10,8 +10,8 @@ import { UsageError } from "../../spec/errors.js";
 import { HOSTS, hostFromProbe, type HostModel, type ProbedHost } from "../../reference-impl/system/hosts.js";
 import { readCaptureHeader } from "../capture/capture.js";
 import { DriverUnavailable, type Driver } from "../../spec/driver/contract.js";
-import { ChildProcessDriver, splitCommand } from "../driver/child.js";
-import type { DriverChoice } from "../runner/run.js";
+import { ChildProcessDriver, splitCommand } from "../protocol/child.js";
+import type { DriverChoice } from "../runner/runner.js";
 import { openReference } from "./reference.js";
 
 export const DEFAULT_REFERENCE_PROFILE: ProfileName = "linux-7.2";

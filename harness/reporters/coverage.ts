@@ -5,7 +5,7 @@
 // Kept apart from code coverage of reference-impl/ (c8), which measures the model.
 import { writeReportFile } from "./files.js";
 import type { Spec } from "../../spec/index.js";
-import type { CaseResult, Reporter, RunInfo } from "../runner/run.js";
+import type { CaseResult, Reporter, RunInfo } from "../runner/runner.js";
 
 export interface AreaCoverage {
   total: number;

@@ -3,7 +3,7 @@
 import { closeSync, constants, existsSync, readdirSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UsageError } from "../../spec/errors.js";
-import type { CaseResult, Reporter, RunInfo } from "../runner/run.js";
+import type { CaseResult, Reporter, RunInfo } from "../runner/runner.js";
 import { junitKind, type OutcomeName } from "../runner/outcomes.js";
 import { escapeMarkup as xml } from "./text.js";
 

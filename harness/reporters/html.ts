@@ -1,7 +1,7 @@
 // The clause x driver matrix as one self-contained HTML page: for each clause and
 // each run, whether a case naming it passed, failed, was expected to fail or was skipped.
 import type { Spec } from "../../spec/index.js";
-import type { CaseResult, RunInfo } from "../runner/run.js";
+import type { CaseResult, RunInfo } from "../runner/runner.js";
 import { isBad, type OutcomeName } from "../runner/outcomes.js";
 import { escapeMarkup as esc } from "./text.js";
 

@@ -1,7 +1,7 @@
 // KTAP v1 (Documentation/dev-tools/ktap.rst): one nested suite per area, results
 // streamed as cases finish, diagnostics before the result they explain.
 import type { Writable } from "node:stream";
-import type { CaseResult, Reporter, RunInfo } from "../runner/run.js";
+import type { CaseResult, Reporter, RunInfo } from "../runner/runner.js";
 import { isBad, type OutcomeName } from "../runner/outcomes.js";
 
 /** One line of text from anywhere (a driver, a case id): no line breaks, no control or escape characters. */

@@ -2,7 +2,7 @@
 // step observed (success, errno, signal, exit, data; not fd numbers or addresses).
 import type { TraceEntry } from "../case/execute.js";
 import type { Expectations } from "./expectations.js";
-import type { CaseResult } from "./run.js";
+import type { CaseResult } from "./runner.js";
 
 /** What a step observed that two implementations must agree on. */
 export function observation(t: TraceEntry): string {

@@ -11,12 +11,12 @@ import { loadSpec } from "../../spec/index.js";
 import { SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../../harness/case/load.js";
 import type { Driver, Handshake } from "../../spec/driver/contract.js";
-import type { ChildProcessDriver } from "../../harness/driver/child.js";
+import type { ChildProcessDriver } from "../../harness/protocol/child.js";
 import { kvmUnavailableReason, openLinux } from "../../harness/drivers/linux/index.js";
 import { parseMaps, type Vma } from "../../harness/drivers/linux/memory.js";
 import { CODE_REGION_NAME } from "../../harness/drivers/linux/vcpu.js";
 import { Expectations } from "../../harness/runner/expectations.js";
-import { run, skipReason } from "../../harness/runner/run.js";
+import { run, skipReason } from "../../harness/runner/runner.js";
 
 const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 const maps = (pid: number): Vma[] => parseMaps(readFileSync(`/proc/${pid}/maps`, "utf8"));

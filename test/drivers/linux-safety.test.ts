@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { loadSpec } from "../../spec/index.js";
 import { DriverFailure, type Op, type OpResult } from "../../spec/driver/contract.js";
 import { rejection } from "./refusal.js";
-import type { ChildProcessDriver } from "../../harness/driver/child.js";
+import type { ChildProcessDriver } from "../../harness/protocol/child.js";
 import { kvmUnavailableReason, openLinux } from "../../harness/drivers/linux/index.js";
 import { argumentBuffer, memslotRefusedEarly } from "../../harness/drivers/linux/ioctl.js";
 import { checkAccess, currentVmas, MappingTable, parseMaps, protectionKeyOf, SIGBUS, SIGSEGV, type Populator, type Vma } from "../../harness/drivers/linux/memory.js";

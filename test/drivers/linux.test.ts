@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { loadSpec } from "../../spec/index.js";
 import { type Driver, type Op, type OpResult } from "../../spec/driver/contract.js";
 import { rejection } from "./refusal.js";
-import type { ChildProcessDriver } from "../../harness/driver/child.js";
+import type { ChildProcessDriver } from "../../harness/protocol/child.js";
 import { kvmUnavailableReason, openLinux } from "../../harness/drivers/linux/index.js";
 import * as libc from "../../harness/drivers/linux/libc.js";
 

@@ -8,10 +8,10 @@ import { loadSpec } from "../../spec/index.js";
 import { PROJECT_ROOT, SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../../harness/case/load.js";
 import { driverChoice } from "../../harness/drivers/index.js";
-import { ChildProcessDriver } from "../../harness/driver/child.js";
+import { ChildProcessDriver } from "../../harness/protocol/child.js";
 import { DriverUnavailable } from "../../spec/driver/contract.js";
 import { Expectations } from "../../harness/runner/expectations.js";
-import { run } from "../../harness/runner/run.js";
+import { run } from "../../harness/runner/runner.js";
 import { rejection } from "./refusal.js";
 
 const DRIVER = join(PROJECT_ROOT, "harness", "drivers", "python", "driver.py");

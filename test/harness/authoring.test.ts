@@ -12,7 +12,7 @@ import { PROJECT_ROOT, SPEC_DIR, SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../../harness/case/load.js";
 import { staleBuildProblems } from "../../harness/case/stale.js";
 import { driverChoice } from "../../harness/drivers/index.js";
-import { runCase, skipReason } from "../../harness/runner/run.js";
+import { runCase, skipReason } from "../../harness/runner/runner.js";
 
 const CLI = join(PROJECT_ROOT, "dist", "harness", "cli", "main.js");
 
@@ -113,7 +113,22 @@ describe("authoring: the loader holds cases to their clauses", function () {
     try {
       const problems = await problemsOf(s);
       expect(problems).to.have.length(1);
-      expect(problems[0]).to.match(/guest_memfd\/seals\.json: at \/cases\/0\/steps\/0\/expect\/errno: expected an errno that the case's clauses allow \(linux-6\.8: GMEM-FILE-014 EINVAL;.*gmem:seals:get_seals_refused expects only EPERM/);
+      expect(problems[0]).to.match(/guest_memfd\/seals\.json: at \/cases\/0\/steps\/0\/expect\/errno: expected an errno that the case's clauses allow \(linux-6\.8: GMEM-FILE-014 EINVAL;.*this step of gmem:seals:get_seals_refused expects only EPERM/);
+    } finally {
+      rmSync(s.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("holds every step to the clauses, not only one: a second step whose errno no clause gives is refused at its own pointer", async () => {
+    const suite = workedSuite();
+    const first = suite.cases[0]!.steps[0]!;
+    const added = suite.cases[0]!.steps.push({ ...first, expect: { errno: "EPERM" } }) - 1;
+    const s = scratch(suite);
+    try {
+      const problems = await problemsOf(s);
+      expect(problems).to.have.length(1);
+      expect(problems[0]).to.have.string(`guest_memfd/seals.json: at /cases/0/steps/${added}/expect/errno: expected an errno that the case's clauses allow`);
+      expect(problems[0]).to.have.string("this step of gmem:seals:get_seals_refused expects only EPERM there");
     } finally {
       rmSync(s.dir, { recursive: true, force: true });
     }

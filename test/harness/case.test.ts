@@ -8,7 +8,7 @@ import { SCHEMA_DIR } from "../../spec/paths.js";
 import { evaluate, parse, ExprError } from "../../harness/case/expr.js";
 import { compileQuery, compileFilters } from "../../harness/case/query.js";
 import { expandParams, loadSuites } from "../../harness/case/load.js";
-import { fixturesSchema, protocolSchema, suiteSchema } from "../../harness/driver/schemas.js";
+import { fixturesSchema, protocolSchema, suiteSchema } from "../../harness/protocol/schemas.js";
 
 const scope = (names: Record<string, bigint>, refs: Record<string, bigint> = {}) => ({
   name: (n: string) => names[n],

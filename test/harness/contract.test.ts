@@ -1,4 +1,4 @@
-// The driver contract decides verdicts (harness/driver/CONTRACT.md): a driver offers
+// The driver contract decides verdicts (harness/protocol/CONTRACT.md): a driver offers
 // a list of operations and the runner skips, naming the operation, every case that
 // needs another; names on the wire come from spec/ (aliases refused); an integer
 // argument to a struct request means the same (nothing: it is refused) in every driver.
@@ -12,9 +12,9 @@ import { loadSuites } from "../../harness/case/load.js";
 import { driverChoice } from "../../harness/drivers/index.js";
 import { CONTRACT_VERSION, DriverFailure, offeredOperations, type Driver, type Handshake } from "../../spec/driver/contract.js";
 import { OPS, type OpName } from "../../spec/driver/ops.js";
-import { ChildProcessDriver } from "../../harness/driver/child.js";
+import { ChildProcessDriver } from "../../harness/protocol/child.js";
 import { Expectations } from "../../harness/runner/expectations.js";
-import { run, type DriverChoice } from "../../harness/runner/run.js";
+import { run, type DriverChoice } from "../../harness/runner/runner.js";
 import { rejection } from "../drivers/refusal.js";
 
 const spec = loadSpec();

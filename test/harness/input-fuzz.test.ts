@@ -11,7 +11,7 @@ import { loadSuites } from "../../harness/case/load.js";
 import { driverChoice } from "../../harness/drivers/index.js";
 import { Expectations } from "../../harness/runner/expectations.js";
 import { mulberry32 } from "../../harness/runner/random.js";
-import { run } from "../../harness/runner/run.js";
+import { run } from "../../harness/runner/runner.js";
 import { FIXTURES } from "./fixtures.js";
 
 const NASTY: unknown[] = [

@@ -5,10 +5,10 @@ import { PROJECT_ROOT, SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../../harness/case/load.js";
 import { driverChoice } from "../../harness/drivers/index.js";
 import { Expectations } from "../../harness/runner/expectations.js";
-import { run } from "../../harness/runner/run.js";
+import { run } from "../../harness/runner/runner.js";
 import { observation } from "../../harness/runner/agreement.js";
-import { opFromWire, opToWire, resultFromWire, resultToWire } from "../../harness/driver/wire.js";
-import { ChildProcessDriver, splitCommand } from "../../harness/driver/child.js";
+import { opFromWire, opToWire, resultFromWire, resultToWire } from "../../harness/protocol/wire.js";
+import { ChildProcessDriver, splitCommand } from "../../harness/protocol/child.js";
 import { FAKE_DRIVER } from "./fixtures.js";
 
 const CLI = join(PROJECT_ROOT, "dist", "harness", "cli", "main.js");

@@ -9,7 +9,7 @@ import { loadSuites } from "../../harness/case/load.js";
 import { driverChoice } from "../../harness/drivers/index.js";
 import { DriverUnavailable } from "../../spec/driver/contract.js";
 import { Expectations } from "../../harness/runner/expectations.js";
-import { run, skipReason, type Reporter } from "../../harness/runner/run.js";
+import { run, skipReason, type Reporter } from "../../harness/runner/runner.js";
 import { KtapReporter } from "../../harness/reporters/ktap.js";
 import { JsonlReporter, JsonReporter, JunitReporter } from "../../harness/reporters/files.js";
 import { parseKtap } from "./ktap-check.js";

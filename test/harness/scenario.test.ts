@@ -4,7 +4,7 @@ import { loadSpec } from "../../spec/index.js";
 import { loadSuites } from "../../harness/case/load.js";
 import { driverChoice } from "../../harness/drivers/index.js";
 import { Expectations } from "../../harness/runner/expectations.js";
-import { run } from "../../harness/runner/run.js";
+import { run } from "../../harness/runner/runner.js";
 import { FAKE_DRIVER, FIXTURES } from "./fixtures.js";
 import { journal } from "./fixtures/scenarios/fake-scenario.js";
 

@@ -41,3 +41,26 @@ describe("precompiled schema validators", () => {
       expect(pre.errors ?? null).to.deep.equal(rt.errors ?? null);
     });
 });
+
+describe("suite.schema.json describes what the loader accepts before it writes generators out", () => {
+  const suite = (params: unknown, fixture: unknown = "vm_gmem_of(type=KVM_X86_DEFAULT_VM, size=4*PAGE_SIZE, flags=0)") => ({
+    suite: "lint:t",
+    title: "t",
+    cases: [{ name: "c", clauses: ["GMEM-CREATE-001"], fixture, params, steps: [{ op: "close", fd: "$gmem" }] }],
+  });
+  const valid = (data: unknown) => validator("suite.schema.json")(data);
+
+  it("accepts generators as a whole value list or as items of one, and fixture calls", () => {
+    expect(valid(suite({ flags: { bits: { of: "~0", width: 8 } } }))).to.equal(true);
+    expect(valid(suite({ size: [0, { around: "PAGE_SIZE" }, "2*PAGE_SIZE"] }))).to.equal(true);
+    expect(valid(suite({ size: { around: "PAGE_SIZE" } }))).to.equal(true);
+    expect(valid(suite({ size: [1] }, ["vm", "vm_gmem_of(size=PAGE_SIZE)"]))).to.equal(true);
+  });
+
+  it("refuses malformed generators and fixture names", () => {
+    expect(valid(suite({ flags: [{ bits: { width: 8 } }] }))).to.equal(false);
+    expect(valid(suite({ flags: [{ bits: { of: "~0", width: 65 } }] }))).to.equal(false);
+    expect(valid(suite({ size: [{ around: "PAGE_SIZE", by: 2 }] }))).to.equal(false);
+    expect(valid(suite({ size: [1] }, "Vm Gmem"))).to.equal(false);
+  });
+});

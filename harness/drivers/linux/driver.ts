@@ -92,6 +92,37 @@ export class LinuxDriver implements Driver {
   }
 
   private execute(op: Op): OpResult {
+    switch (op.op) {
+      case "mmap":
+      case "munmap":
+      case "mprotect":
+      case "madvise":
+      case "mbind":
+      case "get_mempolicy":
+      case "load":
+      case "store":
+        return this.memoryOperation(op);
+      case "ioctl":
+      case "guest":
+      case "hypercall":
+      case "guest_arch":
+        return this.kvmOperation(op);
+      case "fork":
+        throw new DriverFailure("unsupported", "fork: Node cannot fork safely, so the linux driver does not offer process:fork");
+      case "memory_failure":
+        throw new DriverFailure("unsupported", "memory_failure: a private guest_memfd page has no pfn userspace can learn (memory-failure:pfn is not offered)");
+      case "inject":
+        throw new DriverFailure("unsupported", "inject: fault injection needs a model; a real kernel cannot fail on purpose (fault-injection is not offered)");
+      case "pin_user_pages":
+      case "unpin_user_pages":
+        throw new DriverFailure("unsupported", `${op.op}: long-term pins need VFIO, io_uring fixed buffers or CONFIG_GUP_TEST, which this driver does not use (gup-pin is not offered)`);
+      default:
+        return this.fileOperation(op);
+    }
+  }
+
+  /** File descriptors and the I/O on them. */
+  private fileOperation(op: Op): OpResult {
     const s = this.session;
     switch (op.op) {
       case "open": {
@@ -170,6 +201,14 @@ export class LinuxDriver implements Driver {
         if (r.ret >= 0n) s.addFd(r.ret, "restrictedmem");
         return this.result(r);
       }
+    }
+    throw new DriverFailure("internal", `operation ${op.op} reached the file operations`);
+  }
+
+  /** Mappings and what the CPU does through them. */
+  private memoryOperation(op: Op): OpResult {
+    const s = this.session;
+    switch (op.op) {
       case "mmap":
         return this.mmap(op);
       case "munmap": {
@@ -200,6 +239,13 @@ export class LinuxDriver implements Driver {
         return this.load(op);
       case "store":
         return this.store(op);
+    }
+    throw new DriverFailure("internal", `operation ${op.op} reached the memory operations`);
+  }
+
+  /** KVM ioctls and guest runs. */
+  private kvmOperation(op: Op): OpResult {
+    switch (op.op) {
       case "ioctl":
         return doIoctl(this.ioctlContext, op);
       case "guest":
@@ -208,16 +254,8 @@ export class LinuxDriver implements Driver {
         return this.hypercall(op);
       case "guest_arch":
         throw new DriverFailure("unsupported", `guest_arch ${op.action}: the linux driver's guests are not confidential guests (no guest-arch feature is offered)`);
-      case "fork":
-        throw new DriverFailure("unsupported", "fork: Node cannot fork safely, so the linux driver does not offer process:fork");
-      case "memory_failure":
-        throw new DriverFailure("unsupported", "memory_failure: a private guest_memfd page has no pfn userspace can learn (memory-failure:pfn is not offered)");
-      case "inject":
-        throw new DriverFailure("unsupported", "inject: fault injection needs a model; a real kernel cannot fail on purpose (fault-injection is not offered)");
-      case "pin_user_pages":
-      case "unpin_user_pages":
-        throw new DriverFailure("unsupported", `${op.op}: long-term pins need VFIO, io_uring fixed buffers or CONFIG_GUP_TEST, which this driver does not use (gup-pin is not offered)`);
     }
+    throw new DriverFailure("internal", `operation ${op.op} reached the KVM operations`);
   }
 
   private forget(fd: bigint): void {

@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ProfileName } from "../../../spec/index.js";
 import { DriverUnavailable, type Driver } from "../../../spec/driver/contract.js";
-import { ChildProcessDriver } from "../../driver/child.js";
+import { ChildProcessDriver } from "../../protocol/child.js";
 
 export interface LinuxOptions {
   /** the uAPI revision whose rules apply (default: newest release not newer than the running kernel) */

@@ -2,7 +2,7 @@
 // JSON-lines protocol on stdio, so a SIGBUS or a crash kills only this process.
 //   node main.js [--profile <name>] [--guest-timeout-ms <n>]
 import { parseArgs } from "node:util";
-import { serveDriver } from "../../driver/server.js";
+import { serveDriver } from "../../protocol/server.js";
 import { LinuxDriver } from "./driver.js";
 
 const { values } = parseArgs({

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A privmem-cts remote driver in Python (standard library only), written from
-harness/driver/CONTRACT.md: it runs operations on this machine's /dev/kvm.
+harness/protocol/CONTRACT.md: it runs operations on this machine's /dev/kvm.
 
 It offers a documented subset of the vocabulary (README.md): the file operations
 and ioctl (values, u64 pointers and structs of spec/layouts.json), no memory

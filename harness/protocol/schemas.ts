@@ -99,103 +99,145 @@ export function suiteSchema(): Schema {
       },
       cases: { type: "array", minItems: 1, items: { $ref: "#/$defs/case" } },
     },
-    $defs: {
-      case: {
-        type: "object",
-        required: ["name", "clauses", "steps"],
-        additionalProperties: false,
-        properties: {
-          name: { type: "string", pattern: "^[a-z0-9_]+$" },
-          title: { type: "string" },
-          clauses: { type: "array", minItems: 1, items: { type: "string", pattern: "^[A-Z0-9]+(-[A-Z0-9]+)?-[0-9]{3}$" } },
-          requires: { $ref: "#/$defs/requires" },
-          profiles: { $ref: COMMON + "profileSet" },
-          params: {
-            description: "cartesian product of named value lists (a list, or an object of label -> value), or an explicit list of parameter objects",
-            oneOf: [
-              { type: "object", minProperties: 1, propertyNames: { pattern: "^[a-z_][a-z0-9_]*$" }, additionalProperties: { $ref: "#/$defs/paramValues" } },
-              { type: "array", minItems: 1, items: { type: "object", minProperties: 1, propertyNames: { pattern: "^[a-z_][a-z0-9_]*$" }, additionalProperties: { $ref: "#/$defs/paramValue" } } },
-            ],
-          },
-          fixture: { oneOf: [{ type: "string" }, { type: "array", minItems: 1, items: { type: "string" } }] },
-          control: { type: "string", description: "query of the case(s) that succeed with the same arguments but one; required where a case expects an error or a signal" },
-          steps: { $ref: "#/$defs/steps" },
-          timeoutMs: { type: "integer", minimum: 1 },
+    $defs: { ...caseDefs(), ...stepDefs(), ...expectDefs() },
+  };
+}
+
+/** A case, and the parameter lists, generators and fixture calls it may use. */
+function caseDefs(): Record<string, Schema> {
+  return {
+    case: {
+      type: "object",
+      required: ["name", "clauses", "steps"],
+      additionalProperties: false,
+      properties: {
+        name: { type: "string", pattern: "^[a-z0-9_]+$" },
+        title: { type: "string" },
+        clauses: { type: "array", minItems: 1, items: { type: "string", pattern: "^[A-Z0-9]+(-[A-Z0-9]+)?-[0-9]{3}$" } },
+        requires: { $ref: "#/$defs/requires" },
+        profiles: { $ref: COMMON + "profileSet" },
+        params: {
+          description: "cartesian product of named value lists (a list, or an object of label -> value), or an explicit list of parameter objects",
+          oneOf: [
+            { type: "object", minProperties: 1, propertyNames: { pattern: "^[a-z_][a-z0-9_]*$" }, additionalProperties: { $ref: "#/$defs/paramValues" } },
+            { type: "array", minItems: 1, items: { type: "object", minProperties: 1, propertyNames: { pattern: "^[a-z_][a-z0-9_]*$" }, additionalProperties: { $ref: "#/$defs/paramValue" } } },
+          ],
         },
+        fixture: {
+          description: "a fixture's name, or a call that gives its parameters (vm_gmem_of(type=KVM_X86_DEFAULT_VM, size=4*PAGE_SIZE, flags=0)); a list runs in order",
+          oneOf: [{ $ref: "#/$defs/fixtureCall" }, { type: "array", minItems: 1, items: { $ref: "#/$defs/fixtureCall" } }],
+        },
+        control: { type: "string", description: "query of the case(s) that succeed with the same arguments but one; required where a case expects an error or a signal" },
+        steps: { $ref: "#/$defs/steps" },
+        timeoutMs: { type: "integer", minimum: 1 },
       },
-      requires: { type: "array", items: { type: "string", pattern: "^!?[a-z0-9-]+(:[a-z0-9-]+)*$" } },
-      paramValue: { oneOf: [{ type: "integer" }, { type: "string", minLength: 1 }, { type: "boolean" }] },
-      paramValues: {
-        oneOf: [
-          { type: "array", minItems: 1, items: { $ref: "#/$defs/paramValue" } },
-          { type: "object", minProperties: 1, propertyNames: { pattern: "^[A-Za-z0-9_+.-]+$" }, additionalProperties: { $ref: "#/$defs/paramValue" } },
-        ],
-      },
-      steps: { type: "array", minItems: 1, items: { $ref: "#/$defs/step" } },
-      step: {
-        type: "object",
-        required: ["op"],
-        discriminator: { propertyName: "op" },
-        oneOf: opSchemas(stepParam, {
-          as: { type: "string", pattern: "^[a-z_][a-z0-9_]*$", description: "bind the result: $name is ret, $name.field is out.field" },
-          expect: { $ref: "#/$defs/expect" },
-          note: { type: "string" },
-        }),
-      },
-      bytes: {
-        oneOf: [
-          { type: "object", required: ["fill", "len"], additionalProperties: false, properties: { fill: { $ref: COMMON + "intOrExpr" }, len: { $ref: COMMON + "intOrExpr" } } },
-          { type: "object", required: ["hex"], additionalProperties: false, properties: { hex: { type: "string", pattern: "^([0-9a-fA-F]{2})*$" } } },
-        ],
-      },
-      fields: {
-        type: "object",
-        propertyNames: { pattern: "^[a-z_][a-z0-9_]*(\\[\\d+\\])?$" },
-        additionalProperties: { oneOf: [{ $ref: COMMON + "intOrExpr" }, { type: "array", items: { $ref: COMMON + "intOrExpr" } }, { $ref: "#/$defs/fields" }] },
-      },
-      match: matchSchema,
-      dataMatch: {
-        oneOf: [
-          { type: "object", required: ["fill"], additionalProperties: false, properties: { fill: { $ref: COMMON + "intOrExpr" } } },
-          { type: "object", required: ["hex"], additionalProperties: false, properties: { hex: { type: "string", pattern: "^([0-9a-fA-F]{2})*$" } } },
-        ],
-      },
-      textMatch: { type: "object", required: ["text"], additionalProperties: false, properties: { text: { type: "string", description: "exact text (for out.link); ${param} is interpolated" } } },
-      outcome: {
-        type: "object",
-        description: "what the step must observe; without errno or signal the call must succeed",
-        additionalProperties: false,
-        properties: {
-          ret: { $ref: "#/$defs/match" },
-          errno: { oneOf: [{ $ref: COMMON + "errnoName" }, { type: "array", minItems: 1, items: { $ref: COMMON + "errnoName" } }] },
-          signal: { $ref: COMMON + "signalName" },
-          out: { type: "object", additionalProperties: { oneOf: [{ $ref: "#/$defs/match" }, { $ref: "#/$defs/dataMatch" }, { $ref: "#/$defs/textMatch" }] } },
-          data: { $ref: "#/$defs/dataMatch" },
-          exit: {
-            type: "object",
-            required: ["reason"],
-            properties: { reason: { type: "string", pattern: "^KVM_EXIT_[A-Z_]+$" } },
-            additionalProperties: { type: "object", additionalProperties: { $ref: "#/$defs/match" } },
+    },
+    requires: { type: "array", items: { type: "string", pattern: "^!?[a-z0-9-]+(:[a-z0-9-]+)*$" } },
+    paramValue: { oneOf: [{ type: "integer" }, { type: "string", minLength: 1 }, { type: "boolean" }] },
+    fixtureCall: { type: "string", pattern: "^[a-z][a-z0-9_-]*(\\(.*\\))?$" },
+    generator: {
+      description: "written out by the loader (harness/case/generators.ts): each set bit of a constant expression alone, or a boundary and its neighbours",
+      oneOf: [
+        {
+          type: "object",
+          required: ["bits"],
+          additionalProperties: false,
+          properties: {
+            bits: {
+              type: "object",
+              required: ["of"],
+              additionalProperties: false,
+              properties: { of: { $ref: COMMON + "intOrExpr" }, width: { type: "integer", minimum: 1, maximum: 64 } },
+            },
           },
         },
+        { type: "object", required: ["around"], additionalProperties: false, properties: { around: { $ref: COMMON + "intOrExpr" } } },
+      ],
+    },
+    paramValues: {
+      // anyOf: {"around": "PAGE_SIZE"} reads both as a generator and as one labelled value; the loader takes it as the generator
+      anyOf: [
+        { $ref: "#/$defs/generator" },
+        { type: "array", minItems: 1, items: { oneOf: [{ $ref: "#/$defs/paramValue" }, { $ref: "#/$defs/generator" }] } },
+        { type: "object", minProperties: 1, propertyNames: { pattern: "^[A-Za-z0-9_+.-]+$" }, additionalProperties: { $ref: "#/$defs/paramValue" } },
+      ],
+    },
+  };
+}
+
+/** Steps: one schema per operation of spec/driver/ops.ts, and the data they carry. */
+function stepDefs(): Record<string, Schema> {
+  return {
+    steps: { type: "array", minItems: 1, items: { $ref: "#/$defs/step" } },
+    step: {
+      type: "object",
+      required: ["op"],
+      discriminator: { propertyName: "op" },
+      oneOf: opSchemas(stepParam, {
+        as: { type: "string", pattern: "^[a-z_][a-z0-9_]*$", description: "bind the result: $name is ret, $name.field is out.field" },
+        expect: { $ref: "#/$defs/expect" },
+        note: { type: "string" },
+      }),
+    },
+    bytes: {
+      oneOf: [
+        { type: "object", required: ["fill", "len"], additionalProperties: false, properties: { fill: { $ref: COMMON + "intOrExpr" }, len: { $ref: COMMON + "intOrExpr" } } },
+        { type: "object", required: ["hex"], additionalProperties: false, properties: { hex: { type: "string", pattern: "^([0-9a-fA-F]{2})*$" } } },
+      ],
+    },
+    fields: {
+      type: "object",
+      propertyNames: { pattern: "^[a-z_][a-z0-9_]*(\\[\\d+\\])?$" },
+      additionalProperties: { oneOf: [{ $ref: COMMON + "intOrExpr" }, { type: "array", items: { $ref: COMMON + "intOrExpr" } }, { $ref: "#/$defs/fields" }] },
+    },
+  };
+}
+
+/** What a step must observe: an outcome, per profile, or on a condition. */
+function expectDefs(): Record<string, Schema> {
+  return {
+    match: matchSchema,
+    dataMatch: {
+      oneOf: [
+        { type: "object", required: ["fill"], additionalProperties: false, properties: { fill: { $ref: COMMON + "intOrExpr" } } },
+        { type: "object", required: ["hex"], additionalProperties: false, properties: { hex: { type: "string", pattern: "^([0-9a-fA-F]{2})*$" } } },
+      ],
+    },
+    textMatch: { type: "object", required: ["text"], additionalProperties: false, properties: { text: { type: "string", description: "exact text (for out.link); ${param} is interpolated" } } },
+    outcome: {
+      type: "object",
+      description: "what the step must observe; without errno or signal the call must succeed",
+      additionalProperties: false,
+      properties: {
+        ret: { $ref: "#/$defs/match" },
+        errno: { oneOf: [{ $ref: COMMON + "errnoName" }, { type: "array", minItems: 1, items: { $ref: COMMON + "errnoName" } }] },
+        signal: { $ref: COMMON + "signalName" },
+        out: { type: "object", additionalProperties: { oneOf: [{ $ref: "#/$defs/match" }, { $ref: "#/$defs/dataMatch" }, { $ref: "#/$defs/textMatch" }] } },
+        data: { $ref: "#/$defs/dataMatch" },
+        exit: {
+          type: "object",
+          required: ["reason"],
+          properties: { reason: { type: "string", pattern: "^KVM_EXIT_[A-Z_]+$" } },
+          additionalProperties: { type: "object", additionalProperties: { $ref: "#/$defs/match" } },
+        },
       },
-      expect: {
-        oneOf: [
-          { $ref: "#/$defs/outcome" },
-          {
-            type: "object",
-            required: ["byProfile"],
-            additionalProperties: false,
-            properties: { byProfile: { type: "object", minProperties: 1, propertyNames: { $ref: COMMON + "profileSet" }, additionalProperties: { $ref: "#/$defs/outcome" } } },
-          },
-          {
-            type: "object",
-            required: ["if", "then", "else"],
-            additionalProperties: false,
-            properties: { if: { type: "string" }, then: { $ref: "#/$defs/expect" }, else: { $ref: "#/$defs/expect" } },
-          },
-        ],
-      },
+    },
+    expect: {
+      oneOf: [
+        { $ref: "#/$defs/outcome" },
+        {
+          type: "object",
+          required: ["byProfile"],
+          additionalProperties: false,
+          properties: { byProfile: { type: "object", minProperties: 1, propertyNames: { $ref: COMMON + "profileSet" }, additionalProperties: { $ref: "#/$defs/outcome" } } },
+        },
+        {
+          type: "object",
+          required: ["if", "then", "else"],
+          additionalProperties: false,
+          properties: { if: { type: "string" }, then: { $ref: "#/$defs/expect" }, else: { $ref: "#/$defs/expect" } },
+        },
+      ],
     },
   };
 }
@@ -245,7 +287,7 @@ export function protocolSchema(): Schema {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     $id: "protocol.schema.json",
     title: `privmem-cts driver protocol ${CONTRACT_VERSION} (JSON lines over stdio)`,
-    description: "GENERATED from spec/driver/ops.ts by `npm run gen:schemas`; do not edit by hand. See harness/driver/CONTRACT.md.",
+    description: "GENERATED from spec/driver/ops.ts by `npm run gen:schemas`; do not edit by hand. See harness/protocol/CONTRACT.md.",
     oneOf: [{ $ref: "#/$defs/request" }, { $ref: "#/$defs/response" }],
     $defs: {
       id: { type: "integer", minimum: 0 },

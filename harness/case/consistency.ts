@@ -1,7 +1,7 @@
 // Checks that keep cases and clauses saying the same thing, run by the loader over every
 // case before anything runs:
-// - errnos: in each profile where a case runs and its clauses name errnos, at least one
-//   errno the case expects must be one of them (a case expecting EPERM under a clause that
+// - errnos: in each profile where a case runs and its clauses name errnos, every step that
+//   expects an errno must name at least one of them (a case expecting EPERM under a clause that
 //   says EINVAL is a suite bug or a clause bug, never something to run);
 // - controls: an error case's control must match a case that shares its labels, except the
 //   argument under test (one label, or a range given as a start and a size or len).
@@ -73,8 +73,8 @@ export function errnoProblems(spec: Spec, cases: CaseDef[], problems: InputProbl
       const allowed = new Set(clauses.flatMap((cl) => spec.clauseVariant(cl, profile)?.errno ?? []));
       if (allowed.size === 0) continue;
       const expected = expectedErrnos(c, profile);
-      if (expected.length === 0 || expected.some((x) => x.errnos.some((e) => allowed.has(e)))) continue;
-      const first = expected[0]!;
+      const first = expected.find((x) => !x.errnos.some((e) => allowed.has(e)));
+      if (first === undefined) continue;
       const [file, at] = first.step.origin.split("#") as [string, string];
       const where = { file, pointer: at + pointer("expect", ...first.path, "errno") };
       const key = `${where.file}#${where.pointer}`;
@@ -84,11 +84,11 @@ export function errnoProblems(spec: Spec, cases: CaseDef[], problems: InputProbl
         f.profiles.push(profile);
         f.says.push(`${profile}: ${clauses.map((cl) => `${cl.id} ${(spec.clauseVariant(cl, profile)?.errno ?? ["-"]).join("|")}`).join(", ")}`);
       }
-      for (const x of expected) for (const e of x.errnos) f.got.add(e);
+      for (const e of first.errnos) f.got.add(e);
     }
   }
   for (const f of found.values()) {
-    f.problem.expected = `an errno that the case's clauses allow (${f.says.join("; ")}); ${f.name} expects only ${[...f.got].join(", ")} there. Name the clause whose rule the step relies on, or correct the clause from its sources`;
+    f.problem.expected = `an errno that the case's clauses allow (${f.says.join("; ")}); this step of ${f.name} expects only ${[...f.got].join(", ")} there. Name the clause whose rule the step relies on, or correct the clause from its sources`;
     problems.push(f.problem);
   }
 }

@@ -1,5 +1,5 @@
 // Operations a driver does not offer (its handshake's `operations`): a step list
-// that names one is skipped before it runs (runner/run.ts skipReason); a scenario,
+// that names one is skipped before it runs (runner/runner.ts skipReason); a scenario,
 // whose operations are known only as it runs, is skipped at the first call of one.
 import { offeredOperations, type Driver, type Op, type OpResult } from "../../spec/driver/contract.js";
 import { SkipCase } from "../scenario/index.js";
