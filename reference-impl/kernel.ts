@@ -1,7 +1,8 @@
 // The modelled machine: one kernel instance with its processes, VMs, device
 // inodes and filesystems. A session's reset replaces the whole instance.
 import type { IoctlDef, ProfileName, Spec } from "../spec/index.js";
-import { ReverseMapTable } from "./arch/x86/vm-types.js";
+import { checkSnpInvariants } from "./arch/x86/snp/invariants.js";
+import { ReverseMapTable } from "./arch/x86/snp/rmp.js";
 import { fail } from "./lib/errno.js";
 import { FaultInjector } from "./lib/fault-injection.js";
 import { invariant } from "./lib/invariants.js";
@@ -123,9 +124,8 @@ export class Kernel {
 
   /**
    * Per-object invariants, then the two that span objects: no page is both mapped by a
-   * process's page tables and mapped private by a VM's stage-2 MMU (nor assigned to a
-   * guest in the SNP RMP), and a page is owned by one VM at most (mapped private by one
-   * VM, and by the VM the RMP assigns it to).
+   * process's page tables and mapped private by a VM's stage-2 MMU, and a page is mapped
+   * private by one VM at most; then the SEV-SNP hardware's (arch/x86/snp/invariants.ts).
    */
   checkInvariants(): void {
     const hostMapped = new Map<Folio, bigint>();
@@ -151,13 +151,6 @@ export class Kernel {
         privateOwner.set(spte.folio, vm);
       }
     }
-    for (const [folio, owner] of this.rmp.assigned) {
-      const where = `RMP: page ${folio.id} assigned to VM ${owner.id}`;
-      invariant(!folio.freed, () => `${where} was freed`);
-      invariant(this.vms.has(owner), () => `${where}, which was destroyed`);
-      invariant(!hostMapped.has(folio), () => `${where} is mapped by process ${hostMapped.get(folio)}'s page tables`);
-      const mapper = privateOwner.get(folio);
-      invariant(mapper === undefined || mapper === owner, () => `${where} is mapped private by VM ${mapper!.id}`);
-    }
+    checkSnpInvariants(this, hostMapped);
   }
 }

@@ -132,7 +132,7 @@ function caseDefs(): Record<string, Schema> {
         timeoutMs: { type: "integer", minimum: 1 },
       },
     },
-    requires: { type: "array", items: { type: "string", pattern: "^!?[a-z0-9-]+(:[a-z0-9-]+)?$" } },
+    requires: { type: "array", items: { type: "string", pattern: "^!?[a-z0-9-]+(:[a-z0-9-]+)*$" } },
     paramValue: { oneOf: [{ type: "integer" }, { type: "string", minLength: 1 }, { type: "boolean" }] },
     fixtureCall: { type: "string", pattern: "^[a-z][a-z0-9_-]*(\\(.*\\))?$" },
     generator: {

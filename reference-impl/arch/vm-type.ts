@@ -8,6 +8,7 @@ import type { OpResult } from "../../spec/driver/contract.js";
 import type { GuestArchAction } from "../vcpu/run.js";
 import type { Vcpu } from "../vcpu/vcpu.js";
 import type { Memslot, MemslotChange } from "../vm/memslots.js";
+import type { Spte } from "../vm/mmu.js";
 import type { Vm } from "../vm/vm.js";
 
 /** Which party decides that a guest access is private. */
@@ -55,4 +56,10 @@ export interface VmType {
   privatePageUnmapped(folio: Folio): void;
   /** driver operation guest_arch: the guest performs one architecture action (absent: the VM type offers none) */
   guestArch?(ctx: SyscallContext, vcpu: Vcpu, action: GuestArchAction): OpResult;
+  /**
+   * The hardware's own check of a guest access through a stage-2 mapping (the SNP RMP
+   * check): a result ends the access there (an exception in the guest, or a fault loop);
+   * undefined lets it go ahead (absent: every mapped access goes ahead)
+   */
+  guestAccess?(vcpu: Vcpu, gfn: number, spte: Spte, access: { write: boolean; offset: number; len: number }): OpResult | undefined;
 }

@@ -30,6 +30,7 @@ import type { IoctlCall, SyscallContext } from "../process/file.js";
 import { ZAP_PRIVATE, ZAP_SHARED } from "../vm/mmu.js";
 import type { Vm } from "../vm/vm.js";
 import { pinnedFolios } from "../mm/gup.js";
+import { gmemRangeToShared } from "../arch/x86/snp/gmem.js";
 import type { GmemFile } from "./file.js";
 import type { GmemInode } from "./inode.js";
 
@@ -119,6 +120,8 @@ export function setGmemAttributes(ctx: SyscallContext, file: GmemFile, call: Ioc
   }
   // The view that goes away is zapped in every VM viewing the inode, then the attribute is stored.
   for (const f of inode.files) f.invalidate(start, end, toPrivate ? ZAP_SHARED : ZAP_PRIVATE);
+  // To shared: the hardware gives the pages back to the host first (SNP: the RMP; arch/x86/snp/gmem.ts).
+  if (!toPrivate) gmemRangeToShared(kernel.rmp, inode, start, end);
   attrs.assign(start, end, attributes);
 }
 

@@ -42,3 +42,24 @@ export function readUserStruct(ctx: SyscallContext, addr: bigint, struct: string
   const codec = ctx.kernel.config.spec.codec;
   return codec.decode(struct, copyFromUser(ctx, addr, codec.get(struct).size)) as { [field: string]: Decoded };
 }
+
+/** copy_to_user: the kernel writing a process's memory through its page tables (a write fault where needed), or EFAULT. */
+export function copyToUser(ctx: SyscallContext, addr: bigint, bytes: Uint8Array): void {
+  const { page } = ctx.kernel;
+  const start = BigInt.asUintN(64, addr);
+  if (!accessOk(ctx.kernel, start, BigInt(bytes.length))) fail("EFAULT");
+  for (let done = 0; done < bytes.length; ) {
+    const at = start + BigInt(done);
+    const offset = Number(at & page.mask);
+    const n = Math.min(bytes.length - done, page.bytes - offset);
+    const folio = ctx.process.mm.fault(page.page(at), true);
+    if (typeof folio === "string") fail("EFAULT");
+    folio.write(offset, bytes.subarray(done, done + n));
+    done += n;
+  }
+}
+
+/** copy_to_user of a struct that spec/layouts.json describes. */
+export function writeUserStruct(ctx: SyscallContext, addr: bigint, struct: string, fields: { [field: string]: Decoded }): void {
+  copyToUser(ctx, addr, ctx.kernel.config.spec.codec.encode(struct, fields as Parameters<typeof ctx.kernel.config.spec.codec.encode>[1]));
+}

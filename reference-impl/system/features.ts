@@ -1,5 +1,6 @@
 // The handshake's features, found the way a driver for a real kernel finds them:
 // by asking the model's own /dev/kvm (KVM_CHECK_EXTENSION), never from a version.
+import { SNP_GUEST_ACTIONS } from "../arch/x86/sev-snp.js";
 import { VM_TYPE_NAMES } from "../arch/x86/vm-types.js";
 import type { Kernel } from "../kernel.js";
 import { checkExtension, vmTypeNumber, vmTypesMask } from "./capabilities.js";
@@ -42,5 +43,7 @@ export function probeFeatures(kernel: Kernel): string[] {
     features.push("restrictedmem");
     if (cap(C.PRIVATE_MEM) > 0n || cap(C.MEMORY_ATTRIBUTES) > 0n) features.push("restrictedmem:private-slots");
   }
+  // The SEV-SNP hardware layer runs SNP guests' actions wherever the host offers SNP VMs.
+  if (features.includes("vm-type:snp")) features.push(...SNP_GUEST_ACTIONS.map((a) => `guest-arch:${a}`));
   return features;
 }

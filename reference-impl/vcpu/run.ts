@@ -6,6 +6,8 @@ import type { ExitInfo, OpResult } from "../../spec/driver/contract.js";
 import { DriverFailure } from "../../spec/driver/contract.js";
 import { KVM_EINVAL, KVM_ENOSYS } from "../lib/errno.js";
 import { U64_MAX } from "../lib/u64.js";
+import type { Errno } from "../lib/errno.js";
+import type { Kernel } from "../kernel.js";
 import type { SyscallContext } from "../process/file.js";
 import type { Spte } from "../vm/mmu.js";
 import { accessIsPrivate, handleFault } from "./fault.js";
@@ -71,11 +73,7 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
     if (!usable) {
       const r = handleFault(vm, { gfn, write, isPrivate });
       if (r.kind === "mapped") spte = r.spte;
-      else if (r.kind === "memory-fault") {
-        const exit: ExitInfo = { reason: "KVM_EXIT_MEMORY_FAULT", memory_fault: { flags: isPrivate ? kernel.K.EXIT_FLAG_PRIVATE : 0n, gpa: page.address(gfn), size: page.size } };
-        // UPM: RET_PF_USER, so KVM_RUN returns 0 with the exit (RMEM-012); later, -1 with EFAULT (or the errno).
-        return kernel.revision.restrictedmem ? { ret: 0n, exit } : { ret: -1n, errno: r.errno, exit };
-      }
+      else if (r.kind === "memory-fault") return memoryFaultResult(kernel, gfn, isPrivate, r.errno);
       else if (r.kind === "host-fault")
         // No exit is prepared: exit_reason keeps whatever it held, so none is reported.
         return { ret: -1n, errno: "EFAULT" };
@@ -96,17 +94,30 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
     sptes.push(spte!);
   }
 
-  // Perform the access page by page.
-  const out = new Uint8Array(p.len);
-  let done = 0;
-  sptes.forEach((spte, i) => {
+  // Perform the access page by page, after the hardware's own checks of each page (SNP: the RMP).
+  const pieces = sptes.map((spte, i) => {
     const start = i === 0 ? Number(p.gpa & page.mask) : 0;
-    const n = Math.min(p.len - done, page.bytes - start);
-    if (write) spte.folio.write(start, data.subarray(done, done + n));
-    else out.set(spte.folio.read(start, n), done);
-    done += n;
+    const before = i === 0 ? 0 : page.bytes - Number(p.gpa & page.mask) + (i - 1) * page.bytes;
+    return { spte, start, before, n: Math.min(p.len - before, page.bytes - start) };
   });
+  for (const [i, piece] of pieces.entries()) {
+    const stop = vm.type.guestAccess?.(vcpu, first + i, piece.spte, { write, offset: piece.start, len: piece.n });
+    if (stop !== undefined) return stop;
+  }
+  const out = new Uint8Array(p.len);
+  for (const { spte, start, before, n } of pieces) {
+    if (write) spte.folio.write(start, data.subarray(before, before + n));
+    else out.set(spte.folio.read(start, n), before);
+  }
   return p.access === "read" ? { ret: 0n, exit: HLT, out: { data: out } } : { ret: 0n, exit: HLT };
+}
+
+/** KVM_EXIT_MEMORY_FAULT for gfn: KVM_RUN fails with errno; x86 always reports one page. */
+export function memoryFaultResult(kernel: Kernel, gfn: number, isPrivate: boolean, errno: Errno): OpResult {
+  const page = kernel.page;
+  const exit: ExitInfo = { reason: "KVM_EXIT_MEMORY_FAULT", memory_fault: { flags: isPrivate ? kernel.K.EXIT_FLAG_PRIVATE : 0n, gpa: page.address(gfn), size: page.size } };
+  // UPM: RET_PF_USER, so KVM_RUN returns 0 with the exit (RMEM-012); later, -1 with EFAULT (or the errno).
+  return kernel.revision.restrictedmem ? { ret: 0n, exit } : { ret: -1n, errno, exit };
 }
 
 /**

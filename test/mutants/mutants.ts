@@ -361,4 +361,27 @@ export const MUTANTS: Mutant[] = [
   // the attribute update; the model runs one operation at a time, and the invalidation counters it
   // keeps are only read by faults that run between the two halves, which a single-threaded driver
   // cannot schedule. Observing it needs two threads on a real kernel with lockdep (the WARN quoted there).
+  {
+    name: "snp-free-keeps-rmp-assigned",
+    why: "a page converted to shared and freed from guest_memfd stays assigned and validated in the SNP RMP (sev_gmem_invalidate skipped): the frame's next guest page is usable without PVALIDATE (HW-SNP-010)",
+    file: "arch/x86/snp/gmem.js",
+    search: 'rmp.makeShared(pfn, use2m ? "2M" : "4K");',
+    replace: "void 0;",
+  },
+  {
+    name: "snp-populate-writes-assigned-page",
+    why: "SNP_LAUNCH_UPDATE copies into a page already assigned to the guest (the host writes a guest-owned page; sev_gmem_post_populate's RMP check skipped) (HW-SNP-018)",
+    file: "arch/x86/snp/launch.js",
+    search: `    if (rmp.lookup(pfn).entry !== undefined)
+        return "EEXIST";
+`,
+    replace: "",
+  },
+  {
+    name: "snp-populate-not-validated",
+    why: "SNP_LAUNCH_UPDATE leaves its pages unvalidated (and firmware-owned): the launched guest takes #VC on its own initial memory (HW-SNP-016)",
+    file: "arch/x86/snp/launch.js",
+    search: "rmp.setValidated(pfn, true, true);",
+    replace: "void 0;",
+  },
 ];

@@ -55,11 +55,12 @@ describe("reference-impl invariants that span objects", () => {
     s.launchConfidential(vm, "KVM_X86_SNP_VM", [vcpu]);
     s.ok("ioctl", { fd: vm, request: "KVM_SET_MEMORY_ATTRIBUTES", arg: { address: GPA, size: PAGE, attributes: PRIVATE } });
     expect(s.write(vcpu, GPA, 1, { private: true }).errno).to.equal(undefined);
-    const [defaultVm, snpVm] = [...s.k.machine.vms] as [Vm, Vm];
-    const [[folio, owner]] = [...s.k.machine.rmp.assigned];
-    expect(owner).to.equal(snpVm);
-    s.k.machine.rmp.assigned.set(folio!, defaultVm);
-    expect(() => s.k.machine.checkInvariants()).to.throw(/is mapped private by VM/);
+    const rmp = s.k.machine.rmp;
+    const [entry] = rmp.table.all();
+    expect(entry!.value.asid).to.be.greaterThan(0);
+    // The same frame assigned to an ASID no guest has.
+    rmp.table.set(entry!.start, entry!.end, { ...entry!.value, asid: 999 });
+    expect(() => s.k.machine.checkInvariants()).to.throw(/is assigned to ASID 999/);
   });
 
   it("uses host PTEs until something zaps them, and catches one that outlived its page", () => {

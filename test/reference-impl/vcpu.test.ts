@@ -92,12 +92,15 @@ describe("reference-impl vcpu: guest accesses and exits", () => {
     expect(r.errno).to.equal("EFAULT");
     expect(memoryFault(r)).to.deep.equal({ flags: PRIVATE, gpa: GPA, size: PAGE });
     setPrivate(s, vm, GPA, true);
-    expect(s.write(vcpu, GPA, 0x44, { private: true }).errno).to.equal(undefined);
+    // The page KVM prepares is assigned but not validated: the guest takes #VC until it validates it.
+    expect(s.write(vcpu, GPA, 0x44, { private: true }).out?.exception).to.equal(29n);
+    expect(s.call("guest_arch", { vcpu, action: "snp:pvalidate", gpa: GPA, args: [1n] }).out).to.deep.equal({ status: 0n, carry: 0n });
+    expect(s.write(vcpu, GPA, 0x44, { private: true }).out).to.equal(undefined);
     expect(memoryFault(s.read(vcpu, GPA, { private: false })).flags).to.equal(0n);
     expect(byte(s.read(vcpu, GPA, { private: true }))).to.equal(0x44);
-    expect(s.k.machine.rmp.assigned.size).to.equal(1);
+    expect(s.k.machine.rmp.table.size).to.equal(1);
     s.ok("fallocate", { fd: g, mode: 3n, offset: 0n, len: PAGE });
-    expect(s.k.machine.rmp.assigned.size).to.equal(0);
+    expect(s.k.machine.rmp.table.size).to.equal(0);
   });
 
   it("loses private contents on TDX when the private mapping is removed", () => {

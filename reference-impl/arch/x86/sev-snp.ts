@@ -3,18 +3,26 @@
 // commands that move it. Source: sev_mem_enc_ioctl(), sev_guest_init2(),
 // __sev_guest_init(), snp_launch_start(), snp_launch_update(), snp_launch_finish()
 // in arch/x86/kvm/svm/sev.c (torvalds/linux @ 0097f9df996f); svm_vcpu_pre_run() in
-// svm/svm.c. Firmware commands always succeed here; what only the firmware or the
-// CPU decides (page population, measurement, VMRUN of a guest whose VMSA was never
-// measured) is refused as not modelled.
-import { DriverFailure } from "../../../spec/driver/contract.js";
+// svm/svm.c. Firmware commands succeed here unless KVM's own checks or the sev_fd
+// fail them; what only the firmware or the CPU decides (measurement, the firmware
+// checks listed in snp/launch.ts, VMRUN of a guest whose VMSA was never measured) is
+// refused as not modelled. The hardware under the guest (the RMP, PVALIDATE, the GHCB
+// page-state changes) is in snp/.
+import { DriverFailure, type OpResult } from "../../../spec/driver/contract.js";
 import type { Decoded } from "../../../spec/codec.js";
-import { fail, SyscallError } from "../../lib/errno.js";
+import { fail } from "../../lib/errno.js";
 import type { Kernel } from "../../kernel.js";
 import { CharDeviceInode, DeviceFile } from "../../process/devices.js";
 import { runCommand, type IoctlCall, type SyscallContext } from "../../process/file.js";
 import { readUserStruct } from "../../process/uaccess.js";
+import type { GuestArchAction } from "../../vcpu/run.js";
 import type { Vcpu } from "../../vcpu/vcpu.js";
+import type { Spte } from "../../vm/mmu.js";
 import type { Vm } from "../../vm/vm.js";
+import { snpGuestAccess, snpPvalidate } from "./snp/guest.js";
+import { isSevDevice, snpLaunchUpdate } from "./snp/launch.js";
+import { snpPscBuffer, snpPscMsr, snpPscResume, type PendingPsc } from "./snp/psc.js";
+import type { ReverseMapTable } from "./snp/rmp.js";
 
 type Struct = { [field: string]: Decoded };
 
@@ -42,6 +50,10 @@ export class SevState {
   vmsasSubmitted = false;
   /** vCPUs whose VMSA LAUNCH_FINISH encrypted and measured: the ones that can run */
   readonly measured = new Set<Vcpu>();
+  /** sev->asid: the guest's ASID in the RMP, given by KVM_SEV_INIT2 (0 before) */
+  asid = 0;
+  /** page-state-change requests waiting for the VMM's answer, per vCPU (complete_userspace_io) */
+  readonly pendingPsc = new Map<Vcpu, PendingPsc>();
 
   constructor(readonly family: SevFamily) {}
 }
@@ -59,16 +71,6 @@ export function openSevDevice(kernel: Kernel, flags: number): SevDeviceFile {
   // A misc device: its minor is given out at registration, so any number is as good.
   kernel.devSev ??= new CharDeviceInode(kernel, "/dev/sev", 10, 124);
   return new SevDeviceFile(kernel.devSev, flags);
-}
-
-/** sev_issue_cmd_external_user(): the descriptor must be an open /dev/sev. */
-function isSevDevice(ctx: SyscallContext, fd: bigint): boolean {
-  try {
-    return ctx.process.files.get(BigInt.asIntN(32, fd)) instanceof SevDeviceFile;
-  } catch (err) {
-    if (err instanceof SyscallError) return false;
-    throw err;
-  }
 }
 
 type Command = (ctx: SyscallContext, vm: Vm, sev: SevState, cmd: Struct) => void;
@@ -112,6 +114,8 @@ function init2(ctx: SyscallContext, vm: Vm, sev: SevState, cmd: Struct): void {
   if (ctx.kernel.revision.snpMinGhcbVersion2 && sev.family === "snp" && effective < 2n) fail("EINVAL");
   sev.needInit = false;
   sev.snpActive = sev.family === "snp";
+  // sev_asid_new(): SNP guests take an ASID from the SEV-ES/SNP range.
+  if (sev.snpActive) sev.asid = ctx.kernel.rmp.newAsid();
 }
 
 /** snp_launch_start() */
@@ -127,19 +131,6 @@ function snpLaunchStart(ctx: SyscallContext, _vm: Vm, sev: SevState, cmd: Struct
   if (!isSevDevice(ctx, cmd.sev_fd as bigint)) fail("ENOTTY");
   sev.snpContext = true;
   sev.firmwareFd = cmd.sev_fd as bigint;
-}
-
-/** snp_launch_update(), up to kvm_gmem_populate() */
-function snpLaunchUpdate(ctx: SyscallContext, vm: Vm, sev: SevState, cmd: Struct): void {
-  if (!sev.snpActive || !sev.snpContext) fail("EINVAL");
-  const params = readUserStruct(ctx, cmd.data_u64 as bigint, "kvm_sev_snp_launch_update");
-  const { K, page } = ctx.kernel;
-  if (!page.aligned(params.len as bigint) || params.flags !== 0n || !K.snpPageTypes.includes(params.type as bigint)) fail("EINVAL");
-  // kvm_slot_can_be_private(): the first gfn must lie in a memslot with a guest_memfd.
-  const gfn = params.gfn_start as bigint;
-  const slot = gfn > BigInt(vm.maxGfn) ? undefined : vm.memslots[0]!.at(Number(gfn));
-  if (slot === undefined || (slot.flags & K.mem.GUEST_MEMFD) === 0n) fail("EINVAL");
-  throw new DriverFailure("unsupported", "the reference model does not model SNP page population (kvm_gmem_populate and the firmware's LAUNCH_UPDATE)");
 }
 
 /** snp_launch_finish(): measures every vCPU's VMSA, then lets KVM map private memory ahead of time. */
@@ -173,4 +164,35 @@ export function sevVcpuPreRun(sev: SevState, vcpu: Vcpu): void {
       ? "the reference model does not model running an SNP vCPU whose VMSA LAUNCH_FINISH did not measure (VMRUN's answer is the hardware's)"
       : "the reference model does not model the SEV and SEV-ES launch flow",
   );
+}
+
+/** The guest_arch actions of an SNP guest (features guest-arch:snp:*). */
+const SNP_ACTIONS: Record<string, (ctx: SyscallContext, vcpu: Vcpu, rmp: ReverseMapTable, vm: Vm, sev: SevState, a: GuestArchAction) => OpResult> = {
+  "snp:pvalidate": snpPvalidate,
+  "snp:psc": (ctx, vcpu, _rmp, vm, sev, a) => snpPscBuffer(ctx, vcpu, vm, sev, a),
+  "snp:psc-msr": (ctx, vcpu, _rmp, vm, sev, a) => snpPscMsr(ctx, vcpu, vm, sev, a),
+  "snp:resume": (ctx, vcpu, _rmp, vm, sev, a) => snpPscResume(ctx, vcpu, vm, sev, a),
+};
+
+/** The names of the SNP guest actions, for the handshake's features. */
+export const SNP_GUEST_ACTIONS = Object.keys(SNP_ACTIONS);
+
+/** guest_arch on a vCPU of a SEV VM: only SNP guests have actions. */
+export function sevGuestArch(ctx: SyscallContext, rmp: ReverseMapTable, sev: SevState, vcpu: Vcpu, a: GuestArchAction): OpResult {
+  const action = sev.snpActive ? SNP_ACTIONS[a.action] : undefined;
+  if (action === undefined) throw new DriverFailure("unsupported", `a ${sev.family} guest has no architecture action ${a.action}`);
+  if (a.action !== "snp:resume") noPendingPsc(sev, vcpu);
+  return action(ctx, vcpu, rmp, vcpu.vm, sev, a);
+}
+
+/** A vCPU whose page-state change waits for the VMM continues it on its next KVM_RUN; the contract expresses that only as snp:resume. */
+function noPendingPsc(sev: SevState, vcpu: Vcpu): void {
+  if (sev.pendingPsc.has(vcpu)) throw new DriverFailure("protocol", `vCPU ${vcpu.id} has a page-state change waiting for userspace: continue it with snp:resume first`);
+}
+
+/** The RMP check of an SNP guest's access through spte (VmType.guestAccess). */
+export function sevGuestAccess(rmp: ReverseMapTable, sev: SevState, vcpu: Vcpu, gfn: number, spte: Spte, access: { write: boolean; offset: number; len: number }): OpResult | undefined {
+  if (!sev.snpActive) return undefined;
+  noPendingPsc(sev, vcpu);
+  return snpGuestAccess(rmp, vcpu.vm, sev, gfn, spte, access);
 }

@@ -5,7 +5,7 @@
 // svm/svm.c svm_vm_init(), svm/sev.c (launch finish, sev_gmem_prepare/invalidate),
 // vmx/tdx.c (tdx_vm_init, finalize, S-EPT removal), mmu/mmu.c kvm_mmu_page_fault().
 // The launch flows live in sev-snp.ts and tdx.ts.
-import { DriverFailure } from "../../../spec/driver/contract.js";
+import { DriverFailure, type OpResult } from "../../../spec/driver/contract.js";
 import { fail } from "../../lib/errno.js";
 import type { Folio } from "../../mm/folio.js";
 import type { IoctlCall, SyscallContext } from "../../process/file.js";
@@ -14,20 +14,18 @@ import type { Vcpu } from "../../vcpu/vcpu.js";
 import type { Memslot, MemslotChange } from "../../vm/memslots.js";
 import type { Vm } from "../../vm/vm.js";
 import type { PrivateAccessSource, VmType } from "../vm-type.js";
-import { SevState, sevMemEncryptOp, sevVcpuPreRun } from "./sev-snp.js";
+import type { GuestArchAction } from "../../vcpu/run.js";
+import type { Spte } from "../../vm/mmu.js";
+import { SevState, sevGuestAccess, sevGuestArch, sevMemEncryptOp, sevVcpuPreRun } from "./sev-snp.js";
+import { sevGmemPrepare } from "./snp/gmem.js";
+import type { ReverseMapTable } from "./snp/rmp.js";
 import { TdxState, tdxVcpuCreate, tdxVcpuIoctl, tdxVcpuPreRun, tdxVmIoctl } from "./tdx.js";
 
 export type VmTypeName = "default" | "sw-protected" | "sev" | "sev-es" | "snp" | "tdx";
 
 
-/**
- * The RMP of SEV-SNP, reduced to the pages assigned to guests and the guest (ASID) each
- * is assigned to (rmp_make_private when KVM prepares a guest_memfd page, rmp_make_shared
- * when the page is freed).
- */
-export class ReverseMapTable {
-  readonly assigned = new Map<Folio, Vm>();
-}
+export { ReverseMapTable } from "./snp/rmp.js";
+export { gmemFolioFreed } from "./snp/gmem.js";
 
 export interface VmTypeRules {
   readonly name: VmTypeName;
@@ -164,14 +162,25 @@ export class X86VmType implements VmTypeRules, VmType {
     return this.tdx !== null && (BigInt(gfn) & this.tdx.sharedGfnBits) !== 0n;
   }
 
-  /** kvm_arch_gmem_prepare(): SNP assigns the page to the guest in the RMP (once: a prepared page stays assigned). */
+  /** kvm_arch_gmem_prepare(): SNP assigns the page to the guest in the RMP (sev_gmem_prepare; snp/gmem.ts). */
   gmemPrepare(vm: Vm, folio: Folio): void {
-    if (this.name === "snp" && !this.rmp.assigned.has(folio)) this.rmp.assigned.set(folio, vm);
+    if (this.sev) sevGmemPrepare(this.rmp, vm, this.sev, folio);
   }
 
   /** A private mapping was removed: TDX removes the page from the TD, which clears it (tdx_sept_drop_private_spte; ATTR-022). */
   privatePageUnmapped(folio: Folio): void {
     if (this.name === "tdx") folio.clear();
+  }
+
+  /** guest_arch: SNP guests' PVALIDATE and page-state changes (sev-snp.ts, snp/). */
+  guestArch(ctx: SyscallContext, vcpu: Vcpu, action: GuestArchAction): OpResult {
+    if (this.sev) return sevGuestArch(ctx, this.rmp, this.sev, vcpu, action);
+    throw new DriverFailure("unsupported", `a ${this.name} guest has no architecture action ${action.action}`);
+  }
+
+  /** The hardware's check of a guest access through spte: the SNP RMP check (snp/guest.ts). */
+  guestAccess(vcpu: Vcpu, gfn: number, spte: Spte, access: { write: boolean; offset: number; len: number }): OpResult | undefined {
+    return this.sev ? sevGuestAccess(this.rmp, this.sev, vcpu, gfn, spte, access) : undefined;
   }
 }
 
@@ -179,7 +188,3 @@ function confidentialVendor(ctx: SyscallContext): boolean {
   return ctx.kernel.host.vmTypes.some((t) => t === "sev" || t === "sev-es" || t === "snp" || t === "tdx");
 }
 
-/** kvm_arch_gmem_invalidate(): a guest_memfd folio is freed; SNP gives it back to the host. */
-export function gmemFolioFreed(rmp: ReverseMapTable, folio: Folio): void {
-  rmp.assigned.delete(folio);
-}
