@@ -8,6 +8,7 @@ import type { OpResult } from "../../spec/driver/contract.js";
 import type { GuestArchAction } from "../vcpu/run.js";
 import type { Vcpu } from "../vcpu/vcpu.js";
 import type { Memslot, MemslotChange } from "../vm/memslots.js";
+import type { Spte } from "../vm/mmu.js";
 import type { Vm } from "../vm/vm.js";
 
 /** Which party decides that a guest access is private. */
@@ -55,4 +56,12 @@ export interface VmType {
   privatePageUnmapped(folio: Folio): void;
   /** driver operation guest_arch: the guest performs one architecture action (absent: the VM type offers none) */
   guestArch?(ctx: SyscallContext, vcpu: Vcpu, action: GuestArchAction): OpResult;
+  /** the TDP MMU installed a private leaf (TDX: tdx_sept_set_private_spte, which AUGs the page into the Secure EPT) */
+  privateSpteSet?(vm: Vm, gfn: number, spte: Spte): void;
+  /** the TDP MMU zapped a private leaf (TDX: tdx_sept_remove_private_spte, BLOCK + TRACK + REMOVE) */
+  privateSpteRemoved?(vm: Vm, gfn: number, spte: Spte): void;
+  /** the guest accesses gfn through an installed mapping; a result replaces the access (TDX: a PENDING page raises #VE) */
+  guestAccess?(vcpu: Vcpu, gfn: number, spte: Spte, gpa: bigint): OpResult | undefined;
+  /** the hardware model's invariants for vm, run by the kernel's invariant walk */
+  checkInvariants?(vm: Vm): void;
 }

@@ -56,6 +56,8 @@ export interface Revision {
    * kvm.vm_memory_attributes is 0 (host model setting); guest_memfd/attributes.ts.
    */
   gmemInPlaceConversion?: boolean;
+  /** kvm_gmem_populate() stops with EEXIST at a folio already prepared (preparation tracking, removed after 6.18 by commit 8622ef05) */
+  gmemPopulatePreparedEexist?: boolean;
 }
 
 const LINUX_7_2: Revision = {
@@ -111,6 +113,7 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     s390UcontrolRejected: true,
     s390UcontrolMemslot: true,
     s390MemslotSegments: true,
+    gmemPopulatePreparedEexist: true,
   },
   "linux-7.2": LINUX_7_2,
   // The in-place conversion series v7 ([PATCH v7 00/42] guest_memfd: In-place conversion

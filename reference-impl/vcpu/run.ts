@@ -4,7 +4,7 @@
 // (or too weak) mapping goes through the fault path.
 import type { ExitInfo, OpResult } from "../../spec/driver/contract.js";
 import { DriverFailure } from "../../spec/driver/contract.js";
-import { KVM_EINVAL, KVM_ENOSYS } from "../lib/errno.js";
+import { KVM_EINVAL, KVM_ENOSYS, type Errno } from "../lib/errno.js";
 import { U64_MAX } from "../lib/u64.js";
 import type { SyscallContext } from "../process/file.js";
 import type { Spte } from "../vm/mmu.js";
@@ -27,13 +27,13 @@ export interface GuestArchAction {
 }
 
 /** KVM_EXIT_HYPERCALL_LONG_MODE: the driver's guests run in 64-bit mode */
-const HYPERCALL_LONG_MODE = 1n;
+export const HYPERCALL_LONG_MODE = 1n;
 /** KVM_HC_VAPIC_POLL_IRQ: a hypercall that just returns 0 */
 const HC_VAPIC_POLL_IRQ = 1n;
 /** KVM_INTERNAL_ERROR_EMULATION: the instruction could not be emulated (e.g. fetched from MMIO) */
 const INTERNAL_ERROR_EMULATION = 1n;
 
-const HLT: ExitInfo = { reason: "KVM_EXIT_HLT" };
+export const HLT: ExitInfo = { reason: "KVM_EXIT_HLT" };
 
 export function runGuest(ctx: SyscallContext, vcpu: Vcpu, program: GuestProgram): OpResult {
   // A pending signal stops KVM_RUN before the guest is entered.
@@ -66,12 +66,7 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
     if (!usable) {
       const r = handleFault(vm, { gfn, write, isPrivate });
       if (r.kind === "mapped") spte = r.spte;
-      else if (r.kind === "memory-fault")
-        return {
-          ret: -1n,
-          errno: r.errno,
-          exit: { reason: "KVM_EXIT_MEMORY_FAULT", memory_fault: { flags: isPrivate ? kernel.K.EXIT_FLAG_PRIVATE : 0n, gpa: page.address(gfn), size: page.size } },
-        };
+      else if (r.kind === "memory-fault") return memoryFaultExit(ctx, gfn, isPrivate, r.errno);
       else if (r.kind === "host-fault")
         // No exit is prepared: exit_reason keeps whatever it held, so none is reported.
         return { ret: -1n, errno: "EFAULT" };
@@ -89,6 +84,8 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
           exit: { reason: "KVM_EXIT_MMIO", mmio: { phys_addr: p.gpa, len: BigInt(p.len), is_write: write ? 1n : 0n, ...(write ? { data } : {}) } },
         };
     }
+    const instead = vm.type.guestAccess?.(vcpu, gfn, spte!, gfn === first ? p.gpa : page.address(gfn));
+    if (instead !== undefined) return instead;
     sptes.push(spte!);
   }
 
@@ -103,6 +100,16 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
     done += n;
   });
   return p.access === "read" ? { ret: 0n, exit: HLT, out: { data: out } } : { ret: 0n, exit: HLT };
+}
+
+/** KVM_EXIT_MEMORY_FAULT for gfn: KVM_RUN fails with errno (kvm_mmu_prepare_memory_fault_exit reports one page). */
+export function memoryFaultExit(ctx: SyscallContext, gfn: number, isPrivate: boolean, errno: Errno): OpResult {
+  const { K, page } = ctx.kernel;
+  return {
+    ret: -1n,
+    errno,
+    exit: { reason: "KVM_EXIT_MEMORY_FAULT", memory_fault: { flags: isPrivate ? K.EXIT_FLAG_PRIVATE : 0n, gpa: page.address(gfn), size: page.size } },
+  };
 }
 
 /**

@@ -16,6 +16,11 @@ import type { Vm } from "../../vm/vm.js";
 import type { PrivateAccessSource, VmType } from "../vm-type.js";
 import { SevState, sevMemEncryptOp, sevVcpuPreRun } from "./sev-snp.js";
 import { TdxState, tdxVcpuCreate, tdxVcpuIoctl, tdxVcpuPreRun, tdxVmIoctl } from "./tdx.js";
+import { tdxGuestArch } from "./tdx/guest.js";
+import { checkTdxInvariants, septGuestAccess, septRemovePrivateSpte, septSetPrivateSpte } from "./tdx/mirror.js";
+import type { OpResult } from "../../../spec/driver/contract.js";
+import type { GuestArchAction } from "../../vcpu/run.js";
+import type { Spte } from "../../vm/mmu.js";
 
 export type VmTypeName = "default" | "sw-protected" | "sev" | "sev-es" | "snp" | "tdx";
 
@@ -169,9 +174,33 @@ export class X86VmType implements VmTypeRules, VmType {
     if (this.name === "snp" && !this.rmp.assigned.has(folio)) this.rmp.assigned.set(folio, vm);
   }
 
-  /** A private mapping was removed: TDX removes the page from the TD, which clears it (tdx_sept_drop_private_spte; ATTR-022). */
-  privatePageUnmapped(folio: Folio): void {
-    if (this.name === "tdx") folio.clear();
+  /** A private mapping was removed (TDX does its work in privateSpteRemoved). */
+  privatePageUnmapped(_folio: Folio): void {}
+
+  /** driver operation guest_arch: TDX's guest actions (tdx/guest.ts) */
+  guestArch(ctx: SyscallContext, vcpu: Vcpu, action: GuestArchAction): OpResult {
+    if (this.tdx) return tdxGuestArch(ctx, vcpu, this.tdx, action);
+    throw new DriverFailure("unsupported", `a ${this.name} guest has no architecture action ${action.action}`);
+  }
+
+  /** tdx_sept_set_private_spte(): TDX AUGs the page into the Secure EPT once the TD runs. */
+  privateSpteSet(_vm: Vm, gfn: number, spte: Spte): void {
+    if (this.tdx) septSetPrivateSpte(this.tdx, gfn, spte);
+  }
+
+  /** tdx_sept_remove_private_spte(): TDX removes the page from the TD, which clears it (ATTR-022). */
+  privateSpteRemoved(_vm: Vm, gfn: number): void {
+    if (this.tdx) septRemovePrivateSpte(this.tdx, gfn);
+  }
+
+  /** The hardware's say on a guest access through an installed mapping (TDX: #VE on a PENDING page). */
+  guestAccess(vcpu: Vcpu, gfn: number, spte: Spte, gpa: bigint): OpResult | undefined {
+    return this.tdx ? septGuestAccess(this.tdx, vcpu, gfn, spte, gpa) : undefined;
+  }
+
+  /** The hardware model's invariants (TDX: hw-models.md 2.6). */
+  checkInvariants(vm: Vm): void {
+    if (this.tdx) checkTdxInvariants(this.tdx, vm);
   }
 }
 
