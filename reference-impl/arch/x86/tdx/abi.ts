@@ -1,5 +1,5 @@
 // Numbers of the guest-side TDX ABI the model reports to the guest: TDX module status
-// codes (intel/tdx-module tdx_error_codes; Linux's copy is arch/x86/include/asm/shared/tdx_errno.h),
+// codes (intel/tdx-module auto_gen/tdx_error_codes_defs.h; Linux's TDX series: arch/x86/kvm/vmx/tdx_errno.h),
 // TDG.VP.VMCALL status codes (arch/x86/include/asm/shared/tdx.h), and the #VE the module
 // injects. They are hardware ABI, not kernel uAPI; spec/constants.json's tdx-module group
 // holds the same values for suites.

@@ -1,6 +1,6 @@
 // The guest side of a TD, for the driver operation guest_arch:
 // - tdx:accept: TDG.MEM.PAGE.ACCEPT (TDCALL leaf 6) with RCX = gpa | level (args[0],
-//   default 0 = 4K; 1 = 2M). The module's answer (intel/tdx-module tdg_mem_page_accept.c):
+//   default 0 = 4K; 1 = 2M). The module's answer (intel/tdx-module src/td_dispatcher/vm_exits/tdg_mem_page_accept.c):
 //   a PENDING 4K leaf is zeroed and MAPPED (TDX_SUCCESS); a MAPPED leaf is
 //   TDX_PAGE_ALREADY_ACCEPTED; a 2M request over 4K leaves is TDX_PAGE_SIZE_MISMATCH; a
 //   FREE leaf is an EPT violation exit, which KVM resolves as a private fault (AUG, or
