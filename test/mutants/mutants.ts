@@ -315,8 +315,8 @@ export const MUTANTS: Mutant[] = [
     name: "tdx-augged-page-usable-before-accept",
     why: "a TD reaches a page KVM AUGed (PENDING) without TDG.MEM.PAGE.ACCEPT: no #VE (HW-TDX)",
     file: "arch/x86/tdx/mirror.js",
-    search: 'if (leaf.state !== "pending") return undefined;',
-    replace: "return undefined;",
+    search: 'if (leaf.state !== "pending")',
+    replace: "if (false)",
   },
   {
     name: "tdx-map-gpa-chunks-above-2mib",
