@@ -3,8 +3,8 @@
 // SEAMCALLs that move it (tdx_mem_page_aug, tdx_gmem_post_populate's TDH.MEM.PAGE.ADD,
 // tdx_sept_zap_private_spte's TDH.MEM.RANGE.BLOCK, tdx_track's TDH.MEM.TRACK,
 // tdx_sept_drop_private_spte's TDH.MEM.PAGE.REMOVE in arch/x86/kvm/vmx/tdx.c), and the
-// guest moves PENDING to MAPPED with TDG.MEM.PAGE.ACCEPT (intel/tdx-module src/td_dispatcher/vm_exits/
-// tdg_mem_page_accept.c). States are the module's (sept state names): a leaf that is
+// guest moves PENDING to MAPPED with TDG.MEM.PAGE.ACCEPT (intel/tdx-module
+// src/td_dispatcher/vm_exits/tdg_mem_page_accept.c). States are the module's (sept state names): a leaf that is
 // absent is FREE; REMOVE makes a leaf FREE again (the model counts removals, the module
 // keeps no REMOVED state). Mainline maps private memory at 4K only
 // (tdx_gmem_private_max_mapping_level), so every leaf covers one gfn.
