@@ -13,6 +13,7 @@
 //   accepting", kvm_vm_dead); without it the module injects #VE into the guest.
 import { DriverFailure, type OpResult } from "../../../../spec/driver/contract.js";
 import { invariant } from "../../../lib/invariants.js";
+import type { Folio } from "../../../mm/folio.js";
 import { HLT } from "../../../vcpu/run.js";
 import type { Vcpu } from "../../../vcpu/vcpu.js";
 import type { Spte } from "../../../vm/mmu.js";
@@ -52,7 +53,7 @@ export function septGuestAccess(td: TdxState, vcpu: Vcpu, gfn: number, spte: Spt
  * The TDX invariants (hw-models.md 2.6) that the model can state: the mirror root and
  * the Secure EPT agree once no command is in flight; every leaf maps a guest_memfd page
  * of this TD that is PRIVATE now (7), not freed, not host-mapped (2, checked by the
- * kernel for every private mapping) and owned by no other TD (1); the mirror and the
+ * kernel for every private mapping too) and owned by no other TD (1); the mirror and the
  * shared root never both map a gfn (a private GPA is never reachable through its shared
  * alias); no ADD after finalization (5: MRTD only grows before it).
  */
@@ -71,7 +72,10 @@ export function checkTdxInvariants(td: TdxState, vm: Vm): void {
     invariant(leaf !== undefined, () => `${where(gfn)}: mapped in the mirror root but FREE in the Secure EPT`);
     invariant(leaf.folio === spte.folio, () => `${where(gfn)}: the Secure EPT maps page ${leaf.folio.id}, the mirror root page ${spte.folio.id}`);
   }
+  const hostMapped = new Set<Folio>();
+  for (const p of vm.kernel.processes.values()) for (const { value } of p.mm.ptes.all()) hostMapped.add(value.folio);
   for (const { start: gfn, value: leaf } of td.sept.leaves.all()) {
+    invariant(!hostMapped.has(leaf.folio), () => `${where(gfn)}: page ${leaf.folio.id} is in the Secure EPT and mapped by a process`);
     invariant(mirrored.has(gfn), () => `${where(gfn)}: ${leaf.state} in the Secure EPT but not in KVM's mirror root (a zap skipped the removal)`);
     invariant(vm.isPrivate(gfn), () => `${where(gfn)}: in the Secure EPT while its attribute is shared`);
     invariant(!leaf.folio.freed, () => `${where(gfn)}: the Secure EPT maps a freed page`);
