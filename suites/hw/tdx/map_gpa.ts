@@ -169,5 +169,36 @@ export default defineSuite({
         expectExit(t, await mapGpa(t, self as Self, gpa, t.pageSize), [gpa & ~SHARED, 1n, t.c(shared ? "KVM_MAP_GPA_RANGE_DECRYPTED" : "KVM_MAP_GPA_RANGE_ENCRYPTED")], "MapGPA");
       },
     },
+    {
+      name: "alias_52bit",
+      title: "in a TD with a 52-bit address width the shared bit is GPA bit 51: MapGPA of the last page below it is private (ENCRYPTED, the GPA unchanged), so is GPA bit 47 set, and of the first page of the alias shared (DECRYPTED, bit 51 cleared); a range across bit 51 returns TDVMCALL_STATUS_INVALID_OPERAND",
+      clauses: ["HW-TDX-008", "HW-TDX-009"],
+      requires: ["kvm", "vm-type:tdx", ...REQUIRES],
+      variants: { at: { last_private: "(1<<51)-PAGE_SIZE", bit47: "1<<47", first_shared: "1<<51", across: "(1<<51)-PAGE_SIZE,2" } },
+      async run(t, _self, v) {
+        const P = t.pageSize;
+        const kvm = (await must(t, { op: "open", path: "/dev/kvm", flags: t.c("O_RDWR") }, "open /dev/kvm")).ret;
+        const vm = (await must(t, { op: "ioctl", fd: kvm, request: "KVM_CREATE_VM", arg: t.c("KVM_X86_TDX_VM") }, "KVM_CREATE_VM")).ret;
+        const params = (await must(t, { op: "mmap", addr: 0n, len: P, prot: t.c("PROT_READ") | t.c("PROT_WRITE"), flags: t.c("MAP_PRIVATE") | t.c("MAP_ANONYMOUS"), fd: -1n, offset: 0n }, "mmap")).ret;
+        // cpuid.nent = 1; entries[0]: leaf 0x80000008 with EAX[23:16] = 52.
+        await must(t, { op: "store", addr: params + 256n, data: Uint8Array.from(Buffer.from("01000000", "hex")) }, "cpuid.nent");
+        await must(t, { op: "store", addr: params + 264n, data: Uint8Array.from(Buffer.from("08000080000000000000000000003400", "hex")) }, "cpuid entry");
+        const init = await t.call({ op: "ioctl", fd: vm, request: "KVM_MEMORY_ENCRYPT_OP_TDX", arg: { id: t.c("KVM_TDX_INIT_VM"), data_u64: params } });
+        // setup_tdparams_eptp_controls(): 52 bits need 5-level EPT, a property of the host.
+        if (init.errno === "EINVAL") t.skip("this host refuses a 52-bit TD (no 5-level EPT)");
+        t.ASSERT_OK(init, "KVM_TDX_INIT_VM (52 bits)");
+        await must(t, { op: "ioctl", fd: vm, request: "KVM_ENABLE_CAP", arg: { cap: t.c("KVM_CAP_SPLIT_IRQCHIP"), args: [24n] } }, "KVM_CAP_SPLIT_IRQCHIP");
+        const vcpu = (await must(t, { op: "ioctl", fd: vm, request: "KVM_CREATE_VCPU", arg: 0n }, "KVM_CREATE_VCPU")).ret;
+        await must(t, { op: "ioctl", fd: vcpu, request: "KVM_MEMORY_ENCRYPT_OP_TDX", arg: { id: t.c("KVM_TDX_INIT_VCPU") } }, "KVM_TDX_INIT_VCPU");
+        await ready(t, { vm, vcpu }, true);
+        const [at, pages = "1"] = String(v.at).split(",");
+        const gpa = t.value(at!);
+        const r = await mapGpa(t, { vcpu }, gpa, t.value(pages) * P);
+        const bit51 = 1n << 51n;
+        if (pages !== "1") return expectDone(t, r, "TDVMCALL_STATUS_INVALID_OPERAND", gpa, "MapGPA across bit 51");
+        const shared = (gpa & bit51) !== 0n;
+        expectExit(t, r, [gpa & ~bit51, 1n, t.c(shared ? "KVM_MAP_GPA_RANGE_DECRYPTED" : "KVM_MAP_GPA_RANGE_ENCRYPTED")], "MapGPA");
+      },
+    },
   ],
 });
