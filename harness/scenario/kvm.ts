@@ -78,8 +78,13 @@ export function jsonFixture(ref: string, file: string = SHARED_FIXTURES): Fixtur
       const arg = (p: ParamSpec, v: unknown): unknown => {
         if (p.kind === "int") return expr(v);
         if (p.kind === "int-list") return (v as unknown[]).map(expr);
-        if (p.kind === "int-or-fields" && typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, expr(x)]));
+        if (p.kind === "int-or-fields" && typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, Array.isArray(x) ? x.map(expr) : expr(x)]));
         if (p.kind === "int-or-fields") return expr(v);
+        // {hex} or {fill, len}, as a JSON step writes bytes.
+        if (p.kind === "bytes") {
+          const b = v as { hex?: string; fill?: unknown; len?: unknown };
+          return b.hex !== undefined ? new Uint8Array(Buffer.from(b.hex, "hex")) : new Uint8Array(Number(expr(b.len))).fill(Number(expr(b.fill) & 0xffn));
+        }
         return v;
       };
       for (const step of steps) {

@@ -57,9 +57,24 @@ export interface VmType {
   /** driver operation guest_arch: the guest performs one architecture action (absent: the VM type offers none) */
   guestArch?(ctx: SyscallContext, vcpu: Vcpu, action: GuestArchAction): OpResult;
   /**
-   * The hardware's own check of a guest access through a stage-2 mapping (the SNP RMP
-   * check): a result ends the access there (an exception in the guest, or a fault loop);
-   * undefined lets it go ahead (absent: every mapped access goes ahead)
+   * The hardware's own check of a guest access through an installed stage-2 mapping (SNP:
+   * the RMP check; TDX: #VE on a PENDING page): a result ends the access there (an exception
+   * in the guest, or a fault loop); undefined lets it go ahead (absent: every access goes ahead)
    */
-  guestAccess?(vcpu: Vcpu, gfn: number, spte: Spte, access: { write: boolean; offset: number; len: number }): OpResult | undefined;
+  guestAccess?(vcpu: Vcpu, gfn: number, spte: Spte, access: GuestPageAccess): OpResult | undefined;
+  /** the TDP MMU installed a private leaf (TDX: tdx_sept_set_private_spte, which AUGs the page into the Secure EPT) */
+  privateSpteSet?(vm: Vm, gfn: number, spte: Spte): void;
+  /** the TDP MMU zapped a private leaf (TDX: tdx_sept_remove_private_spte, BLOCK + TRACK + REMOVE) */
+  privateSpteRemoved?(vm: Vm, gfn: number, spte: Spte): void;
+  /** the hardware model's invariants for vm, run by the kernel's invariant walk */
+  checkInvariants?(vm: Vm): void;
+}
+
+/** The part of a guest access that falls in one page. */
+export interface GuestPageAccess {
+  gpa: bigint;
+  write: boolean;
+  /** byte offset in the page, and bytes */
+  offset: number;
+  len: number;
 }

@@ -6,6 +6,7 @@ import type { Decoded } from "../../spec/codec.js";
 import { fail } from "../lib/errno.js";
 import { S64_MAX, U64_MAX } from "../lib/u64.js";
 import type { Kernel } from "../kernel.js";
+import type { Folio } from "../mm/folio.js";
 import type { SyscallContext } from "./file.js";
 
 /**
@@ -20,21 +21,36 @@ export function accessOk(kernel: Kernel, addr: bigint, size: bigint): boolean {
   return end <= (kernel.revision.userPtrMax === "sign-bit" ? S64_MAX : kernel.host.taskSize);
 }
 
-export function copyFromUser(ctx: SyscallContext, addr: bigint, len: number): Uint8Array {
+/** Visit the pages of [addr, addr + len) through the process's page tables, faulting them in; EFAULT where that fails. */
+function eachUserPage(ctx: SyscallContext, addr: bigint, len: number, write: boolean, visit: (folio: Folio, offset: number, done: number, n: number) => void): void {
   const { page } = ctx.kernel;
   const start = BigInt.asUintN(64, addr);
   if (!accessOk(ctx.kernel, start, BigInt(len))) fail("EFAULT");
-  const out = new Uint8Array(len);
   for (let done = 0; done < len; ) {
     const at = start + BigInt(done);
     const offset = Number(at & page.mask);
     const n = Math.min(len - done, page.bytes - offset);
-    const folio = ctx.process.mm.fault(page.page(at), false);
+    const folio = ctx.process.mm.fault(page.page(at), write);
     if (typeof folio === "string") fail("EFAULT");
-    out.set(folio.read(offset, n), done);
+    visit(folio, offset, done, n);
     done += n;
   }
+}
+
+export function copyFromUser(ctx: SyscallContext, addr: bigint, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  eachUserPage(ctx, addr, len, false, (folio, offset, done, n) => out.set(folio.read(offset, n), done));
   return out;
+}
+
+/** copy_to_user: bytes into the process's memory (EFAULT where a write cannot reach; what came before stays written). */
+export function copyToUser(ctx: SyscallContext, addr: bigint, bytes: Uint8Array): void {
+  eachUserPage(ctx, addr, bytes.length, true, (folio, offset, done, n) => folio.write(offset, bytes.subarray(done, done + n)));
+}
+
+/** copy_to_user of a struct that spec/layouts.json describes. */
+export function writeUserStruct(ctx: SyscallContext, addr: bigint, struct: string, values: { [field: string]: Decoded }): void {
+  copyToUser(ctx, addr, ctx.kernel.config.spec.codec.encode(struct, values));
 }
 
 /** copy_from_user of a struct that spec/layouts.json describes. */
@@ -43,23 +59,3 @@ export function readUserStruct(ctx: SyscallContext, addr: bigint, struct: string
   return codec.decode(struct, copyFromUser(ctx, addr, codec.get(struct).size)) as { [field: string]: Decoded };
 }
 
-/** copy_to_user: the kernel writing a process's memory through its page tables (a write fault where needed), or EFAULT. */
-export function copyToUser(ctx: SyscallContext, addr: bigint, bytes: Uint8Array): void {
-  const { page } = ctx.kernel;
-  const start = BigInt.asUintN(64, addr);
-  if (!accessOk(ctx.kernel, start, BigInt(bytes.length))) fail("EFAULT");
-  for (let done = 0; done < bytes.length; ) {
-    const at = start + BigInt(done);
-    const offset = Number(at & page.mask);
-    const n = Math.min(bytes.length - done, page.bytes - offset);
-    const folio = ctx.process.mm.fault(page.page(at), true);
-    if (typeof folio === "string") fail("EFAULT");
-    folio.write(offset, bytes.subarray(done, done + n));
-    done += n;
-  }
-}
-
-/** copy_to_user of a struct that spec/layouts.json describes. */
-export function writeUserStruct(ctx: SyscallContext, addr: bigint, struct: string, fields: { [field: string]: Decoded }): void {
-  copyToUser(ctx, addr, ctx.kernel.config.spec.codec.encode(struct, fields as Parameters<typeof ctx.kernel.config.spec.codec.encode>[1]));
-}

@@ -1,6 +1,7 @@
 // The handshake's features, found the way a driver for a real kernel finds them:
 // by asking the model's own /dev/kvm (KVM_CHECK_EXTENSION), never from a version.
 import { SNP_GUEST_ACTIONS } from "../arch/x86/sev-snp.js";
+import { TDX_GUEST_ACTIONS } from "../arch/x86/tdx/guest.js";
 import { VM_TYPE_NAMES } from "../arch/x86/vm-types.js";
 import type { Kernel } from "../kernel.js";
 import { checkExtension, vmTypeNumber, vmTypesMask } from "./capabilities.js";
@@ -33,6 +34,8 @@ export function probeFeatures(kernel: Kernel): string[] {
     const n = vmTypeNumber(kernel, name);
     if (n !== undefined && types & (1n << n)) features.push(`vm-type:${name}`);
   }
+  // The TDX hardware layer (arch/x86/tdx/): the guest's TDCALLs, and #VE reported for a PENDING page.
+  if (features.includes("vm-type:tdx")) features.push(...TDX_GUEST_ACTIONS.map((a) => `guest-arch:${a}`), "guest-arch:tdx:ve");
   if (kernel.host.memoryFailure) features.push("memory-failure", "memory-failure:pfn");
   // In-place conversion: KVM_SET_MEMORY_ATTRIBUTES2 on guest_memfd takes PRIVATE; long-term pins are a model operation.
   const gmemAttrs = kernel.config.spec.constant("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", kernel.revision.profile);

@@ -56,6 +56,8 @@ export interface Revision {
    * kvm.vm_memory_attributes is 0 (host model setting); guest_memfd/attributes.ts.
    */
   gmemInPlaceConversion?: boolean;
+  /** kvm_gmem_populate() stops with EEXIST at a folio already prepared (preparation tracking, removed after 6.18 by commit 8622ef05) */
+  gmemPopulatePreparedEexist?: boolean;
   /**
    * KVM_SET_MEMORY_ATTRIBUTES2 fails with EINVAL on a guest_memfd whose VM has no private
    * memory, whatever the attributes ([PATCH v8 13/46]: !kvm_arch_has_private_mem() before the
@@ -153,6 +155,7 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     s390UcontrolRejected: true,
     s390UcontrolMemslot: true,
     s390MemslotSegments: true,
+    gmemPopulatePreparedEexist: true,
   },
   // v6.19 (2026-02-08): the guest_memfd pseudo-filesystem and NUMA policies (kvm-x86-gmem-6.19),
   // before the 7.2 changes to bindings (EEXIST, unsigned offsets) and 7.1's s390 page granularity.

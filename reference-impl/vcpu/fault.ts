@@ -3,7 +3,8 @@
 // kvm_gmem_get_pfn() on the guest_memfd side (arch/x86/kvm/mmu/mmu.c and
 // virt/kvm/guest_memfd.c, 6.18-7.2). The order of the checks is the kernel's:
 // the private/shared mismatch comes first, then the memslot, then the backing.
-import { SyscallError, type Errno } from "../lib/errno.js";
+import { gmemGetFolio } from "../guest_memfd/populate.js";
+import type { Errno } from "../lib/errno.js";
 import { Spte } from "../vm/mmu.js";
 import type { Memslot } from "../vm/memslots.js";
 import type { Vm } from "../vm/vm.js";
@@ -89,21 +90,9 @@ function resolve(vm: Vm, req: FaultRequest): Resolved {
 /** kvm_mmu_faultin_pfn_gmem() + kvm_gmem_get_pfn() */
 function faultFromGuestMemfd(vm: Vm, slot: Memslot, req: FaultRequest): Resolved {
   if (slot.gmem === null) return { kind: "memory-fault", errno: "EFAULT" };
-  const file = slot.gmem.file;
-  // The file was released: the binding is gone for good.
-  if (file === null) return { kind: "memory-fault", errno: "EFAULT" };
-  const index = slot.gmem.pgoff + (req.gfn - slot.baseGfn);
-  if (file.bindings.get(index)?.value !== slot) return { kind: "memory-fault", errno: "EIO" };
-  const inode = file.inode;
-  let folio;
-  try {
-    folio = inode.getFolio(index);
-  } catch (err) {
-    if (err instanceof SyscallError) return { kind: "memory-fault", errno: err.errno };
-    throw err;
-  }
-  if (folio.hwpoison) return { kind: "memory-fault", errno: "EHWPOISON" };
-  inode.clearForUse(folio);
+  const folio = gmemGetFolio(slot, req.gfn);
+  if (typeof folio === "string") return { kind: "memory-fault", errno: folio };
+  slot.gmem.file!.inode.clearForUse(folio);
   vm.type.gmemPrepare(vm, folio);
   return { kind: "install", spte: new Spte(folio, true, req.isPrivate) };
 }

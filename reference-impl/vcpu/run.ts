@@ -4,9 +4,8 @@
 // (or too weak) mapping goes through the fault path.
 import type { ExitInfo, OpResult } from "../../spec/driver/contract.js";
 import { DriverFailure } from "../../spec/driver/contract.js";
-import { KVM_EINVAL, KVM_ENOSYS } from "../lib/errno.js";
+import { KVM_EINVAL, KVM_ENOSYS, type Errno } from "../lib/errno.js";
 import { U64_MAX } from "../lib/u64.js";
-import type { Errno } from "../lib/errno.js";
 import type { Kernel } from "../kernel.js";
 import type { SyscallContext } from "../process/file.js";
 import type { Spte } from "../vm/mmu.js";
@@ -30,13 +29,13 @@ export interface GuestArchAction {
 }
 
 /** KVM_EXIT_HYPERCALL_LONG_MODE: the driver's guests run in 64-bit mode */
-const HYPERCALL_LONG_MODE = 1n;
+export const HYPERCALL_LONG_MODE = 1n;
 /** KVM_HC_VAPIC_POLL_IRQ: a hypercall that just returns 0 */
 const HC_VAPIC_POLL_IRQ = 1n;
 /** KVM_INTERNAL_ERROR_EMULATION: the instruction could not be emulated (e.g. fetched from MMIO) */
 const INTERNAL_ERROR_EMULATION = 1n;
 
-const HLT: ExitInfo = { reason: "KVM_EXIT_HLT" };
+export const HLT: ExitInfo = { reason: "KVM_EXIT_HLT" };
 
 export function runGuest(ctx: SyscallContext, vcpu: Vcpu, program: GuestProgram): OpResult {
   // A pending signal stops KVM_RUN before the guest is entered.
@@ -94,14 +93,15 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
     sptes.push(spte!);
   }
 
-  // Perform the access page by page, after the hardware's own checks of each page (SNP: the RMP).
+  // Perform the access page by page, after the hardware's own checks of each page (SNP: the RMP; TDX: #VE on a PENDING page).
   const pieces = sptes.map((spte, i) => {
     const start = i === 0 ? Number(p.gpa & page.mask) : 0;
     const before = i === 0 ? 0 : page.bytes - Number(p.gpa & page.mask) + (i - 1) * page.bytes;
     return { spte, start, before, n: Math.min(p.len - before, page.bytes - start) };
   });
   for (const [i, piece] of pieces.entries()) {
-    const stop = vm.type.guestAccess?.(vcpu, first + i, piece.spte, { write, offset: piece.start, len: piece.n });
+    const gfn = first + i;
+    const stop = vm.type.guestAccess?.(vcpu, gfn, piece.spte, { gpa: page.address(gfn) + BigInt(piece.start), write, offset: piece.start, len: piece.n });
     if (stop !== undefined) return stop;
   }
   const out = new Uint8Array(p.len);

@@ -64,6 +64,7 @@ export class Mmu {
   map(asId: number, gfn: number, spte: Spte, seq: number): void {
     invariant(!this.retryNeeded(seq), () => `mapping gfn ${gfn} although an invalidation ran since the fault began`);
     this.rootFor(asId, spte.isPrivate).set(gfn, gfn + 1, spte);
+    if (spte.isPrivate) this.vm.type.privateSpteSet?.(this.vm, gfn, spte);
   }
 
   /** kvm_mmu_invalidate_start/end around a zap: faults racing it must retry. */
@@ -81,7 +82,11 @@ export class Mmu {
   zap(asId: number, start: number, end: number, filter: ZapFilter): void {
     if (start >= end) return;
     const zapRoot = (root: IntervalMap<Spte>) => {
-      for (const piece of root.delete(start, end)) if (piece.value.isPrivate) this.vm.type.privatePageUnmapped(piece.value.folio);
+      for (const piece of root.delete(start, end)) {
+        if (!piece.value.isPrivate) continue;
+        this.vm.type.privateSpteRemoved?.(this.vm, piece.start, piece.value);
+        this.vm.type.privatePageUnmapped(piece.value.folio);
+      }
     };
     if (this.mirror === null) zapRoot(this.roots[asId]!);
     else {

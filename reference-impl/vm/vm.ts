@@ -122,6 +122,7 @@ export class Vm implements MmuNotifier {
     for (const s of this.memslots) s.checkInvariants();
     this.attributes?.checkInvariants();
     this.mmu.checkInvariants();
+    this.type.checkInvariants?.(this);
     const shift = this.kernel.page.shift;
     for (const { asId, gfn, spte } of this.mmu.mappings()) {
       const where = `VM ${this.id} gfn ${gfn}`;

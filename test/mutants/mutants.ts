@@ -66,7 +66,7 @@ export const MUTANTS: Mutant[] = [
     name: "memory-fault-without-private-flag",
     why: "KVM_EXIT_MEMORY_FAULT that does not say whether the access was private",
     file: "vcpu/run.js",
-    search: "isPrivate ? kernel.K.EXIT_FLAG_PRIVATE : 0n",
+    search: "isPrivate ? K.EXIT_FLAG_PRIVATE : 0n",
     replace: "0n",
   },
   {
@@ -75,13 +75,6 @@ export const MUTANTS: Mutant[] = [
     file: "arch/x86/vm-types.js",
     search: "if (this.isGfnAlias(slot.endGfn - 1))",
     replace: "if (false)",
-  },
-  {
-    name: "tdx-keeps-removed-private-data",
-    why: "a private page removed from a TD keeps its data (TDX clears it when the S-EPT entry is dropped; ATTR-022)",
-    file: "arch/x86/vm-types.js",
-    search: "folio.clear();",
-    replace: "void 0;",
   },
   {
     name: "host-fault-reports-memory-fault",
@@ -383,5 +376,26 @@ export const MUTANTS: Mutant[] = [
     file: "arch/x86/snp/launch.js",
     search: "rmp.setValidated(pfn, true, true);",
     replace: "void 0;",
+  },
+  {
+    name: "tdx-conversion-skips-sept-removal",
+    why: "zapping a TD's private mapping (conversion to shared, punch, memslot deletion) leaves the page in the Secure EPT: no BLOCK/TRACK/REMOVE, so the old private page would stay the TD's (ATTR-022, HW-TDX)",
+    file: "arch/x86/tdx/mirror.js",
+    search: "td.sept.block(gfn);",
+    replace: "return;",
+  },
+  {
+    name: "tdx-augged-page-usable-before-accept",
+    why: "a TD reaches a page KVM AUGed (PENDING) without TDG.MEM.PAGE.ACCEPT: no #VE (HW-TDX)",
+    file: "arch/x86/tdx/mirror.js",
+    search: 'if (leaf.state !== "pending")',
+    replace: "if (false)",
+  },
+  {
+    name: "tdx-map-gpa-chunks-above-2mib",
+    why: "TDG.VP.VMCALL<MapGPA> forwarded in exits of 4 MiB (TDX_MAP_GPA_MAX_LEN is 2 MiB; HW-TDX)",
+    file: "arch/x86/tdx/abi.js",
+    search: "TDX_MAP_GPA_MAX_LEN = 2n * 1024n * 1024n;",
+    replace: "TDX_MAP_GPA_MAX_LEN = 4n * 1024n * 1024n;",
   },
 ];

@@ -106,10 +106,13 @@ describe("reference-impl vcpu: guest accesses and exits", () => {
   it("loses private contents on TDX when the private mapping is removed", () => {
     const s = new Session("linux-7.2", "full");
     const { vm, vcpu } = setup(s, "KVM_X86_TDX_VM");
+    const accept = () => expect(s.call("guest_arch", { vcpu, action: "tdx:accept", gpa: GPA }).out?.status).to.equal(0n);
     setPrivate(s, vm, GPA, true);
+    accept();
     expect(s.write(vcpu, GPA, 0x55, { private: true }).errno).to.equal(undefined);
     setPrivate(s, vm, GPA, false);
     setPrivate(s, vm, GPA, true);
+    accept();
     expect(byte(s.read(vcpu, GPA, { private: true }))).to.equal(0);
   });
 

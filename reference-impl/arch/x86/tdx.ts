@@ -1,20 +1,23 @@
 // Intel TDX VMs (TDs): the TD and vCPU initialization states KVM keeps and the
 // KVM_MEMORY_ENCRYPT_OP commands that move them. Source: tdx_vm_ioctl(),
-// tdx_td_init(), setup_tdparams_eptp_controls(), tdx_td_finalize(),
-// tdx_vcpu_create(), tdx_vcpu_ioctl(), tdx_vcpu_init(), tdx_vcpu_init_mem_region()
-// and tdx_vcpu_pre_run() in arch/x86/kvm/vmx/tdx.c (torvalds/linux @ 3829d81b6958);
-// Documentation/virt/kvm/x86/intel-tdx.rst. TDX module calls always succeed here;
-// what only the module decides (which TD attributes, XFAM bits and CPUID leaves it
-// accepts, page population, KVM_TDX_CAPABILITIES, KVM_TDX_GET_CPUID) is refused as
-// not modelled.
+// tdx_td_init(), setup_tdparams(), setup_tdparams_eptp_controls(), tdx_td_finalize(),
+// tdx_vcpu_create(), tdx_vcpu_ioctl(), tdx_vcpu_init() and tdx_vcpu_pre_run() in
+// arch/x86/kvm/vmx/tdx.c (torvalds/linux @ 3829d81b6958);
+// Documentation/virt/kvm/x86/intel-tdx.rst. The hardware underneath (the Secure EPT,
+// page population, the guest's TDCALLs) is in tdx/. SEAMCALLs always succeed here;
+// what only the module decides (which TD attributes other than SEPT_VE_DISABLE, XFAM
+// bits and CPUID leaves it accepts; KVM_TDX_CAPABILITIES; KVM_TDX_GET_CPUID) is
+// refused as not modelled.
 import { DriverFailure } from "../../../spec/driver/contract.js";
 import type { Decoded } from "../../../spec/codec.js";
 import { fail } from "../../lib/errno.js";
-import { asU64 } from "../../lib/u64.js";
 import { runCommand, type IoctlCall, type SyscallContext } from "../../process/file.js";
 import { readUserStruct } from "../../process/uaccess.js";
 import type { Vcpu } from "../../vcpu/vcpu.js";
 import type { Vm } from "../../vm/vm.js";
+import { TDX_TD_ATTR_SEPT_VE_DISABLE } from "./tdx/abi.js";
+import { initMemRegion } from "./tdx/init-mem.js";
+import { SecureEpt } from "./tdx/sept.js";
 
 type Struct = { [field: string]: Decoded };
 
@@ -32,6 +35,19 @@ export class TdxState {
   sharedGfnBits = 0n;
   /** vCPUs in VCPU_TD_STATE_INITIALIZED (KVM_TDX_INIT_VCPU done) */
   readonly initializedVcpus = new Set<Vcpu>();
+  /** kvm_tdx->attributes (TD_PARAMS.ATTRIBUTES) */
+  attributes = 0n;
+  /** the TD's Secure EPT, as the TDX module keeps it */
+  readonly sept = new SecureEpt();
+  /** GPAs TDH.MR.EXTEND measured into MRTD, in order (one entry per page) */
+  readonly measured: bigint[] = [];
+  /** kvm_vcpu_has_events() between MapGPA chunks; nothing in the model raises an event */
+  pendingEvent: (vcpu: Vcpu) => boolean = () => false;
+
+  /** The shared bit as a GPA bit (0 before KVM_TDX_INIT_VM). */
+  sharedGpaBit(pageShift: bigint): bigint {
+    return this.sharedGfnBits << pageShift;
+  }
 }
 
 /** tdx_vm_ioctl(): KVM_MEMORY_ENCRYPT_OP on the VM fd of a TD. */
@@ -68,6 +84,9 @@ function tdInit(ctx: SyscallContext, _vm: Vm, td: TdxState, cmd: Struct): void {
   const first = data + BigInt(codec.get("kvm_tdx_init_vm").size);
   const entries = Array.from({ length: Number(nent) }, (_, i) => readUserStruct(ctx, first + BigInt(i) * entrySize, "kvm_cpuid_entry2"));
   if ((init.reserved as bigint[]).some((v) => v !== 0n) || cpuid.padding !== 0n) fail("EINVAL");
+  // setup_tdparams(): KVM supports SEPT_VE_DISABLE alone (the module could refuse even that; every module offers it).
+  const attributes = init.attributes as bigint;
+  if ((attributes & ~TDX_TD_ATTR_SEPT_VE_DISABLE) !== 0n) fail("EINVAL");
   // setup_tdparams_eptp_controls(): the address width is 48 or 52 bits (52 only with 5-level EPT).
   const gpaw = entries.find((e) => e.function === GPAW_LEAF && (((e.flags as bigint) & CPUID_SIGNIFICANT_INDEX) === 0n || e.index === 0n));
   if (gpaw === undefined) fail("EINVAL");
@@ -77,6 +96,7 @@ function tdInit(ctx: SyscallContext, _vm: Vm, td: TdxState, cmd: Struct): void {
   if (entries.some((e) => e !== gpaw))
     throw new DriverFailure("unsupported", "the reference model does not model which CPUID leaves the TDX module lets userspace configure");
   td.sharedGfnBits = 1n << (width - 1n - kernel.page.shift);
+  td.attributes = attributes;
   td.state = "initialized";
   cmd.hw_error = 0n;
 }
@@ -111,19 +131,6 @@ export function tdxVcpuIoctl(ctx: SyscallContext, vcpu: Vcpu, td: TdxState, call
   if (cmd.id === T.INIT_MEM_REGION) return initMemRegion(ctx, vcpu, td, cmd);
   if (cmd.id === T.GET_CPUID) throw new DriverFailure("unsupported", "the reference model does not model KVM_TDX_GET_CPUID (the TDX module's CPUID values)");
   return fail("EINVAL");
-}
-
-/** tdx_vcpu_init_mem_region(), up to kvm_gmem_populate() */
-function initMemRegion(ctx: SyscallContext, vcpu: Vcpu, td: TdxState, cmd: Struct): bigint {
-  const { page } = ctx.kernel;
-  if (!td.initializedVcpus.has(vcpu)) fail("EINVAL");
-  if (((cmd.flags as bigint) & ~ctx.kernel.K.tdx.MEASURE_MEMORY_REGION) !== 0n) fail("EINVAL");
-  const region = readUserStruct(ctx, cmd.data_u64 as bigint, "kvm_tdx_init_mem_region");
-  const gpa = region.gpa as bigint;
-  const end = asU64(gpa + asU64((region.nr_pages as bigint) << page.shift));
-  const shared = (a: bigint) => ((a >> page.shift) & td.sharedGfnBits) !== 0n;
-  if (!page.aligned(region.source_addr as bigint) || !page.aligned(gpa) || region.nr_pages === 0n || end <= gpa || shared(gpa) || shared(end - 1n)) fail("EINVAL");
-  throw new DriverFailure("unsupported", "the reference model does not model TD page population (kvm_gmem_populate, TDH.MEM.PAGE.ADD)");
 }
 
 /** tdx_vcpu_pre_run(): a TD vCPU runs once it is initialized and the TD finalized. */

@@ -13,13 +13,15 @@ import type { HostModel } from "../../system/hosts.js";
 import type { Vcpu } from "../../vcpu/vcpu.js";
 import type { Memslot, MemslotChange } from "../../vm/memslots.js";
 import type { Vm } from "../../vm/vm.js";
-import type { PrivateAccessSource, VmType } from "../vm-type.js";
+import type { GuestPageAccess, PrivateAccessSource, VmType } from "../vm-type.js";
 import type { GuestArchAction } from "../../vcpu/run.js";
 import type { Spte } from "../../vm/mmu.js";
 import { SevState, sevGuestAccess, sevGuestArch, sevMemEncryptOp, sevVcpuPreRun } from "./sev-snp.js";
 import { sevGmemPrepare } from "./snp/gmem.js";
 import type { ReverseMapTable } from "./snp/rmp.js";
 import { TdxState, tdxVcpuCreate, tdxVcpuIoctl, tdxVcpuPreRun, tdxVmIoctl } from "./tdx.js";
+import { tdxGuestArch } from "./tdx/guest.js";
+import { checkTdxInvariants, septGuestAccess, septRemovePrivateSpte, septSetPrivateSpte } from "./tdx/mirror.js";
 
 export type VmTypeName = "default" | "sw-protected" | "sev" | "sev-es" | "snp" | "tdx";
 
@@ -167,20 +169,35 @@ export class X86VmType implements VmTypeRules, VmType {
     if (this.sev) sevGmemPrepare(this.rmp, vm, this.sev, folio);
   }
 
-  /** A private mapping was removed: TDX removes the page from the TD, which clears it (tdx_sept_drop_private_spte; ATTR-022). */
-  privatePageUnmapped(folio: Folio): void {
-    if (this.name === "tdx") folio.clear();
+  /** A private mapping was removed (TDX does its work in privateSpteRemoved). */
+  privatePageUnmapped(_folio: Folio): void {}
+
+  /** tdx_sept_set_private_spte(): TDX AUGs the page into the Secure EPT once the TD runs. */
+  privateSpteSet(_vm: Vm, gfn: number, spte: Spte): void {
+    if (this.tdx) septSetPrivateSpte(this.tdx, gfn, spte);
   }
 
-  /** guest_arch: SNP guests' PVALIDATE and page-state changes (sev-snp.ts, snp/). */
+  /** tdx_sept_remove_private_spte(): TDX removes the page from the TD, which clears it (ATTR-022). */
+  privateSpteRemoved(_vm: Vm, gfn: number): void {
+    if (this.tdx) septRemovePrivateSpte(this.tdx, gfn);
+  }
+
+  /** The hardware model's invariants (TDX: hw-models.md 2.6). */
+  checkInvariants(vm: Vm): void {
+    if (this.tdx) checkTdxInvariants(this.tdx, vm);
+  }
+
+  /** guest_arch: SNP guests' PVALIDATE and page-state changes (sev-snp.ts, snp/); TDX's ACCEPT and MapGPA (tdx/guest.ts). */
   guestArch(ctx: SyscallContext, vcpu: Vcpu, action: GuestArchAction): OpResult {
     if (this.sev) return sevGuestArch(ctx, this.rmp, this.sev, vcpu, action);
+    if (this.tdx) return tdxGuestArch(ctx, vcpu, this.tdx, action);
     throw new DriverFailure("unsupported", `a ${this.name} guest has no architecture action ${action.action}`);
   }
 
-  /** The hardware's check of a guest access through spte: the SNP RMP check (snp/guest.ts). */
-  guestAccess(vcpu: Vcpu, gfn: number, spte: Spte, access: { write: boolean; offset: number; len: number }): OpResult | undefined {
-    return this.sev ? sevGuestAccess(this.rmp, this.sev, vcpu, gfn, spte, access) : undefined;
+  /** The hardware's check of a guest access through spte: the SNP RMP check (snp/guest.ts), TDX's #VE on a PENDING page (tdx/mirror.ts). */
+  guestAccess(vcpu: Vcpu, gfn: number, spte: Spte, access: GuestPageAccess): OpResult | undefined {
+    if (this.sev) return sevGuestAccess(this.rmp, this.sev, vcpu, gfn, spte, access);
+    return this.tdx ? septGuestAccess(this.tdx, vcpu, gfn, spte, access.gpa) : undefined;
   }
 }
 
