@@ -19,6 +19,7 @@ import type { Folio } from "../../../mm/folio.js";
 import type { SyscallContext } from "../../../process/file.js";
 import { copyFromUser, readUserStruct, writeUserStruct } from "../../../process/uaccess.js";
 import type { Vm } from "../../../vm/vm.js";
+import { gmemPopulate } from "../../../guest_memfd/populate.js";
 import { SevDeviceFile, type SevState } from "../sev-snp.js";
 import { RMP_RET } from "./rmp.js";
 
@@ -34,48 +35,6 @@ export function isSevDevice(ctx: SyscallContext, fd: bigint): boolean {
   }
 }
 
-/** The arch's post_populate callback for one page: null when done, else the error that stops the loop. */
-export type PostPopulate = (gfn: number, folio: Folio, src: bigint | null) => Errno | null;
-
-/**
- * kvm_gmem_populate(): from start, at most to the end of its memslot, get each guest_memfd
- * page, require the PRIVATE attribute, and hand the page to post. Returns the pages done,
- * or the error when none was.
- */
-export function gmemPopulate(vm: Vm, start: number, npages: number, src: bigint | null, post: PostPopulate): number | Errno {
-  const { kernel } = vm;
-  const slot = start > vm.maxGfn ? undefined : vm.memslots[0]!.at(start);
-  // kvm_slot_can_be_private()
-  if (slot === undefined || slot.gmem === null) return "EINVAL";
-  const file = slot.gmem.file;
-  if (file === null) return "EFAULT";
-  const n = Math.min(slot.endGfn - start, npages);
-  let err: Errno | null = null;
-  let i = 0;
-  for (; i < n; i++) {
-    const gfn = start + i;
-    const index: number = slot.gmem.pgoff + (gfn - slot.baseGfn);
-    if (file.bindings.get(index)?.value !== slot) {
-      err = "EIO";
-      break;
-    }
-    let folio: Folio;
-    try {
-      folio = file.inode.getFolio(index);
-    } catch (e) {
-      if (!(e instanceof SyscallError)) throw e;
-      err = e.errno;
-      break;
-    }
-    if (folio.hwpoison) err = "EHWPOISON";
-    else if (!vm.isPrivate(gfn)) err = "EINVAL";
-    else err = post(gfn, folio, src === null ? null : src + BigInt(i) * kernel.page.size);
-    if (err !== null) break;
-    folio.uptodate = true;
-  }
-  return err !== null && i === 0 ? err : i;
-}
-
 /** snp_launch_update() */
 export function snpLaunchUpdate(ctx: SyscallContext, vm: Vm, sev: SevState, cmd: Struct): void {
   if (!sev.snpActive || !sev.snpContext) fail("EINVAL");
@@ -88,7 +47,7 @@ export function snpLaunchUpdate(ctx: SyscallContext, vm: Vm, sev: SevState, cmd:
   if (slot === undefined || (slot.flags & K.mem.GUEST_MEMFD) === 0n) fail("EINVAL");
   const zero = type === K.sev.SNP_PAGE_TYPE_ZERO;
   const npages = Number((params.len as bigint) >> page.shift);
-  const count = gmemPopulate(vm, Number(gfn), npages, zero ? null : (params.uaddr as bigint), (g, folio, src) => postPopulate(ctx, sev, cmd, type, g, folio, src));
+  const count = gmemPopulate(vm, Number(gfn), zero ? null : (params.uaddr as bigint), npages, (g, folio, src) => postPopulate(ctx, sev, cmd, type, g, folio, src));
   if (typeof count === "string") {
     // The firmware's error, when the failure was the firmware's; the model's firmware never fails.
     cmd.error = 0n;
@@ -104,7 +63,7 @@ export function snpLaunchUpdate(ctx: SyscallContext, vm: Vm, sev: SevState, cmd:
 }
 
 /** sev_gmem_post_populate() for one 4 KiB page. */
-function postPopulate(ctx: SyscallContext, sev: SevState, cmd: Struct, type: bigint, gfn: number, folio: Folio, src: bigint | null): Errno | null {
+function postPopulate(ctx: SyscallContext, sev: SevState, cmd: Struct, type: bigint, gfn: number, folio: Folio, src: bigint | null): Errno | undefined {
   const { rmp, K, page } = ctx.kernel;
   const pfn = rmp.pfnOf(folio);
   // The page must still be in the Hypervisor state: launch never reuses a guest page.
@@ -133,5 +92,5 @@ function postPopulate(ctx: SyscallContext, sev: SevState, cmd: Struct, type: big
   if (type === K.sev.SNP_PAGE_TYPE_SECRETS) rmp.plaintext.forget(folio);
   else rmp.plaintext.mark(folio, sev.asid, 0, page.bytes);
   rmp.setValidated(pfn, true, true);
-  return null;
+  return undefined;
 }
