@@ -1,6 +1,7 @@
 // The modelled machine: one kernel instance with its processes, VMs, device
 // inodes and filesystems. A session's reset replaces the whole instance.
 import type { IoctlDef, ProfileName, Spec } from "../spec/index.js";
+import { hostAtRevision } from "./arch/arm64/vm-type.js";
 import { ReverseMapTable } from "./arch/x86/vm-types.js";
 import { fail } from "./lib/errno.js";
 import { FaultInjector } from "./lib/fault-injection.js";
@@ -21,13 +22,16 @@ export class KernelConfig {
   readonly R: Requests;
   readonly ioctls: Map<string, IoctlDef>;
   readonly page: PageGeometry;
+  /** the host model as this release sees it (arm64 has guest_memfd from 6.18) */
+  readonly host: HostModel;
 
   constructor(
     readonly spec: Spec,
     readonly profile: ProfileName,
-    readonly host: HostModel,
+    host: HostModel,
     readonly revision: Revision,
   ) {
+    this.host = hostAtRevision(host, revision);
     this.K = resolveConstants(spec, profile);
     this.R = resolveRequests(spec, profile);
     this.ioctls = ioctlTable(spec, profile);

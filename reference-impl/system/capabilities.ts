@@ -5,6 +5,7 @@
 // case, and any other capability is refused as not modelled (real x86 answers many of
 // them with non-zero values).
 import { DriverFailure } from "../../spec/driver/contract.js";
+import { arm64Extension, arm64VmTypeFor } from "../arch/arm64/vm-type.js";
 import { s390VmTypeFor } from "../arch/s390/vm-type.js";
 import type { VmType } from "../arch/vm-type.js";
 import { VM_TYPE_NAMES, X86VmType } from "../arch/x86/vm-types.js";
@@ -47,7 +48,7 @@ export function checkExtension(kernel: Kernel, vm: Vm | null, cap: bigint): bigi
   if (C.GUEST_MEMFD_FLAGS !== undefined && n === C.GUEST_MEMFD_FLAGS) return host.guestMemfd ? supportedGmemFlags(kernel, vm) : 0n;
   // In-place conversion (CONV-003): read from spec/ by name, as the number moved between revisions.
   if (cap === kernel.config.spec.constant("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", kernel.revision.profile)) return gmemSupportedAttributes(kernel, vm);
-  const arch = host.s390 ? s390Extension(kernel, n) : x86Extension(kernel, n);
+  const arch = host.s390 ? s390Extension(kernel, n) : host.arm64 ? arm64Extension(kernel, n) : x86Extension(kernel, n);
   if (arch !== undefined) return arch;
   // The argument is a long: negative numbers and numbers past the release's newest capability name nothing.
   const capMax = kernel.revision.capMax;
@@ -68,6 +69,7 @@ function x86Extension(kernel: Kernel, n: number): bigint | undefined {
       return vmTypesMask(kernel);
     case C.S390_UCONTROL:
     case C.S390_PROTECTED:
+    case C.ARM_VM_IPA_SIZE:
       return 0n;
   }
   if (C.PRE_FAULT_MEMORY !== undefined && n === C.PRE_FAULT_MEMORY) return kernel.host.tdp ? 1n : 0n;
@@ -87,6 +89,7 @@ function s390Extension(kernel: Kernel, n: number): bigint | undefined {
     case C.SPLIT_IRQCHIP:
     case C.EXIT_HYPERCALL:
     case C.VM_TYPES:
+    case C.ARM_VM_IPA_SIZE:
       return 0n;
   }
   // CONFIG_KVM_GENERIC_PRE_FAULT_MEMORY is x86's alone in these releases.
@@ -112,6 +115,7 @@ export function vmTypeNumber(kernel: Kernel, name: (typeof VM_TYPE_NAMES)[number
 /** kvm_arch_init_vm()'s type check: the arch's type for a KVM_CREATE_VM argument, or undefined. */
 export function vmTypeFor(kernel: Kernel, type: bigint): VmType | undefined {
   if (kernel.host.s390) return s390VmTypeFor(kernel, type);
+  if (kernel.host.arm64) return arm64VmTypeFor(kernel, type);
   // kvm_is_vm_type_supported()
   const name = kernel.host.vmTypes.find((t) => vmTypeNumber(kernel, t) === type);
   return name === undefined ? undefined : new X86VmType(X86VmType.rules(name), kernel.rmp);

@@ -8,8 +8,8 @@ export function probeFeatures(kernel: Kernel): string[] {
   const C = kernel.K.cap;
   const cap = (n: number | bigint | undefined): bigint => (n === undefined ? 0n : checkExtension(kernel, null, BigInt(n)));
   const features = ["kvm", "process:fork", "fault-injection"];
-  // The model executes x86 guest code only.
-  if (kernel.host.arch === "x86_64") features.push("guest-run", "guest-run:high-gpa");
+  // The model runs the contract's guest programs on x86 and arm64 (not s390).
+  if (kernel.host.arch === "x86_64" || kernel.host.arch === "aarch64") features.push("guest-run", "guest-run:high-gpa");
   if (cap(C.READONLY_MEM) > 0n) features.push("readonly-mem");
   if (cap(C.S390_UCONTROL) > 0n) features.push("s390:ucontrol");
   if (cap(C.S390_PROTECTED) > 0n) features.push("s390:protected");
@@ -25,6 +25,8 @@ export function probeFeatures(kernel: Kernel): string[] {
   if (cap(C.PRE_FAULT_MEMORY) > 0n) features.push("pre-fault-memory");
   if (cap(C.MULTI_ADDRESS_SPACE) > 1n) features.push("multi-address-space");
   if (cap(C.EXIT_HYPERCALL) & (1n << kernel.K.hcMapGpaRange)) features.push("exit-hypercall");
+  // arm64 has no KVM_CAP_VM_TYPES: KVM_CREATE_VM(0) (a default VM, 40-bit IPA) succeeding is the probe.
+  if (cap(C.ARM_VM_IPA_SIZE) > 0n) features.push("arm64:ipa-size", "vm-type:default");
   const types = vmTypesMask(kernel);
   for (const name of VM_TYPE_NAMES) {
     const n = vmTypeNumber(kernel, name);
