@@ -1,8 +1,10 @@
 // The modelled machine: one kernel instance with its processes, VMs, device
 // inodes and filesystems. A session's reset replaces the whole instance.
 import type { IoctlDef, ProfileName, Spec } from "../spec/index.js";
+import { Pkvm } from "./arch/arm64/pkvm/pkvm.js";
 import { hostAtRevision } from "./arch/arm64/vm-type.js";
 import { ReverseMapTable } from "./arch/x86/vm-types.js";
+import { GmemInode } from "./guest_memfd/inode.js";
 import { fail } from "./lib/errno.js";
 import { FaultInjector } from "./lib/fault-injection.js";
 import { invariant } from "./lib/invariants.js";
@@ -49,6 +51,8 @@ export class Kernel {
   readonly revision: Revision;
   readonly inject = new FaultInjector();
   readonly rmp = new ReverseMapTable();
+  /** the pKVM hypervisor of a host booted with kvm-arm.mode=protected */
+  readonly pkvm: Pkvm | null;
   readonly processes = new Map<bigint, Process>();
   readonly vms = new Set<Vm>();
   readonly fs: Record<"devtmpfs" | "anonInode" | "shmem" | "guestMemfd", Filesystem>;
@@ -73,6 +77,7 @@ export class Kernel {
     this.page = config.page;
     this.host = config.host;
     this.revision = config.revision;
+    this.pkvm = config.host.arm64?.mode === "protected" ? new Pkvm(this) : null;
     this.fs = {
       devtmpfs: { name: "devtmpfs", magic: this.K.tmpfsMagic, statfsFlags: ST_VALID | ST_RELATIME, dev: 5n, noexec: false },
       anonInode: { name: "anon_inodefs", magic: this.K.anonInodeMagic, statfsFlags: ST_VALID, dev: 16n, noexec: true },
@@ -111,6 +116,12 @@ export class Kernel {
   /** One kernel allocation that may fail (kmalloc, alloc_page). */
   allocate(): void {
     if (this.inject.allocations(1) < 1) fail("ENOMEM");
+  }
+
+  /** The guest_memfd inode of a folio, where it belongs to a protected pKVM guest. */
+  pkvmInode(folio: Folio): GmemInode | undefined {
+    const owner = folio.owner;
+    return this.pkvm !== null && owner instanceof GmemInode && this.pkvm.isProtectedInode(owner) ? owner : undefined;
   }
 
   /** unmap_mapping_range(): host mappings of pages [start, end) of a file go; KVM hears of it through MMU notifiers. */
@@ -155,6 +166,7 @@ export class Kernel {
         privateOwner.set(spte.folio, vm);
       }
     }
+    this.pkvm?.checkInvariants(hostMapped);
     for (const [folio, owner] of this.rmp.assigned) {
       const where = `RMP: page ${folio.id} assigned to VM ${owner.id}`;
       invariant(!folio.freed, () => `${where} was freed`);

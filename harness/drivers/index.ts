@@ -20,12 +20,12 @@ export const PROFILE_ENV = "PRIVMEM_CTS_PROFILE";
 
 /**
  * The main job's reference configurations: every modelled release on every host model
- * (x86 full and pvm, s390, arm64), the in-place conversion series (conv-v7) on the full host with
+ * (x86 full and pvm, s390, arm64 and arm64-pkvm), the in-place conversion series (conv-v7) on the full host with
  * per-VM attributes and on full-inplace without them, then the reference configured as each captured host at its
  * capture's profile (captures/*.jsonl).
  */
 export const REFERENCE_MATRIX: { profile: ProfileName; host: string }[] = [
-  ...(["linux-6.8", "linux-6.18", "linux-7.2"] as ProfileName[]).flatMap((profile) => ["full", "pvm", "s390", "arm64"].map((host) => ({ profile, host }))),
+  ...(["linux-6.8", "linux-6.18", "linux-7.2"] as ProfileName[]).flatMap((profile) => ["full", "pvm", "s390", "arm64", "arm64-pkvm"].map((host) => ({ profile, host }))),
   { profile: "conv-v7", host: "full" },
   { profile: "conv-v7", host: "full-inplace" },
   ...committedCaptures().map((file) => ({ profile: readCaptureHeader(file).handshake.profile, host: relative(process.cwd(), file) || file })),

@@ -55,4 +55,6 @@ export interface VmType {
   privatePageUnmapped(folio: Folio): void;
   /** driver operation guest_arch: the guest performs one architecture action (absent: the VM type offers none) */
   guestArch?(ctx: SyscallContext, vcpu: Vcpu, action: GuestArchAction): OpResult;
+  /** kvm_arch_destroy_vm(): the last reference to the VM is gone (pKVM reclaims its guest's pages) */
+  destroyVm?(vm: Vm): void;
 }

@@ -5,7 +5,8 @@
 // case, and any other capability is refused as not modelled (real x86 answers many of
 // them with non-zero values).
 import { DriverFailure } from "../../spec/driver/contract.js";
-import { arm64Extension, arm64VmTypeFor } from "../arch/arm64/vm-type.js";
+import { arm64VmTypeFor } from "../arch/arm64/create-vm.js";
+import { arm64Extension } from "../arch/arm64/vm-type.js";
 import { s390VmTypeFor } from "../arch/s390/vm-type.js";
 import type { VmType } from "../arch/vm-type.js";
 import { VM_TYPE_NAMES, X86VmType } from "../arch/x86/vm-types.js";

@@ -1,5 +1,6 @@
 // The handshake's features, found the way a driver for a real kernel finds them:
 // by asking the model's own /dev/kvm (KVM_CHECK_EXTENSION), never from a version.
+import { arm64VmTypeFor } from "../arch/arm64/create-vm.js";
 import { VM_TYPE_NAMES } from "../arch/x86/vm-types.js";
 import type { Kernel } from "../kernel.js";
 import { checkExtension, vmTypeNumber, vmTypesMask } from "./capabilities.js";
@@ -27,6 +28,9 @@ export function probeFeatures(kernel: Kernel): string[] {
   if (cap(C.EXIT_HYPERCALL) & (1n << kernel.K.hcMapGpaRange)) features.push("exit-hypercall");
   // arm64 has no KVM_CAP_VM_TYPES: KVM_CREATE_VM(0) (a default VM, 40-bit IPA) succeeding is the probe.
   if (cap(C.ARM_VM_IPA_SIZE) > 0n) features.push("arm64:ipa-size", "vm-type:default");
+  // pKVM: KVM_CREATE_VM(KVM_VM_TYPE_ARM_PROTECTED) makes a protected VM, whose guests have MEM_SHARE/MEM_UNSHARE.
+  if (kernel.host.arm64 && arm64VmTypeFor(kernel, kernel.K.arm64.VM_TYPE_ARM_PROTECTED!)?.name === "arm64-protected")
+    features.push("vm-type:arm-protected", "guest-arch:pkvm:share", "guest-arch:pkvm:unshare");
   const types = vmTypesMask(kernel);
   for (const name of VM_TYPE_NAMES) {
     const n = vmTypeNumber(kernel, name);

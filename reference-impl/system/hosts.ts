@@ -186,6 +186,18 @@ export const HOSTS: Readonly<Record<string, HostModel>> = {
     description: "arm64 (aarch64) with KVM in nVHE/VHE mode: default VMs with a chosen IPA size, no protected VMs",
     arm64: { ipaLimit: 48, mode: "vhe" },
   },
+  // The same machine booted with kvm-arm.mode=protected (pKVM): protected VMs
+  // (KVM_VM_TYPE_ARM_PROTECTED) next to normal ones, their memory in guest_memfd as the
+  // guest_memfd-for-pKVM designs have it (arch/arm64/pkvm). Read-only memslots are
+  // unsupported for every VM under pKVM, and memslots are fixed once a VM has run.
+  "arm64-pkvm": {
+    ...ARM64_COMMON,
+    name: "arm64-pkvm",
+    description: "arm64 with pKVM (kvm-arm.mode=protected): protected VMs whose guest_memfd pages the hypervisor donates, shares and reclaims",
+    arm64: { ipaLimit: 48, mode: "protected" },
+    // UNCONFIRMED how the capability reads: pkvm.rst says read-only memslots are unsupported.
+    readonlyMem: false,
+  },
 };
 
 /**

@@ -4,7 +4,7 @@
 // (or too weak) mapping goes through the fault path.
 import type { ExitInfo, OpResult } from "../../spec/driver/contract.js";
 import { DriverFailure } from "../../spec/driver/contract.js";
-import { KVM_EINVAL, KVM_ENOSYS } from "../lib/errno.js";
+import { KVM_EINVAL, KVM_ENOSYS, type Errno } from "../lib/errno.js";
 import { U64_MAX } from "../lib/u64.js";
 import type { SyscallContext } from "../process/file.js";
 import type { Spte } from "../vm/mmu.js";
@@ -55,6 +55,12 @@ export function runGuest(ctx: SyscallContext, vcpu: Vcpu, program: GuestProgram)
   return arch.call(vcpu.vm.type, ctx, vcpu, program);
 }
 
+/** KVM_RUN failing with errno and a KVM_EXIT_MEMORY_FAULT for the page at gfn. */
+export function memoryFaultResult(ctx: SyscallContext, gfn: number, isPrivate: boolean, errno: Errno): OpResult {
+  const { K, page } = ctx.kernel;
+  return { ret: -1n, errno, exit: { reason: "KVM_EXIT_MEMORY_FAULT", memory_fault: { flags: isPrivate ? K.EXIT_FLAG_PRIVATE : 0n, gpa: page.address(gfn), size: page.size } } };
+}
+
 function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { kind: "access" }>): OpResult {
   const { kernel } = ctx;
   const vm = vcpu.vm;
@@ -76,12 +82,7 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
     if (!usable) {
       const r = handleFault(vm, { gfn, write, isPrivate });
       if (r.kind === "mapped") spte = r.spte;
-      else if (r.kind === "memory-fault")
-        return {
-          ret: -1n,
-          errno: r.errno,
-          exit: { reason: "KVM_EXIT_MEMORY_FAULT", memory_fault: { flags: isPrivate ? kernel.K.EXIT_FLAG_PRIVATE : 0n, gpa: page.address(gfn), size: page.size } },
-        };
+      else if (r.kind === "memory-fault") return memoryFaultResult(ctx, gfn, isPrivate, r.errno);
       else if (r.kind === "host-fault")
         // No exit is prepared: exit_reason keeps whatever it held, so none is reported.
         return { ret: -1n, errno: "EFAULT" };

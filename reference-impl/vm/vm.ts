@@ -89,6 +89,7 @@ export class Vm implements MmuNotifier {
     if (--this.users > 0) return;
     this.destroyed = true;
     this.mmu.zapAll();
+    this.type.destroyVm?.(this);
     this.owner.mm.notifiers.delete(this);
     this.kernel.vms.delete(this);
   }

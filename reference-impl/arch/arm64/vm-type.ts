@@ -8,10 +8,14 @@
 import { DriverFailure } from "../../../spec/driver/contract.js";
 import { fail } from "../../lib/errno.js";
 import type { Kernel } from "../../kernel.js";
+import type { Folio } from "../../mm/folio.js";
 import type { IoctlCall, SyscallContext } from "../../process/file.js";
 import type { Arm64Host, HostModel } from "../../system/hosts.js";
 import type { Revision } from "../../system/revision.js";
 import type { Memslot, MemslotChange } from "../../vm/memslots.js";
+import type { OpResult } from "../../../spec/driver/contract.js";
+import { completedExit, type GuestArchAction } from "../../vcpu/run.js";
+import type { Vcpu } from "../../vcpu/vcpu.js";
 import type { Vm } from "../../vm/vm.js";
 import type { VmType } from "../vm-type.js";
 
@@ -38,14 +42,14 @@ export function hostAtRevision(host: HostModel, revision: Revision): HostModel {
 export class Arm64VmType implements VmType {
   readonly name: string;
   /** kvm_arch_has_private_mem(): false on arm64 (no KVM_GENERIC_MEMORY_ATTRIBUTES) */
-  readonly hasPrivateMem = false;
+  readonly hasPrivateMem: boolean = false;
   readonly hasProtectedState = false;
   readonly privateAccess = "never";
   /** KVM_PRE_FAULT_MEMORY is x86's only in the modelled releases */
   readonly preFaultAllowedAtCreate = false;
   readonly mirroredPrivateRoot = false;
   /** kvm_arch_supports_gmem_init_shared(): the generic default, !kvm_arch_has_private_mem() */
-  readonly initSharedAllowed = true;
+  readonly initSharedAllowed: boolean = true;
 
   constructor(
     /** the VM's IPA size in bits (kvm_phys_shift()) */
@@ -82,7 +86,15 @@ export class Arm64VmType implements VmType {
    * programs set up their vCPU themselves (as an x86 driver sets registers), so the model
    * treats every vCPU that runs a guest program as initialised.
    */
-  vcpuPreRun(): void {}
+  vcpuPreRun(): void {
+    if (arm64Host(this.kernel.host).mode === "protected") this.hasRun = true;
+  }
+
+  /**
+   * pKVM only: the VM has run (its hyp VM exists), so its memslots are fixed: moving or
+   * deleting one fails with EPERM (Documentation/virt/kvm/arm/pkvm.rst, Limitations).
+   */
+  hasRun = false;
 
   /** kvm_arch_vm_ioctl() on arm64: its default is EINVAL (KVM_SET_MEMORY_ATTRIBUTES among them). */
   vmIoctl(_ctx: SyscallContext, _vm: Vm, _call: IoctlCall): bigint {
@@ -100,6 +112,7 @@ export class Arm64VmType implements VmType {
    * made with GUEST_MEMFD_FLAG_MMAP): arm64 has no VMs whose memory is private only.
    */
   prepareMemoryRegion(_vm: Vm, change: MemslotChange, _old: Memslot | undefined, slot: Memslot | undefined): void {
+    if (this.hasRun && (change === "move" || change === "delete")) fail("EPERM");
     if (change !== "create" && change !== "move" && change !== "flags") return;
     const s = slot!;
     if (BigInt(s.endGfn) > (1n << BigInt(this.ipaBits)) >> this.kernel.page.shift) fail("EFAULT");
@@ -110,9 +123,19 @@ export class Arm64VmType implements VmType {
     return false;
   }
 
-  gmemPrepare(): void {}
+  gmemPrepare(_vm: Vm, _folio: Folio): void {}
 
   privatePageUnmapped(): void {}
+
+  /**
+   * The guest's SMCCC calls the contract names. pKVM's vendor hypercalls (pkvm:share,
+   * pkvm:unshare) are offered to protected guests only: any other guest's call reaches
+   * KVM's SMCCC handler, which answers an unknown function ID with NOT_SUPPORTED.
+   */
+  guestArch(ctx: SyscallContext, _vcpu: Vcpu, action: GuestArchAction): OpResult {
+    if (!action.action.startsWith("pkvm:")) return arm64Unsupported(`the guest action ${action.action}`);
+    return { ret: 0n, exit: completedExit(ctx), out: { status: ctx.kernel.K.arm64.SMCCC_RET_NOT_SUPPORTED! } };
+  }
 }
 
 /**
@@ -124,14 +147,11 @@ export function arm64IpaBits(kernel: Kernel, type: bigint): number | undefined {
   const mask = kernel.K.arm64.VM_TYPE_ARM_IPA_SIZE_MASK!;
   if (type & ~mask) return undefined;
   const limit = arm64Host(kernel.host).ipaLimit;
+  // Under pKVM every VM gets the CPU's whole IPA space, whatever the type says (kvm_init_ipa_range()).
+  if (arm64Host(kernel.host).mode === "protected") return limit;
   const bits = Number(type & mask);
   if (bits === 0) return ARM64_DEFAULT_IPA_BITS <= limit ? ARM64_DEFAULT_IPA_BITS : undefined;
   return bits >= ARM64_MIN_IPA_BITS && bits <= limit ? bits : undefined;
-}
-
-export function arm64VmTypeFor(kernel: Kernel, type: bigint): Arm64VmType | undefined {
-  const bits = arm64IpaBits(kernel, type);
-  return bits === undefined ? undefined : new Arm64VmType(bits, kernel);
 }
 
 /**
