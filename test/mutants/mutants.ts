@@ -311,4 +311,25 @@ export const MUTANTS: Mutant[] = [
     search: "const hi = slot.baseGfn + Math.min(pgoff + slot.npages, end) - pgoff;",
     replace: "const hi = slot.baseGfn + Math.min(pgoff + slot.npages, end) + pgoff;",
   },
+  {
+    name: "pkvm-share-forgets-host-stage2",
+    why: "pKVM's MEM_SHARE makes the guest's page SHARED_OWNED but leaves the host's state NOPAGE, so the host stage-2 never maps it back and the host's access to the shared page aborts (hw-models.md 3.2; HW-PKVM-007)",
+    file: "arch/arm64/pkvm/hyp.js",
+    search: "this.setHost(page.inode, page.index, { state: PageState.SHARED_BORROWED, vm, gfnDelta: gfn - page.index });",
+    replace: "void 0;",
+  },
+  {
+    name: "pkvm-host-maps-guest-owned",
+    why: "guest_memfd lets the host map a protected guest's page that the guest owns (never shared): the host reads guest data (seed 002: host mmap of shared pages only; HW-PKVM-006)",
+    file: "arch/arm64/pkvm/pkvm.js",
+    search: "if (this.lib.accessibleCount(inode, index) === 0)",
+    replace: "if (false)",
+  },
+  {
+    name: "pkvm-unshare-ignores-host-references",
+    why: "a page becomes private (MEM_UNSHARE accepted) while the host still pins it (seeds 001 and 002: refcount must equal the safe count; HW-PKVM-011)",
+    file: "arch/arm64/pkvm/gmem-library.js",
+    search: "if (folio !== undefined && this.refCount(folio) !== SAFE_REFS)",
+    replace: "if (false)",
+  },
 ];
