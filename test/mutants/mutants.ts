@@ -315,8 +315,8 @@ export const MUTANTS: Mutant[] = [
     name: "pkvm-share-forgets-host-stage2",
     why: "pKVM's MEM_SHARE makes the guest's page SHARED_OWNED but leaves the host's state NOPAGE, so the host stage-2 never maps it back and the host's access to the shared page aborts (hw-models.md 3.2; HW-PKVM-007)",
     file: "arch/arm64/pkvm/hyp.js",
-    search: "this.setHost(page.inode, page.index, { state: PageState.SHARED_BORROWED, vm, gfnDelta: gfn - page.index });",
-    replace: "void 0;",
+    search: "[PageState.OWNED, PageState.NOPAGE], [PageState.SHARED_OWNED, PageState.SHARED_BORROWED]",
+    replace: "[PageState.OWNED, PageState.NOPAGE], [PageState.SHARED_OWNED, PageState.NOPAGE]",
   },
   {
     name: "pkvm-host-maps-guest-owned",

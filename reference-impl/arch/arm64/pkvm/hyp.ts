@@ -103,21 +103,21 @@ export class PkvmHyp {
    * no page at the gfn yet; EPERM: the states do not allow it (nothing changes).
    */
   guestShareHost(vm: Vm, gfn: number): HypResult {
-    const page = this.guestPage(vm, gfn);
-    if (page === undefined) return "EFAULT";
-    if (this.guestState(vm, gfn) !== PageState.OWNED || this.hostState(page.inode, page.index) !== PageState.NOPAGE) return "EPERM";
-    this.setGuest(vm, gfn, { state: PageState.SHARED_OWNED, inode: page.inode, indexDelta: page.index - gfn });
-    this.setHost(page.inode, page.index, { state: PageState.SHARED_BORROWED, vm, gfnDelta: gfn - page.index });
-    return 0;
+    return this.guestTransition(vm, gfn, [PageState.OWNED, PageState.NOPAGE], [PageState.SHARED_OWNED, PageState.SHARED_BORROWED]);
   }
 
   /** __pkvm_guest_unshare_host() (MEM_UNSHARE): the reverse; the host stage-2 loses the page. */
   guestUnshareHost(vm: Vm, gfn: number): HypResult {
+    return this.guestTransition(vm, gfn, [PageState.SHARED_OWNED, PageState.SHARED_BORROWED], [PageState.OWNED, PageState.NOPAGE]);
+  }
+
+  /** A guest-initiated transition: [guest, host] states `from` become `to`, checked and set under both components' locks. */
+  private guestTransition(vm: Vm, gfn: number, from: [PageState, PageState], to: [PageState, PageState]): HypResult {
     const page = this.guestPage(vm, gfn);
     if (page === undefined) return "EFAULT";
-    if (this.guestState(vm, gfn) !== PageState.SHARED_OWNED || this.hostState(page.inode, page.index) !== PageState.SHARED_BORROWED) return "EPERM";
-    this.setGuest(vm, gfn, { state: PageState.OWNED, inode: page.inode, indexDelta: page.index - gfn });
-    this.setHost(page.inode, page.index, { state: PageState.NOPAGE, vm, gfnDelta: gfn - page.index });
+    if (this.guestState(vm, gfn) !== from[0] || this.hostState(page.inode, page.index) !== from[1]) return "EPERM";
+    this.setGuest(vm, gfn, { state: to[0], inode: page.inode, indexDelta: page.index - gfn });
+    this.setHost(page.inode, page.index, { state: to[1], vm, gfnDelta: gfn - page.index });
     return 0;
   }
 
