@@ -66,7 +66,7 @@ export const MUTANTS: Mutant[] = [
     name: "memory-fault-without-private-flag",
     why: "KVM_EXIT_MEMORY_FAULT that does not say whether the access was private",
     file: "vcpu/run.js",
-    search: "isPrivate ? kernel.K.EXIT_FLAG_PRIVATE : 0n",
+    search: "isPrivate ? K.EXIT_FLAG_PRIVATE : 0n",
     replace: "0n",
   },
   {
