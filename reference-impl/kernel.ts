@@ -3,6 +3,9 @@
 import type { IoctlDef, ProfileName, Spec } from "../spec/index.js";
 import { checkSnpInvariants } from "./arch/x86/snp/invariants.js";
 import { ReverseMapTable } from "./arch/x86/snp/rmp.js";
+import { Pkvm } from "./arch/arm64/pkvm/pkvm.js";
+import { hostAtRevision } from "./arch/arm64/vm-type.js";
+import { GmemInode } from "./guest_memfd/inode.js";
 import { fail } from "./lib/errno.js";
 import { FaultInjector } from "./lib/fault-injection.js";
 import { invariant } from "./lib/invariants.js";
@@ -22,13 +25,16 @@ export class KernelConfig {
   readonly R: Requests;
   readonly ioctls: Map<string, IoctlDef>;
   readonly page: PageGeometry;
+  /** the host model as this release sees it (arm64 has guest_memfd from 6.18) */
+  readonly host: HostModel;
 
   constructor(
     readonly spec: Spec,
     readonly profile: ProfileName,
-    readonly host: HostModel,
+    host: HostModel,
     readonly revision: Revision,
   ) {
+    this.host = hostAtRevision(host, revision);
     this.K = resolveConstants(spec, profile);
     this.R = resolveRequests(spec, profile);
     this.ioctls = ioctlTable(spec, profile);
@@ -46,6 +52,8 @@ export class Kernel {
   readonly revision: Revision;
   readonly inject = new FaultInjector();
   readonly rmp = new ReverseMapTable();
+  /** the pKVM hypervisor of a host booted with kvm-arm.mode=protected */
+  readonly pkvm: Pkvm | null;
   readonly processes = new Map<bigint, Process>();
   readonly vms = new Set<Vm>();
   readonly fs: Record<"devtmpfs" | "anonInode" | "shmem" | "guestMemfd", Filesystem>;
@@ -70,6 +78,7 @@ export class Kernel {
     this.page = config.page;
     this.host = config.host;
     this.revision = config.revision;
+    this.pkvm = config.host.arm64?.mode === "protected" ? new Pkvm(this) : null;
     this.fs = {
       devtmpfs: { name: "devtmpfs", magic: this.K.tmpfsMagic, statfsFlags: ST_VALID | ST_RELATIME, dev: 5n, noexec: false },
       anonInode: { name: "anon_inodefs", magic: this.K.anonInodeMagic, statfsFlags: ST_VALID, dev: 16n, noexec: true },
@@ -108,6 +117,12 @@ export class Kernel {
   /** One kernel allocation that may fail (kmalloc, alloc_page). */
   allocate(): void {
     if (this.inject.allocations(1) < 1) fail("ENOMEM");
+  }
+
+  /** The guest_memfd inode of a folio, where it belongs to a protected pKVM guest. */
+  pkvmInode(folio: Folio): GmemInode | undefined {
+    const owner = folio.owner;
+    return this.pkvm !== null && owner instanceof GmemInode && this.pkvm.isProtectedInode(owner) ? owner : undefined;
   }
 
   /** unmap_mapping_range(): host mappings of pages [start, end) of a file go; KVM hears of it through MMU notifiers. */
@@ -152,5 +167,6 @@ export class Kernel {
       }
     }
     checkSnpInvariants(this, hostMapped);
+    this.pkvm?.checkInvariants(hostMapped);
   }
 }

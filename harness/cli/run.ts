@@ -26,7 +26,8 @@ Run the conformance suites against one driver. KTAP v1 goes to stdout; reports
   --driver D         reference (default), linux, or remote:<command>
   --profile P        uAPI revision: poison-rfc-v2 upm-v9 upm-v10 rfc-v11 linux-6.8 linux-6.18 linux-6.19 linux-7.2 conv-v7 conv-v8
                      (reference default linux-7.2; linux default: from the running kernel)
-  --host H           reference host model: full (default), pvm or s390, or a capture file
+  --host H           reference host model: full (default), pvm, s390, arm64 (and the others in
+                     reference-impl/system/hosts.ts), or a capture file
                      (captures/*.jsonl): the model configured as the captured host
                      For the reference, --profile and --host take comma lists: every
                      combination is run, each into <out>/<profile>@<host>/, and the

@@ -20,13 +20,13 @@ export const PROFILE_ENV = "PRIVMEM_CTS_PROFILE";
 
 /**
  * The main job's reference configurations: every modelled release on every host model
- * (x86 full and pvm, s390), the in-place conversion series (conv-v7, conv-v8) on the full host with
- * per-VM attributes and on full-inplace without them, the 2021 poisoned-page design (poison-rfc-v2) on the two
- * x86 host models, then the reference configured as each captured host at its
- * capture's profile (captures/*.jsonl).
+ * (x86 full and pvm, s390, arm64 and arm64-pkvm), the in-place conversion series (conv-v7, conv-v8) on the full host with
+ * per-VM attributes and on full-inplace without them, the 2021 poisoned-page design (poison-rfc-v2) and the pre-merge
+ * series on the two x86 host models, then the reference configured as each captured host at its capture's profile
+ * (captures/*.jsonl).
  */
 export const REFERENCE_MATRIX: { profile: ProfileName; host: string }[] = [
-  ...(["linux-6.8", "linux-6.18", "linux-6.19", "linux-7.2"] as ProfileName[]).flatMap((profile) => ["full", "pvm", "s390"].map((host) => ({ profile, host }))),
+  ...(["linux-6.8", "linux-6.18", "linux-6.19", "linux-7.2"] as ProfileName[]).flatMap((profile) => ["full", "pvm", "s390", "arm64", "arm64-pkvm"].map((host) => ({ profile, host }))),
   { profile: "conv-v7", host: "full" },
   { profile: "conv-v7", host: "full-inplace" },
   { profile: "conv-v8", host: "full" },

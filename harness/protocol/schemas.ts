@@ -69,7 +69,7 @@ const matchSchema: Schema = {
 };
 
 /** Machines (uname -m) a suite may be written for. */
-export const SUITE_ARCHES = ["x86_64", "s390x"] as const;
+export const SUITE_ARCHES = ["x86_64", "s390x", "aarch64"] as const;
 export const DEFAULT_SUITE_ARCH = "x86_64";
 
 export function suiteSchema(): Schema {

@@ -69,7 +69,7 @@ export interface ScenarioSuite {
   title: string;
   description?: string;
   /** the machine (uname -m) the cases are written for; default x86_64 */
-  arch?: "x86_64" | "s390x";
+  arch?: "x86_64" | "s390x" | "aarch64";
   fixtures?: Record<string, Fixture<unknown>>;
   cases: ScenarioCase[];
 }

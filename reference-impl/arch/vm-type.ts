@@ -68,6 +68,8 @@ export interface VmType {
   privateSpteRemoved?(vm: Vm, gfn: number, spte: Spte): void;
   /** the hardware model's invariants for vm, run by the kernel's invariant walk */
   checkInvariants?(vm: Vm): void;
+  /** kvm_arch_destroy_vm(): the last reference to the VM is gone (pKVM reclaims its guest's pages) */
+  destroyVm?(vm: Vm): void;
 }
 
 /** The part of a guest access that falls in one page. */

@@ -83,8 +83,10 @@ export class GmemFile extends OpenFile {
     this.bindings.clear();
     this.inode.files.delete(this);
     this.vm.gmemFiles.delete(this);
-    if (this.inode.files.size === 0) this.inode.evict();
+    // kvm_gmem_release() drops its VM reference (the VM may die and pKVM reclaim its pages)
+    // before the inode is evicted and its pages freed, after the file is gone.
     this.vm.put();
+    if (this.inode.files.size === 0) this.inode.evict();
   }
 
   checkInvariants(): void {

@@ -88,10 +88,17 @@ export class GmemInode extends Inode implements FolioOwner, MappingBacking, Shar
   }
 
   /** kvm_gmem_fault_user_mapping(): a host access through an mmap of this file. */
-  userFault(index: number): Folio | "SIGBUS" | "HWPOISON" {
+  userFault(index: number): Folio | "SIGBUS" | "SIGSEGV" | "HWPOISON" {
     if (index >= this.pages) return "SIGBUS";
+    // A protected pKVM guest's memory: the guest_memfd library and the host stage-2 decide (arch/arm64/pkvm).
+    const pkvm = this.kernel.pkvm;
+    const protectedGuest = pkvm?.isProtectedInode(this) === true;
+    if (protectedGuest) {
+      const access = pkvm!.hostFault(this, index);
+      if (access !== "ok") return access;
+    }
     // In-place conversion: the page's current attribute decides (CONV-007).
-    if (this.attributes !== null) {
+    else if (this.attributes !== null) {
       if (this.attributes.isPrivate(index)) return "SIGBUS";
     }
     // Memory that does not start shared is private: the host may never map it.

@@ -10,7 +10,7 @@ export type HostFault = Folio | "SIGSEGV" | "SIGBUS" | "HWPOISON";
 export interface MappingBacking {
   readonly owner: FolioOwner;
   /** the page at file index, allocating it if the file allows; a signal when it cannot be mapped */
-  userFault(index: number): Folio | "SIGBUS" | "HWPOISON";
+  userFault(index: number): Folio | "SIGBUS" | "SIGSEGV" | "HWPOISON";
   /** the cached page at index without allocating, if any */
   cachedPage(index: number): Folio | undefined;
 }

@@ -5,6 +5,8 @@
 // case, and any other capability is refused as not modelled (real x86 answers many of
 // them with non-zero values).
 import { DriverFailure } from "../../spec/driver/contract.js";
+import { arm64VmTypeFor } from "../arch/arm64/create-vm.js";
+import { arm64Extension } from "../arch/arm64/vm-type.js";
 import { s390VmTypeFor } from "../arch/s390/vm-type.js";
 import type { VmType } from "../arch/vm-type.js";
 import { VM_TYPE_NAMES, X86VmType } from "../arch/x86/vm-types.js";
@@ -54,7 +56,7 @@ export function checkExtension(kernel: Kernel, vm: Vm | null, cap: bigint): bigi
   if (cap === kernel.config.spec.constant("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", kernel.revision.profile)) return gmemSupportedAttributes(kernel, vm);
   // conv-v8's base defines KVM_CAP_S390_HPAGE_2G = 249 (v7's number for the conversion capability): s390 only.
   if (!host.s390 && cap === kernel.config.spec.constant("KVM_CAP_S390_HPAGE_2G", kernel.revision.profile)) return 0n;
-  const arch = host.s390 ? s390Extension(kernel, n) : x86Extension(kernel, n);
+  const arch = host.s390 ? s390Extension(kernel, n) : host.arm64 ? arm64Extension(kernel, n) : x86Extension(kernel, n);
   if (arch !== undefined) return arch;
   // The argument is a long: negative numbers and numbers past the release's newest capability name nothing.
   const capMax = kernel.revision.capMax;
@@ -75,6 +77,7 @@ function x86Extension(kernel: Kernel, n: number): bigint | undefined {
       return vmTypesMask(kernel);
     case C.S390_UCONTROL:
     case C.S390_PROTECTED:
+    case C.ARM_VM_IPA_SIZE:
       return 0n;
   }
   if (C.PRE_FAULT_MEMORY !== undefined && n === C.PRE_FAULT_MEMORY) return kernel.host.tdp ? 1n : 0n;
@@ -94,6 +97,7 @@ function s390Extension(kernel: Kernel, n: number): bigint | undefined {
     case C.SPLIT_IRQCHIP:
     case C.EXIT_HYPERCALL:
     case C.VM_TYPES:
+    case C.ARM_VM_IPA_SIZE:
       return 0n;
   }
   // CONFIG_KVM_GENERIC_PRE_FAULT_MEMORY is x86's alone in these releases.
@@ -119,6 +123,7 @@ export function vmTypeNumber(kernel: Kernel, name: (typeof VM_TYPE_NAMES)[number
 /** kvm_arch_init_vm()'s type check: the arch's type for a KVM_CREATE_VM argument, or undefined. */
 export function vmTypeFor(kernel: Kernel, type: bigint): VmType | undefined {
   if (kernel.host.s390) return s390VmTypeFor(kernel, type);
+  if (kernel.host.arm64) return arm64VmTypeFor(kernel, type);
   if (type === kernel.K.vmType.DEFAULT) {
     const upm = upmVmType(kernel);
     if (upm !== undefined) return upm;

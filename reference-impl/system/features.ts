@@ -2,6 +2,7 @@
 // by asking the model's own /dev/kvm (KVM_CHECK_EXTENSION), never from a version.
 import { SNP_GUEST_ACTIONS } from "../arch/x86/sev-snp.js";
 import { TDX_GUEST_ACTIONS } from "../arch/x86/tdx/guest.js";
+import { arm64VmTypeFor } from "../arch/arm64/create-vm.js";
 import { VM_TYPE_NAMES } from "../arch/x86/vm-types.js";
 import type { Kernel } from "../kernel.js";
 import { checkExtension, vmTypeNumber, vmTypesMask } from "./capabilities.js";
@@ -10,8 +11,8 @@ export function probeFeatures(kernel: Kernel): string[] {
   const C = kernel.K.cap;
   const cap = (n: number | bigint | undefined): bigint => (n === undefined ? 0n : checkExtension(kernel, null, BigInt(n)));
   const features = ["kvm", "process:fork", "fault-injection"];
-  // The model executes x86 guest code only.
-  if (kernel.host.arch === "x86_64") features.push("guest-run", "guest-run:high-gpa");
+  // The model runs the contract's guest programs on x86 and arm64 (not s390).
+  if (kernel.host.arch === "x86_64" || kernel.host.arch === "aarch64") features.push("guest-run", "guest-run:high-gpa");
   if (cap(C.READONLY_MEM) > 0n) features.push("readonly-mem");
   if (cap(C.S390_UCONTROL) > 0n) features.push("s390:ucontrol");
   if (cap(C.S390_PROTECTED) > 0n) features.push("s390:protected");
@@ -29,6 +30,11 @@ export function probeFeatures(kernel: Kernel): string[] {
   if (cap(C.PRE_FAULT_MEMORY) > 0n) features.push("pre-fault-memory");
   if (cap(C.MULTI_ADDRESS_SPACE) > 1n) features.push("multi-address-space");
   if (cap(C.EXIT_HYPERCALL) & (1n << kernel.K.hcMapGpaRange)) features.push("exit-hypercall");
+  // arm64 has no KVM_CAP_VM_TYPES: KVM_CREATE_VM(0) (a default VM, 40-bit IPA) succeeding is the probe.
+  if (cap(C.ARM_VM_IPA_SIZE) > 0n) features.push("arm64:ipa-size", "vm-type:default");
+  // pKVM: KVM_CREATE_VM(KVM_VM_TYPE_ARM_PROTECTED) makes a protected VM, whose guests have MEM_SHARE/MEM_UNSHARE.
+  if (kernel.host.arm64 && arm64VmTypeFor(kernel, kernel.K.arm64.VM_TYPE_ARM_PROTECTED!)?.name === "arm64-protected")
+    features.push("vm-type:arm-protected", "guest-arch:pkvm:share", "guest-arch:pkvm:unshare");
   const types = vmTypesMask(kernel);
   for (const name of VM_TYPE_NAMES) {
     const n = vmTypeNumber(kernel, name);

@@ -12,13 +12,26 @@ export interface S390Host {
   hamax: bigint;
 }
 
+/** arm64 facts KVM checks (arch/arm64/kvm/arm.c, mmu.c, reset.c) */
+export interface Arm64Host {
+  /** kvm_ipa_limit: the largest guest IPA size (bits) the CPU's PARange allows; KVM_CAP_ARM_VM_IPA_SIZE */
+  ipaLimit: number;
+  /**
+   * kvm-arm.mode: "nvhe" and "vhe" run KVM without protected VMs; "protected" is pKVM, the
+   * hypervisor at EL2 isolating guest memory from the host (Documentation/virt/kvm/arm/pkvm.rst)
+   */
+  mode: "nvhe" | "vhe" | "protected";
+}
+
 export interface HostModel {
   name: string;
   description: string;
   /** the machine (uname -m), reported in the handshake; suites name the one they are written for */
-  arch: "x86_64" | "s390x";
+  arch: "x86_64" | "s390x" | "aarch64";
   /** s390 facilities; null on x86_64 */
   s390: S390Host | null;
+  /** arm64 facts; absent on the other machines */
+  arm64?: Arm64Host;
   /** CONFIG_HAVE_KVM_READONLY_MEM: KVM_MEM_READONLY exists (x86, arm64; not s390) */
   readonlyMem: boolean;
   pageSize: number;
@@ -73,6 +86,30 @@ const X86_COMMON = {
   maxVcpus: 1024,
   maxVcpuIds: 4096,
   taskSize: 0x7ffffffff000n,
+} as const;
+
+/**
+ * What every arm64 host model shares. KVM_MAX_VCPUS is 512 on arm64 and GICv3 allows as many
+ * (kvm_vgic_get_max_vcpus); TASK_SIZE is 2^48 with 48-bit VAs. Memory attributes never
+ * exist on arm64 (no KVM_GENERIC_MEMORY_ATTRIBUTES), nor SMM, nor pre-faulting.
+ */
+const ARM64_COMMON = {
+  arch: "aarch64",
+  s390: null,
+  readonlyMem: true,
+  pageSize: 4096,
+  vmTypes: [],
+  memoryAttributes: false,
+  guestMemfd: true,
+  tdp: true,
+  smm: false,
+  memoryFailure: false,
+  gpaBits: 48,
+  numaNodes: 1,
+  onlineCpus: 8,
+  maxVcpus: 512,
+  maxVcpuIds: 512,
+  taskSize: 1n << 48n,
 } as const;
 
 const FULL: HostModel = {
@@ -140,6 +177,26 @@ export const HOSTS: Readonly<Record<string, HostModel>> = {
     maxVcpuIds: 255,
     // TASK_SIZE_MAX = -PAGE_SIZE (arch/s390/include/asm/processor.h)
     taskSize: 0xfffffffffffff000n,
+  },
+  // An arm64 server (GICv3, 48-bit PARange, 4 KiB pages) running KVM without pKVM: default
+  // VMs only, guest_memfd where the release has it for arm64 (6.18: gmem-only memslots).
+  arm64: {
+    ...ARM64_COMMON,
+    name: "arm64",
+    description: "arm64 (aarch64) with KVM in nVHE/VHE mode: default VMs with a chosen IPA size, no protected VMs",
+    arm64: { ipaLimit: 48, mode: "vhe" },
+  },
+  // The same machine booted with kvm-arm.mode=protected (pKVM): protected VMs
+  // (KVM_VM_TYPE_ARM_PROTECTED) next to normal ones, their memory in guest_memfd as the
+  // guest_memfd-for-pKVM designs have it (arch/arm64/pkvm). Read-only memslots are
+  // unsupported for every VM under pKVM, and memslots are fixed once a VM has run.
+  "arm64-pkvm": {
+    ...ARM64_COMMON,
+    name: "arm64-pkvm",
+    description: "arm64 with pKVM (kvm-arm.mode=protected): protected VMs whose guest_memfd pages the hypervisor donates, shares and reclaims",
+    arm64: { ipaLimit: 48, mode: "protected" },
+    // UNCONFIRMED how the capability reads: pkvm.rst says read-only memslots are unsupported.
+    readonlyMem: false,
   },
 };
 

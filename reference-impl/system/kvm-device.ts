@@ -21,10 +21,10 @@ export class KvmDeviceFile extends DeviceFile {
         return checkExtension(kernel, null, call.value);
       case R.KVM_GET_VCPU_MMAP_SIZE:
         if (call.value !== 0n) fail("EINVAL");
-        // struct kvm_run, then on x86 the PIO data page and the coalesced MMIO ring (CONFIG_KVM_MMIO, which s390 lacks).
-        return (kernel.host.s390 ? 1n : 3n) * kernel.page.size;
+        // struct kvm_run, then on x86 the PIO data page, and the coalesced MMIO ring (CONFIG_KVM_MMIO: x86 and arm64, not s390).
+        return (kernel.host.s390 ? 1n : kernel.host.arch === "aarch64" ? 2n : 3n) * kernel.page.size;
       default:
-        // kvm_arch_dev_ioctl()'s default on x86 and s390.
+        // kvm_arch_dev_ioctl()'s default on x86, s390 and arm64.
         return fail("EINVAL");
     }
   }

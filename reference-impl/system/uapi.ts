@@ -36,6 +36,8 @@ const BIGINT_GROUPS = {
   gmemFlag: { group: "gmem-flag", prefixes: ["GUEST_MEMFD_FLAG_"] },
   vmType: { group: "vm-type", prefixes: ["KVM_X86_"], suffix: "_VM" },
   s390: { group: "s390", prefixes: ["KVM_"] },
+  /** the arm64 machine type's IPA bits, the SMCCC return codes and pKVM's hypercall ids */
+  arm64: { group: "arm64", prefixes: ["KVM_", ""] },
   /** enum sev_cmd_id and the SNP page types (profiles without SNP define none) */
   sev: { group: "memory-encryption", prefixes: ["KVM_SEV_"] },
   /** enum kvm_tdx_cmd_id (profiles without TDX define none) */
@@ -116,7 +118,7 @@ export function resolveConstants(spec: Spec, profile: ProfileName) {
     /** KVM_MEM_MAX_NR_PAGES: dirty bitmaps are indexed by an unsigned int */
     memMaxNrPages: need("KVM_MEM_MAX_NR_PAGES"),
     /** KVM_USER_MEM_SLOTS per machine (Kernel.userMemSlots picks the host's) */
-    userMemSlots: { x86_64: Number(need("KVM_USER_MEM_SLOTS_X86")), s390x: Number(need("KVM_USER_MEM_SLOTS_S390")) },
+    userMemSlots: { x86_64: Number(need("KVM_USER_MEM_SLOTS_X86")), s390x: Number(need("KVM_USER_MEM_SLOTS_S390")), aarch64: Number(need("KVM_USER_MEM_SLOTS_ARM64")) },
     anonInodeMagic: need("ANON_INODE_FS_MAGIC"),
     gmemMagic: values.get("GUEST_MEMFD_MAGIC"),
     tmpfsMagic: need("TMPFS_MAGIC"),

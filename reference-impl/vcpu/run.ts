@@ -37,6 +37,16 @@ const INTERNAL_ERROR_EMULATION = 1n;
 
 export const HLT: ExitInfo = { reason: "KVM_EXIT_HLT" };
 
+/**
+ * How a guest program that completed stops. x86 halts (KVM_EXIT_HLT). An arm64 WFI never
+ * leaves the kernel, so arm64 programs end with PSCI SYSTEM_OFF, which KVM hands to
+ * userspace as KVM_EXIT_SYSTEM_EVENT of type KVM_SYSTEM_EVENT_SHUTDOWN (kvm_psci_system_off).
+ */
+export function completedExit(ctx: SyscallContext): ExitInfo {
+  if (ctx.kernel.host.arch !== "aarch64") return HLT;
+  return { reason: "KVM_EXIT_SYSTEM_EVENT", system_event: { type: ctx.kernel.K.arm64.SYSTEM_EVENT_SHUTDOWN!, ndata: 0n } };
+}
+
 export function runGuest(ctx: SyscallContext, vcpu: Vcpu, program: GuestProgram): OpResult {
   // A pending signal stops KVM_RUN before the guest is entered.
   if (ctx.kernel.inject.pagesBeforeSignal(1) < 1) return { ret: -1n, errno: "EINTR", exit: { reason: "KVM_EXIT_INTR" } };
@@ -46,6 +56,7 @@ export function runGuest(ctx: SyscallContext, vcpu: Vcpu, program: GuestProgram)
   if (arch === undefined) throw new DriverFailure("unsupported", `a ${vcpu.vm.type.name} guest has no architecture action ${program.action}`);
   return arch.call(vcpu.vm.type, ctx, vcpu, program);
 }
+
 
 function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { kind: "access" }>): OpResult {
   const { kernel } = ctx;
@@ -82,6 +93,9 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
       } else if (first !== last)
         // The instruction emulator splits such accesses; it is not modelled.
         throw new DriverFailure("unsupported", "a guest access crossing a page boundary into emulated MMIO");
+      else if (p.access === "fetch" && kernel.host.arch === "aarch64")
+        // kvm_handle_guest_abort() injects a prefetch abort into the guest: what its program does next is not modelled.
+        throw new DriverFailure("unsupported", "an arm64 instruction fetch outside any memslot (KVM injects a prefetch abort into the guest)");
       else if (p.access === "fetch")
         return { ret: 0n, exit: { reason: "KVM_EXIT_INTERNAL_ERROR", internal: { suberror: INTERNAL_ERROR_EMULATION } } };
       else
@@ -109,7 +123,8 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
     if (write) spte.folio.write(start, data.subarray(before, before + n));
     else out.set(spte.folio.read(start, n), before);
   }
-  return p.access === "read" ? { ret: 0n, exit: HLT, out: { data: out } } : { ret: 0n, exit: HLT };
+  const stop = completedExit(ctx);
+  return p.access === "read" ? { ret: 0n, exit: stop, out: { data: out } } : { ret: 0n, exit: stop };
 }
 
 /** KVM_EXIT_MEMORY_FAULT for gfn: KVM_RUN fails with errno; x86 always reports one page. */
@@ -142,6 +157,9 @@ const HC_UNMODELLED = new Map<bigint, string>([
  */
 function runHypercall(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { kind: "hypercall" }>): OpResult {
   const { kernel } = ctx;
+  // arm64 guests call the hypervisor through HVC and the SMC calling convention (PSCI, pKVM's
+  // vendor calls); the contract's hypercall operation is x86's KVM hypercall ABI.
+  if (kernel.host.arch !== "x86_64") throw new DriverFailure("unsupported", `the hypercall operation (the x86 KVM hypercall ABI) on ${kernel.host.arch}`);
   if (vcpu.vm.type.hasProtectedState)
     throw new DriverFailure("unsupported", `a hypercall from a ${vcpu.vm.type.name} guest goes through the GHCB or TDVMCALL, which the reference model does not model`);
   const unmodelled = HC_UNMODELLED.get(p.nr);

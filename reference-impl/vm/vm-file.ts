@@ -82,8 +82,8 @@ const MAX_IRQ_ROUTES = 4096n;
 function enableCap(ctx: SyscallContext, vm: Vm, cap: { [k: string]: unknown }): void {
   const { kernel } = ctx;
   if (cap.flags !== 0n) fail("EINVAL");
-  // s390's kvm_vm_ioctl_enable_cap() has neither x86 capability: its default is EINVAL.
-  if (kernel.host.s390 && (cap.cap === BigInt(kernel.K.cap.SPLIT_IRQCHIP) || cap.cap === BigInt(kernel.K.cap.EXIT_HYPERCALL))) fail("EINVAL");
+  // s390's and arm64's kvm_vm_ioctl_enable_cap() have neither x86 capability: their default is EINVAL.
+  if (kernel.host.arch !== "x86_64" && (cap.cap === BigInt(kernel.K.cap.SPLIT_IRQCHIP) || cap.cap === BigInt(kernel.K.cap.EXIT_HYPERCALL))) fail("EINVAL");
   const arg0 = (cap.args as bigint[])[0]!;
   if (cap.cap === BigInt(kernel.K.cap.SPLIT_IRQCHIP)) {
     // args[0]: the number of I/O APIC pins reserved for userspace's I/O APIC.

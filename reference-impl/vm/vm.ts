@@ -98,6 +98,7 @@ export class Vm implements MmuNotifier {
     this.mmu.zapAll();
     // kvm_free_memslot(): private slots drop their restricted file.
     for (const slots of this.memslots) for (const slot of slots.byId.values()) unbindRestricted(slot);
+    this.type.destroyVm?.(this);
     this.owner.mm.notifiers.delete(this);
     this.kernel.vms.delete(this);
   }

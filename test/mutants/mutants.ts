@@ -66,7 +66,7 @@ export const MUTANTS: Mutant[] = [
     name: "memory-fault-without-private-flag",
     why: "KVM_EXIT_MEMORY_FAULT that does not say whether the access was private",
     file: "vcpu/run.js",
-    search: "isPrivate ? K.EXIT_FLAG_PRIVATE : 0n",
+    search: "isPrivate ? kernel.K.EXIT_FLAG_PRIVATE : 0n",
     replace: "0n",
   },
   {
@@ -397,5 +397,26 @@ export const MUTANTS: Mutant[] = [
     file: "arch/x86/tdx/abi.js",
     search: "TDX_MAP_GPA_MAX_LEN = 2n * 1024n * 1024n;",
     replace: "TDX_MAP_GPA_MAX_LEN = 4n * 1024n * 1024n;",
+  },
+  {
+    name: "pkvm-share-forgets-host-stage2",
+    why: "pKVM's MEM_SHARE makes the guest's page SHARED_OWNED but leaves the host's state NOPAGE, so the host stage-2 never maps it back and the host's access to the shared page aborts (hw-models.md 3.2; HW-PKVM-007)",
+    file: "arch/arm64/pkvm/hyp.js",
+    search: "[PageState.OWNED, PageState.NOPAGE], [PageState.SHARED_OWNED, PageState.SHARED_BORROWED]",
+    replace: "[PageState.OWNED, PageState.NOPAGE], [PageState.SHARED_OWNED, PageState.NOPAGE]",
+  },
+  {
+    name: "pkvm-host-maps-guest-owned",
+    why: "guest_memfd lets the host map a protected guest's page that the guest owns (never shared): the host reads guest data (seed 002: host mmap of shared pages only; HW-PKVM-006)",
+    file: "arch/arm64/pkvm/pkvm.js",
+    search: "if (this.lib.accessibleCount(inode, index) === 0)",
+    replace: "if (false)",
+  },
+  {
+    name: "pkvm-unshare-ignores-host-references",
+    why: "a page becomes private (MEM_UNSHARE accepted) while the host still pins it (seeds 001 and 002: refcount must equal the safe count; HW-PKVM-011)",
+    file: "arch/arm64/pkvm/gmem-library.js",
+    search: "if (folio !== undefined && this.refCount(folio) !== SAFE_REFS)",
+    replace: "if (false)",
   },
 ];

@@ -1,7 +1,8 @@
 // Run by the mutant test in a child process, from a patched copy of the project:
 // every suite against the reference on four configurations (three x86: two TDP hosts and a
 // shadow-MMU host, one s390), the conversion suites on conv-v7 and conv-v8 with per-VM attributes
-// off, and the poisoned-page suites on poison-rfc-v2.
+// off, the poisoned-page suites on poison-rfc-v2, the pre-merge series' suites, and the arm64
+// and pKVM suites on the arm64 and arm64-pkvm hosts.
 // Prints one JSON line:
 // the ids of the cases that did not pass or skip. With --first-failure it stops at
 // the first such case (a mutant needs only one to be shown killed). With --exit-code the
@@ -39,6 +40,9 @@ const configs: { profile: "linux-7.2" | "linux-6.18" | "conv-v7" | "conv-v8" | "
   { profile: "upm-v9", host: "full", filters: ["rmem:*", "attrh:*"] },
   { profile: "upm-v10", host: "full", filters: ["rmem:*", "attrh:*"] },
   { profile: "rfc-v11", host: "full", filters: ["attrh:*"] },
+  // the arm64 suites on a plain arm64 host and under pKVM (every other suite is written for x86_64 or s390x)
+  { profile: "linux-7.2", host: "arm64", filters: ["arm64:*", "hw:pkvm:*"] },
+  { profile: "linux-7.2", host: "arm64-pkvm", filters: ["arm64:*", "hw:pkvm:*"] },
 ];
 for (const cfg of configs) {
   const stop = {

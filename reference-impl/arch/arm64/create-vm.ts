@@ -1,0 +1,14 @@
+// KVM_CREATE_VM on arm64: which VM a machine type makes (kvm_arch_init_vm(), arch/arm64/kvm/arm.c).
+// Bits 7:0 are the IPA size (vm-type.ts); on a pKVM host KVM_VM_TYPE_ARM_PROTECTED makes a
+// protected VM (pkvm_init_host_vm(): EINVAL where pKVM is off, which the mask check gives).
+import type { Kernel } from "../../kernel.js";
+import { PkvmVmType } from "./pkvm/vm-type.js";
+import { Arm64VmType, arm64Host, arm64IpaBits } from "./vm-type.js";
+
+export function arm64VmTypeFor(kernel: Kernel, type: bigint): Arm64VmType | undefined {
+  const PROTECTED = kernel.K.arm64.VM_TYPE_ARM_PROTECTED!;
+  const protectedVm = arm64Host(kernel.host).mode === "protected" && (type & PROTECTED) !== 0n;
+  const bits = arm64IpaBits(kernel, protectedVm ? type & ~PROTECTED : type);
+  if (bits === undefined) return undefined;
+  return protectedVm ? new PkvmVmType(bits, kernel) : new Arm64VmType(bits, kernel);
+}
