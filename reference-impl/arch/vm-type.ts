@@ -55,4 +55,13 @@ export interface VmType {
   privatePageUnmapped(folio: Folio): void;
   /** driver operation guest_arch: the guest performs one architecture action (absent: the VM type offers none) */
   guestArch?(ctx: SyscallContext, vcpu: Vcpu, action: GuestArchAction): OpResult;
+  /**
+   * The hardware's checks on a guest access to gfn before KVM's stage 2 is used (Arm CCA: the
+   * RMM's RIPAS rules). A result ends the run with it; undefined: the access goes on as usual.
+   */
+  guestAccess?(ctx: SyscallContext, vcpu: Vcpu, gfn: number, isPrivate: boolean, write: boolean): OpResult | undefined;
+  /** kvm_arch_destroy_vm(), after every mapping was zapped (Arm CCA: kvm_destroy_realm) */
+  vmDestroyed?(vm: Vm): void;
+  /** The hardware model's invariants for this VM (checked with the VM's own) */
+  checkInvariants?(vm: Vm): void;
 }

@@ -3,6 +3,7 @@
 import { VM_TYPE_NAMES } from "../arch/x86/vm-types.js";
 import type { Kernel } from "../kernel.js";
 import { checkExtension, vmTypeNumber, vmTypesMask } from "./capabilities.js";
+import { CCA_ACTIONS } from "../arch/arm64/cca/rsi.js";
 
 export function probeFeatures(kernel: Kernel): string[] {
   const C = kernel.K.cap;
@@ -37,5 +38,7 @@ export function probeFeatures(kernel: Kernel): string[] {
   const gmemAttrs = kernel.config.spec.constant("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", kernel.revision.profile);
   if (gmemAttrs !== undefined && cap(gmemAttrs) & kernel.K.ATTRIBUTE_PRIVATE) features.push("gmem-attributes");
   features.push("gup-pin");
+  // Arm CCA (in-flight series): realms, and the realm guest program's RSI calls.
+  if (cap(C.ARM_RMI) > 0n) features.push("vm-type:arm-realm", ...CCA_ACTIONS.map((a) => `guest-arch:${a}`));
   return features;
 }

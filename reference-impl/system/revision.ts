@@ -117,6 +117,10 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
   // support, A. Tng, 2026-05-22), on the mainline rules of linux-7.2 (the series is based on
   // a 7.1/7.2-cycle tree; no rule below differs from 7.2 by a source we read).
   "conv-v7": { ...LINUX_7_2, profile: "conv-v7", gmemInPlaceConversion: true },
+  // The Arm CCA host series v14 ([PATCH v14 00/44] arm64: Support for Arm CCA in KVM, S. Price,
+  // 2026-05-13), on the mainline rules of linux-7.2 (the series is based on v7.1-rc1); its
+  // realm rules live in arch/arm64/cca/ and only apply on a host with an RMM (arm64-cca).
+  "cca-v14": { ...LINUX_7_2, profile: "cca-v14" },
 };
 
 export const MODELLED_PROFILES = Object.keys(REVISIONS) as ProfileName[];

@@ -148,6 +148,8 @@ export function resolveRequests(spec: Spec, profile: ProfileName) {
     KVM_PRE_FAULT_MEMORY: req("KVM_PRE_FAULT_MEMORY"),
     /** one number for SEV (struct kvm_sev_cmd) and TDX (struct kvm_tdx_cmd, KVM_MEMORY_ENCRYPT_OP_TDX in spec/) */
     KVM_MEMORY_ENCRYPT_OP: req("KVM_MEMORY_ENCRYPT_OP"),
+    /** Arm CCA realms (in-flight series; profiles without it define none) */
+    KVM_ARM_RMI_POPULATE: req("KVM_ARM_RMI_POPULATE"),
   };
 }
 

@@ -89,6 +89,7 @@ export class Vm implements MmuNotifier {
     if (--this.users > 0) return;
     this.destroyed = true;
     this.mmu.zapAll();
+    this.type.vmDestroyed?.(this);
     this.owner.mm.notifiers.delete(this);
     this.kernel.vms.delete(this);
   }
@@ -113,6 +114,7 @@ export class Vm implements MmuNotifier {
     for (const s of this.memslots) s.checkInvariants();
     this.attributes?.checkInvariants();
     this.mmu.checkInvariants();
+    this.type.checkInvariants?.(this);
     const shift = this.kernel.page.shift;
     for (const { asId, gfn, spte } of this.mmu.mappings()) {
       const where = `VM ${this.id} gfn ${gfn}`;

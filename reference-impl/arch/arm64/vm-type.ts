@@ -14,6 +14,7 @@ import type { Revision } from "../../system/revision.js";
 import type { Memslot, MemslotChange } from "../../vm/memslots.js";
 import type { Vm } from "../../vm/vm.js";
 import type { VmType } from "../vm-type.js";
+import { realmVmTypeFor, rmiAvailable } from "./cca/vm-type.js";
 
 /** KVM_PHYS_SHIFT: the IPA size of a VM created with IPA size 0 */
 export const ARM64_DEFAULT_IPA_BITS = 40;
@@ -129,7 +130,10 @@ export function arm64IpaBits(kernel: Kernel, type: bigint): number | undefined {
   return bits >= ARM64_MIN_IPA_BITS && bits <= limit ? bits : undefined;
 }
 
-export function arm64VmTypeFor(kernel: Kernel, type: bigint): Arm64VmType | undefined {
+export function arm64VmTypeFor(kernel: Kernel, type: bigint): VmType | undefined {
+  // Arm CCA (in-flight series): the REALM machine-type bit (cca/vm-type.ts).
+  const realm = realmVmTypeFor(kernel, type);
+  if (realm !== undefined) return realm === "invalid" ? undefined : realm;
   const bits = arm64IpaBits(kernel, type);
   return bits === undefined ? undefined : new Arm64VmType(bits, kernel);
 }
@@ -141,6 +145,8 @@ export function arm64VmTypeFor(kernel: Kernel, type: bigint): Arm64VmType | unde
  */
 export function arm64Extension(kernel: Kernel, n: number): bigint | undefined {
   const C = kernel.K.cap;
+  // KVM_CAP_ARM_RMI (in-flight Arm CCA series): realms can be created.
+  if (C.ARM_RMI !== undefined && n === C.ARM_RMI) return rmiAvailable(kernel) ? 1n : 0n;
   switch (n) {
     case C.ARM_VM_IPA_SIZE:
       return BigInt(arm64Host(kernel.host).ipaLimit);
