@@ -123,7 +123,7 @@ export function suiteSchema(): Schema {
           timeoutMs: { type: "integer", minimum: 1 },
         },
       },
-      requires: { type: "array", items: { type: "string", pattern: "^!?[a-z0-9-]+(:[a-z0-9-]+)?$" } },
+      requires: { type: "array", items: { type: "string", pattern: "^!?[a-z0-9-]+(:[a-z0-9-]+){0,2}$" } },
       paramValue: { oneOf: [{ type: "integer" }, { type: "string", minLength: 1 }, { type: "boolean" }] },
       paramValues: {
         oneOf: [
