@@ -86,7 +86,9 @@ export class Arm64VmType implements VmType {
   vcpuPreRun(): void {}
 
   /** kvm_arch_vm_ioctl() on arm64: its default is EINVAL (KVM_SET_MEMORY_ATTRIBUTES among them). */
-  vmIoctl(_ctx: SyscallContext, _vm: Vm, _call: IoctlCall): bigint {
+  vmIoctl(ctx: SyscallContext, _vm: Vm, call: IoctlCall): bigint {
+    // Arm CCA series (in-flight): KVM_ARM_RMI_POPULATE on a VM that is not a realm is ENXIO.
+    if (ctx.kernel.R.KVM_ARM_RMI_POPULATE !== undefined && call.request === ctx.kernel.R.KVM_ARM_RMI_POPULATE) return fail("ENXIO");
     return fail("EINVAL");
   }
 

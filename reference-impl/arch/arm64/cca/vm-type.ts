@@ -102,7 +102,7 @@ export class RealmVmType implements VmType {
 
   /** kvm_arch_vm_ioctl(): KVM_ARM_RMI_POPULATE, then arm64's default (EINVAL). */
   vmIoctl(ctx: SyscallContext, vm: Vm, call: IoctlCall): bigint {
-    if (ctx.kernel.R.KVM_ARM_RMI_POPULATE !== undefined && call.request === ctx.kernel.R.KVM_ARM_RMI_POPULATE) return rmiPopulate(ctx, vm, this.realm, call);
+    if (call.request === ctx.kernel.R.KVM_ARM_RMI_POPULATE) return rmiPopulate(ctx, vm, this.realm, call);
     return this.base.vmIoctl(ctx, vm, call);
   }
 
