@@ -57,7 +57,7 @@ function rangeOk(ctx: SyscallContext, realm: Realm, base: bigint, top: bigint): 
 export function rsiCall(ctx: SyscallContext, vcpu: Vcpu, realm: Realm, action: GuestArchAction): OpResult {
   const page = ctx.kernel.page;
   const base = action.gpa;
-  const top = action.gpa + (action.len === 0n ? page.size : action.len);
+  const top = action.gpa + action.len;
   const key = `${action.action}:${base}:${top}:${action.args.join(",")}`;
   const status = (name: string) => rsiConstant(ctx, name);
   switch (action.action) {

@@ -7,6 +7,7 @@
 // RECs on first run), 23 (RIPAS change), 25 (memory attributes), 29 (runtime faults,
 // kvm_arch_prepare_memory_region).
 import type { OpResult } from "../../../../spec/driver/contract.js";
+import { DriverFailure } from "../../../../spec/driver/contract.js";
 import { fail } from "../../../lib/errno.js";
 import { invariant } from "../../../lib/invariants.js";
 import type { Kernel } from "../../../kernel.js";
@@ -64,10 +65,7 @@ export class RealmVmType implements VmType {
 
   initVm(): void {}
 
-  vcpuCreate(): void {
-    // RECs are created for every vCPU at activation; none can join a running realm.
-    if (this.realm.state === "ACTIVE") fail("EBUSY");
-  }
+  vcpuCreate(): void {}
 
   /**
    * kvm_arch_vcpu_run_pid_change() -> kvm_activate_realm() on the first run (create the RD,
@@ -85,6 +83,8 @@ export class RealmVmType implements VmType {
       realm.state = "ACTIVE";
     }
     if (realm.state !== "ACTIVE") fail("EINVAL");
+    // RECs exist for the vCPUs there were at activation; what v14 does for a later one was not read.
+    if (!realm.recs.has(vcpu.id)) throw new DriverFailure("unsupported", "running a realm vCPU created after the realm was activated");
     this.completeRipasChange(vcpu);
   }
 
