@@ -28,6 +28,8 @@ export const REFERENCE_MATRIX: { profile: ProfileName; host: string }[] = [
   ...(["linux-6.8", "linux-6.18", "linux-7.2"] as ProfileName[]).flatMap((profile) => ["full", "pvm", "s390", "arm64"].map((host) => ({ profile, host }))),
   { profile: "conv-v7", host: "full" },
   { profile: "conv-v7", host: "full-inplace" },
+  // The Arm CCA host series (cca-v14, not merged) on an arm64 host with an RMM.
+  { profile: "cca-v14", host: "arm64-cca" },
   ...committedCaptures().map((file) => ({ profile: readCaptureHeader(file).handshake.profile, host: relative(process.cwd(), file) || file })),
 ];
 
