@@ -25,12 +25,14 @@ const spec = loadSpec();
 const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
 const failed: string[] = [];
 // conv-v7 on full-inplace (kvm.vm_memory_attributes=0) runs the conversion suites only: other suites assume per-VM attributes.
-const configs: { profile: "linux-7.2" | "linux-6.18" | "conv-v7"; host: string; filters?: string[] }[] = [
+const configs: { profile: "linux-7.2" | "linux-6.18" | "conv-v7" | "cca-v14"; host: string; filters?: string[] }[] = [
   { profile: "linux-7.2", host: "full" },
   { profile: "linux-6.18", host: "full" },
   { profile: "linux-6.18", host: "pvm" },
   { profile: "linux-7.2", host: "s390" },
   { profile: "conv-v7", host: "full-inplace", filters: ["conv:*"] },
+  // The Arm CCA series on an arm64 host with an RMM: its own suites.
+  { profile: "cca-v14", host: "arm64-cca", filters: ["hw:cca:*"] },
 ];
 for (const cfg of configs) {
   const stop = {
