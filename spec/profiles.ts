@@ -5,7 +5,7 @@ import { displayPath, loadValidated } from "./validate.js";
 import { InputError } from "./errors.js";
 import { join } from "node:path";
 
-export const PROFILE_ORDER = ["poison-rfc-v2", "upm-v9", "upm-v10", "rfc-v11", "linux-6.8", "linux-6.18", "linux-6.19", "linux-7.2", "conv-v7", "conv-v8"] as const;
+export const PROFILE_ORDER = ["poison-rfc-v2", "upm-v9", "upm-v10", "rfc-v11", "linux-6.8", "linux-6.18", "linux-6.19", "linux-7.2", "cca-v14", "conv-v7", "conv-v8"] as const;
 export type ProfileName = (typeof PROFILE_ORDER)[number];
 
 export interface ProfileInfo {

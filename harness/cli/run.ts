@@ -24,7 +24,7 @@ Run the conformance suites against one driver. KTAP v1 goes to stdout; reports
 (results.jsonl, results.json, junit.xml, coverage.json, matrix.html) go to --out.
 
   --driver D         reference (default), linux, or remote:<command>
-  --profile P        uAPI revision: poison-rfc-v2 upm-v9 upm-v10 rfc-v11 linux-6.8 linux-6.18 linux-6.19 linux-7.2 conv-v7 conv-v8
+  --profile P        uAPI revision: poison-rfc-v2 upm-v9 upm-v10 rfc-v11 linux-6.8 linux-6.18 linux-6.19 linux-7.2 cca-v14 conv-v7 conv-v8
                      (reference default linux-7.2; linux default: from the running kernel)
   --host H           reference host model: full (default), pvm, s390, arm64 (and the others in
                      reference-impl/system/hosts.ts), or a capture file

@@ -68,8 +68,13 @@ export interface VmType {
   privateSpteRemoved?(vm: Vm, gfn: number, spte: Spte): void;
   /** the hardware model's invariants for vm, run by the kernel's invariant walk */
   checkInvariants?(vm: Vm): void;
-  /** kvm_arch_destroy_vm(): the last reference to the VM is gone (pKVM reclaims its guest's pages) */
+  /** kvm_arch_destroy_vm(), after every mapping was zapped (pKVM reclaims its guest's pages; Arm CCA: kvm_destroy_realm) */
   destroyVm?(vm: Vm): void;
+  /**
+   * The hardware's checks on a guest access to gfn before KVM's stage 2 is used (Arm CCA: the
+   * RMM's RIPAS rules). A result ends the run with it; undefined: the access goes on as usual.
+   */
+  guestAccessBeforeStage2?(ctx: SyscallContext, vcpu: Vcpu, gfn: number, isPrivate: boolean, write: boolean): OpResult | undefined;
 }
 
 /** The part of a guest access that falls in one page. */

@@ -26,6 +26,7 @@ export const ERRNO_NAMES = [
   "EOVERFLOW",
   "EOPNOTSUPP",
   "EHWPOISON",
+  "EBUSY",
 ] as const;
 
 export type Errno = (typeof ERRNO_NAMES)[number];

@@ -6,6 +6,7 @@ import { arm64VmTypeFor } from "../arch/arm64/create-vm.js";
 import { VM_TYPE_NAMES } from "../arch/x86/vm-types.js";
 import type { Kernel } from "../kernel.js";
 import { checkExtension, vmTypeNumber, vmTypesMask } from "./capabilities.js";
+import { CCA_ACTIONS } from "../arch/arm64/cca/rsi.js";
 
 export function probeFeatures(kernel: Kernel): string[] {
   const C = kernel.K.cap;
@@ -54,5 +55,7 @@ export function probeFeatures(kernel: Kernel): string[] {
   }
   // The SEV-SNP hardware layer runs SNP guests' actions wherever the host offers SNP VMs.
   if (features.includes("vm-type:snp")) features.push(...SNP_GUEST_ACTIONS.map((a) => `guest-arch:${a}`));
+  // Arm CCA (in-flight series): realms, and the realm guest program's RSI calls.
+  if (cap(C.ARM_RMI) > 0n) features.push("vm-type:arm-realm", ...CCA_ACTIONS.map((a) => `guest-arch:${a}`));
   return features;
 }

@@ -21,6 +21,8 @@ export interface Arm64Host {
    * hypervisor at EL2 isolating guest memory from the host (Documentation/virt/kvm/arm/pkvm.rst)
    */
   mode: "nvhe" | "vhe" | "protected";
+  /** Arm CCA: the CPU has RME and an RMM answers RMI at R-EL2, so KVM (VHE only) can run realms */
+  rme?: boolean;
 }
 
 export interface HostModel {
@@ -197,6 +199,15 @@ export const HOSTS: Readonly<Record<string, HostModel>> = {
     arm64: { ipaLimit: 48, mode: "protected" },
     // UNCONFIRMED how the capability reads: pkvm.rst says read-only memslots are unsupported.
     readonlyMem: false,
+  },
+  // The arm64 server with RME and an RMM (RMM v2.0-bet1 for the v14 series): realms where the
+  // release has the CCA series (cca-v14), whose arm64 KVM selects KVM_GENERIC_MEMORY_ATTRIBUTES.
+  "arm64-cca": {
+    ...ARM64_COMMON,
+    name: "arm64-cca",
+    description: "arm64 with RME and an RMM (Arm CCA): realm VMs with guest_memfd private memory, where the release has the CCA host series",
+    memoryAttributes: true,
+    arm64: { ipaLimit: 48, mode: "vhe", rme: true },
   },
 };
 

@@ -169,6 +169,10 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
   // v8 of the series ([PATCH v8 00/46], 2026-06-18), on the same mainline rules; its uapi
   // hunk (17/46) adds 250 after KVM_CAP_S390_HPAGE_2G (249), the last of its base.
   "conv-v8": { ...LINUX_7_2, profile: "conv-v8", gmemInPlaceConversion: true, gmemAttributesNeedPrivateMem: true, capMax: 250 },
+  // The Arm CCA host series v14 ([PATCH v14 00/44] arm64: Support for Arm CCA in KVM, S. Price,
+  // 2026-05-13), on the mainline rules of linux-7.2 (the series is based on v7.1-rc1); its
+  // realm rules live in arch/arm64/cca/ and only apply on a host with an RMM (arm64-cca).
+  "cca-v14": { ...LINUX_7_2, profile: "cca-v14" },
 };
 
 export const MODELLED_PROFILES = Object.keys(REVISIONS) as ProfileName[];

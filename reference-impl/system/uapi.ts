@@ -154,6 +154,8 @@ export function resolveRequests(spec: Spec, profile: ProfileName) {
     KVM_MEMORY_ENCRYPT_UNREG_REGION: req("KVM_MEMORY_ENCRYPT_UNREG_REGION"),
     /** upm-v10 and rfc-v11 only */
     KVM_GET_SUPPORTED_MEMORY_ATTRIBUTES: req("KVM_GET_SUPPORTED_MEMORY_ATTRIBUTES"),
+    /** Arm CCA realms (in-flight series; profiles without it define none) */
+    KVM_ARM_RMI_POPULATE: req("KVM_ARM_RMI_POPULATE"),
   };
 }
 

@@ -77,6 +77,8 @@ function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { k
   const sptes: Spte[] = [];
   for (let gfn = first; gfn <= last; gfn++) {
     const isPrivate = accessIsPrivate(vm, gfn, p.private);
+    const hw = vm.type.guestAccessBeforeStage2?.(ctx, vcpu, gfn, isPrivate, write);
+    if (hw !== undefined) return hw;
     let spte = vm.mmu.lookup(0, gfn, isPrivate);
     // SNP: the page's private/shared state must match the access (RMP check).
     const usable = spte !== undefined && (!write || spte.writable) && (vm.type.privateAccess !== "guest" || spte.isPrivate === isPrivate);

@@ -147,7 +147,7 @@ describe("authoring: the loader holds cases to their clauses", function () {
       expect(await problemsOf(good)).to.deep.equal([]);
       const problems = await problemsOf(bad);
       expect(problems).to.have.length(1);
-      expect(problems[0]).to.match(/at \/cases\/0\/steps\/0\/expect\/errno: .*\(linux-7\.2: GMEM-FILE-014 EPERM; conv-v7: GMEM-FILE-014 EPERM; conv-v8: GMEM-FILE-014 EPERM\)/);
+      expect(problems[0]).to.match(/at \/cases\/0\/steps\/0\/expect\/errno: .*\(linux-7\.2: GMEM-FILE-014 EPERM; cca-v14: GMEM-FILE-014 EPERM; conv-v7: GMEM-FILE-014 EPERM; conv-v8: GMEM-FILE-014 EPERM\)/);
     } finally {
       rmSync(good.dir, { recursive: true, force: true });
       rmSync(bad.dir, { recursive: true, force: true });

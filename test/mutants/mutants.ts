@@ -419,4 +419,25 @@ export const MUTANTS: Mutant[] = [
     search: "if (folio !== undefined && this.refCount(folio) !== SAFE_REFS)",
     replace: "if (false)",
   },
+  {
+    name: "cca-ripas-change-skips-rtt",
+    why: "Arm CCA: the realm's RIPAS change is reported done at the next KVM_RUN but RMI_RTT_SET_RIPAS never ran, so the RTT keeps the old RIPAS (HW-CCA-014)",
+    file: "arch/arm64/cca/vm-type.js",
+    search: "const top = this.realm.setRipas(req, req.base);",
+    replace: "const top = req.top;",
+  },
+  {
+    name: "cca-host-writes-delegated-granule",
+    why: "Arm CCA: populate copies host data into a granule already delegated to the realm instead of being refused, so the host rewrites realm memory (HW-CCA-009; hw-models.md 4.6.1)",
+    file: "arch/arm64/cca/populate.js",
+    search: "realm.granules.delegate(folio);",
+    replace: 'if (realm.granules.kindOf(folio.id) !== "DATA") realm.granules.delegate(folio); else { folio.write(0, src); return; }',
+  },
+  {
+    name: "cca-populate-leaves-ripas-empty",
+    why: "Arm CCA: populate maps the DATA granule but leaves its RIPAS EMPTY, so the realm aborts on its own initial image (HW-CCA-004)",
+    file: "arch/arm64/cca/realm.js",
+    search: 'this.setEntry(gfn, { ripas: "RAM", data: folio });',
+    replace: 'this.setEntry(gfn, { ripas: "EMPTY", data: folio });',
+  },
 ];

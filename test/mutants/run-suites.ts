@@ -27,7 +27,7 @@ const spec = loadSpec();
 const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
 const failed: string[] = [];
 // conv-v7 on full-inplace (kvm.vm_memory_attributes=0) runs the conversion suites only: other suites assume per-VM attributes.
-const configs: { profile: "linux-7.2" | "linux-6.18" | "conv-v7" | "conv-v8" | "poison-rfc-v2" | "upm-v9" | "upm-v10" | "rfc-v11"; host: string; filters?: string[] }[] = [
+const configs: { profile: "linux-7.2" | "linux-6.18" | "conv-v7" | "conv-v8" | "poison-rfc-v2" | "upm-v9" | "upm-v10" | "rfc-v11" | "cca-v14"; host: string; filters?: string[] }[] = [
   // First: its 14 cases cost little, and its mutants need not wait for the whole matrix.
   { profile: "poison-rfc-v2", host: "full", filters: ["poison:*"] },
   { profile: "linux-7.2", host: "full" },
@@ -43,6 +43,8 @@ const configs: { profile: "linux-7.2" | "linux-6.18" | "conv-v7" | "conv-v8" | "
   // the arm64 suites on a plain arm64 host and under pKVM (every other suite is written for x86_64 or s390x)
   { profile: "linux-7.2", host: "arm64", filters: ["arm64:*", "hw:pkvm:*"] },
   { profile: "linux-7.2", host: "arm64-pkvm", filters: ["arm64:*", "hw:pkvm:*"] },
+  // The Arm CCA series on an arm64 host with an RMM: its own suites.
+  { profile: "cca-v14", host: "arm64-cca", filters: ["hw:cca:*"] },
 ];
 for (const cfg of configs) {
   const stop = {

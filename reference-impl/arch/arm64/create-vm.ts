@@ -2,10 +2,15 @@
 // Bits 7:0 are the IPA size (vm-type.ts); on a pKVM host KVM_VM_TYPE_ARM_PROTECTED makes a
 // protected VM (pkvm_init_host_vm(): EINVAL where pKVM is off, which the mask check gives).
 import type { Kernel } from "../../kernel.js";
+import type { VmType } from "../vm-type.js";
+import { realmVmTypeFor } from "./cca/vm-type.js";
 import { PkvmVmType } from "./pkvm/vm-type.js";
 import { Arm64VmType, arm64Host, arm64IpaBits } from "./vm-type.js";
 
-export function arm64VmTypeFor(kernel: Kernel, type: bigint): Arm64VmType | undefined {
+export function arm64VmTypeFor(kernel: Kernel, type: bigint): VmType | undefined {
+  // Arm CCA (in-flight series): the REALM machine-type bit (cca/vm-type.ts).
+  const realm = realmVmTypeFor(kernel, type);
+  if (realm !== undefined) return realm === "invalid" ? undefined : realm;
   const PROTECTED = kernel.K.arm64.VM_TYPE_ARM_PROTECTED!;
   const protectedVm = arm64Host(kernel.host).mode === "protected" && (type & PROTECTED) !== 0n;
   const bits = arm64IpaBits(kernel, protectedVm ? type & ~PROTECTED : type);

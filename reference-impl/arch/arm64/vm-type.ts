@@ -18,6 +18,7 @@ import { completedExit, type GuestArchAction } from "../../vcpu/run.js";
 import type { Vcpu } from "../../vcpu/vcpu.js";
 import type { Vm } from "../../vm/vm.js";
 import type { VmType } from "../vm-type.js";
+import { rmiAvailable } from "./cca/vm-type.js";
 
 /** KVM_PHYS_SHIFT: the IPA size of a VM created with IPA size 0 */
 export const ARM64_DEFAULT_IPA_BITS = 40;
@@ -97,7 +98,9 @@ export class Arm64VmType implements VmType {
   hasRun = false;
 
   /** kvm_arch_vm_ioctl() on arm64: its default is EINVAL (KVM_SET_MEMORY_ATTRIBUTES among them). */
-  vmIoctl(_ctx: SyscallContext, _vm: Vm, _call: IoctlCall): bigint {
+  vmIoctl(ctx: SyscallContext, _vm: Vm, call: IoctlCall): bigint {
+    // Arm CCA series (in-flight): KVM_ARM_RMI_POPULATE on a VM that is not a realm is ENXIO.
+    if (ctx.kernel.R.KVM_ARM_RMI_POPULATE !== undefined && call.request === ctx.kernel.R.KVM_ARM_RMI_POPULATE) return fail("ENXIO");
     return fail("EINVAL");
   }
 
@@ -161,6 +164,8 @@ export function arm64IpaBits(kernel: Kernel, type: bigint): number | undefined {
  */
 export function arm64Extension(kernel: Kernel, n: number): bigint | undefined {
   const C = kernel.K.cap;
+  // KVM_CAP_ARM_RMI (in-flight Arm CCA series): realms can be created.
+  if (C.ARM_RMI !== undefined && n === C.ARM_RMI) return rmiAvailable(kernel) ? 1n : 0n;
   switch (n) {
     case C.ARM_VM_IPA_SIZE:
       return BigInt(arm64Host(kernel.host).ipaLimit);
