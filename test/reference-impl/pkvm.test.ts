@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import sinon from "sinon";
 import { GmemLibrary } from "../../reference-impl/arch/arm64/pkvm/gmem-library.js";
 import { PageState } from "../../reference-impl/arch/arm64/pkvm/hyp.js";
 import type { Kernel } from "../../reference-impl/kernel.js";
@@ -65,12 +66,12 @@ describe("reference-impl pKVM: page ownership, MEM_SHARE/MEM_UNSHARE, the guest_
   it("--check-invariants fires on a broken model: a share that guest_memfd never hears of", () => {
     const s = new Session("linux-7.2", "arm64-pkvm");
     const { vcpu } = protectedVm(s);
-    const original = GmemLibrary.prototype.makeAccessible;
-    GmemLibrary.prototype.makeAccessible = () => {};
+    const skipped = sinon.stub(GmemLibrary.prototype, "makeAccessible");
     try {
       expect(() => s.call("guest_arch", { vcpu, action: "pkvm:share", gpa: GPA })).to.throw(InvariantViolation, /shared with the host, but guest_memfd keeps it inaccessible/);
+      expect(skipped.calledOnce).to.equal(true);
     } finally {
-      GmemLibrary.prototype.makeAccessible = original;
+      skipped.restore();
     }
   });
 

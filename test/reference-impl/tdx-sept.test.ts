@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import sinon from "sinon";
 import type { OpResult } from "../../spec/driver/contract.js";
 import type { TdxState } from "../../reference-impl/arch/x86/tdx.js";
 import type { X86VmType } from "../../reference-impl/arch/x86/vm-types.js";
@@ -46,6 +47,7 @@ function initMem(t: ReturnType<typeof td>, gpa: bigint, nr: bigint, fill = 0x5a,
 const status = (r: OpResult) => r.out?.status;
 
 describe("reference-impl TDX Secure EPT", () => {
+  afterEach(() => sinon.restore());
   it("KVM_TDX_INIT_MEM_REGION adds private pages with the source's contents, measured with the flag, and writes the progress back", () => {
     const t = td();
     t.setAttr(GPA, 4n * PAGE, PRIVATE);
@@ -135,7 +137,7 @@ describe("reference-impl TDX Secure EPT", () => {
     expect(t.arch("tdx:map-gpa", SHARED_BIT - PAGE, { len: 2n * PAGE }).out, "straddles the alias").to.deep.equal({ status: 0x8000000000000000n, r11: SHARED_BIT - PAGE });
     expect(t.arch("tdx:map-gpa", GPA, { len: 0n }).out?.status, "empty").to.equal(0x8000000000000000n);
     // An event pending between chunks: RETRY, and R11 is where the guest resumes.
-    t.state.pendingEvent = () => true;
+    sinon.stub(t.state, "pendingEvent").returns(true);
     expect(t.arch("tdx:map-gpa", start, { len, args: [0n] }).out).to.deep.equal({ status: 1n, r11: start + MIB2 });
   });
 
@@ -147,7 +149,7 @@ describe("reference-impl TDX Secure EPT", () => {
     t.s.k.machine.checkInvariants();
     // A broken model: the conversion zaps KVM's mirror root but skips the Secure EPT removal.
     const type = t.model.type as X86VmType;
-    type.privateSpteRemoved = () => {};
+    sinon.stub(type, "privateSpteRemoved");
     expect(() => t.setAttr(GPA, PAGE, 0n)).to.throw(InvariantViolation, /in the Secure EPT but not in KVM's mirror root/);
     const state: TdxState = t.state;
     const leaf = state.sept.leaf(0x10000)!;
