@@ -6,6 +6,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { UsageError } from "../../spec/errors.js";
 import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver, type Handshake, type Op, type OpResult, type ResetReport } from "../../spec/driver/contract.js";
 import { jsonDepth, opToWire, replyNameProblems, resultFromWire } from "./wire.js";
+import { LineSplitter, LineTooLong, MAX_LINE_BYTES } from "./lines.js";
 
 export { jsonDepth };
 import { schemaProblems } from "../../spec/validate.js";
@@ -14,7 +15,7 @@ import { schemaProblems } from "../../spec/validate.js";
 const RESPONSE_SCHEMA = "protocol.schema.json#/$defs/response";
 
 /** Bounds on what a driver may write: longest line (bytes) and deepest nesting of a reply. */
-export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+export { MAX_LINE_BYTES } from "./lines.js";
 export const MAX_REPLY_DEPTH = 64;
 /** How long the runner waits for a driver's stdout to close once the process has exited. */
 const DRAIN_AFTER_EXIT_MS = 500;
@@ -67,8 +68,7 @@ export class ChildProcessDriver implements Driver {
   private dead: DriverFailure | undefined;
   private hs: Handshake | undefined;
 
-  private partial: Buffer[] = [];
-  private partialBytes = 0;
+  private readonly lines = new LineSplitter();
   private exited = false;
   /** set when the driver failed while no request was in flight (between operations) */
   private idleFailure: DriverFailure | undefined;
@@ -108,29 +108,20 @@ export class ChildProcessDriver implements Driver {
 
   /** Split stdout into lines, refusing a line longer than MAX_LINE_BYTES before it is buffered whole. */
   private onData(chunk: Buffer): void {
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(10, start);
-      if (nl < 0) break;
-      const piece = chunk.subarray(start, nl);
-      const line = this.partialBytes === 0 ? piece : Buffer.concat([...this.partial, piece]);
-      this.partial = [];
-      this.partialBytes = 0;
-      start = nl + 1;
-      if (line.length > MAX_LINE_BYTES) return this.tooLong();
-      this.onLine(line.toString("utf8").replace(/\r$/, ""));
-      if (this.dead) return;
+    let lines: string[];
+    try {
+      lines = this.lines.push(chunk);
+    } catch (err) {
+      if (err instanceof LineTooLong) return this.tooLong();
+      throw err;
     }
-    if (start < chunk.length) {
-      this.partial.push(chunk.subarray(start));
-      this.partialBytes += chunk.length - start;
-      if (this.partialBytes > MAX_LINE_BYTES) this.tooLong();
+    for (const line of lines) {
+      this.onLine(line);
+      if (this.dead) return;
     }
   }
 
   private tooLong(): void {
-    this.partial = [];
-    this.partialBytes = 0;
     this.child.stdout.destroy();
     this.fail(new DriverFailure("protocol", `driver wrote a line longer than ${MAX_LINE_BYTES} bytes`), true);
   }

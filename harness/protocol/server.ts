@@ -1,54 +1,66 @@
 // Serve a Driver over the JSON-lines protocol on stdio: the other end of
 // child-process and remote transports. Used by `privmem-cts serve` (the reference)
 // and by the linux driver's child process.
-import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver } from "../../spec/driver/contract.js";
+import { boundedLines, LineTooLong, MAX_LINE_BYTES } from "./lines.js";
 import { opFromWire, resultToWire } from "./wire.js";
 
-export async function serveDriver(open: () => Promise<Driver>, input: Readable = process.stdin, output: Writable = process.stdout): Promise<void> {
+export async function serveDriver(open: () => Promise<Driver>, input: Readable = process.stdin, output: Writable = process.stdout, maxLine = MAX_LINE_BYTES): Promise<void> {
   const send = (msg: object) => output.write(JSON.stringify(msg) + "\n");
-  let driver: Driver | undefined;
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (line.trim() === "") continue;
-    let id = 0;
-    try {
-      const msg = JSON.parse(line) as Record<string, unknown>;
-      id = typeof msg.id === "number" ? msg.id : 0;
-      switch (msg.type) {
-        case "hello": {
-          const theirs = String(msg.contractVersion ?? "");
-          if (!compatibleContract(theirs)) {
-            send({ type: "error", id, kind: "protocol", message: `contract version ${theirs} is not supported (this driver speaks ${CONTRACT_VERSION})` });
-            return;
-          }
-          driver ??= await open();
-          send({ type: "hello", id, ...driver.handshake });
-          break;
-        }
-        case "call": {
-          if (!driver) throw new DriverFailure("protocol", "call before hello");
-          const result = await driver.call(opFromWire(msg.op));
-          send({ type: "result", id, result: resultToWire(result) });
-          break;
-        }
-        case "reset": {
-          if (!driver) throw new DriverFailure("protocol", "reset before hello");
-          send({ type: "reset", id, released: (await driver.reset()).released });
-          break;
-        }
-        case "shutdown":
-          await driver?.close();
-          send({ type: "bye", id });
-          return;
-        default:
-          throw new DriverFailure("protocol", `unknown message type ${JSON.stringify(msg.type)}`);
-      }
-    } catch (err) {
-      const kind = err instanceof DriverUnavailable ? "unavailable" : err instanceof DriverFailure && (err.kind === "unsupported" || err.kind === "protocol") ? err.kind : "internal";
-      send({ type: "error", id, kind, message: err instanceof Error ? err.message : String(err) });
+  const session: { driver?: Driver } = {};
+  try {
+    for await (const line of boundedLines(input, maxLine)) {
+      if (line.trim() === "") continue;
+      if ((await answer(line, open, session, send)) === "stop") return;
     }
+  } catch (err) {
+    if (!(err instanceof LineTooLong)) throw err;
+    // A peer that sends an endless line is not speaking the protocol: say so once and stop serving.
+    send({ type: "error", id: 0, kind: "protocol", message: `the runner sent ${err.message}: the protocol's lines are at most ${maxLine} bytes` });
+    input.destroy();
   }
-  await driver?.close();
+  await session.driver?.close();
+}
+
+/** Answer one message; "stop" ends the conversation (shutdown, or a contract this driver does not speak). */
+async function answer(line: string, open: () => Promise<Driver>, session: { driver?: Driver }, send: (msg: object) => void): Promise<"stop" | undefined> {
+  let id = 0;
+  try {
+    const msg = JSON.parse(line) as Record<string, unknown>;
+    id = typeof msg.id === "number" ? msg.id : 0;
+    switch (msg.type) {
+      case "hello": {
+        const theirs = String(msg.contractVersion ?? "");
+        if (!compatibleContract(theirs)) {
+          send({ type: "error", id, kind: "protocol", message: `contract version ${theirs} is not supported (this driver speaks ${CONTRACT_VERSION})` });
+          return "stop";
+        }
+        session.driver ??= await open();
+        send({ type: "hello", id, ...session.driver.handshake });
+        return undefined;
+      }
+      case "call": {
+        if (!session.driver) throw new DriverFailure("protocol", "call before hello");
+        const result = await session.driver.call(opFromWire(msg.op));
+        send({ type: "result", id, result: resultToWire(result) });
+        return undefined;
+      }
+      case "reset": {
+        if (!session.driver) throw new DriverFailure("protocol", "reset before hello");
+        send({ type: "reset", id, released: (await session.driver.reset()).released });
+        return undefined;
+      }
+      case "shutdown":
+        await session.driver?.close();
+        send({ type: "bye", id });
+        return "stop";
+      default:
+        throw new DriverFailure("protocol", `unknown message type ${JSON.stringify(msg.type)}`);
+    }
+  } catch (err) {
+    const kind = err instanceof DriverUnavailable ? "unavailable" : err instanceof DriverFailure && (err.kind === "unsupported" || err.kind === "protocol") ? err.kind : "internal";
+    send({ type: "error", id, kind, message: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
 }

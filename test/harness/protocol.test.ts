@@ -1,3 +1,7 @@
+import { PassThrough } from "node:stream";
+import sinon from "sinon";
+import { LineSplitter, LineTooLong } from "../../harness/protocol/lines.js";
+import { serveDriver } from "../../harness/protocol/server.js";
 import { expect } from "chai";
 import { join } from "node:path";
 import { loadSpec } from "../../spec/index.js";
@@ -58,4 +62,45 @@ describe("driver protocol", function () {
       expect(local.results.length).to.equal(cases.length);
     });
   }
+});
+
+describe("protocol lines are bounded at both ends", () => {
+  it("LineSplitter joins lines across chunks, drops a CR before LF, and refuses a line past the bound before it ends", () => {
+    const s = new LineSplitter(8);
+    expect(s.push(Buffer.from('{"a"'))).to.deep.equal([]);
+    expect(s.push(Buffer.from(':1}\r\n{}\n{'))).to.deep.equal(['{"a":1}', "{}"]);
+    expect(s.rest()).to.equal("{");
+    expect(() => s.push(Buffer.from("12345678"))).to.throw(LineTooLong);
+  });
+
+  it("serve answers a line without end once, as a protocol error, and stops without buffering it", async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const open = sinon.spy(async () => {
+      throw new Error("not reached");
+    });
+    const served = serveDriver(open, input, output, 1024);
+    input.write("x".repeat(600));
+    input.write("y".repeat(600));
+    await served;
+    const replies = String(output.read() ?? "").trim().split("\n").map((l) => JSON.parse(l) as { type: string; kind: string; message: string });
+    expect(replies).to.have.length(1);
+    expect(replies[0]).to.include({ type: "error", kind: "protocol" });
+    expect(replies[0]!.message).to.match(/longer than 1024 bytes/);
+    expect(open.called).to.equal(false);
+    expect(input.destroyed).to.equal(true);
+  });
+
+  it("control: a message within the bound is answered", async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const served = serveDriver(async () => {
+      throw new Error("no driver");
+    }, input, output, 1024);
+    input.end('{"type":"call","id":7,"op":{"op":"close","fd":"3"}}\n');
+    await served;
+    const reply = JSON.parse(String(output.read()).trim()) as { type: string; id: number; message: string };
+    expect(reply).to.include({ type: "error", id: 7 });
+    expect(reply.message).to.equal("call before hello");
+  });
 });
