@@ -6,7 +6,7 @@ import { loadSuites } from "../case/load.js";
 import { driverChoice, hostLabel, REFERENCE_MATRIX } from "../drivers/index.js";
 import { compileFilters } from "../case/query.js";
 import { Expectations } from "../runner/expectations.js";
-import { run, type CaseResult, type Reporter, type RunInfo } from "../runner/runner.js";
+import { run, type CaseResult, type Reporter, type RunInfo, type RunOutcome } from "../runner/runner.js";
 import { KtapReporter } from "../reporters/ktap.js";
 import { claimOutDir, JsonlReporter, JsonReporter, JunitReporter, junitXml, writeReportFile } from "../reporters/files.js";
 import { clauseCoverage, COVERAGE_JSON, CoverageReporter } from "../reporters/coverage.js";
@@ -78,7 +78,9 @@ class StdoutFileReporter implements Reporter {
   }
 }
 
-export async function cmdRun(argv: string[]): Promise<number> {
+type RunFlags = ReturnType<typeof parseRunFlags>;
+
+function parseRunFlags(argv: string[]) {
   const { values: o } = parse(argv, {
     driver: { type: "string", default: "reference" },
     profile: { type: "string" },
@@ -97,20 +99,51 @@ export async function cmdRun(argv: string[]): Promise<number> {
     "check-invariants": { type: "boolean", default: false },
   });
   if (!["ktap", "json", "junit"].includes(o.reporter)) throw new UsageError(`--reporter must be ktap, json or junit (got ${o.reporter})`);
-  const timeoutMs = parseTimeout(o.timeout);
-  const seed = o.seed === undefined ? undefined : Number(o.seed);
-  if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer (got ${o.seed})`);
   if (o.matrix && (o.driver !== "reference" || o.profile !== undefined || o.host !== undefined)) throw new UsageError("--matrix runs the reference on its standard profiles and hosts; it takes no --driver, --profile or --host");
+  return o;
+}
 
+/** The configurations to run: the reference matrix, or every --profile with every --host. */
+function configurationsOf(o: RunFlags): { profile?: string; host?: string }[] {
   const configs: { profile?: string; host?: string }[] = o.matrix
     ? REFERENCE_MATRIX
     : (o.profile?.split(",").map((p) => p.trim()) ?? [undefined]).flatMap((profile) =>
         (o.host?.split(",").map((h) => h.trim()) ?? [undefined]).map((host) => ({ ...(profile ? { profile } : {}), ...(host ? { host } : {}) })),
       );
+  if (configs.length > 1) {
+    if (o.driver !== "reference") throw new UsageError("comma lists in --profile and --host are for the reference driver");
+    if (o.capture !== undefined) throw new UsageError("--capture records one driver on one host; give one --profile and --host");
+    if (o.reporter !== "ktap") throw new UsageError("--reporter json and junit write one document; run one profile and host at a time (the files in --out are written for every configuration)");
+  }
+  return configs;
+}
+
+function expectationsOf(o: RunFlags): Expectations {
+  if (o["no-expectations"]) return Expectations.none();
+  if (o.expectations !== undefined) return Expectations.load(resolve(o.expectations));
+  return o.driver.startsWith("remote:") ? Expectations.none() : Expectations.forDriver(EXPECTATIONS_DIR, o.driver);
+}
+
+/** SIGINT/SIGTERM: stop, write the reports of the finished cases, exit 128+signal (a second one exits at once). */
+function stopOnSignals(): { signal: AbortSignal; code: () => number | undefined; dispose: () => void } {
+  const stop = new AbortController();
+  let stopCode: number | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stop.signal.aborted) process.exit(stopCode);
+    stopCode = sig === "SIGINT" ? 130 : 143;
+    stop.abort();
+  };
+  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+  return { signal: stop.signal, code: () => stopCode, dispose: () => process.off("SIGINT", onSignal).off("SIGTERM", onSignal) };
+}
+
+export async function cmdRun(argv: string[]): Promise<number> {
+  const o = parseRunFlags(argv);
+  const timeoutMs = parseTimeout(o.timeout);
+  const seed = o.seed === undefined ? undefined : Number(o.seed);
+  if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer (got ${o.seed})`);
+  const configs = configurationsOf(o);
   const nested = configs.length > 1;
-  if (nested && o.driver !== "reference") throw new UsageError("comma lists in --profile and --host are for the reference driver");
-  if (nested && o.capture !== undefined) throw new UsageError("--capture records one driver on one host; give one --profile and --host");
-  if (nested && o.reporter !== "ktap") throw new UsageError("--reporter json and junit write one document; run one profile and host at a time (the files in --out are written for every configuration)");
   const choices = configs.map((cfg) => ({
     cfg,
     choice: driverChoice(o.driver, { ...cfg, ...(o["check-invariants"] ? { checkInvariants: true } : {}), onStderr: (chunk) => process.stderr.write(chunk) }),
@@ -121,27 +154,13 @@ export async function cmdRun(argv: string[]): Promise<number> {
   const { cases, files } = await loadSuites(spec, suiteDirs);
   const filters = o.filter ?? [];
   if (filters.length > 0 && !cases.some((c) => compileFilters(filters)(c.id))) throw new UsageError(`--filter ${filters.join(",")} matches no case`);
-  const expectations = o["no-expectations"]
-    ? Expectations.none()
-    : o.expectations !== undefined
-      ? Expectations.load(resolve(o.expectations))
-      : o.driver.startsWith("remote:")
-        ? Expectations.none()
-        : Expectations.forDriver(EXPECTATIONS_DIR, o.driver);
+  const expectations = expectationsOf(o);
   // What a repro command needs beyond the driver and the case id.
   const reproExtra = [...(o.suites ?? []).flatMap((d) => ["--suites", resolve(d)]), ...(timeoutMs !== DEFAULT_TIMEOUT_MS ? ["--timeout", String(timeoutMs)] : [])];
 
   const outDir = resolve(o.out ?? join(defaultReportsDir(), "latest"));
   claimOutDir(outDir);
-  // SIGINT/SIGTERM: stop, write the reports of the finished cases, exit 128+signal (a second one exits at once).
-  const stop = new AbortController();
-  let stopCode: number | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stop.signal.aborted) process.exit(stopCode);
-    stopCode = sig === "SIGINT" ? 130 : 143;
-    stop.abort();
-  };
-  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+  const stop = stopOnSignals();
   if (nested && o.reporter === "ktap") process.stdout.write(`KTAP version 1\n1..${configs.length}\n`);
   let exitCode = EXIT_OK;
   const merged: MatrixRun[] = [];
@@ -171,18 +190,23 @@ export async function cmdRun(argv: string[]): Promise<number> {
     if (nested && o.reporter === "ktap") process.stdout.write(`${result.exitCode === EXIT_OK ? "ok" : "not ok"} ${i + 1} ${o.driver} ${label}\n`);
     exitCode = Math.max(exitCode, result.exitCode);
     merged.push({ label, runInfo: result.info, cases: result.results });
-    const s = result.summary;
-    err(
-      `privmem-cts: ${result.results.length} cases against ${result.info.driver}${nested ? ` ${label}` : ` (${result.info.profile})`}: ` +
-        `${s.PASS} pass, ${s.FAIL} fail, ${s.SKIP} skip, ${s.XFAIL} xfail, ${s.XPASS} xpass, ${s.ERROR} error, ${s.TIMEOUT} timeout, ${s.CRASH} crash` +
-        `${result.info.skippedRun ? ` (driver unavailable: ${result.info.skippedRun})` : ""}; reports in ${shownPath(dir)}`,
-    );
-    if (capture) err(capture.written > 0 ? `privmem-cts: captured ${capture.written} cases in ${shownPath(resolve(o.capture!))}` : `privmem-cts: nothing captured (${result.info.skippedRun ?? "no case ran"})`);
-    const unused = result.unusedExpectations;
-    if (unused.length > 0 && filters.length === 0 && !result.info.skippedRun) err(`privmem-cts: ${unused.length} expectation entries matched no case: ${unused.map((e) => e.query).join(", ")}`);
+    tellOutcome(result, nested ? ` ${label}` : ` (${result.info.profile})`, dir, filters, capture, o.capture);
   }
   writeReportFile(outDir, MATRIX_HTML, matrixHtml(spec, merged));
   if (nested) writeReportFile(outDir, COVERAGE_JSON, JSON.stringify(clauseCoverage(spec, merged, cases), null, 2) + "\n");
-  process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
-  return stopCode ?? exitCode;
+  stop.dispose();
+  return stop.code() ?? exitCode;
+}
+
+/** The summary lines on stderr: counts, the capture, and expectation entries no case matched. */
+function tellOutcome(result: RunOutcome, which: string, dir: string, filters: string[], capture: CaptureReporter | undefined, captureFile: string | undefined): void {
+  const s = result.summary;
+  err(
+    `privmem-cts: ${result.results.length} cases against ${result.info.driver}${which}: ` +
+      `${s.PASS} pass, ${s.FAIL} fail, ${s.SKIP} skip, ${s.XFAIL} xfail, ${s.XPASS} xpass, ${s.ERROR} error, ${s.TIMEOUT} timeout, ${s.CRASH} crash` +
+      `${result.info.skippedRun ? ` (driver unavailable: ${result.info.skippedRun})` : ""}; reports in ${shownPath(dir)}`,
+  );
+  if (capture) err(capture.written > 0 ? `privmem-cts: captured ${capture.written} cases in ${shownPath(resolve(captureFile!))}` : `privmem-cts: nothing captured (${result.info.skippedRun ?? "no case ran"})`);
+  const unused = result.unusedExpectations;
+  if (unused.length > 0 && filters.length === 0 && !result.info.skippedRun) err(`privmem-cts: ${unused.length} expectation entries matched no case: ${unused.map((e) => e.query).join(", ")}`);
 }
