@@ -162,10 +162,16 @@ export class LinuxDriver implements Driver {
       case "msync":
         // msync writes no memory: at worst it syncs the file behind a shared mapping
         return this.result(libc.msync(op.addr, op.len, op.flags));
-      case "write":
-        return this.result(libc.write(this.fd(op.fd, "write"), op.data));
-      case "pwrite":
-        return this.result(libc.pwrite(this.fd(op.fd, "pwrite"), op.data, op.offset));
+      case "write": {
+        const fd = this.fd(op.fd, "write");
+        this.session.chargeWrite(fd, BigInt(op.data.length), undefined, "write");
+        return this.result(libc.write(fd, op.data));
+      }
+      case "pwrite": {
+        const fd = this.fd(op.fd, "pwrite");
+        this.session.chargeWrite(fd, BigInt(op.data.length), op.offset, "pwrite");
+        return this.result(libc.pwrite(fd, op.data, op.offset));
+      }
       case "lseek":
         return this.result(libc.lseek(this.fd(op.fd, "lseek"), op.offset, op.whence));
       case "fallocate": {
@@ -285,6 +291,7 @@ export class LinuxDriver implements Driver {
     if (op.len < 0n || op.len > BigInt(MAX_ACCESS)) throw new DriverFailure("protocol", `${op.op} of ${op.len} bytes (at most ${MAX_ACCESS})`);
     const fd = this.fd(op.fd, op.op);
     this.session.requireOwnedRange(op.addr, op.len, `${op.op} buffer 0x${op.addr.toString(16)} (+${op.len} bytes)`);
+    if (op.op === "pwrite_user") this.session.chargeWrite(fd, op.len, op.offset, op.op);
     return this.result((op.op === "pread_user" ? libc.preadAddr : libc.pwriteAddr)(fd, op.addr, op.len, op.offset));
   }
 

@@ -9,6 +9,7 @@ import type { IoctlDef, ProfileName, Spec } from "../../../spec/index.js";
 import { CodecError, readScalar, type Decoded, type FieldMap } from "../../../spec/codec.js";
 import { ioctlArgProblem } from "../../../spec/driver/ioctl-arg.js";
 import { DriverFailure, type FieldValues, type OpOf, type OpResult, type OutValue } from "../../../spec/driver/contract.js";
+import { checkEnableCap } from "./enable-cap.js";
 import { checkAccess, currentVmas, unmappedAddress } from "./memory.js";
 import { pointerRanges, type PointerRange } from "./pointers.js";
 import { Session, type FdKind } from "./session.js";
@@ -155,6 +156,7 @@ export function doIoctl(ctx: IoctlContext, op: OpOf<"ioctl">): OpResult {
     checkLimits(ctx, def.name, fields ?? {});
     const buf = argumentBuffer(spec, def, fields ?? {});
     const values = spec.codec.decode(struct, buf);
+    if (def.name === "KVM_ENABLE_CAP") checkEnableCap(spec, ctx.profile, values);
     if (MEMSLOT_STRUCTS.has(struct)) {
       // A creation, move or flags change makes KVM allocate metadata for every page: charged.
       if (memslotRefusedEarly(values, ctx.pageSize) === undefined) session.chargeSlot((values.memory_size as bigint) / BigInt(ctx.pageSize), op.request);
