@@ -169,7 +169,8 @@ export async function cmdRun(argv: string[]): Promise<number> {
     const label = nested ? `${cfg.profile ?? "default"}@${cfg.host === undefined ? "default" : hostLabel(cfg.host)}` : choice.label;
     const dir = nested ? join(outDir, label) : outDir;
     const reporters: Reporter[] = [new JsonlReporter(dir, o.trace), new JsonReporter(dir), new JunitReporter(dir), new CoverageReporter(spec, dir, cases)];
-    if (o.reporter === "ktap") reporters.unshift(new KtapReporter(process.stdout, nested ? "  " : ""));
+    const ktap = o.reporter === "ktap" ? new KtapReporter(process.stdout, nested ? "  " : "") : undefined;
+    if (ktap) reporters.unshift(ktap);
     else reporters.push(new StdoutFileReporter(o.reporter as "json" | "junit"));
     if (process.stderr.isTTY && !process.stdout.isTTY) reporters.push(new ProgressReporter());
     const capture = o.capture === undefined ? undefined : new CaptureReporter(resolve(o.capture), packageVersion(), ["npx", "privmem-cts", "run", ...argv].join(" "));
@@ -187,7 +188,10 @@ export async function cmdRun(argv: string[]): Promise<number> {
       suiteFiles: files,
       signal: stop.signal,
     });
-    if (nested && o.reporter === "ktap") process.stdout.write(`${result.exitCode === EXIT_OK ? "ok" : "not ok"} ${i + 1} ${o.driver} ${label}\n`);
+    if (nested && ktap && !ktap.bailedOut) {
+      process.stdout.write(`${result.exitCode === EXIT_OK ? "ok" : "not ok"} ${i + 1} ${o.driver} ${label}\n`);
+      if (stop.signal.aborted && i + 1 < choices.length) process.stdout.write(`Bail out! the run was interrupted: ${i + 1} of ${choices.length} configurations finished, the rest were not run\n`);
+    }
     exitCode = Math.max(exitCode, result.exitCode);
     merged.push({ label, runInfo: result.info, cases: result.results });
     tellOutcome(result, nested ? ` ${label}` : ` (${result.info.profile})`, dir, filters, capture, o.capture);
