@@ -2,7 +2,6 @@
 import { join, resolve } from "node:path";
 import { loadSpec } from "../../spec/index.js";
 import { EXPECTATIONS_DIR, SUITES_DIR } from "../../spec/paths.js";
-import { loadSuites } from "../case/load.js";
 import { driverChoice, hostLabel, REFERENCE_MATRIX } from "../drivers/index.js";
 import { compileFilters } from "../case/query.js";
 import { Expectations } from "../runner/expectations.js";
@@ -11,7 +10,7 @@ import { KtapReporter } from "../reporters/ktap.js";
 import { claimOutDir, JsonlReporter, JsonReporter, JunitReporter, junitXml, writeReportFile } from "../reporters/files.js";
 import { clauseCoverage, COVERAGE_JSON, CoverageReporter } from "../reporters/coverage.js";
 import { matrixHtml, type MatrixRun } from "../reporters/html.js";
-import { DEFAULT_TIMEOUT_MS, defaultReportsDir, err, parse, parseTimeout, shownPath, UsageError } from "./common.js";
+import { DEFAULT_TIMEOUT_MS, defaultReportsDir, err, parse, parseTimeout, shownPath, UsageError, loadSuiteArgs } from "./common.js";
 import { EXIT_OK, type OutcomeName } from "../runner/outcomes.js";
 import { CaptureReporter } from "../capture/capture.js";
 import { packageVersion } from "../../spec/paths.js";
@@ -151,7 +150,7 @@ export async function cmdRun(argv: string[]): Promise<number> {
 
   const spec = loadSpec();
   const suiteDirs = (o.suites ?? [SUITES_DIR]).map((d) => resolve(d));
-  const { cases, files } = await loadSuites(spec, suiteDirs);
+  const { cases, files } = await loadSuiteArgs(spec, suiteDirs);
   const filters = o.filter ?? [];
   if (filters.length > 0 && !cases.some((c) => compileFilters(filters)(c.id))) throw new UsageError(`--filter ${filters.join(",")} matches no case`);
   const expectations = expectationsOf(o);

@@ -99,10 +99,45 @@ describe("bad input and --out (exit 2, bounded, no stack traces)", function () {
     expect(existsSync(join(d, "reports", "latest", "results.json"))).to.equal(true);
   });
 
-  it("exits quietly when its reader goes away (| head)", () => {
-    const r = spawnSync("sh", ["-c", `"${process.execPath}" "${CLI}" list --clauses | head -1`], { encoding: "utf8" });
-    expect(r.stdout.split("\n").filter(Boolean)).to.have.length(1);
+  it("exits quietly when its reader goes away (| head): list, run, coverage, serve", () => {
+    const piped = (cmd: string) => spawnSync("sh", ["-c", `${cmd} | head -1`], { encoding: "utf8", cwd: PROJECT_ROOT, timeout: 60000 });
+    const node = `"${process.execPath}" "${CLI}"`;
+    const r = piped(`${node} list --clauses`);
+    expect(r.stdout.split("\n").filter(Boolean)[0]).to.match(/^[A-Z0-9-]+-\d+/);
     expect(r.stderr).to.equal("");
+    // run goes on after its reader left and writes its reports
+    const out = tmp();
+    const quoted = ONE.map((a) => `'${a}'`).join(" ");
+    const ran = piped(`${node} run ${quoted} --out '${out}'`);
+    expect(ran.stdout.split("\n")[0]).to.equal("KTAP version 1");
+    expect(ran.stderr).to.match(/^privmem-cts: 1 cases against/);
+    noTrace(ran);
+    expect(existsSync(join(out, "results.json"))).to.equal(true);
+    const cov = piped(`${node} coverage --results '${out}'`);
+    expect(cov.stderr).to.equal("");
+    const hello = JSON.stringify({ type: "hello", id: 0, contractVersion: "1.0" });
+    const call = JSON.stringify({ type: "call", id: 999, op: { op: "open", path: "/dev/kvm", flags: 2 } }).replace("999", "$i");
+    const served = piped(`(echo '${hello}'; i=1; while [ $i -le 3000 ]; do echo "${call.replace(/"/g, '\\"')}"; i=$((i+1)); done) | ${node} serve`);
+    expect(served.stdout).to.match(/^\{"type":"hello"/);
+    expect(served.stderr).to.equal("");
+  });
+
+  it("imports no project .ts file that does not declare a suite (--suites harness/cli would run the CLI again)", () => {
+    const r = cli(["list", "--cases", "--suites", join(PROJECT_ROOT, "harness", "cli")]);
+    expect(r.status, r.stderr).to.equal(2);
+    expect(r.stdout).to.equal("");
+    expect(r.stderr).to.match(/harness\/cli: at \/: expected a folder holding suite files, or a suite file/);
+    noTrace(r);
+  });
+
+  it("refuses a --suites path that holds no suite (an empty folder, /dev/null, a README) instead of passing 0 cases", () => {
+    const empty = tmp();
+    writeFileSync(join(empty, "README.md"), "no suites here\n");
+    for (const p of [empty, "/dev/null", join(empty, "README.md")]) {
+      const r = cli(["run", "--suites", p, "--out", tmp()]);
+      expect(r.status, `${p}: ${r.stderr}`).to.equal(2);
+      expect(r.stderr).to.contain(`${p}: at /: expected a folder holding suite files, or a suite file`);
+    }
   });
 
   it("stops with exit 2 on a malformed spec/schema file or a FIFO among the spec files", () => {
