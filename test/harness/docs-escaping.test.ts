@@ -4,7 +4,7 @@
 // with hostile text planted in it.
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../spec/paths.js";
@@ -14,7 +14,7 @@ const EVIL = `<script>alert(1)</script> & <img src=x onerror=alert(2)> &amp;`;
 describe("privmem-cts docs escapes the spec's text", function () {
   this.timeout(60000);
 
-  it("a clause, area, profile and layout note with <script> and & come out as entities", () => {
+  it("a clause, area, profile and layout note with <script> and & come out as entities (in reports/docs of the current directory)", () => {
     const root = mkdtempSync(join(tmpdir(), "pmc-docs-"));
     cpSync(join(PROJECT_ROOT, "package.json"), join(root, "package.json"));
     for (const d of ["spec", "suites", join("dist", "spec"), join("dist", "harness"), join("dist", "reference-impl"), join("dist", "suites")]) cpSync(join(PROJECT_ROOT, d), join(root, d), { recursive: true });
@@ -41,9 +41,12 @@ describe("privmem-cts docs escapes the spec's text", function () {
     edit("layouts.json", (j) => {
       j.structs.kvm_memory_attributes.note = `layout ${EVIL}`;
     });
-    const out = join(root, "docs-out");
-    const r = spawnSync(process.execPath, [join(root, "dist", "harness", "cli", "main.js"), "docs", "--out", out], { encoding: "utf8", timeout: 50000 });
+    // No --out: the pages go to reports/docs in the current directory, not into the package.
+    const cwd = mkdtempSync(join(tmpdir(), "pmc-docs-cwd-"));
+    const out = join(cwd, "reports", "docs");
+    const r = spawnSync(process.execPath, [join(root, "dist", "harness", "cli", "main.js"), "docs"], { encoding: "utf8", timeout: 50000, cwd });
     expect(r.status, r.stderr).to.equal(0);
+    expect(existsSync(join(root, "reports")), "nothing written into the package").to.equal(false);
     const pages = readdirSync(out).filter((f) => f.endsWith(".md"));
     const all = pages.map((f) => readFileSync(join(out, f), "utf8")).join("\n");
     // Every planted text arrived, escaped.
