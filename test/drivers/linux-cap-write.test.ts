@@ -53,6 +53,14 @@ describe("linux driver: KVM_ENABLE_CAP and write budgets (pure parts)", () => {
     s.release();
     s.chargeWrite(-1n, 4n * PAGE, 0n, "write");
   });
+
+  it("charges loads and stores against their own budget over the whole session", () => {
+    const s = new Session({ ...DEFAULT_LIMITS, accessBytes: 100 }, PAGE);
+    s.chargeAccess(60, "store");
+    expect(() => s.chargeAccess(41, "load")).to.throw(DriverFailure, /load: the linux driver lets a case load and store at most 100 bytes \(60 used\)/);
+    s.chargeAccess(40, "load");
+    expect(DEFAULT_LIMITS.accessBytes).to.equal(64 << 20);
+  });
 });
 
 describe("linux driver: KVM_ENABLE_CAP and write budgets against /dev/kvm", function () {

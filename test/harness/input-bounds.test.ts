@@ -2,7 +2,7 @@
 // time and memory, never a stack trace; --out is guarded; reports are never stale or torn.
 import { expect } from "chai";
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../spec/paths.js";
@@ -51,7 +51,7 @@ describe("bad input and --out (exit 2, bounded, no stack traces)", function () {
     expect(r.stdout).to.contain("1..0 # SKIP from-env");
   });
 
-  it("refuses a FIFO as a suite or as expectations instead of hanging", () => {
+  it("refuses a FIFO or a device as a suite or as expectations instead of hanging", () => {
     const d = tmp();
     mkdirSync(join(d, "suites"));
     execFileSync("mkfifo", [join(d, "suites", "x.json"), join(d, "exp.json")]);
@@ -61,6 +61,14 @@ describe("bad input and --out (exit 2, bounded, no stack traces)", function () {
     const b = cli(["run", ...ONE, "--expectations", join(d, "exp.json"), "--out", join(d, "o")], { timeout: 15000 });
     expect(b.status, b.stderr).to.equal(2);
     expect(b.stderr).to.match(/exp\.json: at \/: expected a regular file/);
+    // A device reads without end: refused by its type, also behind a link.
+    const c = cli(["run", ...ONE, "--expectations", "/dev/zero", "--out", join(d, "o")], { timeout: 15000 });
+    expect(c.stderr).to.match(/\/dev\/zero: at \/: expected a regular file \(this is a device\)/);
+    symlinkSync("/dev/zero", join(d, "suites", "zero.json"));
+    rmSync(join(d, "suites", "x.json"));
+    const e = cli(["run", "--suites", join(d, "suites"), "--out", join(d, "o")], { timeout: 15000 });
+    expect([c.status, e.status], e.stderr).to.deep.equal([2, 2]);
+    expect(e.stderr).to.match(/zero\.json: at \/: expected a regular file \(this is a device\)/);
   });
 
   it("refuses a second run into the same --out while the first holds it; takes over a stale lock", () => {
