@@ -6,6 +6,7 @@ import { expect } from "chai";
 import { loadSpec } from "../../spec/index.js";
 import { DriverFailure, type Driver, type Op, type OpResult } from "../../spec/driver/contract.js";
 import { rejection } from "./refusal.js";
+import { constantsOf } from "./constants.js";
 import { kvmUnavailableReason, openLinux } from "../../harness/drivers/linux/index.js";
 import { LinuxDriver } from "../../harness/drivers/linux/driver.js";
 import { checkEnableCap, ENABLE_CAP_ALLOWLIST } from "../../harness/drivers/linux/enable-cap.js";
@@ -13,11 +14,7 @@ import { DEFAULT_LIMITS, Session } from "../../harness/drivers/linux/session.js"
 
 const spec = loadSpec();
 const P = "linux-6.18" as const;
-const c = (name: string): bigint => {
-  const v = spec.constant(name, P);
-  if (v === undefined) throw new Error(`no constant ${name}`);
-  return v;
-};
+const c = constantsOf(spec, P);
 const PAGE = 4096n;
 /** Capabilities no suite enables (include/uapi/linux/kvm.h; not in spec/constants.json because no clause is about them). */
 const HOSTILE_CAPS: Record<string, bigint> = { KVM_CAP_X86_DISABLE_EXITS: 143n, KVM_CAP_HALT_POLL: 182n, KVM_CAP_DIRTY_LOG_RING: 192n, KVM_CAP_VM_COPY_ENC_CONTEXT_FROM: 197n };

@@ -35,6 +35,19 @@ function hostile(fault: string, extraEnv: Record<string, string> = {}, startTime
   };
 }
 
+/** A driver whose first process behaves and every replacement has the fault (at start, with this start timeout). */
+function goodThenFaulty(fault: string, startTimeoutMs: number): DriverChoice {
+  let opened = 0;
+  return {
+    label: `then-${fault}`,
+    reproArgs: [],
+    open: () => {
+      const first = opened++ === 0;
+      return ChildProcessDriver.start({ command: process.execPath, args: [HOSTILE], env: { ...process.env, HOSTILE_FAULT: first ? "" : fault }, startTimeoutMs: first ? 5000 : startTimeoutMs });
+    },
+  };
+}
+
 async function runHostile(fault: string, opts: { filters?: string[]; env?: Record<string, string>; startTimeoutMs?: number; timeoutMs?: number; breakAfter?: number } = {}) {
   const spec = loadSpec();
   const { cases, files } = await loadSuites(spec, [join(FIXTURES, "suites")]);
@@ -124,18 +137,10 @@ describe("driver faults (fault-injecting proxy driver)", function () {
     const r = await runHostile("hang-hello", { filters: ["fake:robust:*"], startTimeoutMs: 200, breakAfter: 3 }).catch((e: unknown) => e);
     // A driver that cannot start at all is a refusal at start.
     expect(r).to.be.instanceOf(DriverStartError);
-    // Starts once, then every replacement dies at hello.
+    // Starts once, then every replacement hangs at hello.
     const spec = loadSpec();
     const { cases, files } = await loadSuites(spec, [join(FIXTURES, "suites")]);
-    let opened = 0;
-    const flaky: DriverChoice = {
-      label: "flaky",
-      reproArgs: [],
-      open: () => {
-        const first = opened++ === 0;
-        return ChildProcessDriver.start({ command: process.execPath, args: [HOSTILE], env: { ...process.env, HOSTILE_FAULT: first ? "" : "hang-hello" }, startTimeoutMs: first ? 5000 : 200 });
-      },
-    };
+    const flaky = goodThenFaulty("hang-hello", 200);
     const t0 = performance.now();
     const dir = mkdtempSync(join(tmpdir(), "pmc-brk-"));
     const out = await run({ spec, cases, driver: flaky, filters: ["fake:robust:*"], timeoutMs: 1000, expectations: Expectations.none(), reporters: [new JsonReporter(dir)], suiteFiles: files, breakAfter: 3 });
@@ -201,12 +206,7 @@ describe("driver faults (fault-injecting proxy driver)", function () {
     it("flood-hello after a good start: every replacement floods, and the circuit breaker ends the run", async () => {
       const spec = loadSpec();
       const { cases, files } = await loadSuites(spec, [join(FIXTURES, "suites")]);
-      let opened = 0;
-      const flaky: DriverChoice = {
-        label: "flooding",
-        reproArgs: [],
-        open: () => ChildProcessDriver.start({ command: process.execPath, args: [HOSTILE], env: { ...process.env, HOSTILE_FAULT: opened++ === 0 ? "" : "flood-hello" }, startTimeoutMs: 2000 }),
-      };
+      const flaky = goodThenFaulty("flood-hello", 2000);
       const t0 = performance.now();
       const rss = process.memoryUsage().rss;
       const out = await run({ spec, cases, driver: flaky, filters: ["fake:robust:*"], timeoutMs: 1000, expectations: Expectations.none(), reporters: [], suiteFiles: files, breakAfter: 3 });
