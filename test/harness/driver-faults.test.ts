@@ -5,7 +5,9 @@ import { expect } from "chai";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { Writable } from "node:stream";
+import { PROJECT_ROOT } from "../../spec/paths.js";
 import { loadSpec } from "../../spec/index.js";
 import { loadSuites } from "../../harness/case/load.js";
 import { ChildProcessDriver, jsonDepth } from "../../harness/protocol/child.js";
@@ -109,6 +111,19 @@ describe("driver faults (fault-injecting proxy driver)", function () {
     );
     expect(err).to.be.instanceOf(DriverStartError);
     expect((err as Error).message).to.match(/nested deeper than 64 levels/);
+  });
+
+  it("the CLI with a handshake nested 5000 levels deep: Bail out!, exit 1, and the process ends", () => {
+    const cli = join(PROJECT_ROOT, "dist", "harness", "cli", "main.js");
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [cli, "run", "--driver", `remote:${process.execPath} ${HOSTILE}`, "--suites", join(FIXTURES, "suites"), "--out", mkdtempSync(join(tmpdir(), "pmc-dh-"))], {
+      encoding: "utf8",
+      timeout: 15000,
+      env: { ...process.env, HOSTILE_FAULT: "deep-hello" },
+    });
+    expect(r.status, r.stderr).to.equal(1);
+    expect(r.stdout).to.match(/^KTAP version 1\nBail out! driver remote:.* could not start: driver wrote a message nested deeper than 64 levels\n$/);
+    expect(performance.now() - t0).to.be.lessThan(10000);
   });
 
   it("driver-controlled handshake strings cannot inject KTAP lines or escape characters", async () => {
