@@ -7,21 +7,8 @@
 import { DriverFailure, type OutValue } from "../../spec/driver/contract.js";
 import { fail } from "../lib/errno.js";
 import { asS64 } from "../lib/u64.js";
+import { iovecTotal } from "../../spec/driver/iovec.js";
 import { FMODE_READ, FMODE_WRITE, type OpenFile, type SyscallContext } from "./file.js";
-
-/** What one vectored call may move at most: the drivers' transfer limit. */
-const MAX_VECTOR_BYTES = 65536;
-
-/** The iovec lengths of an operation, checked against the contract (a protocol error, not an errno). */
-function iovecTotal(op: string, lens: readonly bigint[]): number {
-  let total = 0n;
-  for (const len of lens) {
-    if (len < 0n) throw new DriverFailure("protocol", `${op}: iovec length ${len} is negative`);
-    total += len;
-  }
-  if (total > BigInt(MAX_VECTOR_BYTES)) throw new DriverFailure("protocol", `${op}: ${total} bytes (at most ${MAX_VECTOR_BYTES})`);
-  return Number(total);
-}
 
 /** kiocb_set_rw_flags() for the files the model has: none sets FMODE_NOWAIT (shmem does not, observed on 6.18). */
 function checkRwFlags(ctx: SyscallContext, flags: bigint, write: boolean): { append: boolean } {

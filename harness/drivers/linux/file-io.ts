@@ -6,12 +6,10 @@ import type { ProfileName, Spec } from "../../../spec/index.js";
 import { CodecError, type FieldMap } from "../../../spec/codec.js";
 import { DriverFailure, type Op, type OpOf, type OpResult, type OutValue } from "../../../spec/driver/contract.js";
 import { fcntlLockProblem } from "../../../spec/driver/fcntl-arg.js";
+import { iovecTotal } from "../../../spec/driver/iovec.js";
 import { unmappedAddress } from "./memory.js";
 import type { Session } from "./session.js";
 import * as libc from "./libc.js";
-
-/** The most bytes one vectored call moves (the contract's limit). */
-const MAX_VECTOR_BYTES = 65536;
 
 export interface FileIoContext {
   spec: Spec;
@@ -26,14 +24,8 @@ function answer(spec: Spec, r: libc.Sys): OpResult {
   return r.ret < 0n ? { ret: -1n, errno: spec.errnoName(r.errno) } : { ret: r.ret };
 }
 
-/** Iovec lengths within the contract's limit, or a protocol error. */
 function checkedLens(op: string, lens: readonly bigint[]): number[] {
-  let total = 0n;
-  for (const len of lens) {
-    if (len < 0n) throw new DriverFailure("protocol", `${op}: iovec length ${len} is negative`);
-    total += len;
-  }
-  if (total > BigInt(MAX_VECTOR_BYTES)) throw new DriverFailure("protocol", `${op}: ${total} bytes (at most ${MAX_VECTOR_BYTES})`);
+  iovecTotal(op, lens);
   return lens.map(Number);
 }
 
