@@ -13,6 +13,12 @@ import * as vfs from "./process/vfs.js";
 import { sysPreadUser, sysPwriteUser } from "./process/user-io.js";
 import { sysFsync, sysMsync } from "./process/sync.js";
 import { sysProcessVmReadv, sysProcessVmWritev } from "./process/process-vm.js";
+import { sysPreadv2, sysPwritev2, sysReadv, sysWritev } from "./process/vectored-io.js";
+import { sysFadvise, sysReadahead, sysSyncFileRange, sysSyncfs } from "./process/file-advice.js";
+import { sysFlock } from "./process/locks.js";
+import { sysFcntlLock } from "./process/fcntl-lock.js";
+import { sysFchown, sysFutimens } from "./process/file-attrs.js";
+import { vfsIoctl } from "./process/vfs-ioctl.js";
 import { sysMemfdRestricted } from "./restrictedmem/file.js";
 import { UserIoctlArg } from "./system/ioctl-arg.js";
 import type { GuestProgram } from "./vcpu/run.js";
@@ -126,6 +132,30 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
     case "unpin_user_pages":
       unpinUserPages(kernel, op.pin);
       return value(0n);
+    case "readv":
+      return sysReadv(ctx, op.fd, op.lens);
+    case "writev":
+      return value(sysWritev(ctx, op.fd, op.data, op.lens));
+    case "preadv2":
+      return sysPreadv2(ctx, op.fd, op.lens, op.offset, op.flags);
+    case "pwritev2":
+      return value(sysPwritev2(ctx, op.fd, op.data, op.lens, op.offset, op.flags));
+    case "posix_fadvise":
+      return value(sysFadvise(ctx, op.fd, op.offset, op.len, op.advice));
+    case "readahead":
+      return value(sysReadahead(ctx, op.fd, op.offset, op.count));
+    case "syncfs":
+      return value(sysSyncfs(ctx, op.fd));
+    case "sync_file_range":
+      return value(sysSyncFileRange(ctx, op.fd, op.offset, op.nbytes, op.flags));
+    case "flock":
+      return value(sysFlock(ctx, op.fd, op.operation));
+    case "fcntl_lock":
+      return sysFcntlLock(ctx, op);
+    case "fchown":
+      return value(sysFchown(ctx, op.fd, op.owner, op.group));
+    case "futimens":
+      return value(sysFutimens(ctx, op.fd, { sec: op.atime_sec, nsec: op.atime_nsec }, { sec: op.mtime_sec, nsec: op.mtime_nsec }));
   }
   throw new DriverFailure("unsupported", `operation ${(op as { op: string }).op}`);
 }
@@ -139,7 +169,7 @@ function ioctl(ctx: SyscallContext, op: Extract<Op, { op: "ioctl" }>): OpResult 
   const file = ctx.process.files.get(op.fd);
   const arg = new UserIoctlArg(ctx.kernel.config.spec, def, op.arg, op.pointer === "invalid");
   try {
-    const ret = file.ioctl(ctx, arg);
+    const ret = vfsIoctl(ctx, file, def.name, arg) ?? file.ioctl(ctx, arg);
     return arg.out === undefined ? { ret } : { ret, out: arg.out };
   } catch (err) {
     if (err instanceof SyscallError && arg.out !== undefined) return { ret: -1n, errno: err.errno, out: arg.out };

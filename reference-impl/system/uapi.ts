@@ -29,6 +29,12 @@ const NUMBER_GROUPS = {
   mfd: { group: "memfd-flag", prefixes: ["MFD_"] },
   s: { group: "stat-mode", prefixes: ["S_"] },
   mpol: { group: "mempolicy", prefixes: ["MPOL_"] },
+  rwf: { group: "rwf", prefixes: ["RWF_"] },
+  fadv: { group: "fadvise", prefixes: ["POSIX_FADV_"] },
+  syncRange: { group: "sync-file-range", prefixes: ["SYNC_FILE_RANGE_"] },
+  /** F_RDLCK -> RDLCK, F_OFD_SETLK -> OFD_SETLK, LOCK_SH -> SH */
+  lock: { group: "file-lock", prefixes: ["F_", "LOCK_"] },
+  utime: { group: "utime", prefixes: ["UTIME_"] },
 } satisfies Record<string, GroupRule>;
 
 const BIGINT_GROUPS = {

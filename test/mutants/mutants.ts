@@ -440,4 +440,25 @@ export const MUTANTS: Mutant[] = [
     search: 'this.setEntry(gfn, { ripas: "RAM", data: folio });',
     replace: 'this.setEntry(gfn, { ripas: "EMPTY", data: folio });',
   },
+  {
+    name: "fionread-reads-anon-inode",
+    why: "FIONREAD answered from i_size for a guest_memfd on a release whose VFS passes anonymous inodes to the file's ioctl (FOPS-012: ENOTTY from the S_ANON_INODE series on)",
+    file: "process/vfs-ioctl.js",
+    search: "if (!regular || (ctx.kernel.revision.anonFileChecks && anonymousFile(inode)))",
+    replace: "if (!regular)",
+  },
+  {
+    name: "record-lock-own-lock-conflicts",
+    why: "a POSIX record lock conflicts with its own owner: F_GETLK reports the process's own lock (FOPS-009: the owner is compared first, fs/locks.c posix_test_lock)",
+    file: "process/locks.js",
+    search: "locks.find((l) => l.owner !== owner && l.end >= start",
+    replace: "locks.find((l) => l.end >= start",
+  },
+  {
+    name: "sync-file-range-needs-fsync",
+    why: "sync_file_range treated like fsync: EINVAL on a guest_memfd, which has no .fsync but needs none for it (FOPS-007 against SYNC-002)",
+    file: "process/file-advice.js",
+    search: 'includes(type))\n        fail("ESPIPE");',
+    replace: 'includes(type) || anonymousFile(f.inode))\n        fail("EINVAL");',
+  },
 ];

@@ -8,6 +8,8 @@ import { CONTRACT_VERSION } from "../../../spec/driver/contract.js";
 import { OPS, type OpName } from "../../../spec/driver/ops.js";
 import { accessProgram, checkLength, hypercallProgram, littleEndian } from "./guest-code.js";
 import { doIoctl, type IoctlContext } from "./ioctl.js";
+import { fileIoOperation, isFileIoOp } from "./file-io.js";
+import { fcntlArgProblem } from "../../../spec/driver/fcntl-arg.js";
 import { checkAccess } from "./memory.js";
 import { HYPERCALL_BOUND_MS, Prober, parseProfileOption } from "./probe.js";
 import { DEFAULT_LIMITS, kernelFd, Session, type Limits } from "./session.js";
@@ -92,6 +94,7 @@ export class LinuxDriver implements Driver {
   }
 
   private execute(op: Op): OpResult {
+    if (isFileIoOp(op)) return fileIoOperation(this.ioctlContext, op);
     switch (op.op) {
       case "mmap":
       case "munmap":
@@ -143,6 +146,8 @@ export class LinuxDriver implements Driver {
       }
       case "fcntl": {
         const fd = this.fd(op.fd, "fcntl");
+        const pointerCommand = fcntlArgProblem(this.spec, this.profile, op.cmd);
+        if (pointerCommand !== undefined) throw new DriverFailure("protocol", pointerCommand);
         const r = libc.fcntl(fd, op.cmd, op.arg ?? 0n);
         return op.cmd === F_DUPFD || op.cmd === F_DUPFD_CLOEXEC ? this.duplicated(fd, r) : this.result(r);
       }

@@ -39,8 +39,10 @@ const MEMSLOT_STRUCTS = new Set(["kvm_userspace_memory_region", "kvm_userspace_m
  * field that counts the entries, the entry struct, and the most entries the
  * kernel reads or writes whatever the count says.
  */
-export const TAILS: Record<string, { count: string; entry: string; max: bigint }> = {
+export const TAILS: Record<string, { count: string; entry: string; max: bigint; unclamped?: boolean }> = {
   kvm_cpuid2: { count: "nent", entry: "kvm_cpuid_entry2", max: KVM_MAX_CPUID_ENTRIES },
+  // the kernel fills as many extents as the count asks (FIEMAP_MAX_EXTENTS only bounds it): larger counts are refused
+  fiemap: { count: "fm_extent_count", entry: "fiemap_extent", max: 64n, unclamped: true },
 };
 
 function failed(spec: Spec, r: libc.Sys): OpResult {
@@ -120,6 +122,7 @@ export function argumentBuffer(spec: Spec, def: IoctlDef, fields: FieldValues): 
   const tail = TAILS[struct];
   if (!tail) return head;
   const asked = spec.codec.decode(struct, head)[tail.count] as bigint;
+  if (tail.unclamped && asked > tail.max) throw new DriverFailure("unsupported", `${def.name}: ${tail.count} ${asked} (the driver allocates at most ${tail.max} entries)`);
   const entries = asked < tail.max ? asked : tail.max;
   return Buffer.concat([head, Buffer.alloc(Number(entries) * spec.codec.get(tail.entry).size)]);
 }

@@ -215,3 +215,64 @@ export class ThreadTimer {
     timerDelete(this.id);
   }
 }
+
+// The file calls of contract 1.3 (vectored I/O, advice, sync, locks, attributes).
+// iovecs are built here from Buffers that stay referenced for the whole call.
+const fileFn = {
+  readv: lib.func("int64 readv(int fd, const void *iov, int iovcnt)"),
+  writev: lib.func("int64 writev(int fd, const void *iov, int iovcnt)"),
+  preadv2: lib.func("int64 preadv2(int fd, const void *iov, int iovcnt, int64 offset, int flags)"),
+  pwritev2: lib.func("int64 pwritev2(int fd, const void *iov, int iovcnt, int64 offset, int flags)"),
+  fadvise: lib.func("int posix_fadvise(int fd, int64 offset, int64 len, int advice)"),
+  readahead: lib.func("int64 readahead(int fd, int64 offset, uint64 count)"),
+  syncfs: lib.func("int syncfs(int fd)"),
+  syncFileRange: lib.func("int sync_file_range(int fd, int64 offset, int64 nbytes, uint32 flags)"),
+  flock: lib.func("int flock(int fd, int operation)"),
+  fchown: lib.func("int fchown(int fd, uint32 owner, uint32 group)"),
+  futimens: lib.func("int futimens(int fd, const void *times)"),
+  fcntlPointer: lib.func("fcntl", "int", ["int", "int", "uint64"]),
+  fcntlBuffer: lib.func("fcntl", "int", ["int", "int", "void *"]),
+};
+
+/** struct iovec[] over `parts` (each a Buffer the caller keeps alive during the call). */
+function iovecs(parts: Buffer[]): Buffer {
+  const iov = Buffer.alloc(16 * Math.max(parts.length, 1));
+  parts.forEach((p, i) => {
+    iov.writeBigUInt64LE(p.length > 0 ? BigInt(koffi.address(p) as bigint) : 0n, 16 * i);
+    iov.writeBigUInt64LE(BigInt(p.length), 16 * i + 8);
+  });
+  return iov;
+}
+
+/** preadv2 (offset -1: at the file position) into fresh buffers of `lens` bytes; readv when flags and offset are absent. */
+export const preadv2 = (fd: Int, parts: Buffer[], offset: Int | undefined, flags: Int): Sys => {
+  const iov = iovecs(parts);
+  if (offset === undefined) return sys(() => fileFn.readv(Number(s32(fd)), iov, parts.length));
+  return sys(() => fileFn.preadv2(Number(s32(fd)), iov, parts.length, s64(offset), Number(s32(flags))));
+};
+/** pwritev2 (offset -1: at the file position) from `parts`; writev when flags and offset are absent. */
+export const pwritev2 = (fd: Int, parts: Buffer[], offset: Int | undefined, flags: Int): Sys => {
+  const iov = iovecs(parts);
+  if (offset === undefined) return sys(() => fileFn.writev(Number(s32(fd)), iov, parts.length));
+  return sys(() => fileFn.pwritev2(Number(s32(fd)), iov, parts.length, s64(offset), Number(s32(flags))));
+};
+/** posix_fadvise returns the error number instead of setting errno: reported as errno here. */
+export const fadvise = (fd: Int, offset: Int, len: Int, advice: Int): Sys => {
+  const r = Number(fileFn.fadvise(Number(s32(fd)), s64(offset), s64(len), Number(s32(advice))));
+  return r === 0 ? { ret: 0n, errno: 0 } : { ret: -1n, errno: r };
+};
+export const readahead = (fd: Int, offset: Int, count: Int): Sys => sys(() => fileFn.readahead(Number(s32(fd)), s64(offset), u64(count)));
+export const syncfs = (fd: Int): Sys => sys(() => fileFn.syncfs(Number(s32(fd))));
+export const syncFileRange = (fd: Int, offset: Int, nbytes: Int, flags: Int): Sys => sys(() => fileFn.syncFileRange(Number(s32(fd)), s64(offset), s64(nbytes), Number(u32(flags))));
+export const flock = (fd: Int, operation: Int): Sys => sys(() => fileFn.flock(Number(s32(fd)), Number(s32(operation))));
+export const fchown = (fd: Int, owner: Int, group: Int): Sys => sys(() => fileFn.fchown(Number(s32(fd)), Number(u32(owner)), Number(u32(group))));
+/** futimens with times[2] = {atime, mtime} as two struct timespec. */
+export const futimens = (fd: Int, atime: [Int, Int], mtime: [Int, Int]): Sys => {
+  const ts = Buffer.alloc(32);
+  [atime[0], atime[1], mtime[0], mtime[1]].forEach((v, i) => ts.writeBigInt64LE(s64(v), 8 * i));
+  return sys(() => fileFn.futimens(Number(s32(fd)), ts));
+};
+/** fcntl with a pointer to a struct flock the kernel reads and may write in place. */
+export const fcntlStruct = (fd: Int, cmd: Int, buf: Buffer): Sys => sys(() => fileFn.fcntlBuffer(Number(s32(fd)), Number(s32(cmd)), buf));
+/** fcntl with an address (an invalid pointer) as its argument. */
+export const fcntlAddress = (fd: Int, cmd: Int, addr: Int): Sys => sys(() => fileFn.fcntlPointer(Number(s32(fd)), Number(s32(cmd)), u64(addr)));
