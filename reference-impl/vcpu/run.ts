@@ -58,7 +58,7 @@ export function runGuest(ctx: SyscallContext, vcpu: Vcpu, program: GuestProgram)
 }
 
 
-function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { kind: "access" }>): OpResult {
+export function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { kind: "access" }>): OpResult {
   const { kernel } = ctx;
   const vm = vcpu.vm;
   const page = kernel.page;
