@@ -226,7 +226,7 @@ function expectDefs(): Record<string, Schema> {
           type: "object",
           required: ["reason"],
           properties: { reason: { type: "string", pattern: "^KVM_EXIT_[A-Z_]+$" } },
-          additionalProperties: { type: "object", additionalProperties: { $ref: "#/$defs/match" } },
+          additionalProperties: { type: "object", additionalProperties: { oneOf: [{ $ref: "#/$defs/match" }, { $ref: "#/$defs/dataMatch" }] } },
         },
       },
     },

@@ -344,7 +344,11 @@ export class GuestRunner {
     const r = this.kvmRun(fd, run);
     if (vcpu) vcpu.ran = true;
     const base = { ret: r.ret, ...(r.ret < 0n ? { errno: this.o.spec.errnoName(r.errno) } : {}) };
-    return run !== undefined ? { ...base, exit: this.decodeExit(run) } : base;
+    if (run === undefined) return base;
+    const exit = this.decodeExit(run);
+    // the case ran the loaded program on: what a later resume completes is this exit
+    if (vcpu) vcpu.lastExit = exit;
+    return { ...base, exit };
   }
 
   /**
