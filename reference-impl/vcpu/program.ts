@@ -94,11 +94,11 @@ export function resumeProgram(ctx: SyscallContext, vcpu: Vcpu, data: Uint8Array 
   const st = vcpu.program;
   if (st === undefined) throw new DriverFailure("unsupported", "resume: the vCPU has no guest_program loaded (resume continues a guest_program after an exit)");
   const pending = st.pending;
-  st.pending = undefined;
   if (pending === undefined || !pending.takesData) {
     if (data !== undefined) protocol("resume: data completes a pending IN or MMIO read, and none is pending");
   } else st.reads.set(st.next, bytes(data, pending.len, "resume: the pending read"));
   // complete_userspace_io(): the half-done instruction retires.
+  st.pending = undefined;
   if (pending !== undefined) st.next++;
   return proceed(ctx, vcpu, st);
 }
