@@ -2,8 +2,8 @@
 // port I/O instructions in 64-bit mode, then a halt loop. Plain data, unit-tested.
 //
 // The program keeps its own bookkeeping in the driver's scratch page, so the driver
-// can tell how far the guest got without decoding RIP (which differs between the
-// exits: KVM advances RIP past an emulated OUT before the exit, not past a fast one):
+// can tell how far the guest got without decoding RIP (whether RIP is already past an
+// OUT at its exit differs between KVM's fast and emulated I/O paths):
 // after each step it stores the number of steps completed in a progress byte, and
 // each read or IN stores its bytes in a slot of its own. RCX holds the scratch
 // page's address throughout (no step clobbers it).
