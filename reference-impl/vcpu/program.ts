@@ -11,7 +11,7 @@
 import type { OpResult, OutValue } from "../../spec/driver/contract.js";
 import { DriverFailure } from "../../spec/driver/contract.js";
 import type { SyscallContext } from "../process/file.js";
-import { HLT, runAccess } from "./run.js";
+import { HLT, runAccess, runHypercall } from "./run.js";
 import type { Vcpu } from "./vcpu.js";
 
 /** A step as the operation gives it (every field optional). */
@@ -24,15 +24,18 @@ export interface GuestStepArgs {
   port?: bigint;
   size?: bigint;
   data?: Uint8Array;
+  hypercall?: bigint;
+  args?: bigint[];
 }
 
 type Step =
   | { kind: "access"; write: boolean; gpa: bigint; len: number; data: Uint8Array; private: boolean }
-  | { kind: "pio"; in: boolean; port: bigint; size: number; data: Uint8Array };
+  | { kind: "pio"; in: boolean; port: bigint; size: number; data: Uint8Array }
+  | { kind: "hypercall"; nr: bigint; args: bigint[] };
 
 /** What the last exit left half done: the next KVM_RUN completes it before the guest goes on. */
 interface Pending {
-  /** an IN or an MMIO read takes its value from kvm_run; an OUT or an MMIO write takes nothing */
+  /** an IN, an MMIO read or a hypercall takes its value from kvm_run; an OUT or an MMIO write takes nothing */
   takesData: boolean;
   len: number;
 }
@@ -46,6 +49,10 @@ export interface ProgramState {
 }
 
 export const MAX_STEPS = 8;
+
+function u64Bytes(v: bigint): Uint8Array {
+  return Uint8Array.from({ length: 8 }, (_, i) => Number((BigInt.asUintN(64, v) >> BigInt(8 * i)) & 0xffn));
+}
 
 function protocol(message: string): never {
   throw new DriverFailure("protocol", message);
@@ -65,7 +72,11 @@ function bytes(data: Uint8Array | undefined, len: number, what: string): Uint8Ar
 
 function parseStep(s: GuestStepArgs, i: number): Step {
   const what = `step ${i}`;
-  if ((s.access === undefined) === (s.pio === undefined)) protocol(`guest_program: ${what} needs exactly one of access and pio`);
+  if ([s.access, s.pio, s.hypercall].filter((k) => k !== undefined).length !== 1) protocol(`guest_program: ${what} needs exactly one of access, pio and hypercall`);
+  if (s.hypercall !== undefined) {
+    if ((s.args ?? []).length > 4) throw new DriverFailure("unsupported", `guest_program: ${what}: at most 4 hypercall arguments`);
+    return { kind: "hypercall", nr: BigInt.asUintN(64, s.hypercall), args: s.args ?? [] };
+  }
   if (s.access !== undefined) {
     if (s.gpa === undefined) protocol(`guest_program: ${what} (an access) needs gpa`);
     const len = sized(s.len, [1, 2, 4, 8], `${what}: an access`);
@@ -95,7 +106,7 @@ export function resumeProgram(ctx: SyscallContext, vcpu: Vcpu, data: Uint8Array 
   if (st === undefined) throw new DriverFailure("unsupported", "resume: the vCPU has no guest_program loaded (resume continues a guest_program after an exit)");
   const pending = st.pending;
   if (pending === undefined || !pending.takesData) {
-    if (data !== undefined) protocol("resume: data completes a pending IN or MMIO read, and none is pending");
+    if (data !== undefined) protocol("resume: data completes a pending IN, MMIO read or hypercall, and none is pending");
   } else st.reads.set(st.next, bytes(data, pending.len, "resume: the pending read"));
   // complete_userspace_io(): the half-done instruction retires.
   st.pending = undefined;
@@ -109,6 +120,16 @@ function proceed(ctx: SyscallContext, vcpu: Vcpu, st: ProgramState): OpResult {
   if (kernel.inject.pagesBeforeSignal(1) < 1) return report(st, { ret: -1n, errno: "EINTR", exit: { reason: "KVM_EXIT_INTR" } });
   for (; st.next < st.steps.length; st.next++) {
     const step = st.steps[st.next]!;
+    if (step.kind === "hypercall") {
+      const r = runHypercall(ctx, vcpu, { kind: "hypercall", nr: step.nr, args: step.args });
+      if (r.exit?.reason !== HLT.reason) {
+        // KVM_EXIT_HYPERCALL: the next KVM_RUN returns kvm_run.hypercall.ret to the guest (complete_hypercall_exit()).
+        if (r.exit?.reason === "KVM_EXIT_HYPERCALL") st.pending = { takesData: true, len: 8 };
+        return report(st, { ...r, out: {} });
+      }
+      st.reads.set(st.next, u64Bytes(r.out!.hypercall_ret as bigint));
+      continue;
+    }
     if (step.kind === "pio") {
       // kvm_fast_pio(): no in-kernel device is modelled on any port, so every IN and OUT exits.
       st.pending = { takesData: step.in, len: step.size };
@@ -137,7 +158,7 @@ function proceed(ctx: SyscallContext, vcpu: Vcpu, st: ProgramState): OpResult {
 function report(st: ProgramState, r: OpResult): OpResult {
   const out: { [k: string]: OutValue } = { ...(r.out ?? {}), step: BigInt(st.next) };
   delete out.data;
-  const readers = st.steps.map((s, i) => [s, i] as const).filter(([s]) => (s.kind === "access" ? !s.write : s.in));
+  const readers = st.steps.map((s, i) => [s, i] as const).filter(([s]) => (s.kind === "access" ? !s.write : s.kind === "pio" ? s.in : true));
   if (st.next === st.steps.length && readers.length > 0) out.data = new Uint8Array(Buffer.concat(readers.map(([, i]) => st.reads.get(i)!)));
   return { ...r, out };
 }

@@ -35,7 +35,7 @@ function int(doc: string, optional?: true): ParamSpec {
 }
 const fd = int("file descriptor");
 
-/** One step of a guest_program: a memory access (`access`) or a port I/O instruction (`pio`). */
+/** One step of a guest_program: a memory access (`access`), a port I/O instruction (`pio`) or a hypercall (`hypercall`). */
 export const GUEST_STEP_FIELDS = {
   access: { kind: "enum", values: ["read", "write"], optional: true, doc: "a memory access at gpa" },
   gpa: { kind: "int", optional: true, doc: "guest physical address of the access" },
@@ -45,6 +45,8 @@ export const GUEST_STEP_FIELDS = {
   port: { kind: "int", optional: true, doc: "the I/O port (0-65535)" },
   size: { kind: "int", optional: true, doc: "bytes of the I/O (1, 2 or 4; default 1)" },
   data: { kind: "bytes", optional: true, doc: "bytes a write or an OUT stores (len or size bytes)" },
+  hypercall: { kind: "int", optional: true, doc: "a hypercall: its number (x86: KVM's ABI, as the hypercall operation)" },
+  args: { kind: "int-list", optional: true, doc: "a hypercall's arguments (at most 4)" },
 } as const satisfies Record<string, ParamSpec>;
 
 export const OPS = {
@@ -179,14 +181,14 @@ export const OPS = {
     since: "1.1",
   },
   guest_program: {
-    doc: "run the vCPU on a new guest program (x86: 64-bit mode) that performs `steps` in order and halts; each step is a memory access ({access, gpa, len, data?, private?}) or a port I/O instruction ({pio, port, size, data?}). The program stays loaded: `resume` continues it after an exit",
+    doc: "run the vCPU on a new guest program (x86: 64-bit mode) that performs `steps` in order and halts; each step is a memory access ({access, gpa, len, data?, private?}), a port I/O instruction ({pio, port, size, data?}) or a hypercall ({hypercall, args?}). The program stays loaded: `resume` continues it after an exit",
     params: { vcpu: int("vCPU fd"), steps: { kind: "records", fields: GUEST_STEP_FIELDS, doc: "the program's steps, at most 8" } },
-    result: "ret and errno of KVM_RUN; exit = {reason, ...payload} (KVM_EXIT_IO: io = {direction, size, port, count, data_offset, data for OUT}); out.step = the steps completed; out.data = the bytes of every read and IN step, in step order, once the program halted",
+    result: "ret and errno of KVM_RUN; exit = {reason, ...payload} (KVM_EXIT_IO: io = {direction, size, port, count, data_offset, data for OUT}); out.step = the steps completed; out.data = the bytes of every read and IN step and the 8-byte return value of every hypercall, in step order, once the program halted",
     since: "1.3",
   },
   resume: {
-    doc: "re-enter KVM_RUN on the vCPU's guest_program where it stopped, loading nothing: a pending I/O or MMIO exit is completed first (for an IN or an MMIO read with `data` placed in kvm_run), a faulting access is retried",
-    params: { vcpu: int("vCPU fd"), data: { kind: "bytes", optional: true, doc: "for a pending IN: the io.size bytes the port returns; for a pending MMIO read: the mmio.len bytes of mmio.data (default zeros)" } },
+    doc: "re-enter KVM_RUN on the vCPU's guest_program where it stopped, loading nothing: a pending I/O, MMIO or hypercall exit is completed first (for an IN, an MMIO read or a hypercall with `data` placed in kvm_run), a faulting access is retried",
+    params: { vcpu: int("vCPU fd"), data: { kind: "bytes", optional: true, doc: "for a pending IN: the io.size bytes the port returns; for a pending MMIO read: the mmio.len bytes of mmio.data; for a pending KVM_EXIT_HYPERCALL: hypercall.ret, 8 bytes little-endian (default zeros)" } },
     result: "as guest_program",
     since: "1.3",
   },

@@ -35,12 +35,21 @@ describe("linux driver: guest_program code", () => {
     const p = stepsProgram([out(0x3f8, [0xef, 0xbe]), inp(0x60, 4)]);
     const code = p.image.subarray(0, 0x100);
     expect(contains(code, [0x48, 0xb8, 0xef, 0xbe, 0, 0, 0, 0, 0, 0, 0xba, 0xf8, 0x03, 0, 0, 0x66, 0xef])).to.equal(true);
-    expect(contains(code, [0xba, 0x60, 0, 0, 0, 0xed, 0x89, 0x81, 0x48, 0, 0, 0])).to.equal(true);
+    expect(contains(code, [0xba, 0x60, 0, 0, 0, 0xed, 0x89, 0x87, 0x48, 0, 0, 0])).to.equal(true);
     // progress after each step, then hlt; jmp back to the hlt
-    expect(contains(code, [0xc6, 0x01, 0x01])).to.equal(true);
-    expect(contains(code, [0xc6, 0x01, 0x02, 0xf4, 0xeb, 0xfd])).to.equal(true);
-    expect(p.regs.rcx).to.equal(DRIVER_GPA + BigInt(SCRATCH_OFFSET));
+    expect(contains(code, [0xc6, 0x07, 0x01])).to.equal(true);
+    expect(contains(code, [0xc6, 0x07, 0x02, 0xf4, 0xeb, 0xfd])).to.equal(true);
+    expect(p.regs.rdi).to.equal(DRIVER_GPA + BigInt(SCRATCH_OFFSET));
     expect(p.steps).to.deep.equal({ count: 2, progressOffset: SCRATCH_OFFSET, reads: [{ step: 1, offset: SCRATCH_OFFSET + 0x48, len: 4 }] });
+  });
+
+  it("issues a hypercall with KVM's ABI (nr in rax, arguments in rbx, rcx, rdx, rsi) and keeps rax in the step's slot", () => {
+    const p = stepsProgram([{ kind: "hypercall", nr: 12n, args: [0x10000000n, 1n, 0x10n] }], "amd");
+    const code = p.image.subarray(0, 0x100);
+    expect(contains(code, [0x48, 0xb8, 12, 0, 0, 0, 0, 0, 0, 0, 0x48, 0xbb, 0, 0, 0, 0x10, 0, 0, 0, 0, 0x48, 0xb9, 1, 0, 0, 0, 0, 0, 0, 0, 0x48, 0xba, 0x10])).to.equal(true);
+    expect(contains(code, [0x0f, 0x01, 0xd9, 0x48, 0x89, 0x87, 0x40, 0, 0, 0])).to.equal(true);
+    expect(contains(stepsProgram([{ kind: "hypercall", nr: 1n, args: [] }], "intel").image.subarray(0, 0x100), [0x0f, 0x01, 0xc1])).to.equal(true);
+    expect(() => stepsProgram([{ kind: "hypercall", nr: 1n, args: [1n, 2n, 3n, 4n, 5n] }])).to.throw(RangeError, /at most 4/);
   });
 
   it("reports the steps completed, and the reads only once the program halted after its last step", () => {
@@ -103,7 +112,7 @@ function refusals(open: () => Promise<Driver>, needsKvm: boolean) {
       const vm = (await call({ op: "ioctl", fd: kvm, request: "KVM_CREATE_VM", arg: 0n })).ret;
       const vcpu = (await call({ op: "ioctl", fd: vm, request: "KVM_CREATE_VCPU", arg: 0n })).ret;
       await fails({ op: "resume", vcpu }, "unsupported", /no guest_program loaded/);
-      await fails({ op: "guest_program", vcpu, steps: [{ pio: "in", access: "read", port: 1n }] }, "protocol", /exactly one of access and pio/);
+      await fails({ op: "guest_program", vcpu, steps: [{ pio: "in", access: "read", port: 1n }] }, "protocol", /exactly one of access, pio and hypercall/);
       await fails({ op: "guest_program", vcpu, steps: [{ pio: "out", port: 1n, size: 2n, data: Uint8Array.of(1) }] }, "protocol", /2 bytes with 1 bytes/);
       const r = await call({ op: "guest_program", vcpu, steps: [{ pio: "out", port: 0x1234n, size: 1n, data: Uint8Array.of(7) }, { pio: "in", port: 0x1234n, size: 2n }] });
       expect(r.exit?.reason).to.equal("KVM_EXIT_IO");

@@ -109,7 +109,7 @@ export class LinuxDriver implements Driver {
       case "guest_arch":
         return this.kvmOperation(op);
       case "guest_program":
-        return guestProgram(this.runner, this.fd(op.vcpu, op.op), op);
+        return guestProgram(this.runner, this.fd(op.vcpu, op.op), op, this.hypercallTimeoutMs);
       case "resume":
         return resume(this.runner, this.fd(op.vcpu, op.op), op);
       case "fork":

@@ -59,6 +59,8 @@ export interface GuestProgram {
   result?: { register: "rax"; len: number } | { scratchOffset: number; len: number };
   /** a guest_program's bookkeeping in scratch memory (guest-program.ts) */
   steps?: StepRecord;
+  /** how long KVM_RUN may run this program (and resume it) before the watchdog stops it, when not the runner's default */
+  timeoutMs?: number;
 }
 
 /** Where a guest_program records its progress: a byte counting completed steps, and each read's bytes. */

@@ -17,7 +17,8 @@ function bytes(data: Uint8Array | undefined, len: number, what: string): Uint8Ar
 /** The operation's steps as the code generator takes them; malformed steps are protocol errors, unsupported sizes unsupported. */
 function parseSteps(op: OpOf<"guest_program">): ProgramStep[] {
   return op.steps.map((s, i) => {
-    if ((s.access === undefined) === (s.pio === undefined)) throw new DriverFailure("protocol", `guest_program: step ${i} needs exactly one of access and pio`);
+    if ([s.access, s.pio, s.hypercall].filter((k) => k !== undefined).length !== 1) throw new DriverFailure("protocol", `guest_program: step ${i} needs exactly one of access, pio and hypercall`);
+    if (s.hypercall !== undefined) return { kind: "hypercall", nr: BigInt.asUintN(64, s.hypercall), args: (s.args ?? []).map((a) => BigInt.asUintN(64, a)) };
     if (s.access !== undefined) {
       if (s.gpa === undefined) throw new DriverFailure("protocol", `guest_program: step ${i} (an access) needs gpa`);
       const len = Number(s.len ?? 1n);
@@ -30,15 +31,18 @@ function parseSteps(op: OpOf<"guest_program">): ProgramStep[] {
   });
 }
 
-export function guestProgram(runner: GuestRunner, vcpu: bigint, op: OpOf<"guest_program">): OpResult {
+/** `hypercallTimeoutMs` bounds a program with a hypercall step (HOST-NOTES Q4: a host where hypercalls never complete). */
+export function guestProgram(runner: GuestRunner, vcpu: bigint, op: OpOf<"guest_program">, hypercallTimeoutMs: number): OpResult {
   let program;
   try {
-    program = stepsProgram(parseSteps(op));
+    const steps = parseSteps(op);
+    program = stepsProgram(steps, runner.vendor());
+    if (steps.some((s) => s.kind === "hypercall")) program.timeoutMs = hypercallTimeoutMs;
   } catch (err) {
     if (err instanceof DriverFailure) throw err;
     throw new DriverFailure("unsupported", `guest_program: ${(err as Error).message}`);
   }
-  return result(runner.run(Number(vcpu), program));
+  return result(runner.run(Number(vcpu), program, program.timeoutMs));
 }
 
 export function resume(runner: GuestRunner, vcpu: bigint, op: OpOf<"resume">): OpResult {

@@ -68,7 +68,7 @@ export class GuestRunner {
   private readonly vms = new Map<number, VmState>();
   private readonly vcpus = new Map<number, VcpuState>();
   private readonly exits: ExitDecoder;
-  private readonly runLayout: { exitReason: number; immediateExit: number; mmioData: number; size: number };
+  private readonly runLayout: { exitReason: number; immediateExit: number; mmioData: number; hypercallRet: number; size: number };
   private readonly ioDirection: { IN: bigint | undefined; OUT: bigint | undefined };
   private supportedCpuid: Buffer | undefined;
   private timer: libc.ThreadTimer | undefined;
@@ -81,7 +81,8 @@ export class GuestRunner {
     const run = o.spec.codec.get("kvm_run");
     const offsetOf = (f: string) => run.fields.find((x) => x.name === f)!.offset;
     const mmioData = o.spec.codec.get("kvm_run_mmio").fields.find((x) => x.name === "data")!.offset;
-    this.runLayout = { exitReason: offsetOf("exit_reason"), immediateExit: offsetOf("immediate_exit"), mmioData: offsetOf("mmio") + mmioData, size: run.size };
+    const hypercallRet = o.spec.codec.get("kvm_run_hypercall").fields.find((x) => x.name === "ret")!.offset;
+    this.runLayout = { exitReason: offsetOf("exit_reason"), immediateExit: offsetOf("immediate_exit"), mmioData: offsetOf("mmio") + mmioData, hypercallRet: offsetOf("hypercall") + hypercallRet, size: run.size };
     this.ioDirection = { IN: o.spec.constant("KVM_EXIT_IO_IN", o.profile), OUT: o.spec.constant("KVM_EXIT_IO_OUT", o.profile) };
   }
 
@@ -383,19 +384,20 @@ export class GuestRunner {
       throw new DriverFailure("unsupported", "resume: the vCPU has no guest_program loaded (resume continues a guest_program after an exit)");
     this.guard(vcpu);
     this.fillPendingRead(vcpu.run, vcpu.lastExit, data);
-    const r = this.kvmRun(fd, vcpu.run);
+    const r = this.kvmRun(fd, vcpu.run, 0n, vcpu.loaded.timeoutMs);
     return this.outcome(fd, vcpu, vcpu.run, vcpu.vm.region, r);
   }
 
-  /** Put what an IN (at io.data_offset) or an MMIO read (mmio.data) returns into kvm_run. */
+  /** Put what an IN (at io.data_offset), an MMIO read (mmio.data) or a hypercall (hypercall.ret) returns into kvm_run. */
   private fillPendingRead(run: bigint, exit: ExitInfo | undefined, data: Uint8Array | undefined): void {
     const io = exit?.reason === "KVM_EXIT_IO" ? (exit.io as { [k: string]: bigint }) : undefined;
     const mmio = exit?.reason === "KVM_EXIT_MMIO" ? (exit.mmio as { [k: string]: bigint }) : undefined;
     let at: bigint, len: number;
     if (io !== undefined && io.direction === this.ioDirection.IN) [at, len] = [run + io.data_offset!, Number(io.size! * io.count!)];
     else if (mmio !== undefined && mmio.is_write === 0n) [at, len] = [run + BigInt(this.runLayout.mmioData), Number(mmio.len!)];
+    else if (exit?.reason === "KVM_EXIT_HYPERCALL") [at, len] = [run + BigInt(this.runLayout.hypercallRet), 8];
     else {
-      if (data !== undefined) throw new DriverFailure("protocol", "resume: data completes a pending IN or MMIO read, and none is pending");
+      if (data !== undefined) throw new DriverFailure("protocol", "resume: data completes a pending IN, MMIO read or hypercall, and none is pending");
       return;
     }
     if (data !== undefined && data.length !== len) throw new DriverFailure("protocol", `resume: the pending read takes ${len} bytes, not ${data.length}`);
