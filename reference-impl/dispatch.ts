@@ -21,7 +21,6 @@ import { sysFchown, sysFutimens } from "./process/file-attrs.js";
 import { vfsIoctl } from "./process/vfs-ioctl.js";
 import { sysMemfdRestricted } from "./restrictedmem/file.js";
 import { UserIoctlArg } from "./system/ioctl-arg.js";
-import type { GuestProgram } from "./vcpu/run.js";
 import { VcpuFile } from "./vcpu/vcpu.js";
 
 const value = (ret: bigint): OpResult => ({ ret });
@@ -122,6 +121,10 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return run(ctx, op.vcpu, { kind: "hypercall", nr: BigInt.asUintN(64, op.nr), args: op.args ?? [] });
     case "guest_arch":
       return run(ctx, op.vcpu, { kind: "arch", action: op.action, gpa: BigInt.asUintN(64, op.gpa), len: op.len ?? kernel.page.size, args: op.args ?? [] });
+    case "guest_program":
+      return run(ctx, op.vcpu, { kind: "steps", steps: op.steps });
+    case "resume":
+      return run(ctx, op.vcpu, { kind: "resume", data: op.data });
     case "memory_failure":
       return value(memoryFailure(ctx, op.fd, op.offset));
     case "inject":
@@ -188,7 +191,7 @@ function memoryFailure(ctx: SyscallContext, fd: bigint, offset: bigint): bigint 
 }
 
 /** KVM_RUN on the descriptor: a vCPU runs the program, other files refuse the request. */
-function run(ctx: SyscallContext, fd: bigint, program: GuestProgram): OpResult {
+function run(ctx: SyscallContext, fd: bigint, program: Parameters<VcpuFile["run"]>[1]): OpResult {
   const file = ctx.process.files.get(fd);
   if (file instanceof VcpuFile) return file.run(ctx, program);
   const def = ctx.kernel.config.ioctls.get("KVM_RUN")!;

@@ -423,7 +423,9 @@ function outcomes(e: Expect | undefined): Outcome[] {
   return [e];
 }
 
-function expressionsOf(value: unknown, kind: ParamSpec["kind"] | "match"): string[] {
+function expressionsOf(value: unknown, kind: ParamSpec["kind"] | "match", fields?: ParamSpec["fields"]): string[] {
+  if (kind === "records" && Array.isArray(value))
+    return value.flatMap((r) => Object.entries(r as Record<string, unknown>).flatMap(([k, x]) => (fields?.[k] ? expressionsOf(x, fields[k]!.kind) : [])));
   if (typeof value === "string") return kind === "string" || kind === "enum" || kind === "bool" ? [] : [value];
   if (Array.isArray(value)) return value.flatMap((v) => expressionsOf(v, kind));
   if (typeof value === "object" && value !== null) {
@@ -473,7 +475,7 @@ function checkCases(spec: Spec, cases: CaseDef[], problems: InputProblem[]): voi
       };
       for (const [name, p] of Object.entries(OPS[step.op].params) as [string, ParamSpec][]) {
         const v = step.args[name];
-        if (v !== undefined) for (const src of expressionsOf(v, p.kind)) checkExpr(src, `/${name}`);
+        if (v !== undefined) for (const src of expressionsOf(v, p.kind, p.fields)) checkExpr(src, `/${name}`);
         if (v !== undefined && (p.kind === "string" || p.kind === "enum" || p.kind === "bool"))
           for (const n of interpolations(v)) if (!paramNames.has(n)) problems.push({ ...where(`/${name}`), expected: `\${...} naming a parameter of the case (${n} is not one)` });
       }

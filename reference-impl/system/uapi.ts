@@ -132,6 +132,8 @@ export function resolveConstants(spec: Spec, profile: ProfileName) {
     // 0 in a profile from before memory attributes (poison-rfc-v2): no bit can name them there.
     ATTRIBUTE_PRIVATE: values.get("KVM_MEMORY_ATTRIBUTE_PRIVATE") ?? 0n,
     EXIT_FLAG_PRIVATE: values.get("KVM_MEMORY_EXIT_FLAG_PRIVATE") ?? 0n,
+    /** kvm_run.io.direction values and the kvm_run page holding port I/O data (x86) */
+    exitIo: { IN: need("KVM_EXIT_IO_IN"), OUT: need("KVM_EXIT_IO_OUT"), pioPageOffset: need("KVM_PIO_PAGE_OFFSET") },
   };
 }
 

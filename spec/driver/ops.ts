@@ -8,13 +8,16 @@ export type ParamKind =
   | "bytes" // memory contents
   | "int-list"
   | "int-or-fields" // an ioctl argument: by value, or a struct as a field map
-  | "enum";
+  | "enum"
+  | "records"; // a list of field maps, each field one of `fields` (since 1.3)
 
 export interface ParamSpec {
   kind: ParamKind;
   optional?: boolean;
   values?: readonly string[];
   doc: string;
+  /** kind "records": what each record may hold (every field optional) */
+  fields?: Readonly<Record<string, ParamSpec>>;
 }
 
 export interface OpSpec {
@@ -31,6 +34,20 @@ function int(doc: string, optional?: true): ParamSpec {
   return optional ? { kind: "int", doc, optional } : { kind: "int", doc };
 }
 const fd = int("file descriptor");
+
+/** One step of a guest_program: a memory access (`access`), a port I/O instruction (`pio`) or a hypercall (`hypercall`). */
+export const GUEST_STEP_FIELDS = {
+  access: { kind: "enum", values: ["read", "write"], optional: true, doc: "a memory access at gpa" },
+  gpa: { kind: "int", optional: true, doc: "guest physical address of the access" },
+  len: { kind: "int", optional: true, doc: "bytes of the access (1, 2, 4 or 8; default 1)" },
+  private: { kind: "bool", optional: true, doc: "the guest's intent where the architecture lets it choose (as for guest)" },
+  pio: { kind: "enum", values: ["in", "out"], optional: true, doc: "a port I/O instruction: IN or OUT" },
+  port: { kind: "int", optional: true, doc: "the I/O port (0-65535)" },
+  size: { kind: "int", optional: true, doc: "bytes of the I/O (1, 2 or 4; default 1)" },
+  data: { kind: "bytes", optional: true, doc: "bytes a write or an OUT stores (len or size bytes)" },
+  hypercall: { kind: "int", optional: true, doc: "a hypercall: its number (x86: KVM's ABI, as the hypercall operation)" },
+  args: { kind: "int-list", optional: true, doc: "a hypercall's arguments (at most 4)" },
+} as const satisfies Record<string, ParamSpec>;
 
 export const OPS = {
   open: { doc: "open(2) a path", params: { path: { kind: "string", doc: "e.g. /dev/kvm" }, flags: int("open flags"), mode: int("creation mode", true) }, result: "ret = new fd" },
@@ -224,6 +241,18 @@ export const OPS = {
     doc: "futimens(2): set the access and modification times (tv_nsec may be UTIME_NOW or UTIME_OMIT)",
     params: { fd, atime_sec: int("access time, seconds"), atime_nsec: int("access time, nanoseconds"), mtime_sec: int("modification time, seconds"), mtime_nsec: int("modification time, nanoseconds") },
     result: "ret = 0",
+    since: "1.3",
+  },
+  guest_program: {
+    doc: "run the vCPU on a new guest program (x86: 64-bit mode) that performs `steps` in order and halts; each step is a memory access ({access, gpa, len, data?, private?}), a port I/O instruction ({pio, port, size, data?}) or a hypercall ({hypercall, args?}). The program stays loaded: `resume` continues it after an exit",
+    params: { vcpu: int("vCPU fd"), steps: { kind: "records", fields: GUEST_STEP_FIELDS, doc: "the program's steps, at most 8" } },
+    result: "ret and errno of KVM_RUN; exit = {reason, ...payload} (KVM_EXIT_IO: io = {direction, size, port, count, data_offset, data for OUT}); out.step = the steps completed; out.data = the bytes of every read and IN step and the 8-byte return value of every hypercall, in step order, once the program halted",
+    since: "1.3",
+  },
+  resume: {
+    doc: "re-enter KVM_RUN on the vCPU's guest_program where it stopped, loading nothing: a pending I/O, MMIO or hypercall exit is completed first (for an IN, an MMIO read or a hypercall with `data` placed in kvm_run), a faulting access is retried",
+    params: { vcpu: int("vCPU fd"), data: { kind: "bytes", optional: true, doc: "for a pending IN: the io.size bytes the port returns; for a pending MMIO read: the mmio.len bytes of mmio.data; for a pending KVM_EXIT_HYPERCALL: hypercall.ret, 8 bytes little-endian (default zeros)" } },
+    result: "as guest_program",
     since: "1.3",
   },
 } as const satisfies Record<string, OpSpec>;

@@ -461,4 +461,18 @@ export const MUTANTS: Mutant[] = [
     search: 'includes(type))\n        fail("ESPIPE");',
     replace: 'includes(type) || anonymousFile(f.inode))\n        fail("EINVAL");',
   },
+  {
+    name: "resume-skips-faulting-access",
+    why: "re-entering KVM_RUN after KVM_EXIT_MEMORY_FAULT treats the faulting access as done instead of running it again against the attributes (RUN-006, RUN-007: the guest must not get past an access userspace has not fixed)",
+    file: "vcpu/program.js",
+    search: "if (pending !== undefined)",
+    replace: "if (true)",
+  },
+  {
+    name: "io-exit-direction-swapped",
+    why: "KVM_EXIT_IO reports an IN as KVM_EXIT_IO_OUT and an OUT as KVM_EXIT_IO_IN, so a VMM would complete the wrong operation (RUN-001)",
+    file: "vcpu/program.js",
+    search: "direction: step.in ? kernel.K.exitIo.IN : kernel.K.exitIo.OUT,",
+    replace: "direction: step.in ? kernel.K.exitIo.OUT : kernel.K.exitIo.IN,",
+  },
 ];

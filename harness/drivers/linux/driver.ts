@@ -7,6 +7,7 @@ import { DriverFailure, type Driver, type Handshake, type Op, type OpOf, type Op
 import { CONTRACT_VERSION } from "../../../spec/driver/contract.js";
 import { OPS, type OpName } from "../../../spec/driver/ops.js";
 import { accessProgram, checkLength, hypercallProgram, littleEndian } from "./guest-code.js";
+import { guestProgram, resume } from "./program-ops.js";
 import { doIoctl, type IoctlContext } from "./ioctl.js";
 import { fileIoOperation, isFileIoOp } from "./file-io.js";
 import { fcntlArgProblem } from "../../../spec/driver/fcntl-arg.js";
@@ -110,6 +111,10 @@ export class LinuxDriver implements Driver {
       case "hypercall":
       case "guest_arch":
         return this.kvmOperation(op);
+      case "guest_program":
+        return guestProgram(this.runner, this.fd(op.vcpu, op.op), op, this.hypercallTimeoutMs);
+      case "resume":
+        return resume(this.runner, this.fd(op.vcpu, op.op), op);
       case "fork":
         throw new DriverFailure("unsupported", "fork: Node cannot fork safely, so the linux driver does not offer process:fork");
       case "memory_failure":
