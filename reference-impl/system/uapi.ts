@@ -29,6 +29,7 @@ const NUMBER_GROUPS = {
   mfd: { group: "memfd-flag", prefixes: ["MFD_"] },
   s: { group: "stat-mode", prefixes: ["S_"] },
   mpol: { group: "mempolicy", prefixes: ["MPOL_"] },
+  splice: { group: "splice", prefixes: ["SPLICE_F_", ""] },
 } satisfies Record<string, GroupRule>;
 
 const BIGINT_GROUPS = {
