@@ -146,7 +146,8 @@ export function sysPipe2(ctx: SyscallContext, flags: bigint): { ret: bigint; out
   const inode = new PipeInode(ctx.kernel);
   const status = f & (O.NONBLOCK | O.DIRECT!);
   const cloexec = (f & O.CLOEXEC) !== 0;
-  const reader = ctx.process.files.install(new PipeFile(inode, O.RDONLY | status), cloexec);
+  // create_pipe_files(): packet mode (O_DIRECT) is a property of the write end only
+  const reader = ctx.process.files.install(new PipeFile(inode, O.RDONLY | (f & O.NONBLOCK)), cloexec);
   const writer = ctx.process.files.install(new PipeFile(inode, O.WRONLY | status), cloexec);
   return { ret: BigInt(reader), out: { write_fd: BigInt(writer) } };
 }
