@@ -55,6 +55,8 @@ function checkDirect(ctx: SyscallContext, fd: bigint, len: bigint, offset: bigin
 export function preadUser(ctx: SyscallContext, fd: bigint, addr: bigint, len: bigint, offset: bigint): bigint {
   if (!isDirect(ctx, fd)) return sysPreadUser(ctx, fd, addr, len, offset);
   checkDirect(ctx, fd, len, offset, false);
+  // iomap_dio_rw(): a read at or past the end of the file is over before the buffer is pinned
+  if (offset >= ctx.process.files.get(fd).inode.size) return 0n;
   const pages = pinBuffer(ctx, addr, Number(len), true);
   const data = sysRead(ctx, fd, len, offset).out!.data as Uint8Array;
   let at = 0;
