@@ -288,7 +288,7 @@ export class LinuxDriver implements Driver {
       throw new DriverFailure("unsupported", `${op.op}: the linux driver reads at most ${this.session.limits.readBytes} bytes at once (asked for ${op.len})`);
     const buf = Buffer.alloc(Number(op.len));
     const fd = this.fd(op.fd, op.op);
-    if (op.len > 0n) refuseWait(this.pipeContext, fd, "in", op.op);
+    if (op.op === "read" && op.len > 0n) refuseWait(this.pipeContext, fd, "in", op.op);
     const r = op.op === "read" ? libc.read(fd, buf) : libc.pread(fd, buf, op.offset);
     return r.ret < 0n ? this.result(r) : { ret: r.ret, out: { data: new Uint8Array(buf.subarray(0, Number(r.ret))) } };
   }
