@@ -10,7 +10,11 @@ import type { SyscallContext } from "./process/file.js";
 import { sysGetMempolicy, sysMbind } from "./process/mempolicy.js";
 import { cpuAccess, sysMadvise, sysMmap, sysMprotect, sysMunmap } from "./process/mman.js";
 import * as vfs from "./process/vfs.js";
-import { sysPreadUser, sysPwriteUser } from "./process/user-io.js";
+import { preadUser, pwriteUser } from "./process/direct-io.js";
+import { sysPipe2, sysVmsplice } from "./process/pipe.js";
+import { isProcFdPath, sysOpenProcFd } from "./process/proc-fd.js";
+import { sysCopyFileRange, sysSendfile, sysSplice } from "./process/splice.js";
+import { sysTmpfile } from "./process/tmpfile.js";
 import { sysFsync, sysMsync } from "./process/sync.js";
 import { sysProcessVmReadv, sysProcessVmWritev } from "./process/process-vm.js";
 import { sysPreadv2, sysPwritev2, sysReadv, sysWritev } from "./process/vectored-io.js";
@@ -48,7 +52,7 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
   const { kernel } = ctx;
   switch (op.op) {
     case "open":
-      return value(vfs.sysOpen(ctx, op.path, op.flags));
+      return value(isProcFdPath(op.path) ? sysOpenProcFd(ctx, op.path, op.flags) : vfs.sysOpen(ctx, op.path, op.flags));
     case "close":
       return value(vfs.sysClose(ctx, op.fd));
     case "dup":
@@ -95,9 +99,9 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
     case "get_mempolicy":
       return withOut(sysGetMempolicy(ctx, op.addr));
     case "pread_user":
-      return value(sysPreadUser(ctx, op.fd, op.addr, op.len, op.offset));
+      return value(preadUser(ctx, op.fd, op.addr, op.len, op.offset));
     case "pwrite_user":
-      return value(sysPwriteUser(ctx, op.fd, op.addr, op.len, op.offset));
+      return value(pwriteUser(ctx, op.fd, op.addr, op.len, op.offset));
     case "fsync":
     case "fdatasync":
       return value(sysFsync(ctx, op.fd));
@@ -159,6 +163,18 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return value(sysFchown(ctx, op.fd, op.owner, op.group));
     case "futimens":
       return value(sysFutimens(ctx, op.fd, { sec: op.atime_sec, nsec: op.atime_nsec }, { sec: op.mtime_sec, nsec: op.mtime_nsec }));
+    case "pipe":
+      return sysPipe2(ctx, op.flags);
+    case "vmsplice":
+      return value(sysVmsplice(ctx, op.fd, op.addr, op.len, op.flags));
+    case "splice":
+      return sysSplice(ctx, op.fd_in, op.off_in, op.fd_out, op.off_out, op.len, op.flags);
+    case "sendfile":
+      return sysSendfile(ctx, op.out_fd, op.in_fd, op.offset, op.count);
+    case "copy_file_range":
+      return sysCopyFileRange(ctx, op.fd_in, op.off_in, op.fd_out, op.off_out, op.len, op.flags);
+    case "tmpfile":
+      return value(sysTmpfile(ctx, op.dir, op.flags));
   }
   throw new DriverFailure("unsupported", `operation ${(op as { op: string }).op}`);
 }

@@ -80,7 +80,9 @@ export class CaseRun implements Scope {
       const v = this.c.params[n];
       if (v === undefined) throw new CaseError(`\${${n}} is not a parameter of this case`);
       return String(v);
-    });
+    })
+      // ${$binding}: a value bound by an earlier step, e.g. "/proc/self/fd/${$mfd}"
+      .replace(/\$\{(\$[a-z_][a-z0-9_.]*)\}/g, (_m, b: string) => String(this.value(b)));
 
   value(v: ParamValue): bigint {
     try {

@@ -27,6 +27,8 @@ export const ERRNO_NAMES = [
   "EOPNOTSUPP",
   "EHWPOISON",
   "EBUSY",
+  "EPIPE",
+  "EXDEV",
 ] as const;
 
 export type Errno = (typeof ERRNO_NAMES)[number];

@@ -7,7 +7,7 @@ import type { Kernel } from "../kernel.js";
 import { IntervalMap } from "../lib/interval-map.js";
 import type { Folio, FolioOwner } from "../mm/folio.js";
 import { PageCache } from "../mm/page-cache.js";
-import { Inode, OpenFile, type SyscallContext } from "./file.js";
+import { Inode, OpenFile, type Filesystem, type SyscallContext } from "./file.js";
 import type { MemPolicy, SharedPolicyOwner } from "./mempolicy.js";
 import type { MappingBacking } from "./vma.js";
 
@@ -20,8 +20,9 @@ export class ShmemInode extends Inode implements FolioOwner, MappingBacking, Sha
   readonly sharedPolicy = new IntervalMap<MemPolicy>({ same: (a, b) => a === b });
   private sizeBytes: bigint;
 
-  constructor(kernel: Kernel, size: bigint, perm: number) {
-    super(kernel, kernel.fs.shmem, kernel.nextIno(), kernel.K.s.IFREG | perm);
+  /** fs: the internal shm mount (memfds, shared anonymous memory) unless another tmpfs instance holds the file */
+  constructor(kernel: Kernel, size: bigint, perm: number, fs: Filesystem = kernel.fs.shmem) {
+    super(kernel, fs, kernel.nextIno(), kernel.K.s.IFREG | perm);
     this.cache = new PageCache(this, kernel.page.bytes);
     this.sizeBytes = size;
     this.nlink = 0n;

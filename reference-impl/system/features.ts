@@ -48,6 +48,8 @@ export function probeFeatures(kernel: Kernel): string[] {
   const gmemAttrs = kernel.config.spec.constant("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", kernel.revision.profile);
   if (gmemAttrs !== undefined && cap(gmemAttrs) & kernel.K.ATTRIBUTE_PRIVATE) features.push("gmem-attributes");
   features.push("gup-pin");
+  // The model's `disk` tmpfile directory does direct I/O (process/direct-io.ts).
+  features.push("o-direct:disk");
   // UPM: the memfd_restricted system call exists.
   if (kernel.revision.restrictedmem !== undefined) {
     features.push("restrictedmem");

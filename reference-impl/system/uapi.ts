@@ -35,6 +35,7 @@ const NUMBER_GROUPS = {
   /** F_RDLCK -> RDLCK, F_OFD_SETLK -> OFD_SETLK, LOCK_SH -> SH */
   lock: { group: "file-lock", prefixes: ["F_", "LOCK_"] },
   utime: { group: "utime", prefixes: ["UTIME_"] },
+  splice: { group: "splice", prefixes: ["SPLICE_F_", ""] },
 } satisfies Record<string, GroupRule>;
 
 const BIGINT_GROUPS = {

@@ -255,6 +255,42 @@ export const OPS = {
     result: "as guest_program",
     since: "1.3",
   },
+  pipe: {
+    doc: "pipe2(2): a new pipe",
+    params: { flags: int("pipe2 flags: O_CLOEXEC, O_NONBLOCK, O_DIRECT (packet mode)") },
+    result: "ret = the read end's fd; out.write_fd = the write end's fd",
+    since: "1.3",
+  },
+  vmsplice: {
+    doc: "vmsplice(2) with one iovec {addr, len}: on a pipe's write end the kernel takes references on the user pages (get_user_pages) and queues them in the pipe, no copy; on the read end it copies the pipe's bytes to addr",
+    params: { fd: int("a pipe end"), addr: int("user address"), len: int("bytes (at most 65536)"), flags: int("SPLICE_F_* flags") },
+    result: "ret = bytes moved",
+    since: "1.3",
+  },
+  splice: {
+    doc: "splice(2) between a file and a pipe (or two pipes); an absent offset is a NULL pointer (the file position is used and advanced)",
+    params: { fd_in: int("source fd"), off_in: int("source offset (absent: NULL)", true), fd_out: int("destination fd"), off_out: int("destination offset (absent: NULL)", true), len: int("bytes"), flags: int("SPLICE_F_* flags") },
+    result: "ret = bytes moved; out.off_in / out.off_out = the offsets the kernel wrote back, for those given",
+    since: "1.3",
+  },
+  sendfile: {
+    doc: "sendfile(2) from in_fd to out_fd; an absent offset is a NULL pointer (in_fd's position is used and advanced)",
+    params: { out_fd: int("destination fd"), in_fd: int("source fd"), offset: int("source offset (absent: NULL)", true), count: int("bytes") },
+    result: "ret = bytes moved; out.offset = the offset the kernel wrote back, when given",
+    since: "1.3",
+  },
+  copy_file_range: {
+    doc: "copy_file_range(2) between two files; an absent offset is a NULL pointer (the file position is used and advanced)",
+    params: { fd_in: int("source fd"), off_in: int("source offset (absent: NULL)", true), fd_out: int("destination fd"), off_out: int("destination offset (absent: NULL)", true), len: int("bytes"), flags: int("flags (none are defined for userspace)") },
+    result: "ret = bytes copied; out.off_in / out.off_out = the offsets the kernel wrote back, for those given",
+    since: "1.3",
+  },
+  tmpfile: {
+    doc: "open(2) with O_TMPFILE in a directory the driver chooses: an unnamed regular file on a tmpfs (`tmpfs`) or on a disk filesystem that does direct I/O (`disk`, feature o-direct:disk for O_DIRECT)",
+    params: { dir: { kind: "enum", values: ["tmpfs", "disk"], doc: "which filesystem" }, flags: int("open flags besides O_TMPFILE (an access mode with write access, O_DIRECT, O_CLOEXEC, ...)") },
+    result: "ret = new fd (mode 0600)",
+    since: "1.3",
+  },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;

@@ -109,12 +109,17 @@ describe("contract: the operations a driver offers", function () {
     expect([...offeredOperations(hs(CONTRACT_VERSION))].sort()).to.deep.equal(Object.keys(OPS).sort());
     expect([...offeredOperations(hs("1.2"))].sort()).to.deep.equal(all);
     // a 1.0 driver never heard of the operations 1.1 added
-    expect([...offeredOperations(hs("1.0"))].sort()).to.deep.equal(all.filter((op) => !["pread_user", "pwrite_user", "fsync", "fdatasync", "msync", "process_vm_readv", "process_vm_writev", "pin_user_pages", "unpin_user_pages", "guest_arch"].includes(op)));
+    expect([...offeredOperations(hs("1.0"))].sort()).to.deep.equal(all.filter((op) => !["pread_user", "pwrite_user", "fsync", "fdatasync", "msync", "process_vm_readv", "process_vm_writev", "pin_user_pages", "unpin_user_pages", "guest_arch", ...SINCE_1_3].includes(op)));
     // a 1.1 driver never heard of guest_arch
-    expect([...offeredOperations(hs("1.1"))].sort()).to.deep.equal(all.filter((op) => op !== "guest_arch"));
+    expect([...offeredOperations(hs("1.1"))].sort()).to.deep.equal(all.filter((op) => op !== "guest_arch" && !SINCE_1_3.includes(op)));
+    // a 1.2 driver never heard of the pipe and splice operations
+    expect([...offeredOperations(hs("1.2"))].sort()).to.deep.equal(all.filter((op) => !SINCE_1_3.includes(op)));
     expect([...offeredOperations(hs(CONTRACT_VERSION, ["open", "fstat"]))]).to.deep.equal(["open", "fstat"]);
   });
 });
+
+/** The operations contract 1.3 added for pipes, splice and temporary files. */
+const SINCE_1_3: string[] = ["pipe", "vmsplice", "splice", "sendfile", "copy_file_range", "tmpfile"];
 
 /** A remote driver in a few lines: its hello and the result it gives every call are the test's. */
 function scriptDriver(hello: Record<string, unknown>, result: Record<string, unknown>): string {

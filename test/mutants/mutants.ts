@@ -475,4 +475,11 @@ export const MUTANTS: Mutant[] = [
     search: "direction: step.in ? kernel.K.exitIo.IN : kernel.K.exitIo.OUT,",
     replace: "direction: step.in ? kernel.K.exitIo.OUT : kernel.K.exitIo.IN,",
   },
+  {
+    name: "vmsplice-copies-pages",
+    why: "vmsplice copies the user's bytes instead of holding references on the pages, so a guest_memfd page punched or converted while a pipe holds it could not outlive the file (seeds 001 and 002: host GUP references on guest pages; SPLICE-003, SPLICE-006)",
+    file: "process/pipe.js",
+    search: "pipe.bufs.push({ data: null, folio: r.folio, offset, len: n });",
+    replace: "pipe.bufs.push({ data: r.folio.read(offset, n), folio: null, offset: 0, len: n });",
+  },
 ];

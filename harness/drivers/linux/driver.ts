@@ -15,6 +15,7 @@ import { checkAccess } from "./memory.js";
 import { HYPERCALL_BOUND_MS, Prober, parseProfileOption } from "./probe.js";
 import { DEFAULT_LIMITS, kernelFd, Session, type Limits } from "./session.js";
 import { GuestRunner } from "./vcpu.js";
+import { ioFeatures, isProcFdPath, pipeOperation, refuseWait, reopen, type PipeContext } from "./pipes.js";
 import * as libc from "./libc.js";
 import { F_DUPFD, F_DUPFD_CLOEXEC, FALLOC_FL_PUNCH_HOLE, MADV_HWPOISON, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_SOFT_OFFLINE, MADV_WILLNEED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE_ANONYMOUS, MAP_SHARED, MPOL_F_ADDR, O_RDWR_CLOEXEC, PROT_READ, PROT_WRITE } from "./uapi.js";
 
@@ -41,6 +42,7 @@ export class LinuxDriver implements Driver {
   private readonly session: Session;
   private readonly runner: GuestRunner;
   private readonly ioctlContext: IoctlContext;
+  private readonly pipeContext: PipeContext;
   private broken: string | undefined;
   private readonly hypercallTimeoutMs: number;
 
@@ -64,6 +66,7 @@ export class LinuxDriver implements Driver {
       session.requireOwnedRanges(slots.map((s) => ({ addr: s.userspaceAddr, len: s.size, what: `KVM_RUN: memslot ${s.slot}'s host memory` })));
     this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: timeout, guard });
     this.ioctlContext = { spec, profile, session: this.session, runner: this.runner, pageSize };
+    this.pipeContext = { spec, session: this.session };
   }
 
   /** Open /dev/kvm, probe the features and build the handshake. Throws with the reason when /dev/kvm cannot be used. */
@@ -75,6 +78,7 @@ export class LinuxDriver implements Driver {
     const systemFd = Number(kvm.ret);
     const timeout = options.guestTimeoutMs ?? 500;
     const { features, host, hypercallsHang } = new Prober(spec, profile, systemFd).probe(timeout);
+    features.push(...ioFeatures(spec));
     const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, operations: LINUX_OPERATIONS, host };
     return new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options, hypercallsHang);
   }
@@ -124,6 +128,13 @@ export class LinuxDriver implements Driver {
       case "pin_user_pages":
       case "unpin_user_pages":
         throw new DriverFailure("unsupported", `${op.op}: long-term pins need VFIO, io_uring fixed buffers or CONFIG_GUP_TEST, which this driver does not use (gup-pin is not offered)`);
+      case "pipe":
+      case "vmsplice":
+      case "splice":
+      case "sendfile":
+      case "copy_file_range":
+      case "tmpfile":
+        return pipeOperation(this.pipeContext, op);
       default:
         return this.fileOperation(op);
     }
@@ -134,6 +145,7 @@ export class LinuxDriver implements Driver {
     const s = this.session;
     switch (op.op) {
       case "open": {
+        if (isProcFdPath(op.path)) return reopen(this.pipeContext, op);
         Session.checkOpen(op.path);
         const r = libc.open(op.path, op.flags, op.mode ?? 0n);
         if (r.ret >= 0n) s.addFd(r.ret, op.path === "/dev/kvm" ? "system" : "file");
@@ -292,6 +304,7 @@ export class LinuxDriver implements Driver {
       throw new DriverFailure("unsupported", `${op.op}: the linux driver reads at most ${this.session.limits.readBytes} bytes at once (asked for ${op.len})`);
     const buf = Buffer.alloc(Number(op.len));
     const fd = this.fd(op.fd, op.op);
+    if (op.op === "read" && op.len > 0n) refuseWait(this.pipeContext, fd, "in", op.op);
     const r = op.op === "read" ? libc.read(fd, buf) : libc.pread(fd, buf, op.offset);
     return r.ret < 0n ? this.result(r) : { ret: r.ret, out: { data: new Uint8Array(buf.subarray(0, Number(r.ret))) } };
   }

@@ -276,3 +276,76 @@ export const futimens = (fd: Int, atime: [Int, Int], mtime: [Int, Int]): Sys => 
 export const fcntlStruct = (fd: Int, cmd: Int, buf: Buffer): Sys => sys(() => fileFn.fcntlBuffer(Number(s32(fd)), Number(s32(cmd)), buf));
 /** fcntl with an address (an invalid pointer) as its argument. */
 export const fcntlAddress = (fd: Int, cmd: Int, addr: Int): Sys => sys(() => fileFn.fcntlPointer(Number(s32(fd)), Number(s32(cmd)), u64(addr)));
+
+// Pipes and the calls that move pages or bytes through them (harness/drivers/linux/pipes.ts).
+const pipeFn = {
+  pipe2: lib.func("int pipe2(void *fds, int flags)"),
+  vmsplice: lib.func("int64 vmsplice(int fd, const void *iov, uint64 nr, uint32 flags)"),
+  splice: lib.func("int64 splice(int fd_in, void *off_in, int fd_out, void *off_out, uint64 len, uint32 flags)"),
+  sendfile: lib.func("int64 sendfile(int out_fd, int in_fd, void *offset, uint64 count)"),
+  copyFileRange: lib.func("int64 copy_file_range(int fd_in, void *off_in, int fd_out, void *off_out, uint64 len, uint32 flags)"),
+  poll: lib.func("int poll(void *fds, uint64 nfds, int timeout)"),
+};
+
+/** An loff_t the kernel reads and writes back, or NULL. */
+function offsetCell(v: Int | undefined): Buffer | null {
+  if (v === undefined) return null;
+  const b = Buffer.alloc(8);
+  b.writeBigInt64LE(s64(v));
+  return b;
+}
+const cellValue = (b: Buffer | null): bigint | undefined => (b === null ? undefined : b.readBigInt64LE(0));
+
+/** pipe2(2): the two fds (read end, write end). */
+export const pipe2 = (flags: Int): Sys & { fds: [bigint, bigint] } => {
+  const fds = Buffer.alloc(8);
+  const r = sys(() => pipeFn.pipe2(fds, Number(s32(flags))));
+  return { ...r, fds: [BigInt(fds.readInt32LE(0)), BigInt(fds.readInt32LE(4))] };
+};
+
+/** vmsplice(2) with one iovec {addr, len}; the caller has checked the range is the case's memory. */
+export const vmsplice = (fd: Int, addr: Int, len: Int, flags: Int): Sys => {
+  const iov = Buffer.alloc(16);
+  iov.writeBigUInt64LE(u64(addr), 0);
+  iov.writeBigUInt64LE(u64(len), 8);
+  return sys(() => pipeFn.vmsplice(Number(s32(fd)), iov, 1n, Number(u32(flags))));
+};
+
+export interface Moved extends Sys {
+  offIn?: bigint;
+  offOut?: bigint;
+}
+
+export const splice = (fdIn: Int, offIn: Int | undefined, fdOut: Int, offOut: Int | undefined, len: Int, flags: Int): Moved => {
+  const a = offsetCell(offIn);
+  const b = offsetCell(offOut);
+  const r = sys(() => pipeFn.splice(Number(s32(fdIn)), a, Number(s32(fdOut)), b, u64(len), Number(u32(flags))));
+  return { ...r, offIn: cellValue(a), offOut: cellValue(b) };
+};
+
+export const sendfile = (outFd: Int, inFd: Int, offset: Int | undefined, count: Int): Moved => {
+  const a = offsetCell(offset);
+  const r = sys(() => pipeFn.sendfile(Number(s32(outFd)), Number(s32(inFd)), a, u64(count)));
+  return { ...r, offIn: cellValue(a) };
+};
+
+export const copyFileRange = (fdIn: Int, offIn: Int | undefined, fdOut: Int, offOut: Int | undefined, len: Int, flags: Int): Moved => {
+  const a = offsetCell(offIn);
+  const b = offsetCell(offOut);
+  const r = sys(() => pipeFn.copyFileRange(Number(s32(fdIn)), a, Number(s32(fdOut)), b, u64(len), Number(u32(flags))));
+  return { ...r, offIn: cellValue(a), offOut: cellValue(b) };
+};
+
+const POLLIN = 0x1;
+const POLLOUT = 0x4;
+const POLLHUP = 0x10;
+
+/** poll(2) with a zero timeout: whether a read (`in`) or a write (`out`) on fd would proceed at once. */
+export function ready(fd: Int, dir: "in" | "out"): boolean {
+  const pfd = Buffer.alloc(8);
+  pfd.writeInt32LE(Number(s32(fd)), 0);
+  pfd.writeInt16LE(dir === "in" ? POLLIN : POLLOUT, 4);
+  const n = Number(pipeFn.poll(pfd, 1n, 0));
+  const revents = pfd.readInt16LE(6);
+  return n > 0 && (revents & (dir === "in" ? POLLIN | POLLHUP : POLLOUT | POLLHUP)) !== 0;
+}
