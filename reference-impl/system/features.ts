@@ -48,6 +48,8 @@ export function probeFeatures(kernel: Kernel): string[] {
   const gmemAttrs = kernel.config.spec.constant("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", kernel.revision.profile);
   if (gmemAttrs !== undefined && cap(gmemAttrs) & kernel.K.ATTRIBUTE_PRIVATE) features.push("gmem-attributes");
   features.push("gup-pin");
+  // io_uring fixed buffers and userfaultfd registration (process/io-uring.ts, process/userfaultfd.ts)
+  features.push("io-uring", "userfaultfd");
   // UPM: the memfd_restricted system call exists.
   if (kernel.revision.restrictedmem !== undefined) {
     features.push("restrictedmem");

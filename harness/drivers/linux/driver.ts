@@ -9,6 +9,7 @@ import { OPS, type OpName } from "../../../spec/driver/ops.js";
 import { accessProgram, checkLength, hypercallProgram, littleEndian } from "./guest-code.js";
 import { doIoctl, type IoctlContext } from "./ioctl.js";
 import { checkAccess } from "./memory.js";
+import { MmOperations, type MmOp } from "./mm-ops.js";
 import { HYPERCALL_BOUND_MS, Prober, parseProfileOption } from "./probe.js";
 import { DEFAULT_LIMITS, kernelFd, Session, type Limits } from "./session.js";
 import { GuestRunner } from "./vcpu.js";
@@ -40,6 +41,7 @@ export class LinuxDriver implements Driver {
   private readonly ioctlContext: IoctlContext;
   private broken: string | undefined;
   private readonly hypercallTimeoutMs: number;
+  private readonly mm: MmOperations;
 
   private constructor(
     private readonly spec: Spec,
@@ -61,6 +63,7 @@ export class LinuxDriver implements Driver {
       session.requireOwnedRanges(slots.map((s) => ({ addr: s.userspaceAddr, len: s.size, what: `KVM_RUN: memslot ${s.slot}'s host memory` })));
     this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: timeout, guard });
     this.ioctlContext = { spec, profile, session: this.session, runner: this.runner, pageSize };
+    this.mm = new MmOperations(spec, session, pageSize);
   }
 
   /** Open /dev/kvm, probe the features and build the handshake. Throws with the reason when /dev/kvm cannot be used. */
@@ -113,6 +116,17 @@ export class LinuxDriver implements Driver {
         throw new DriverFailure("unsupported", "memory_failure: a private guest_memfd page has no pfn userspace can learn (memory-failure:pfn is not offered)");
       case "inject":
         throw new DriverFailure("unsupported", "inject: fault injection needs a model; a real kernel cannot fail on purpose (fault-injection is not offered)");
+      case "mremap":
+      case "mlock":
+      case "mlock2":
+      case "munlock":
+      case "mincore":
+      case "io_uring_register_buffers":
+      case "io_uring_unregister_buffers":
+      case "userfaultfd":
+      case "uffdio_api":
+      case "uffdio_register":
+        return this.mm.run(op satisfies MmOp);
       case "pin_user_pages":
       case "unpin_user_pages":
         throw new DriverFailure("unsupported", `${op.op}: long-term pins need VFIO, io_uring fixed buffers or CONFIG_GUP_TEST, which this driver does not use (gup-pin is not offered)`);
