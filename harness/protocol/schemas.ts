@@ -275,7 +275,7 @@ export function protocolSchema(): Schema {
       operations: {
         type: "array",
         uniqueItems: true,
-        items: { type: "string", pattern: "^[a-z_]+$" },
+        items: { type: "string", pattern: "^[a-z][a-z0-9_]*$" },
         description: `the operations the driver offers (since 1.1; absent: every operation of its contract version). This runner knows: ${Object.keys(OPS).join(", ")}`,
       },
       host: { type: "object", required: ["kernel", "arch", "pageSize"], properties: { kernel: { type: "string" }, arch: { type: "string" }, pageSize: { type: "integer", minimum: 1 } } },

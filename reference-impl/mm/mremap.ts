@@ -107,11 +107,12 @@ function moveVma(ctx: SyscallContext, r: Remap, vma: Vma, to: bigint): bigint {
   mm.vmas.set(first, last, moved);
   // move_page_tables(): private pages follow the mapping; shared ones stay in their file
   mm.notify(from, from + oldPages);
-  for (const { start, value } of mm.privatePages.delete(from, from + oldPages)) mm.privatePages.set(first + (start - from), first + (start - from) + 1, value);
+  if (oldPages > 0)
+    for (const { start, value } of mm.privatePages.delete(from, from + oldPages)) mm.privatePages.set(first + (start - from), first + (start - from) + 1, value);
   if (r.flags & MREMAP_DONTUNMAP) {
     // dontunmap_complete(): the old range stays mapped but unlocked
     for (const v of mm.vmasIn(from, from + oldPages)) v.locked = "";
-  } else mm.unmap(from, from + oldPages);
+  } else if (oldPages > 0) mm.unmap(from, from + oldPages);
   if (moved.locked === "locked" && last > first + oldPages) populateLocked(ctx, first + oldPages, last);
   return to;
 }
