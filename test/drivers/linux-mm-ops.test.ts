@@ -7,12 +7,9 @@ import { type Driver, type Op, type OpResult } from "../../spec/driver/contract.
 import { kvmUnavailableReason, openLinux } from "../../harness/drivers/linux/index.js";
 
 const unavailable = kvmUnavailableReason();
-const spec = loadSpec();
-const named = (name: string): bigint => spec.constant(name, "linux-6.18")!;
-const PAGE = 4096n;
-const PROT_RW = named("PROT_READ") | named("PROT_WRITE");
-const MAP_SHARED = named("MAP_SHARED");
-const MAP_ANON_PRIVATE = named("MAP_PRIVATE") | named("MAP_ANONYMOUS");
+/** constants of the profile the driver picks on this kernel */
+const named = (name: string): bigint => loadSpec().constant(name, "linux-6.18")!;
+const [PAGE, PROT_RW, MAP_SHARED, MAP_ANON_PRIVATE] = [4096n, named("PROT_READ") | named("PROT_WRITE"), named("MAP_SHARED"), named("MAP_PRIVATE") | named("MAP_ANONYMOUS")];
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 describe("linux driver: mremap, mlock, mincore, io_uring buffers, userfaultfd", function () {
