@@ -6,6 +6,11 @@ import { GmemFile } from "./guest_memfd/file.js";
 import { SyscallError } from "./lib/errno.js";
 import type { Kernel } from "./kernel.js";
 import { pinUserPages, unpinUserPages } from "./mm/gup.js";
+import { sysMincore } from "./mm/mincore.js";
+import { sysMlock, sysMlock2, sysMunlock } from "./mm/mlock.js";
+import { sysMremap } from "./mm/mremap.js";
+import { sysIoUringRegisterBuffers, sysIoUringUnregisterBuffers } from "./process/io-uring.js";
+import { sysUffdioApi, sysUffdioRegister, sysUserfaultfd } from "./process/userfaultfd.js";
 import type { SyscallContext } from "./process/file.js";
 import { sysGetMempolicy, sysMbind } from "./process/mempolicy.js";
 import { cpuAccess, sysMadvise, sysMmap, sysMprotect, sysMunmap } from "./process/mman.js";
@@ -175,6 +180,26 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return sysCopyFileRange(ctx, op.fd_in, op.off_in, op.fd_out, op.off_out, op.len, op.flags);
     case "tmpfile":
       return value(sysTmpfile(ctx, op.dir, op.flags));
+    case "mremap":
+      return value(sysMremap(ctx, op.addr, op.old_len, op.new_len, op.flags, op.new_addr ?? 0n));
+    case "mlock":
+      return value(sysMlock(ctx, op.addr, op.len));
+    case "mlock2":
+      return value(sysMlock2(ctx, op.addr, op.len, op.flags));
+    case "munlock":
+      return value(sysMunlock(ctx, op.addr, op.len));
+    case "mincore":
+      return sysMincore(ctx, op.addr, op.len);
+    case "io_uring_register_buffers":
+      return value(sysIoUringRegisterBuffers(ctx, op.addr, op.len));
+    case "io_uring_unregister_buffers":
+      return value(sysIoUringUnregisterBuffers(ctx, op.fd));
+    case "userfaultfd":
+      return value(sysUserfaultfd(ctx, op.flags));
+    case "uffdio_api":
+      return sysUffdioApi(ctx, op.fd, op.api, op.features);
+    case "uffdio_register":
+      return sysUffdioRegister(ctx, op.fd, op.addr, op.len, op.mode);
   }
   throw new DriverFailure("unsupported", `operation ${(op as { op: string }).op}`);
 }

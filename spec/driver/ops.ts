@@ -291,6 +291,51 @@ export const OPS = {
     result: "ret = new fd (mode 0600)",
     since: "1.3",
   },
+  mremap: {
+    doc: "mremap(2): resize or move the mapping at `addr`; MREMAP_FIXED and MREMAP_DONTUNMAP take `new_addr`",
+    params: { addr: int("old address"), old_len: int("old length"), new_len: int("new length"), flags: int("MREMAP_MAYMOVE (1), MREMAP_FIXED (2), MREMAP_DONTUNMAP (4)"), new_addr: int("new address (with MREMAP_FIXED, or a hint with MREMAP_DONTUNMAP)", true) },
+    result: "ret = the mapping's new address",
+    since: "1.3",
+  },
+  mlock: { doc: "mlock(2): lock the pages of [addr, addr+len) in memory, faulting them in", params: { addr: int("address"), len: int("length") }, result: "ret = 0", since: "1.3" },
+  mlock2: {
+    doc: "mlock2(2): as mlock, with MLOCK_ONFAULT (1) locking pages only as they are faulted in",
+    params: { addr: int("address"), len: int("length"), flags: int("MLOCK_ONFAULT (1)") },
+    result: "ret = 0",
+    since: "1.3",
+  },
+  munlock: { doc: "munlock(2)", params: { addr: int("address"), len: int("length") }, result: "ret = 0", since: "1.3" },
+  mincore: {
+    doc: "mincore(2): which pages of [addr, addr+len) are resident (bit 0 of each byte)",
+    params: { addr: int("page-aligned address"), len: int("length (at most 65536 pages)") },
+    result: "ret = 0; out.data = the residency vector, one byte per page",
+    since: "1.3",
+  },
+  io_uring_register_buffers: {
+    doc: "io_uring_setup(2) of a new ring, then io_uring_register(2) IORING_REGISTER_BUFFERS of one buffer [addr, addr+len): the kernel pins its pages long-term (FOLL_WRITE | FOLL_LONGTERM)",
+    params: { addr: int("buffer address"), len: int("buffer length") },
+    result: "ret = the ring's fd, which holds the registration (close it, or io_uring_unregister_buffers); on failure no ring is left open",
+    since: "1.3",
+  },
+  io_uring_unregister_buffers: {
+    doc: "io_uring_register(2) IORING_UNREGISTER_BUFFERS on a ring: the pins are dropped",
+    params: { fd: int("ring fd from io_uring_register_buffers") },
+    result: "ret = 0",
+    since: "1.3",
+  },
+  userfaultfd: { doc: "userfaultfd(2)", params: { flags: int("O_CLOEXEC, O_NONBLOCK, UFFD_USER_MODE_ONLY (1)") }, result: "ret = new fd", since: "1.3" },
+  uffdio_api: {
+    doc: "ioctl(UFFDIO_API) on a userfaultfd: the handshake every other userfaultfd ioctl needs first",
+    params: { fd: int("userfaultfd"), api: int("UFFD_API (0xaa)"), features: int("UFFD_FEATURE_* asked for") },
+    result: "ret = 0; out.api, out.features (what the kernel offers), out.ioctls",
+    since: "1.3",
+  },
+  uffdio_register: {
+    doc: "ioctl(UFFDIO_REGISTER): register [addr, addr+len) with the userfaultfd in `mode`; no fault is handled",
+    params: { fd: int("userfaultfd"), addr: int("page-aligned start"), len: int("page-aligned length"), mode: int("UFFDIO_REGISTER_MODE_MISSING (1), _WP (2), _MINOR (4)") },
+    result: "ret = 0; out.ioctls = the range ioctls the kernel allows on the range",
+    since: "1.3",
+  },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;

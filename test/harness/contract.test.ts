@@ -112,14 +112,14 @@ describe("contract: the operations a driver offers", function () {
     expect([...offeredOperations(hs("1.0"))].sort()).to.deep.equal(all.filter((op) => !["pread_user", "pwrite_user", "fsync", "fdatasync", "msync", "process_vm_readv", "process_vm_writev", "pin_user_pages", "unpin_user_pages", "guest_arch", ...SINCE_1_3].includes(op)));
     // a 1.1 driver never heard of guest_arch
     expect([...offeredOperations(hs("1.1"))].sort()).to.deep.equal(all.filter((op) => op !== "guest_arch" && !SINCE_1_3.includes(op)));
-    // a 1.2 driver never heard of the pipe and splice operations
+    // a 1.2 driver never heard of the operations 1.3 added
     expect([...offeredOperations(hs("1.2"))].sort()).to.deep.equal(all.filter((op) => !SINCE_1_3.includes(op)));
     expect([...offeredOperations(hs(CONTRACT_VERSION, ["open", "fstat"]))]).to.deep.equal(["open", "fstat"]);
   });
 });
 
-/** The operations contract 1.3 added for pipes, splice and temporary files. */
-const SINCE_1_3: string[] = ["pipe", "vmsplice", "splice", "sendfile", "copy_file_range", "tmpfile"];
+/** The operations contract 1.3 added. */
+const SINCE_1_3: string[] = Object.keys(OPS).filter((op) => opSince(op as OpName) === "1.3");
 
 /** A remote driver in a few lines: its hello and the result it gives every call are the test's. */
 function scriptDriver(hello: Record<string, unknown>, result: Record<string, unknown>): string {

@@ -482,4 +482,25 @@ export const MUTANTS: Mutant[] = [
     search: "pipe.bufs.push({ data: null, folio: r.folio, offset, len: n });",
     replace: "pipe.bufs.push({ data: r.folio.read(offset, n), folio: null, offset: 0, len: n });",
   },
+  {
+    name: "io-uring-pins-private-gmem",
+    why: "io_uring registers a buffer of private guest_memfd pages as if GUP had pinned them long-term (MM-010: the fault raises SIGBUS, GUP answers EFAULT; seeds 001-003: the host must not pin private memory)",
+    file: "process/io-uring.js",
+    search: "ring.pin = pinUserPages(ctx.kernel, ctx.process, start, end - start);",
+    replace: "try { ring.pin = pinUserPages(ctx.kernel, ctx.process, start, end - start); } catch { ring.pin = null; }",
+  },
+  {
+    name: "uffd-registers-gmem",
+    why: "userfaultfd accepts a shared guest_memfd mapping as if it were shmem (MM-012: vma_can_userfault allows anonymous, shmem and hugetlb only)",
+    file: "process/userfaultfd.js",
+    search: "return anonymous || shmem;",
+    replace: "return anonymous || shmem || vma.shared;",
+  },
+  {
+    name: "mincore-counts-allocated",
+    why: "mincore reports a page the page cache merely holds, not one that is up to date (MM-007, MM-008: fallocated guest_memfd and memfd pages read 0 until touched)",
+    file: "mm/mincore.js",
+    search: "?.uptodate ? 1 : 0",
+    replace: " !== undefined ? 1 : 0",
+  },
 ];

@@ -12,6 +12,7 @@ import { doIoctl, type IoctlContext } from "./ioctl.js";
 import { fileIoOperation, isFileIoOp } from "./file-io.js";
 import { fcntlArgProblem } from "../../../spec/driver/fcntl-arg.js";
 import { checkAccess } from "./memory.js";
+import { MmOperations, type MmOp } from "./mm-ops.js";
 import { HYPERCALL_BOUND_MS, Prober, parseProfileOption } from "./probe.js";
 import { DEFAULT_LIMITS, kernelFd, Session, type Limits } from "./session.js";
 import { GuestRunner } from "./vcpu.js";
@@ -45,6 +46,7 @@ export class LinuxDriver implements Driver {
   private readonly pipeContext: PipeContext;
   private broken: string | undefined;
   private readonly hypercallTimeoutMs: number;
+  private readonly mm: MmOperations;
 
   private constructor(
     private readonly spec: Spec,
@@ -67,6 +69,7 @@ export class LinuxDriver implements Driver {
     this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: timeout, guard });
     this.ioctlContext = { spec, profile, session: this.session, runner: this.runner, pageSize };
     this.pipeContext = { spec, session: this.session };
+    this.mm = new MmOperations(spec, session, pageSize);
   }
 
   /** Open /dev/kvm, probe the features and build the handshake. Throws with the reason when /dev/kvm cannot be used. */
@@ -125,6 +128,17 @@ export class LinuxDriver implements Driver {
         throw new DriverFailure("unsupported", "memory_failure: a private guest_memfd page has no pfn userspace can learn (memory-failure:pfn is not offered)");
       case "inject":
         throw new DriverFailure("unsupported", "inject: fault injection needs a model; a real kernel cannot fail on purpose (fault-injection is not offered)");
+      case "mremap":
+      case "mlock":
+      case "mlock2":
+      case "munlock":
+      case "mincore":
+      case "io_uring_register_buffers":
+      case "io_uring_unregister_buffers":
+      case "userfaultfd":
+      case "uffdio_api":
+      case "uffdio_register":
+        return this.mm.run(op satisfies MmOp);
       case "pin_user_pages":
       case "unpin_user_pages":
         throw new DriverFailure("unsupported", `${op.op}: long-term pins need VFIO, io_uring fixed buffers or CONFIG_GUP_TEST, which this driver does not use (gup-pin is not offered)`);

@@ -349,3 +349,33 @@ export function ready(fd: Int, dir: "in" | "out"): boolean {
   const revents = pfd.readInt16LE(6);
   return n > 0 && (revents & (dir === "in" ? POLLIN | POLLHUP : POLLOUT | POLLHUP)) !== 0;
 }
+
+// mremap, mlock2, mincore, io_uring and userfaultfd (contract 1.3): raw system calls, so no
+// libc version decides which mremap arguments reach the kernel. io_uring's numbers are the
+// same on every architecture (the unified table from 425 up); the others are per architecture.
+const SYS_MM_OPS: Record<string, Record<"mremap" | "mincore" | "mlock" | "munlock" | "mlock2" | "userfaultfd", bigint>> = {
+  x64: { mremap: 25n, mincore: 27n, mlock: 149n, munlock: 150n, mlock2: 325n, userfaultfd: 323n },
+  arm64: { mremap: 216n, mincore: 232n, mlock: 228n, munlock: 229n, mlock2: 284n, userfaultfd: 282n },
+};
+const SYS_IO_URING_SETUP = 425n;
+const SYS_IO_URING_REGISTER = 427n;
+
+function mmSyscall(name: keyof (typeof SYS_MM_OPS)["x64"]): bigint {
+  const nr = SYS_MM_OPS[process.arch]?.[name];
+  if (nr === undefined) throw new Error(`no ${name} system call number for ${process.arch}`);
+  return nr;
+}
+
+export const mremap = (addr: Int, oldLen: Int, newLen: Int, flags: Int, newAddr: Int): Sys =>
+  sys(() => fn.syscall(mmSyscall("mremap"), "uint64", u64(addr), "uint64", u64(oldLen), "uint64", u64(newLen), "uint64", u64(flags), "uint64", u64(newAddr)));
+export const mlock = (addr: Int, len: Int): Sys => sys(() => fn.syscall(mmSyscall("mlock"), "uint64", u64(addr), "uint64", u64(len)));
+export const munlock = (addr: Int, len: Int): Sys => sys(() => fn.syscall(mmSyscall("munlock"), "uint64", u64(addr), "uint64", u64(len)));
+export const mlock2 = (addr: Int, len: Int, flags: Int): Sys => sys(() => fn.syscall(mmSyscall("mlock2"), "uint64", u64(addr), "uint64", u64(len), "int", Number(s32(flags))));
+/** mincore into `vec` (one byte per page of the range). */
+export const mincore = (addr: Int, len: Int, vec: Buffer): Sys => sys(() => fn.syscall(mmSyscall("mincore"), "uint64", u64(addr), "uint64", u64(len), "void *", vec));
+export const userfaultfd = (flags: Int): Sys => sys(() => fn.syscall(mmSyscall("userfaultfd"), "int", Number(s32(flags))));
+/** io_uring_setup(entries, params): `params` is struct io_uring_params (120 bytes), zeroed by the caller. */
+export const ioUringSetup = (entries: number, params: Buffer): Sys => sys(() => fn.syscall(SYS_IO_URING_SETUP, "uint32", entries, "void *", params));
+/** io_uring_register(fd, opcode, arg, nr_args) */
+export const ioUringRegister = (fd: Int, opcode: number, arg: Buffer | null, nrArgs: number): Sys =>
+  sys(() => fn.syscall(SYS_IO_URING_REGISTER, "int", Number(s32(fd)), "uint32", opcode, "void *", arg, "uint32", nrArgs));
