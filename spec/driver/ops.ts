@@ -24,6 +24,8 @@ export interface OpSpec {
   doc: string;
   params: Readonly<Record<string, ParamSpec>>;
   result: string;
+  /** what a successful `ret` is when it is not a value to compare: a new fd, a mapped address, or a driver's handle; implementations may answer different numbers */
+  returns?: "fd" | "address" | "handle";
   /** the contract version that added the operation (default "1.0"): a driver whose handshake has no `operations` offers the operations of its version */
   since?: string;
 }
@@ -50,9 +52,9 @@ export const GUEST_STEP_FIELDS = {
 } as const satisfies Record<string, ParamSpec>;
 
 export const OPS = {
-  open: { doc: "open(2) a path", params: { path: { kind: "string", doc: "e.g. /dev/kvm" }, flags: int("open flags"), mode: int("creation mode", true) }, result: "ret = new fd" },
+  open: { doc: "open(2) a path", params: { path: { kind: "string", doc: "e.g. /dev/kvm" }, flags: int("open flags"), mode: int("creation mode", true) }, result: "ret = new fd", returns: "fd" },
   close: { doc: "close(2)", params: { fd }, result: "ret = 0" },
-  dup: { doc: "dup(2)", params: { fd }, result: "ret = new fd" },
+  dup: { doc: "dup(2)", params: { fd }, result: "ret = new fd", returns: "fd" },
   fcntl: { doc: "fcntl(2) with an integer argument (the struct flock commands are fcntl_lock's)", params: { fd, cmd: int("F_* command"), arg: int("argument", true) }, result: "ret = fcntl's value" },
   read: { doc: "read(2) up to len bytes", params: { fd, len: int("bytes to read") }, result: "ret = bytes read; out.data" },
   write: { doc: "write(2)", params: { fd, data: { kind: "bytes", doc: "bytes to write" } }, result: "ret = bytes written" },
@@ -65,9 +67,9 @@ export const OPS = {
   fstat: { doc: "fstat(2)", params: { fd }, result: "ret = 0; out = struct stat fields (size, blksize, blocks, ino, mode, nlink, ...)" },
   fstatfs: { doc: "fstatfs(2)", params: { fd }, result: "ret = 0; out = struct statfs fields (type, bsize, ...)" },
   fdinfo: { doc: "what /proc/self/fd/N links to and the flags in /proc/self/fdinfo/N", params: { fd }, result: "ret = 0; out.link (string), out.flags (open flags)" },
-  memfd_create: { doc: "memfd_create(2)", params: { name: { kind: "string", doc: "name" }, flags: int("MFD_* flags") }, result: "ret = new fd" },
-  memfd_restricted: { doc: "memfd_restricted(2) from the UPM proposals", params: { flags: int("flags") }, result: "ret = new fd" },
-  mmap: { doc: "mmap(2)", params: { addr: int("hint or fixed address"), len: int("length"), prot: int("PROT_*"), flags: int("MAP_*"), fd: int("fd, or -1"), offset: int("file offset") }, result: "ret = mapped address" },
+  memfd_create: { doc: "memfd_create(2)", params: { name: { kind: "string", doc: "name" }, flags: int("MFD_* flags") }, result: "ret = new fd", returns: "fd" },
+  memfd_restricted: { doc: "memfd_restricted(2) from the UPM proposals", params: { flags: int("flags") }, result: "ret = new fd", returns: "fd" },
+  mmap: { doc: "mmap(2)", params: { addr: int("hint or fixed address"), len: int("length"), prot: int("PROT_*"), flags: int("MAP_*"), fd: int("fd, or -1"), offset: int("file offset") }, result: "ret = mapped address", returns: "address" },
   munmap: { doc: "munmap(2)", params: { addr: int("address"), len: int("length") }, result: "ret = 0" },
   mprotect: { doc: "mprotect(2)", params: { addr: int("address"), len: int("length"), prot: int("PROT_*") }, result: "ret = 0" },
   madvise: { doc: "madvise(2)", params: { addr: int("address"), len: int("length"), advice: int("MADV_*") }, result: "ret = 0" },
@@ -115,7 +117,7 @@ export const OPS = {
   },
   load: { doc: "read host memory through a mapping, as the CPU would", params: { addr: int("address"), len: int("bytes (at most 65536)") }, result: "ret = 0 and out.data, or signal (SIGBUS, SIGSEGV)" },
   store: { doc: "write host memory through a mapping, as the CPU would", params: { addr: int("address"), data: { kind: "bytes", doc: "bytes to store (at most 65536)" } }, result: "ret = 0, or signal" },
-  fork: { doc: "fork(2) the process; later operations name the child with `process`", params: {}, result: "ret = the child's process handle" },
+  fork: { doc: "fork(2) the process; later operations name the child with `process`", params: {}, result: "ret = the child's process handle", returns: "handle" },
   ioctl: {
     doc: "ioctl(2) with a request named in spec/constants.json; the driver encodes struct arguments with spec/layouts.json",
     params: {
@@ -171,7 +173,7 @@ export const OPS = {
   pin_user_pages: {
     doc: "hold long-term references on the pages of a host mapping, as pin_user_pages(FOLL_WRITE | FOLL_LONGTERM) does for a VFIO or io_uring buffer (models only: feature gup-pin)",
     params: { addr: int("page-aligned address"), len: int("page-aligned length") },
-    result: "ret = the pin's handle, for unpin_user_pages",
+    result: "ret = the pin's handle, for unpin_user_pages", returns: "handle",
     since: "1.1",
   },
   unpin_user_pages: {
@@ -258,7 +260,7 @@ export const OPS = {
   pipe: {
     doc: "pipe2(2): a new pipe",
     params: { flags: int("pipe2 flags: O_CLOEXEC, O_NONBLOCK, O_DIRECT (packet mode)") },
-    result: "ret = the read end's fd; out.write_fd = the write end's fd",
+    result: "ret = the read end's fd; out.write_fd = the write end's fd", returns: "fd",
     since: "1.3",
   },
   vmsplice: {
@@ -288,13 +290,13 @@ export const OPS = {
   tmpfile: {
     doc: "open(2) with O_TMPFILE in a directory the driver chooses: an unnamed regular file on a tmpfs (`tmpfs`) or on a disk filesystem that does direct I/O (`disk`, feature o-direct:disk for O_DIRECT)",
     params: { dir: { kind: "enum", values: ["tmpfs", "disk"], doc: "which filesystem" }, flags: int("open flags besides O_TMPFILE (an access mode with write access, O_DIRECT, O_CLOEXEC, ...)") },
-    result: "ret = new fd (mode 0600)",
+    result: "ret = new fd (mode 0600)", returns: "fd",
     since: "1.3",
   },
   mremap: {
     doc: "mremap(2): resize or move the mapping at `addr`; MREMAP_FIXED and MREMAP_DONTUNMAP take `new_addr`",
     params: { addr: int("old address"), old_len: int("old length"), new_len: int("new length"), flags: int("MREMAP_MAYMOVE (1), MREMAP_FIXED (2), MREMAP_DONTUNMAP (4)"), new_addr: int("new address (with MREMAP_FIXED, or a hint with MREMAP_DONTUNMAP)", true) },
-    result: "ret = the mapping's new address",
+    result: "ret = the mapping's new address", returns: "address",
     since: "1.3",
   },
   mlock: { doc: "mlock(2): lock the pages of [addr, addr+len) in memory, faulting them in", params: { addr: int("address"), len: int("length") }, result: "ret = 0", since: "1.3" },
@@ -314,7 +316,7 @@ export const OPS = {
   io_uring_register_buffers: {
     doc: "io_uring_setup(2) of a new ring, then io_uring_register(2) IORING_REGISTER_BUFFERS of one buffer [addr, addr+len): the kernel pins its pages long-term (FOLL_WRITE | FOLL_LONGTERM)",
     params: { addr: int("buffer address"), len: int("buffer length") },
-    result: "ret = the ring's fd, which holds the registration (close it, or io_uring_unregister_buffers); on failure no ring is left open",
+    result: "ret = the ring's fd, which holds the registration (close it, or io_uring_unregister_buffers); on failure no ring is left open", returns: "fd",
     since: "1.3",
   },
   io_uring_unregister_buffers: {
@@ -323,7 +325,7 @@ export const OPS = {
     result: "ret = 0",
     since: "1.3",
   },
-  userfaultfd: { doc: "userfaultfd(2)", params: { flags: int("O_CLOEXEC, O_NONBLOCK, UFFD_USER_MODE_ONLY (1)") }, result: "ret = new fd", since: "1.3" },
+  userfaultfd: { doc: "userfaultfd(2)", params: { flags: int("O_CLOEXEC, O_NONBLOCK, UFFD_USER_MODE_ONLY (1)") }, result: "ret = new fd", returns: "fd", since: "1.3" },
   uffdio_api: {
     doc: "ioctl(UFFDIO_API) on a userfaultfd: the handshake every other userfaultfd ioctl needs first",
     params: { fd: int("userfaultfd"), api: int("UFFD_API (0xaa)"), features: int("UFFD_FEATURE_* asked for") },
