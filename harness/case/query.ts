@@ -39,7 +39,8 @@ export function caseId(suite: string, name: string, labels: [string, string][]):
 /**
  * The positions of the ids a query matches, in order, looked up instead of scanned for the
  * queries that need no pattern (an exact `=id`, or an id and the ids below it); a pattern is
- * matched against every id with compileQuery. Same answers as filtering with compileQuery.
+ * matched with compileQuery against the ids that start with its text before the first wildcard.
+ * Same answers as filtering with compileQuery.
  */
 export function queryIndex(ids: readonly string[]): (query: string) => number[] {
   const sorted = ids.map((id, i) => ({ id, i })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.i - b.i));
@@ -62,8 +63,11 @@ export function queryIndex(ids: readonly string[]): (query: string) => number[] 
     const found: number[] = [];
     if (q.startsWith("=")) run(q.slice(1), (id) => id === q.slice(1), found);
     else if (q === "" || q === "*" || /[*?]/.test(q)) {
+      // A pattern matches only ids that start with its text before the first wildcard.
       const m = compileQuery(q);
-      return ids.flatMap((id, i) => (m(id) ? [i] : []));
+      const literal = q.slice(0, q.search(/[*?]|$/));
+      run(literal, (id) => id.startsWith(literal), found);
+      return found.filter((i) => m(ids[i]!)).sort((a, b) => a - b);
     } else {
       run(q, (id) => id === q, found);
       run(q + ":", (id) => id.startsWith(q + ":"), found);
