@@ -37,8 +37,8 @@ describe("suites cache", function () {
         const { cases } = await loadSuites(loadSpec(), [SUITES_DIR]); console.log(cases.find((c) => c.id === "gmem:create:valid_size:size=PAGE_SIZE").title);`;
       const title = () => execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: dir, encoding: "utf8" }).trim();
       const entries = () => readdirSync(join(dir, "dist", ".cache")).map((f) => readFileSync(join(dir, "dist", ".cache", f), "utf8"));
-      const kept = entries();
-      expect(kept.length).to.equal(1);
+      const kept = entries(); // the project's entries, copied: its suites' and any its tests loaded
+      expect(kept.length).to.be.greaterThan(0);
       const before = title();
       expect(entries(), "a load from the entry leaves it as it was").to.deep.equal(kept);
       const file = join(dir, "suites", "gmem", "create.json");
