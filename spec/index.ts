@@ -161,6 +161,11 @@ export function loadSpec(dir: string = SPEC_DIR): Spec {
   return spec;
 }
 
+/** Whether this is the spec loadSpec() built from the project's spec/ folder (not one from another folder). */
+export function isProjectSpec(spec: Spec): boolean {
+  return spec === cached;
+}
+
 type ConstantTable = Map<string, Map<ProfileName, bigint>>;
 type IoctlRevision = { profiles: ProfileName[]; def: IoctlDef; note?: string };
 type ClauseFile = { area: string; title: string; description?: string; subjects: string[]; requires?: string[]; clauses: (Omit<Clause, "area" | "file" | "requires"> & { requires?: string[] })[] };

@@ -13,7 +13,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import type { Ajv2020, ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import { InputError, type InputProblem } from "./errors.js";
 import { PROJECT_ROOT, SCHEMA_DIR } from "./paths.js";
 
@@ -47,7 +47,9 @@ const AJV_VERSION = (require("ajv/package.json") as { version: string }).version
 
 /** A fresh ajv with every schema added (`source`: keep the generated code, for standalone output). */
 export function newAjv(source = false): Ajv2020 {
-  const a = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, discriminator: true, allowUnionTypes: true, ...(source ? { code: { source: true } } : {}) });
+  // Required here, not imported: a process that validates with the precompiled code never loads ajv's compiler.
+  const { Ajv2020: Compiler } = require("ajv/dist/2020.js") as typeof import("ajv/dist/2020.js");
+  const a = new Compiler({ allErrors: true, strict: true, strictRequired: false, discriminator: true, allowUnionTypes: true, ...(source ? { code: { source: true } } : {}) });
   for (const f of schemaFiles()) a.addSchema(JSON.parse(f.text));
   return a;
 }

@@ -7,15 +7,19 @@
 // The unmutated copy runs every case to the end.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { MUTANTS } from "./mutants/mutants.js";
 import { mutatedCopy } from "./mutants/copy.js";
+import { loadSpec } from "../spec/index.js";
+import { PROJECT_ROOT, SUITES_DIR } from "../spec/paths.js";
+import { loadSuites } from "../harness/case/load.js";
 
 /** The failing cases of a patched copy's run (a mutant's run stops at the first). */
-function failuresIn(dir: string, firstFailure: boolean): Promise<string[]> {
-  const args = [join(dir, "dist", "test", "mutants", "run-suites.js"), ...(firstFailure ? ["--first-failure"] : [])];
+function failuresIn(dir: string, firstFailure: boolean, hint?: string): Promise<string[]> {
+  const [config, , id] = hint?.split(" ") ?? [];
+  const args = [join(dir, "dist", "test", "mutants", "run-suites.js"), ...(firstFailure ? ["--first-failure"] : []), ...(config && id ? ["--first", config, id] : [])];
   return new Promise((resolve, reject) =>
     execFile(process.execPath, args, { encoding: "utf8", maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${err.message}\n${stderr}`));
@@ -27,6 +31,14 @@ function failuresIn(dir: string, firstFailure: boolean): Promise<string[]> {
     }),
   );
 }
+
+/**
+ * For each mutant, the case that killed it when the kills were last written ("<profile>@<host>
+ * <outcome> <case id>", as run-suites prints a failure): its run starts with that case, then runs
+ * every case as before if that one passes. Only the order changes, never what must fail.
+ */
+const KILLS_FILE = join(PROJECT_ROOT, "test", "mutants", "kills.json");
+const KILLS = (existsSync(KILLS_FILE) ? JSON.parse(readFileSync(KILLS_FILE, "utf8")) : {}) as Record<string, string>;
 
 type Settled = { ok: true; failed: string[] } | { ok: false; error: unknown };
 
@@ -53,14 +65,14 @@ class Pool {
   }
 }
 
-function copyAndRun(file: string, search: string, replace: string, firstFailure: boolean): Promise<string[]> {
+function copyAndRun(file: string, search: string, replace: string, firstFailure: boolean, hint?: string): Promise<string[]> {
   let dir: string;
   try {
     dir = mutatedCopy(file, search, replace);
   } catch (err) {
     return Promise.reject(err);
   }
-  return failuresIn(dir, firstFailure).finally(() => rmSync(dir, { recursive: true, force: true }));
+  return failuresIn(dir, firstFailure, hint).finally(() => rmSync(dir, { recursive: true, force: true }));
 }
 
 function outcome(s: Settled | undefined): string[] {
@@ -74,10 +86,23 @@ describe("mutants of the reference implementation", function () {
   const runs = new Map<string, Promise<Settled>>();
   const UNMUTATED = "(unmutated)";
 
-  before(() => {
+  before(async () => {
+    // The copies take dist/ with them: a warm suites cache there spares each run the loading.
+    await loadSuites(loadSpec(), [SUITES_DIR]);
     const pool = new Pool(Math.max(1, Math.min(2, availableParallelism())));
     runs.set(UNMUTATED, pool.add(() => copyAndRun("vm/attributes.js", "vm.mmu.zap(asId", "vm.mmu.zap(asId", false)));
-    for (const m of MUTANTS) runs.set(m.name, pool.add(() => copyAndRun(m.file, m.search, m.replace, true)));
+    for (const m of MUTANTS) runs.set(m.name, pool.add(() => copyAndRun(m.file, m.search, m.replace, true, KILLS[m.name])));
+  });
+
+  // PRIVMEM_CTS_WRITE_KILLS=1: keep the case that killed each mutant, to be run first next time.
+  after(async () => {
+    if (process.env.PRIVMEM_CTS_WRITE_KILLS === undefined) return;
+    const kills: Record<string, string> = {};
+    for (const m of MUTANTS) {
+      const s = await runs.get(m.name);
+      if (s?.ok && s.failed[0] !== undefined) kills[m.name] = s.failed[0];
+    }
+    writeFileSync(KILLS_FILE, JSON.stringify(kills, null, 2) + "\n");
   });
 
   it("the unmutated copy passes every case (so a failure below is the mutant's doing)", async () => {

@@ -2,7 +2,7 @@
 // repository so that the reference can be held to that host on any machine, after the
 // host itself is gone (captures/README.md). One JSON line each: a header with the
 // driver's whole handshake, then one line per case, written as cases finish.
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import { inputFileProblem } from "../case/load.js";
 import { dirname } from "node:path";
 import { InputError, type InputProblem } from "../../spec/errors.js";
@@ -97,9 +97,27 @@ function captureText(file: string): string {
 
 /** Only the header line, validated: what configures a reference as the captured host. */
 export function readCaptureHeader(file: string): CaptureHeader {
-  const text = captureText(file);
-  const end = text.indexOf("\n");
-  return parseLines(file, [end < 0 ? text : text.slice(0, end)]).header;
+  const problem = inputFileProblem(file, MAX_CAPTURE_BYTES);
+  if (problem) throw new InputError([problem]);
+  return parseLines(file, [firstLine(file)]).header;
+}
+
+/** A file's first line, read up to its first newline only (a capture's cases can be megabytes). */
+function firstLine(file: string): string {
+  const fd = openSync(file, "r");
+  try {
+    const chunks: Buffer[] = [];
+    for (let at = 0; ; ) {
+      const buf = Buffer.alloc(64 * 1024);
+      const n = readSync(fd, buf, 0, buf.length, at);
+      const nl = buf.subarray(0, n).indexOf(10);
+      chunks.push(buf.subarray(0, nl < 0 ? n : nl));
+      if (n === 0 || nl >= 0) return Buffer.concat(chunks).toString("utf8");
+      at += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Read and validate a capture: every line against spec/schema/capture.schema.json. */

@@ -8,7 +8,7 @@
 import type { Spec } from "../../spec/index.js";
 import { type InputProblem, pointer } from "../../spec/errors.js";
 import { expandProfileSet, PROFILE_ORDER, type ProfileName } from "../../spec/profiles.js";
-import { compileQuery } from "./query.js";
+import { queryIndex } from "./query.js";
 import type { CaseDef, Expect, Outcome, StepDef } from "./types.js";
 
 /** The profiles a case runs in: its own `profiles`, else those where every clause exists. */
@@ -138,12 +138,12 @@ export function controlProblems(cases: CaseDef[], problems: InputProblem[]): voi
   const succeeding = new Set<string>();
   for (const c of cases) if (c.kind === "steps" && !expectsFailure(c)) for (const [k, v] of labels(c)) succeeding.add(`${c.suite}\0${k}\0${v}`);
   const reported = new Set<string>();
+  const lookUp = queryIndex(cases.map((c) => c.id));
   for (const c of cases) {
     if (c.control === undefined) continue;
     const at = { file: c.file, pointer: c.pointer + "/control" };
     const key = at.file + at.pointer;
-    const m = compileQuery(c.control);
-    const matched = cases.filter((o) => m(o.id));
+    const matched = lookUp(c.control).map((i) => cases[i]!);
     if (matched.length === 0) {
       problems.push({ ...at, expected: `a query that matches at least one case (${c.control} matches none)` });
       continue;

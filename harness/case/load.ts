@@ -3,7 +3,8 @@
 // and everything a schema cannot check is checked here, before anything runs:
 // unique ids, known clauses and features, bound names, controls for error cases, and
 // that cases and their clauses agree (./agree.ts).
-import { closeSync, existsSync, readFileSync, fstatSync, lstatSync, openSync, readSync, readdirSync, realpathSync, statSync, constants } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { inputFileProblem, walkFiles } from "./input-files.js";
 import { extname, join, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Spec } from "../../spec/index.js";
@@ -12,7 +13,6 @@ import { InputError, type InputProblem, pointer } from "../../spec/errors.js";
 import { PROJECT_ROOT } from "../../spec/paths.js";
 import { displayPath, readJson, schemaProblems } from "../../spec/validate.js";
 import { OPS, type ParamSpec } from "../../spec/driver/ops.js";
-import { jsonDepth } from "../protocol/wire.js";
 import { DEFAULT_SUITE_ARCH } from "../protocol/schemas.js";
 import { isOpName } from "../../spec/driver/contract.js";
 import { ExprError, parse, references } from "./expr.js";
@@ -23,6 +23,7 @@ import { expandGenerators } from "./generators.js";
 import { applyArguments, parseFixtureCall } from "./fixture-call.js";
 import type { CaseDef, Expect, Outcome, ParamValue, StepDef } from "./types.js";
 import type { ScenarioSuite } from "../scenario/index.js";
+import { type CachedItem, SuitesCache, suitesCache } from "./load-cache.js";
 
 interface SuiteFile {
   suite: string;
@@ -85,87 +86,9 @@ export function expandParams(params: SuiteFile["cases"][number]["params"] | Scen
   return combos;
 }
 
-/** Bounds on input files: size, JSON nesting, and how many cases one definition may expand into. */
-export const MAX_INPUT_BYTES = 16 * 1024 * 1024;
-export const MAX_INPUT_DEPTH = 128;
+export { inputFileProblem, MAX_INPUT_BYTES, MAX_INPUT_DEPTH, walkFiles } from "./input-files.js";
+/** How many cases one definition may expand into. */
 export const MAX_COMBINATIONS = 10000;
-
-/**
- * Why an input file cannot be read as one, or undefined when it can: it must be a regular file
- * (not a FIFO, a device or a socket, which could block or never end), within MAX_INPUT_BYTES,
- * and for JSON, nested no deeper than MAX_INPUT_DEPTH.
- */
-export function inputFileProblem(file: string, maxBytes = MAX_INPUT_BYTES): InputProblem | undefined {
-  const at = (expected: string): InputProblem => ({ file: displayPath(file), pointer: "", expected });
-  let fd: number;
-  try {
-    // O_NONBLOCK: opening a FIFO must not wait for a writer.
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (err) {
-    return at(`a readable file (${(err as Error).message})`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return at(`a regular file (this is a ${st.isFIFO() ? "FIFO" : st.isCharacterDevice() || st.isBlockDevice() ? "device" : st.isSocket() ? "socket" : st.isDirectory() ? "directory" : "special file"})`);
-    if (st.size > maxBytes) return at(`a file of at most ${maxBytes} bytes (it has ${st.size})`);
-    if (!file.endsWith(".json")) return undefined;
-    const buf = Buffer.alloc(st.size);
-    let got = 0;
-    while (got < st.size) {
-      const n = readSync(fd, buf, got, st.size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    if (jsonDepth(buf.toString("utf8", 0, got), MAX_INPUT_DEPTH) > MAX_INPUT_DEPTH) return at(`JSON nested at most ${MAX_INPUT_DEPTH} levels deep`);
-    return undefined;
-  } catch (err) {
-    return at(`a readable file (${(err as Error).message})`);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Every file below dir, in name order. Links are followed once; loops and dangling links are problems. */
-export function walkFiles(dir: string, problems?: InputProblem[], seen: Set<string> = new Set()): string[] {
-  const out: string[] = [];
-  const problem = (file: string, expected: string) => {
-    if (problems) problems.push({ file: displayPath(file), pointer: "", expected });
-    else throw new InputError([{ file: displayPath(file), pointer: "", expected }]);
-  };
-  let real: string;
-  try {
-    real = realpathSync(dir);
-  } catch (err) {
-    problem(dir, `a directory that can be read (${(err as Error).message})`);
-    return out;
-  }
-  if (seen.has(real)) {
-    problem(dir, `no directory reached twice (a symlink loop leads back to ${displayPath(real)})`);
-    return out;
-  }
-  seen.add(real);
-  let names: string[];
-  try {
-    names = readdirSync(dir).sort();
-  } catch (err) {
-    problem(dir, `a directory that can be read (${(err as Error).message})`);
-    return out;
-  }
-  for (const name of names) {
-    const p = join(dir, name);
-    let st;
-    try {
-      st = lstatSync(p).isSymbolicLink() ? statSync(p) : lstatSync(p);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      problem(p, code === "ELOOP" ? "a link that resolves (this one loops)" : code === "ENOENT" ? "a link to something that exists (this one dangles)" : `a readable entry (${(err as Error).message})`);
-      continue;
-    }
-    if (st.isDirectory()) for (const f of walkFiles(p, problems, seen)) out.push(f);
-    else out.push(p);
-  }
-  return out;
-}
 
 /**
  * The module a code suite is imported from. Importing runs its code, so only the files the
@@ -211,9 +134,51 @@ function loadSharedFixtures(files: string[], problems: InputProblem[]): SharedFi
 }
 
 export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuites> {
+  const cache = suitesCache(spec, dirs);
+  const entry = cache?.read();
+  if (entry) {
+    const hit = await fromCache(entry.items);
+    if (hit && SuitesCache.sameScenarioCases(entry, hit.scenarioCases)) return { cases: hit.cases, files: hit.files };
+  }
+  const loaded = await loadAndCheck(spec, dirs);
+  cache?.write(loaded.items, loaded.scenarioCases);
+  return { cases: loaded.cases, files: loaded.files };
+}
+
+/** The cases of a cache entry: its JSON suites' cases as kept, its code suites imported again. Undefined when that is not possible. */
+async function fromCache(items: CachedItem[]): Promise<(LoadedSuites & { scenarioCases: CaseDef[] }) | undefined> {
+  if (staleBuildProblems().length > 0) return undefined;
+  const cases: CaseDef[] = [];
+  const scenarioCases: CaseDef[] = [];
+  const files: string[] = [];
+  for (const item of items) {
+    files.push(item.file);
+    if ("cases" in item) {
+      for (const c of item.cases) cases.push(c);
+      continue;
+    }
+    const problems: InputProblem[] = [];
+    const suite = await importSuite(join(PROJECT_ROOT, item.module));
+    if (!suite) return undefined;
+    const loaded = loadScenarioSuite(suite, item.file, problems);
+    if (problems.length > 0) return undefined;
+    for (const c of loaded) cases.push(c), scenarioCases.push(c);
+  }
+  return { cases, files, scenarioCases };
+}
+
+/** A code suite's default export, or undefined when the module exports none. */
+async function importSuite(mod: string): Promise<ScenarioSuite | undefined> {
+  const suite = ((await import(pathToFileURL(mod).href)) as { default?: ScenarioSuite }).default;
+  return !suite || typeof suite.suite !== "string" || !Array.isArray(suite.cases) ? undefined : suite;
+}
+
+async function loadAndCheck(spec: Spec, dirs: string[]): Promise<LoadedSuites & { items: CachedItem[]; scenarioCases: CaseDef[] }> {
   const problems: InputProblem[] = staleBuildProblems();
   const cases: CaseDef[] = [];
   const files: string[] = [];
+  const items: CachedItem[] = [];
+  const scenarioCases: CaseDef[] = [];
   for (const dir of dirs) {
     if (!existsSync(dir)) {
       problems.push({ file: displayPath(dir), pointer: "", expected: "a directory of suites" });
@@ -233,12 +198,15 @@ export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuit
     const root = statSync(dir).isDirectory() ? dir : undefined;
     for (const file of all) {
       if (unreadable.has(file)) continue;
-      if (file.endsWith(FIXTURES_SUFFIX)) files.push(displayPath(file));
-      else if (file.endsWith(".json")) {
+      if (file.endsWith(FIXTURES_SUFFIX)) {
+        files.push(displayPath(file));
+        items.push({ file: displayPath(file), cases: [] });
+      } else if (file.endsWith(".json")) {
         files.push(displayPath(file));
         const loaded = loadJsonSuite(spec, file, shared, problems);
         if (root !== undefined) suiteIdProblem(root, file, loaded[0]?.suite, problems);
         cases.push(...loaded);
+        items.push({ file: displayPath(file), cases: loaded });
       } else {
         const mod = moduleFor(file);
         if (!mod) continue;
@@ -247,13 +215,16 @@ export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuit
           problems.push({ file: displayPath(file), pointer: "", expected: `a compiled module at ${displayPath(mod)} (run npm run build)` });
           continue;
         }
-        const suite = ((await import(pathToFileURL(mod).href)) as { default?: ScenarioSuite }).default;
-        if (!suite || typeof suite.suite !== "string" || !Array.isArray(suite.cases)) {
+        const suite = await importSuite(mod);
+        if (!suite) {
           problems.push({ file: displayPath(file), pointer: "", expected: "a default export made with defineSuite()" });
           continue;
         }
         if (root !== undefined) suiteIdProblem(root, file, suite.suite, problems);
-        cases.push(...loadScenarioSuite(suite, displayPath(file), problems));
+        const loaded = loadScenarioSuite(suite, displayPath(file), problems);
+        cases.push(...loaded);
+        scenarioCases.push(...loaded);
+        items.push({ file: displayPath(file), module: displayPath(mod) });
       }
     }
   }
@@ -261,7 +232,7 @@ export async function loadSuites(spec: Spec, dirs: string[]): Promise<LoadedSuit
   // A problem in a shared fixture is found once per case that uses it; report it once.
   const unique = [...new Map(problems.map((p) => [`${p.file}|${p.pointer}|${p.expected}`, p])).values()];
   if (unique.length > 0) throw new InputError(unique);
-  return { cases, files };
+  return { cases, files, items, scenarioCases };
 }
 
 /**

@@ -35,3 +35,43 @@ export function caseId(suite: string, name: string, labels: [string, string][]):
   const base = `${suite}:${name}`;
   return labels.length === 0 ? base : `${base}:${labels.map(([k, v]) => `${k}=${v}`).join(";")}`;
 }
+
+/**
+ * The positions of the ids a query matches, in order, looked up instead of scanned for the
+ * queries that need no pattern (an exact `=id`, or an id and the ids below it); a pattern is
+ * matched with compileQuery against the ids that start with its text before the first wildcard.
+ * Same answers as filtering with compileQuery.
+ */
+export function queryIndex(ids: readonly string[]): (query: string) => number[] {
+  const sorted = ids.map((id, i) => ({ id, i })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.i - b.i));
+  /** the first place in `sorted` whose id is >= key */
+  const lowerBound = (key: string) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]!.id < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const run = (key: string, keep: (id: string) => boolean, out: number[]) => {
+    for (let k = lowerBound(key); k < sorted.length && keep(sorted[k]!.id); k++) out.push(sorted[k]!.i);
+  };
+  return (query) => {
+    const q = query.trim();
+    const found: number[] = [];
+    if (q.startsWith("=")) run(q.slice(1), (id) => id === q.slice(1), found);
+    else if (q === "" || q === "*" || /[*?]/.test(q)) {
+      // A pattern matches only ids that start with its text before the first wildcard.
+      const m = compileQuery(q);
+      const literal = q.slice(0, q.search(/[*?]|$/));
+      run(literal, (id) => id.startsWith(literal), found);
+      return found.filter((i) => m(ids[i]!)).sort((a, b) => a - b);
+    } else {
+      run(q, (id) => id === q, found);
+      run(q + ":", (id) => id.startsWith(q + ":"), found);
+    }
+    return found.sort((a, b) => a - b);
+  };
+}

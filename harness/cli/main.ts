@@ -11,28 +11,22 @@ import { DriverStartError } from "../runner/runner.js";
 import { packageVersion } from "../../spec/paths.js";
 import { EXIT_FAILED, EXIT_USAGE } from "../runner/outcomes.js";
 import { err, out, UsageError } from "./common.js";
-import { cmdRun, RUN_HELP } from "./run.js";
-import { cmdList, LIST_HELP } from "./list.js";
-import { cmdServe, SERVE_HELP } from "./serve.js";
-import { cmdDrivers, DRIVERS_HELP } from "./drivers.js";
-import { cmdProfiles, PROFILES_HELP } from "./profiles.js";
-import { cmdCoverage, COVERAGE_HELP } from "./coverage.js";
-import { cmdDocs, DOCS_HELP } from "./docs.js";
-import { cmdAgree, AGREE_HELP } from "./agree.js";
-import { cmdCaptures, CAPTURES_HELP } from "./captures.js";
-import { cmdFuzz, FUZZ_HELP } from "./fuzz.js";
-
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {
-  run: { run: cmdRun, help: RUN_HELP, summary: "run the suites against a driver, write reports" },
-  list: { run: cmdList, help: LIST_HELP, summary: "list clauses or cases" },
-  drivers: { run: cmdDrivers, help: DRIVERS_HELP, summary: "show each driver's handshake" },
-  serve: { run: cmdServe, help: SERVE_HELP, summary: "serve the reference implementation over the driver protocol" },
-  docs: { run: cmdDocs, help: DOCS_HELP, summary: "write reports/docs/: one page per ioctl or object" },
-  coverage: { run: cmdCoverage, help: COVERAGE_HELP, summary: "clause coverage per area" },
-  profiles: { run: cmdProfiles, help: PROFILES_HELP, summary: "list profiles, diff two of them" },
-  agree: { run: cmdAgree, help: AGREE_HELP, summary: "compare two drivers, or the reference and a host capture, case by case" },
-  captures: { run: cmdCaptures, help: CAPTURES_HELP, summary: "what each committed host capture recorded, and the reference's agreement with it" },
-  fuzz: { run: cmdFuzz, help: FUZZ_HELP, summary: "differential fuzzing of two drivers with random operation sequences (fast-check)" },
+/** A command's module, imported only when that command runs: a run does not load fuzzing, docs or captures code. */
+interface CommandModule {
+  run: (argv: string[]) => Promise<number>;
+  help: string;
+}
+const COMMANDS: Record<string, { load: () => Promise<CommandModule>; summary: string }> = {
+  run: { load: async () => import("./run.js").then((m) => ({ run: m.cmdRun, help: m.RUN_HELP })), summary: "run the suites against a driver, write reports" },
+  list: { load: async () => import("./list.js").then((m) => ({ run: m.cmdList, help: m.LIST_HELP })), summary: "list clauses or cases" },
+  drivers: { load: async () => import("./drivers.js").then((m) => ({ run: m.cmdDrivers, help: m.DRIVERS_HELP })), summary: "show each driver's handshake" },
+  serve: { load: async () => import("./serve.js").then((m) => ({ run: m.cmdServe, help: m.SERVE_HELP })), summary: "serve the reference implementation over the driver protocol" },
+  docs: { load: async () => import("./docs.js").then((m) => ({ run: m.cmdDocs, help: m.DOCS_HELP })), summary: "write reports/docs/: one page per ioctl or object" },
+  coverage: { load: async () => import("./coverage.js").then((m) => ({ run: m.cmdCoverage, help: m.COVERAGE_HELP })), summary: "clause coverage per area" },
+  profiles: { load: async () => import("./profiles.js").then((m) => ({ run: m.cmdProfiles, help: m.PROFILES_HELP })), summary: "list profiles, diff two of them" },
+  agree: { load: async () => import("./agree.js").then((m) => ({ run: m.cmdAgree, help: m.AGREE_HELP })), summary: "compare two drivers, or the reference and a host capture, case by case" },
+  captures: { load: async () => import("./captures.js").then((m) => ({ run: m.cmdCaptures, help: m.CAPTURES_HELP })), summary: "what each committed host capture recorded, and the reference's agreement with it" },
+  fuzz: { load: async () => import("./fuzz.js").then((m) => ({ run: m.cmdFuzz, help: m.FUZZ_HELP })), summary: "differential fuzzing of two drivers with random operation sequences (fast-check)" },
 };
 
 function usage(): string {
@@ -87,11 +81,12 @@ async function main(argv: string[]): Promise<number> {
     out(packageVersion());
     return 0;
   }
-  const cmd = COMMANDS[name];
-  if (!cmd) {
+  const entry = COMMANDS[name];
+  if (!entry) {
     err(`privmem-cts: unknown command "${name}"\n\n${usage()}`);
     return EXIT_USAGE;
   }
+  const cmd = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     out(cmd.help);
     return 0;

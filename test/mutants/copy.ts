@@ -1,6 +1,6 @@
 // A copy of the compiled project with one patch applied to the reference model, for the
 // tests that show a broken model is caught (test/mutants.test.ts, test/captures.test.ts).
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../spec/paths.js";
@@ -8,7 +8,8 @@ import { PROJECT_ROOT } from "../../spec/paths.js";
 /** The copy's folder; `file` is relative to dist/reference-impl/, `search` must occur there exactly once. */
 export function mutatedCopy(file: string, search: string, replace: string, extraParts: string[] = []): string {
   const dir = mkdtempSync(join(tmpdir(), "pmc-mutant-"));
-  for (const part of ["package.json", "spec", "suites", "dist", ...extraParts]) cpSync(join(PROJECT_ROOT, part), join(dir, part), { recursive: true });
+  for (const part of ["package.json", "spec", "suites", ...extraParts]) cpSync(join(PROJECT_ROOT, part), join(dir, part), { recursive: true, preserveTimestamps: true });
+  linkTree(join(PROJECT_ROOT, "dist"), join(dir, "dist"));
   symlinkSync(join(PROJECT_ROOT, "node_modules"), join(dir, "node_modules"));
   const path = join(dir, "dist", "reference-impl", file);
   const text = readFileSync(path, "utf8");
@@ -17,6 +18,26 @@ export function mutatedCopy(file: string, search: string, replace: string, extra
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`the mutant's search text must occur exactly once in ${file}; the model has changed: update the mutant`);
   }
+  rmSync(path); // a hard link to the project's file: the patch goes to a new file
   writeFileSync(path, text.slice(0, at) + replace + text.slice(at + search.length));
   return dir;
+}
+
+/**
+ * dist/ of the copy: its files hard-linked to the project's (the copy's module paths are its own,
+ * which symlinks would not give), copied where links cannot be made. Nothing writes into these
+ * files in place: the suites cache replaces its file by renaming, and the patch removes the link first.
+ */
+function linkTree(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const e of readdirSync(from, { withFileTypes: true })) {
+    const [src, dst] = [join(from, e.name), join(to, e.name)];
+    if (e.isDirectory()) linkTree(src, dst);
+    else
+      try {
+        linkSync(src, dst);
+      } catch {
+        cpSync(src, dst);
+      }
+  }
 }

@@ -17,6 +17,10 @@ import { Expectations } from "../../harness/runner/expectations.js";
 import { run } from "../../harness/runner/runner.js";
 
 const firstFailure = process.argv.includes("--first-failure");
+// --first <profile>@<host> <case id>: run that case first (the case that killed the mutant last
+// time: test/mutants/kills.json); if it passes, every case runs as usual.
+const firstAt = process.argv.indexOf("--first");
+const first = firstAt < 0 ? undefined : { config: process.argv[firstAt + 1]!, id: process.argv[firstAt + 2]! };
 const exitCode = process.argv.includes("--exit-code");
 const report = (failed: string[]) => {
   writeSync(1, JSON.stringify({ failed }) + "\n");
@@ -46,7 +50,9 @@ const configs: { profile: "linux-7.2" | "linux-6.18" | "conv-v7" | "conv-v8" | "
   // The Arm CCA series on an arm64 host with an RMM: its own suites.
   { profile: "cca-v14", host: "arm64-cca", filters: ["hw:cca:*"] },
 ];
-for (const cfg of configs) {
+const hinted = first === undefined ? undefined : configs.find((c) => `${c.profile}@${c.host}` === first.config);
+const order = hinted === undefined ? configs : [{ ...hinted, filters: [`=${first!.id}`] }, ...configs];
+for (const cfg of order) {
   const stop = {
     caseDone(c: { id: string; outcome: string }): void {
       if (c.outcome === "PASS" || c.outcome === "SKIP") return;
