@@ -6,6 +6,11 @@ import { GmemFile } from "./guest_memfd/file.js";
 import { SyscallError } from "./lib/errno.js";
 import type { Kernel } from "./kernel.js";
 import { pinUserPages, unpinUserPages } from "./mm/gup.js";
+import { sysMincore } from "./mm/mincore.js";
+import { sysMlock, sysMlock2, sysMunlock } from "./mm/mlock.js";
+import { sysMremap } from "./mm/mremap.js";
+import { sysIoUringRegisterBuffers, sysIoUringUnregisterBuffers } from "./process/io-uring.js";
+import { sysUffdioApi, sysUffdioRegister, sysUserfaultfd } from "./process/userfaultfd.js";
 import type { SyscallContext } from "./process/file.js";
 import { sysGetMempolicy, sysMbind } from "./process/mempolicy.js";
 import { cpuAccess, sysMadvise, sysMmap, sysMprotect, sysMunmap } from "./process/mman.js";
@@ -17,9 +22,14 @@ import { sysCopyFileRange, sysSendfile, sysSplice } from "./process/splice.js";
 import { sysTmpfile } from "./process/tmpfile.js";
 import { sysFsync, sysMsync } from "./process/sync.js";
 import { sysProcessVmReadv, sysProcessVmWritev } from "./process/process-vm.js";
+import { sysPreadv2, sysPwritev2, sysReadv, sysWritev } from "./process/vectored-io.js";
+import { sysFadvise, sysReadahead, sysSyncFileRange, sysSyncfs } from "./process/file-advice.js";
+import { sysFlock } from "./process/locks.js";
+import { sysFcntlLock } from "./process/fcntl-lock.js";
+import { sysFchown, sysFutimens } from "./process/file-attrs.js";
+import { vfsIoctl } from "./process/vfs-ioctl.js";
 import { sysMemfdRestricted } from "./restrictedmem/file.js";
 import { UserIoctlArg } from "./system/ioctl-arg.js";
-import type { GuestProgram } from "./vcpu/run.js";
 import { VcpuFile } from "./vcpu/vcpu.js";
 
 const value = (ret: bigint): OpResult => ({ ret });
@@ -120,6 +130,10 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return run(ctx, op.vcpu, { kind: "hypercall", nr: BigInt.asUintN(64, op.nr), args: op.args ?? [] });
     case "guest_arch":
       return run(ctx, op.vcpu, { kind: "arch", action: op.action, gpa: BigInt.asUintN(64, op.gpa), len: op.len ?? kernel.page.size, args: op.args ?? [] });
+    case "guest_program":
+      return run(ctx, op.vcpu, { kind: "steps", steps: op.steps });
+    case "resume":
+      return run(ctx, op.vcpu, { kind: "resume", data: op.data });
     case "memory_failure":
       return value(memoryFailure(ctx, op.fd, op.offset));
     case "inject":
@@ -130,6 +144,30 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
     case "unpin_user_pages":
       unpinUserPages(kernel, op.pin);
       return value(0n);
+    case "readv":
+      return sysReadv(ctx, op.fd, op.lens);
+    case "writev":
+      return value(sysWritev(ctx, op.fd, op.data, op.lens));
+    case "preadv2":
+      return sysPreadv2(ctx, op.fd, op.lens, op.offset, op.flags);
+    case "pwritev2":
+      return value(sysPwritev2(ctx, op.fd, op.data, op.lens, op.offset, op.flags));
+    case "posix_fadvise":
+      return value(sysFadvise(ctx, op.fd, op.offset, op.len, op.advice));
+    case "readahead":
+      return value(sysReadahead(ctx, op.fd, op.offset, op.count));
+    case "syncfs":
+      return value(sysSyncfs(ctx, op.fd));
+    case "sync_file_range":
+      return value(sysSyncFileRange(ctx, op.fd, op.offset, op.nbytes, op.flags));
+    case "flock":
+      return value(sysFlock(ctx, op.fd, op.operation));
+    case "fcntl_lock":
+      return sysFcntlLock(ctx, op);
+    case "fchown":
+      return value(sysFchown(ctx, op.fd, op.owner, op.group));
+    case "futimens":
+      return value(sysFutimens(ctx, op.fd, { sec: op.atime_sec, nsec: op.atime_nsec }, { sec: op.mtime_sec, nsec: op.mtime_nsec }));
     case "pipe":
       return sysPipe2(ctx, op.flags);
     case "vmsplice":
@@ -142,6 +180,26 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return sysCopyFileRange(ctx, op.fd_in, op.off_in, op.fd_out, op.off_out, op.len, op.flags);
     case "tmpfile":
       return value(sysTmpfile(ctx, op.dir, op.flags));
+    case "mremap":
+      return value(sysMremap(ctx, op.addr, op.old_len, op.new_len, op.flags, op.new_addr ?? 0n));
+    case "mlock":
+      return value(sysMlock(ctx, op.addr, op.len));
+    case "mlock2":
+      return value(sysMlock2(ctx, op.addr, op.len, op.flags));
+    case "munlock":
+      return value(sysMunlock(ctx, op.addr, op.len));
+    case "mincore":
+      return sysMincore(ctx, op.addr, op.len);
+    case "io_uring_register_buffers":
+      return value(sysIoUringRegisterBuffers(ctx, op.addr, op.len));
+    case "io_uring_unregister_buffers":
+      return value(sysIoUringUnregisterBuffers(ctx, op.fd));
+    case "userfaultfd":
+      return value(sysUserfaultfd(ctx, op.flags));
+    case "uffdio_api":
+      return sysUffdioApi(ctx, op.fd, op.api, op.features);
+    case "uffdio_register":
+      return sysUffdioRegister(ctx, op.fd, op.addr, op.len, op.mode);
   }
   throw new DriverFailure("unsupported", `operation ${(op as { op: string }).op}`);
 }
@@ -155,7 +213,7 @@ function ioctl(ctx: SyscallContext, op: Extract<Op, { op: "ioctl" }>): OpResult 
   const file = ctx.process.files.get(op.fd);
   const arg = new UserIoctlArg(ctx.kernel.config.spec, def, op.arg, op.pointer === "invalid");
   try {
-    const ret = file.ioctl(ctx, arg);
+    const ret = vfsIoctl(ctx, file, def.name, arg) ?? file.ioctl(ctx, arg);
     return arg.out === undefined ? { ret } : { ret, out: arg.out };
   } catch (err) {
     if (err instanceof SyscallError && arg.out !== undefined) return { ret: -1n, errno: err.errno, out: arg.out };
@@ -174,7 +232,7 @@ function memoryFailure(ctx: SyscallContext, fd: bigint, offset: bigint): bigint 
 }
 
 /** KVM_RUN on the descriptor: a vCPU runs the program, other files refuse the request. */
-function run(ctx: SyscallContext, fd: bigint, program: GuestProgram): OpResult {
+function run(ctx: SyscallContext, fd: bigint, program: Parameters<VcpuFile["run"]>[1]): OpResult {
   const file = ctx.process.files.get(fd);
   if (file instanceof VcpuFile) return file.run(ctx, program);
   const def = ctx.kernel.config.ioctls.get("KVM_RUN")!;

@@ -29,9 +29,14 @@ interface IoctlDefFile {
   returns: "int" | "fd";
   buffer?: string;
   note?: string;
+  /** the type byte, default 0xAE (KVMIO) */
+  type?: string;
+  /** the argument size the number encodes, where it differs from the argument's */
+  size?: number;
 }
 
-export type FdKind = "system" | "vm" | "vcpu" | "guest_memfd";
+/** "file": a request the VFS answers for every file (fs/ioctl.c), before the file's own ioctl */
+export type FdKind = "system" | "vm" | "vcpu" | "guest_memfd" | "file";
 
 export interface IoctlDef {
   name: string;
@@ -203,14 +208,15 @@ function ioctlRevision(name: string, d: IoctlDefFile, at: { file: string; pointe
     }
     size = structs.get(d.arg)!.size;
   }
-  if (d.dir === "none" && size !== 0) problems.push({ ...at, expected: "an argument size of 0 for a request without direction" });
+  const encoded = d.size ?? size;
+  if (d.dir === "none" && encoded !== 0) problems.push({ ...at, expected: "an argument size of 0 for a request without direction" });
   for (const s of [d.arg, d.buffer]) {
     const def = s === undefined || s === null ? undefined : structs.get(s);
     if (!def) continue;
     const missing = safeExpand(d.profiles).filter((p) => !safeExpand(def.profiles).includes(p));
     if (missing.length > 0) problems.push({ ...at, pointer: at.pointer + "/profiles", expected: `profiles in which struct ${s} exists (it is not defined in ${missing.join(", ")})` });
   }
-  const request = ioc(d.dir, 0xae, parseInt(d.nr, 16), d.dir === "none" ? 0 : size);
+  const request = ioc(d.dir, parseInt(d.type ?? "0xae", 16), parseInt(d.nr, 16), d.dir === "none" ? 0 : encoded);
   if (formatRequest(request) !== d.number)
     problems.push({ ...at, pointer: at.pointer + "/number", expected: `the _IOC value ${formatRequest(request)} computed from dir, nr and the ${d.arg ?? "argument"} size (file says ${d.number})` });
   return { name, request, dir: d.dir, nr: parseInt(d.nr, 16), arg: d.arg, on: d.on, returns: d.returns, ...(d.buffer ? { buffer: d.buffer } : {}) };

@@ -125,6 +125,7 @@ export class CaseRun implements Scope {
       case "bytes": return this.bytes(v as ByteSpec);
       case "int-list": return (v as ParamValue[]).map((x) => this.value(x));
       case "int-or-fields": return typeof v === "object" && v !== null ? this.fields(v) : this.value(v as ParamValue);
+      case "records": return (v as Record<string, unknown>[]).map((r) => Object.fromEntries(Object.entries(r).map(([k, x]) => [k, this.arg(p.fields![k]!, x)])));
     }
   }
 

@@ -3,7 +3,7 @@
 // and everything a schema cannot check is checked here, before anything runs:
 // unique ids, known clauses and features, bound names, controls for error cases, and
 // that cases and their clauses agree (./agree.ts).
-import { closeSync, existsSync, fstatSync, lstatSync, openSync, readSync, readdirSync, realpathSync, statSync, constants } from "node:fs";
+import { closeSync, existsSync, readFileSync, fstatSync, lstatSync, openSync, readSync, readdirSync, realpathSync, statSync, constants } from "node:fs";
 import { extname, join, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Spec } from "../../spec/index.js";
@@ -170,7 +170,7 @@ export function walkFiles(dir: string, problems?: InputProblem[], seen: Set<stri
 /**
  * The module a code suite is imported from. Importing runs its code, so only the files the
  * suite format defines are imported: a `*.ts` suite under the project (from its compiled form
- * in dist/), and outside it compiled suites named `*.suite.js` or `*.suite.mjs`. Other .js and
+ * in dist/) whose source says `export default defineSuite(`, and outside it compiled suites named `*.suite.js` or `*.suite.mjs`. Other .js and
  * .mjs files below --suites are never imported.
  */
 function moduleFor(file: string): string | undefined {
@@ -179,8 +179,13 @@ function moduleFor(file: string): string | undefined {
   if (ext !== ".ts" || file.endsWith(".d.ts")) return undefined;
   const rel = relative(PROJECT_ROOT, file);
   if (rel.startsWith("..")) return undefined;
-  return join(PROJECT_ROOT, "dist", rel.replace(/\.ts$/, ".js"));
+  // Only a file that declares a suite: `--suites .` must not run the project's scripts.
+  // (A file that is not a regular one of bounded size is kept, so that the loader reports it.)
+  const dist = join(PROJECT_ROOT, "dist", rel.replace(/\.ts$/, ".js"));
+  if (inputFileProblem(file) !== undefined) return dist;
+  return SUITE_SOURCE.test(readFileSync(file, "utf8")) ? dist : undefined;
 }
+const SUITE_SOURCE = /^export\s+default\s+defineSuite\s*\(/m;
 
 type FixtureMap = NonNullable<SuiteFile["fixtures"]>;
 type SharedFixtures = Map<string, { fixture: FixtureMap[string]; file: string }>;
@@ -418,7 +423,9 @@ function outcomes(e: Expect | undefined): Outcome[] {
   return [e];
 }
 
-function expressionsOf(value: unknown, kind: ParamSpec["kind"] | "match"): string[] {
+function expressionsOf(value: unknown, kind: ParamSpec["kind"] | "match", fields?: ParamSpec["fields"]): string[] {
+  if (kind === "records" && Array.isArray(value))
+    return value.flatMap((r) => Object.entries(r as Record<string, unknown>).flatMap(([k, x]) => (fields?.[k] ? expressionsOf(x, fields[k]!.kind) : [])));
   if (typeof value === "string") return kind === "string" || kind === "enum" || kind === "bool" ? [] : [value];
   if (Array.isArray(value)) return value.flatMap((v) => expressionsOf(v, kind));
   if (typeof value === "object" && value !== null) {
@@ -468,7 +475,7 @@ function checkCases(spec: Spec, cases: CaseDef[], problems: InputProblem[]): voi
       };
       for (const [name, p] of Object.entries(OPS[step.op].params) as [string, ParamSpec][]) {
         const v = step.args[name];
-        if (v !== undefined) for (const src of expressionsOf(v, p.kind)) checkExpr(src, `/${name}`);
+        if (v !== undefined) for (const src of expressionsOf(v, p.kind, p.fields)) checkExpr(src, `/${name}`);
         if (v !== undefined && (p.kind === "string" || p.kind === "enum" || p.kind === "bool"))
           for (const n of interpolations(v)) if (!paramNames.has(n)) problems.push({ ...where(`/${name}`), expected: `\${...} naming a parameter of the case (${n} is not one)` });
       }

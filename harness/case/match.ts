@@ -107,9 +107,13 @@ export function mismatches(r: OpResult, o: Outcome, scope: Scope, interpolate: (
     else
       for (const [group, fields] of Object.entries(payload)) {
         const got = r.exit[group];
-        for (const [field, spec] of Object.entries(fields as Record<string, MatchSpec>)) {
+        for (const [field, spec] of Object.entries(fields as Record<string, MatchSpec | DataMatch>)) {
           const actual = typeof got === "object" && got !== null && !Array.isArray(got) && !(got instanceof Uint8Array) ? (got as Record<string, OutValue>)[field] : undefined;
-          if (typeof actual !== "bigint") out.push(`expected exit.${group}.${field}, got ${describeOut(actual)}`);
+          if (isDataMatch(spec)) {
+            // bytes in an exit's payload: an OUT's io.data, an MMIO write's mmio.data
+            const m = matchData(actual, spec, scope);
+            if (m) out.push(`expected exit.${group}.${field} ${m}, got ${describeOut(actual)}`);
+          } else if (typeof actual !== "bigint") out.push(`expected exit.${group}.${field}, got ${describeOut(actual)}`);
           else {
             const m = matchInt(actual, spec, scope);
             if (m) out.push(`expected exit.${group}.${field} ${m}, got ${hex(actual)}`);

@@ -8,14 +8,13 @@ import { join, resolve } from "node:path";
 import type { Spec } from "../../spec/index.js";
 import { loadSpec } from "../../spec/index.js";
 import { EXPECTATIONS_DIR, REPORTS_DIR, SUITES_DIR } from "../../spec/paths.js";
-import { loadSuites } from "../case/load.js";
 import type { CaseDef } from "../case/types.js";
 import { capturedResults, readCapture, type Capture } from "../capture/capture.js";
 import { driverChoice } from "../drivers/index.js";
 import { Expectations } from "../runner/expectations.js";
 import { run, type CaseResult, type RunInfo } from "../runner/runner.js";
 import { compareRuns, type CaseAgreement } from "../runner/agreement.js";
-import { DEFAULT_TIMEOUT_MS, err, parse, parseTimeout, shownPath, UsageError } from "./common.js";
+import { DEFAULT_TIMEOUT_MS, err, parse, parseTimeout, shownPath, UsageError, loadSuiteArgs } from "./common.js";
 import { markdownCell as cell } from "../reporters/text.js";
 
 export const AGREE_HELP = `privmem-cts agree [--driver D] [--with D2] [--capture FILE] [--profile P] [--host H] [--filter Q] [--suites DIR] [--timeout MS] [--expectations F] [--out DIR]
@@ -112,7 +111,7 @@ export async function cmdAgree(argv: string[]): Promise<number> {
   const timeoutMs = parseTimeout(o.timeout);
   const spec = loadSpec();
   const capture = o.capture === undefined ? undefined : readCapture(resolve(o.capture));
-  const { cases, files } = await loadSuites(spec, (o.suites ?? [SUITES_DIR]).map((d) => resolve(d)));
+  const { cases, files } = await loadSuiteArgs(spec, (o.suites ?? [SUITES_DIR]).map((d) => resolve(d)));
   const dir = resolve(o.out ?? join(REPORTS_DIR, "latest", "agreement"));
   const driver = o.driver ?? capture?.header.handshake.name ?? "linux";
   const explain =

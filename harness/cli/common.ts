@@ -1,7 +1,10 @@
 // Shared CLI plumbing: option parsing that reports usage errors, and stdout/stderr helpers.
 import { isAbsolute, relative, resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { UsageError } from "../../spec/errors.js";
+import { InputError, UsageError } from "../../spec/errors.js";
+import { displayPath } from "../../spec/validate.js";
+import type { Spec } from "../../spec/index.js";
+import { loadSuites, type LoadedSuites } from "../case/load.js";
 
 export { UsageError };
 
@@ -45,4 +48,19 @@ export function err(line: string): void {
 
 export function json(value: unknown): void {
   out(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2));
+}
+
+/**
+ * loadSuites() for the paths given with --suites: a path that holds no suite file
+ * (an empty folder, /dev/null, a README) is bad input, not a run of 0 cases that passes.
+ */
+export async function loadSuiteArgs(spec: Spec, paths: string[]): Promise<LoadedSuites> {
+  const loaded = await loadSuites(spec, paths);
+  const holdsSuites = (p: string) => {
+    const base = displayPath(p);
+    return loaded.files.some((f) => base === "" || f === base || f.startsWith(`${base}/`));
+  };
+  const problems = paths.filter((p) => !holdsSuites(p)).map((p) => ({ file: displayPath(p), pointer: "", expected: "a folder holding suite files, or a suite file (*.json; *.ts in the project; *.suite.js or *.suite.mjs elsewhere)" }));
+  if (problems.length > 0) throw new InputError(problems);
+  return loaded;
 }

@@ -2,9 +2,8 @@
 import { resolve } from "node:path";
 import { loadSpec } from "../../spec/index.js";
 import { SUITES_DIR } from "../../spec/paths.js";
-import { loadSuites } from "../case/load.js";
 import { compileFilters } from "../case/query.js";
-import { json, out, parse, UsageError } from "./common.js";
+import { json, out, parse, UsageError, loadSuiteArgs } from "./common.js";
 
 export const LIST_HELP = `privmem-cts list [--clauses | --cases] [--json] [--filter Q] [--suites DIR]
 
@@ -31,7 +30,7 @@ export async function cmdList(argv: string[]): Promise<number> {
     else for (const c of clauses) out(`${c.id.padEnd(17)} ${Object.keys(c.profiles).join(",").padEnd(22)} ${c.title ?? c.statement}`);
     return 0;
   }
-  const { cases } = await loadSuites(spec, (o.suites ?? [SUITES_DIR]).map((d) => resolve(d)));
+  const { cases } = await loadSuiteArgs(spec, (o.suites ?? [SUITES_DIR]).map((d) => resolve(d)));
   const selected = cases.filter((c) => match(c.id));
   if (o.json) json(selected.map((c) => ({ id: c.id, clauses: c.clauses, requires: c.requires, ...(c.profiles ? { profiles: c.profiles } : {}), kind: c.kind, file: c.file })));
   else for (const c of selected) out(`${c.id}  [${c.clauses.join(" ")}]${c.requires.length ? ` requires ${c.requires.join(" ")}` : ""}`);

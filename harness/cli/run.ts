@@ -2,7 +2,6 @@
 import { join, resolve } from "node:path";
 import { loadSpec } from "../../spec/index.js";
 import { EXPECTATIONS_DIR, SUITES_DIR } from "../../spec/paths.js";
-import { loadSuites } from "../case/load.js";
 import { driverChoice, hostLabel, REFERENCE_MATRIX } from "../drivers/index.js";
 import { compileFilters } from "../case/query.js";
 import { Expectations } from "../runner/expectations.js";
@@ -11,7 +10,7 @@ import { KtapReporter } from "../reporters/ktap.js";
 import { claimOutDir, JsonlReporter, JsonReporter, JunitReporter, junitXml, writeReportFile } from "../reporters/files.js";
 import { clauseCoverage, COVERAGE_JSON, CoverageReporter } from "../reporters/coverage.js";
 import { matrixHtml, type MatrixRun } from "../reporters/html.js";
-import { DEFAULT_TIMEOUT_MS, defaultReportsDir, err, parse, parseTimeout, shownPath, UsageError } from "./common.js";
+import { DEFAULT_TIMEOUT_MS, defaultReportsDir, err, parse, parseTimeout, shownPath, UsageError, loadSuiteArgs } from "./common.js";
 import { EXIT_OK, type OutcomeName } from "../runner/outcomes.js";
 import { CaptureReporter } from "../capture/capture.js";
 import { packageVersion } from "../../spec/paths.js";
@@ -151,7 +150,7 @@ export async function cmdRun(argv: string[]): Promise<number> {
 
   const spec = loadSpec();
   const suiteDirs = (o.suites ?? [SUITES_DIR]).map((d) => resolve(d));
-  const { cases, files } = await loadSuites(spec, suiteDirs);
+  const { cases, files } = await loadSuiteArgs(spec, suiteDirs);
   const filters = o.filter ?? [];
   if (filters.length > 0 && !cases.some((c) => compileFilters(filters)(c.id))) throw new UsageError(`--filter ${filters.join(",")} matches no case`);
   const expectations = expectationsOf(o);
@@ -169,7 +168,8 @@ export async function cmdRun(argv: string[]): Promise<number> {
     const label = nested ? `${cfg.profile ?? "default"}@${cfg.host === undefined ? "default" : hostLabel(cfg.host)}` : choice.label;
     const dir = nested ? join(outDir, label) : outDir;
     const reporters: Reporter[] = [new JsonlReporter(dir, o.trace), new JsonReporter(dir), new JunitReporter(dir), new CoverageReporter(spec, dir, cases)];
-    if (o.reporter === "ktap") reporters.unshift(new KtapReporter(process.stdout, nested ? "  " : ""));
+    const ktap = o.reporter === "ktap" ? new KtapReporter(process.stdout, nested ? "  " : "") : undefined;
+    if (ktap) reporters.unshift(ktap);
     else reporters.push(new StdoutFileReporter(o.reporter as "json" | "junit"));
     if (process.stderr.isTTY && !process.stdout.isTTY) reporters.push(new ProgressReporter());
     const capture = o.capture === undefined ? undefined : new CaptureReporter(resolve(o.capture), packageVersion(), ["npx", "privmem-cts", "run", ...argv].join(" "));
@@ -187,7 +187,10 @@ export async function cmdRun(argv: string[]): Promise<number> {
       suiteFiles: files,
       signal: stop.signal,
     });
-    if (nested && o.reporter === "ktap") process.stdout.write(`${result.exitCode === EXIT_OK ? "ok" : "not ok"} ${i + 1} ${o.driver} ${label}\n`);
+    if (nested && ktap && !ktap.bailedOut) {
+      process.stdout.write(`${result.exitCode === EXIT_OK ? "ok" : "not ok"} ${i + 1} ${o.driver} ${label}\n`);
+      if (stop.signal.aborted && i + 1 < choices.length) process.stdout.write(`Bail out! the run was interrupted: ${i + 1} of ${choices.length} configurations finished, the rest were not run\n`);
+    }
     exitCode = Math.max(exitCode, result.exitCode);
     merged.push({ label, runInfo: result.info, cases: result.results });
     tellOutcome(result, nested ? ` ${label}` : ` (${result.info.profile})`, dir, filters, capture, o.capture);

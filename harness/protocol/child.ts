@@ -7,6 +7,7 @@ import { UsageError } from "../../spec/errors.js";
 import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver, type Handshake, type Op, type OpResult, type ResetReport } from "../../spec/driver/contract.js";
 import { jsonDepth, opToWire, replyNameProblems, resultFromWire } from "./wire.js";
 import { LineSplitter, LineTooLong, MAX_LINE_BYTES } from "./lines.js";
+import { boundedStderr } from "./rate.js";
 
 export { jsonDepth };
 import { schemaProblems } from "../../spec/validate.js";
@@ -108,6 +109,7 @@ export class ChildProcessDriver implements Driver {
 
   /** Split stdout into lines, refusing a line longer than MAX_LINE_BYTES before it is buffered whole. */
   private onData(chunk: Buffer): void {
+    if (this.dead) return; // a failed driver is being killed: what it still writes is not read
     let lines: string[];
     try {
       lines = this.lines.push(chunk);
@@ -142,7 +144,7 @@ export class ChildProcessDriver implements Driver {
     // Its own process group, so that the driver and everything it starts can be killed together.
     const child = spawn(words[0]!, words.slice(1), { stdio: ["pipe", "pipe", "pipe"], env, detached: true });
     const d = new ChildProcessDriver(child);
-    child.stderr.on("data", (chunk: string) => opts.onStderr?.(chunk));
+    child.stderr.on("data", boundedStderr(opts.onStderr));
     const startMs = opts.startTimeoutMs ?? 10000;
     const timer = setTimeout(() => d.fail(new DriverFailure("timeout", `no handshake within ${startMs} ms`), true), startMs);
     try {

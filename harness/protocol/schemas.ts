@@ -18,6 +18,7 @@ function stepParam(p: ParamSpec): Schema {
     case "int-list": return { type: "array", items: { $ref: COMMON + "intOrExpr" }, description: p.doc };
     case "int-or-fields": return { oneOf: [{ $ref: COMMON + "intOrExpr" }, { $ref: "#/$defs/fields" }], description: p.doc };
     case "enum": return { oneOf: [{ enum: [...(p.values ?? [])] }, { type: "string", pattern: PARAM_REF }], description: p.doc };
+    case "records": return recordsSchema(p, stepParam);
   }
 }
 
@@ -30,7 +31,14 @@ function wireParam(p: ParamSpec): Schema {
     case "int-list": return { type: "array", items: { $ref: "#/$defs/int" }, description: p.doc };
     case "int-or-fields": return { oneOf: [{ $ref: "#/$defs/int" }, { $ref: "#/$defs/fields" }], description: p.doc };
     case "enum": return { enum: [...(p.values ?? [])], description: p.doc };
+    case "records": return recordsSchema(p, wireParam);
   }
+}
+
+/** A list of objects whose fields are the parameter's `fields`, each optional. */
+function recordsSchema(p: ParamSpec, param: (p: ParamSpec) => Schema): Schema {
+  const properties = Object.fromEntries(Object.entries(p.fields ?? {}).map(([n, f]) => [n, param(f)]));
+  return { type: "array", items: { type: "object", additionalProperties: false, properties }, description: p.doc };
 }
 
 function opSchemas(param: (p: ParamSpec) => Schema, extra: Schema): Schema[] {
@@ -218,7 +226,7 @@ function expectDefs(): Record<string, Schema> {
           type: "object",
           required: ["reason"],
           properties: { reason: { type: "string", pattern: "^KVM_EXIT_[A-Z_]+$" } },
-          additionalProperties: { type: "object", additionalProperties: { $ref: "#/$defs/match" } },
+          additionalProperties: { type: "object", additionalProperties: { oneOf: [{ $ref: "#/$defs/match" }, { $ref: "#/$defs/dataMatch" }] } },
         },
       },
     },
@@ -275,7 +283,7 @@ export function protocolSchema(): Schema {
       operations: {
         type: "array",
         uniqueItems: true,
-        items: { type: "string", pattern: "^[a-z_]+$" },
+        items: { type: "string", pattern: "^[a-z][a-z0-9_]*$" },
         description: `the operations the driver offers (since 1.1; absent: every operation of its contract version). This runner knows: ${Object.keys(OPS).join(", ")}`,
       },
       host: { type: "object", required: ["kernel", "arch", "pageSize"], properties: { kernel: { type: "string" }, arch: { type: "string" }, pageSize: { type: "integer", minimum: 1 } } },

@@ -64,6 +64,7 @@ function paramToWire(spec: ParamSpec, v: unknown): unknown {
     case "bytes": return bytesToHex(v as Uint8Array);
     case "int-list": return (v as bigint[]).map(intToWire);
     case "int-or-fields": return typeof v === "bigint" ? intToWire(v) : fieldsToWire(v as FieldValue);
+    case "records": return (v as Record<string, unknown>[]).map((r) => Object.fromEntries(Object.entries(r).filter(([, x]) => x !== undefined).map(([k, x]) => [k, paramToWire(spec.fields?.[k] ?? { kind: "string", doc: "" }, x)])));
     default: return v;
   }
 }
@@ -85,7 +86,21 @@ function paramFromWire(spec: ParamSpec, v: unknown, what: string): unknown {
     case "enum":
       if (typeof v !== "string" || !(spec.values ?? []).includes(v)) throw new DriverFailure("protocol", `${what}: expected one of ${JSON.stringify(spec.values)}`);
       return v;
+    case "records":
+      if (!Array.isArray(v)) throw new DriverFailure("protocol", `${what}: expected a list of objects`);
+      return v.map((r, i) => recordFromWire(spec, r, `${what}[${i}]`));
   }
+}
+
+function recordFromWire(spec: ParamSpec, r: unknown, what: string): Record<string, unknown> {
+  if (typeof r !== "object" || r === null || Array.isArray(r)) throw new DriverFailure("protocol", `${what}: expected an object`);
+  return Object.fromEntries(
+    Object.entries(r).map(([k, x]) => {
+      const field = spec.fields?.[k];
+      if (field === undefined) throw new DriverFailure("protocol", `${what}: unknown field ${k}`);
+      return [k, paramFromWire(field, x, `${what}.${k}`)];
+    }),
+  );
 }
 
 export function opToWire(op: Op): Record<string, unknown> {

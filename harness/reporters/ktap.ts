@@ -33,6 +33,8 @@ export class KtapReporter implements Reporter {
   private inArea = 0;
   private areaBad = false;
   private areaAllSkipped = true;
+  /** whether the document ended early with "Bail out!" (an interrupted run) */
+  bailedOut = false;
 
   /** prefix indents the whole document, to nest it under a parent (several runs in one KTAP stream) */
   constructor(
@@ -91,9 +93,20 @@ export class KtapReporter implements Reporter {
   }
 
   end(_info: RunInfo, _results: CaseResult[], s: Record<OutcomeName, number>): void {
-    this.closeArea();
+    const planned = this.areas.reduce((n, a) => n + a.count, 0);
+    const current = this.areas[this.areaIndex];
+    // An interrupted run ends its plans early: the open area gets no result of its own, and
+    // "Bail out!" says the rest was not run (as kselftest does), so no plan is silently short.
+    if (!_info.interrupted || (current !== undefined && this.inArea === current.count)) this.closeArea();
     if (_info.circuitBroken !== undefined) this.w(`# ${oneLine(_info.circuitBroken)}`);
-    if (_info.interrupted) this.w("# the run was interrupted; the cases not run are left out");
+    if (_info.interrupted) {
+      const done = this.areas.slice(0, Math.max(this.areaIndex, 0)).reduce((n, a) => n + a.count, 0) + (current ? this.inArea : 0);
+      if (done < planned) {
+        this.out.write(`Bail out! the run was interrupted: ${done} of ${planned} cases finished, the rest were not run\n`);
+        this.bailedOut = true;
+      }
+      else this.w("# the run was interrupted after its last case");
+    }
     this.w(`# Totals: pass:${s.PASS} fail:${s.FAIL} xfail:${s.XFAIL} xpass:${s.XPASS} skip:${s.SKIP} error:${s.ERROR} timeout:${s.TIMEOUT} crash:${s.CRASH}`);
   }
 }

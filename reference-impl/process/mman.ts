@@ -101,7 +101,7 @@ function fixedAddress(addr: bigint, size: bigint, end: bigint, aligned: boolean)
 }
 
 /** get_unmapped_area(): the hint if it is free, else the highest free range below mmap_base. */
-function findAddress(ctx: SyscallContext, hint: bigint, size: bigint): bigint {
+export function findAddress(ctx: SyscallContext, hint: bigint, size: bigint): bigint {
   const { page } = ctx.kernel;
   const vmas = ctx.process.mm.vmas;
   const npages = page.page(size);

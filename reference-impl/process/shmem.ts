@@ -93,7 +93,12 @@ export class ShmemInode extends Inode implements FolioOwner, MappingBacking, Sha
 
   write(offset: bigint, data: Uint8Array): number {
     if (offset + BigInt(data.length) > MAX_FILE_SIZE) fail("EFBIG");
-    this.copy(offset, data.length, (_f, at, from, count, index) => this.cache.findOrCreate(index).write(at, data.subarray(from, from + count)));
+    // shmem_write_end(): a written page is up to date (mincore reports it resident)
+    this.copy(offset, data.length, (_f, at, from, count, index) => {
+      const folio = this.cache.findOrCreate(index);
+      folio.write(at, data.subarray(from, from + count));
+      folio.uptodate = true;
+    });
     if (offset + BigInt(data.length) > this.sizeBytes) this.sizeBytes = offset + BigInt(data.length);
     this.modified();
     return data.length;

@@ -2,6 +2,7 @@
 // own operations, with the errnos Linux gives (fs/read_write.c, fs/open.c,
 // fs/fcntl.c, fs/stat.c, fs/statfs.c).
 import { DriverFailure, type OutValue } from "../../spec/driver/contract.js";
+import { fcntlArgProblem } from "../../spec/driver/fcntl-arg.js";
 import { fail } from "../lib/errno.js";
 import { asS64 } from "../lib/u64.js";
 import { openSevDevice } from "../arch/x86/sev-snp.js";
@@ -41,6 +42,8 @@ export function sysDup(ctx: SyscallContext, fd: bigint): bigint {
 }
 
 export function sysFcntl(ctx: SyscallContext, fd: bigint, cmd: bigint, arg: bigint): bigint {
+  const pointerCommand = fcntlArgProblem(ctx.kernel.config.spec, ctx.kernel.revision.profile, cmd);
+  if (pointerCommand !== undefined) throw new DriverFailure("protocol", pointerCommand);
   const F = ctx.kernel.K.f;
   const O = ctx.kernel.K.o;
   const entry = ctx.process.files.entry(fd);

@@ -20,6 +20,8 @@ export const PROT_NONE = 0;
 export class Vma {
   /** vma->vm_policy (mbind) */
   policy: MemPolicy | null = null;
+  /** VM_LOCKED, and VM_LOCKONFAULT with it (mlock, mlock2) */
+  locked: "" | "locked" | "onfault" = "";
 
   constructor(
     public start: number,
@@ -46,6 +48,7 @@ export class Vma {
     this.file?.get();
     const v = new Vma(start, end, this.prot, this.shared, this.file, this.backing, this.indexOf(start), this.mayWrite, this.mayExec, this.dontFork);
     v.policy = this.policy;
+    v.locked = this.locked;
     return v;
   }
 }

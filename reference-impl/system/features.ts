@@ -50,6 +50,8 @@ export function probeFeatures(kernel: Kernel): string[] {
   features.push("gup-pin");
   // The model's `disk` tmpfile directory does direct I/O (process/direct-io.ts).
   features.push("o-direct:disk", "open:proc-self-fd");
+  // io_uring fixed buffers and userfaultfd registration (process/io-uring.ts, process/userfaultfd.ts)
+  features.push("io-uring", "userfaultfd");
   // UPM: the memfd_restricted system call exists.
   if (kernel.revision.restrictedmem !== undefined) {
     features.push("restrictedmem");

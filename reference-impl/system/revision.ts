@@ -23,6 +23,12 @@ export interface Revision {
   fallocateModesExclusive: boolean;
   /** the anonymous inode of VM and vCPU files refuses setattr (EOPNOTSUPP); before, chmod changed it */
   anonInodeSetattrRefused: boolean;
+  /**
+   * VFS paths meant for regular files skip files on anonymous inodes (IS_ANON_FILE, from the
+   * S_ANON_INODE series of 2025): FIONREAD falls through to the file's ioctl (ENOTTY) and
+   * readahead(2) fails with EINVAL. guest_memfd's inode comes from alloc_anon_inode(). Absent: no such check.
+   */
+  anonFileChecks?: boolean;
   /** guest_memfd keeps NUMA policies per file range (set_policy/get_policy, 6.19); before, they stay with the VMA */
   gmemSharedPolicy: boolean;
   /** MPOL_MAX: MPOL_WEIGHTED_INTERLEAVE arrived in 6.9 */
@@ -108,6 +114,7 @@ const LINUX_7_2: Revision = {
   s390UcontrolRejected: true,
   s390UcontrolMemslot: true,
   s390MemslotSegments: false,
+  anonFileChecks: true,
 };
 
 // The rules of v6.8, which are also those of the 6.1-6.5 era kernels the pre-merge series were based on.
@@ -156,6 +163,7 @@ const REVISIONS: Partial<Record<ProfileName, Revision>> = {
     s390UcontrolMemslot: true,
     s390MemslotSegments: true,
     gmemPopulatePreparedEexist: true,
+    anonFileChecks: true,
   },
   // v6.19 (2026-02-08): the guest_memfd pseudo-filesystem and NUMA policies (kvm-x86-gmem-6.19),
   // before the 7.2 changes to bindings (EEXIST, unsigned offsets) and 7.1's s390 page granularity.

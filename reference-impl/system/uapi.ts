@@ -29,6 +29,12 @@ const NUMBER_GROUPS = {
   mfd: { group: "memfd-flag", prefixes: ["MFD_"] },
   s: { group: "stat-mode", prefixes: ["S_"] },
   mpol: { group: "mempolicy", prefixes: ["MPOL_"] },
+  rwf: { group: "rwf", prefixes: ["RWF_"] },
+  fadv: { group: "fadvise", prefixes: ["POSIX_FADV_"] },
+  syncRange: { group: "sync-file-range", prefixes: ["SYNC_FILE_RANGE_"] },
+  /** F_RDLCK -> RDLCK, F_OFD_SETLK -> OFD_SETLK, LOCK_SH -> SH */
+  lock: { group: "file-lock", prefixes: ["F_", "LOCK_"] },
+  utime: { group: "utime", prefixes: ["UTIME_"] },
   splice: { group: "splice", prefixes: ["SPLICE_F_", ""] },
 } satisfies Record<string, GroupRule>;
 
@@ -127,6 +133,8 @@ export function resolveConstants(spec: Spec, profile: ProfileName) {
     // 0 in a profile from before memory attributes (poison-rfc-v2): no bit can name them there.
     ATTRIBUTE_PRIVATE: values.get("KVM_MEMORY_ATTRIBUTE_PRIVATE") ?? 0n,
     EXIT_FLAG_PRIVATE: values.get("KVM_MEMORY_EXIT_FLAG_PRIVATE") ?? 0n,
+    /** kvm_run.io.direction values and the kvm_run page holding port I/O data (x86) */
+    exitIo: { IN: need("KVM_EXIT_IO_IN"), OUT: need("KVM_EXIT_IO_OUT"), pioPageOffset: need("KVM_PIO_PAGE_OFFSET") },
   };
 }
 

@@ -58,7 +58,7 @@ export function runGuest(ctx: SyscallContext, vcpu: Vcpu, program: GuestProgram)
 }
 
 
-function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { kind: "access" }>): OpResult {
+export function runAccess(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { kind: "access" }>): OpResult {
   const { kernel } = ctx;
   const vm = vcpu.vm;
   const page = kernel.page;
@@ -157,7 +157,7 @@ const HC_UNMODELLED = new Map<bigint, string>([
  * (SEV-ES, SNP, TDX) does not reach this path with VMCALL/VMMCALL (GHCB and TDVMCALL
  * are other ABIs), so it is not modelled.
  */
-function runHypercall(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { kind: "hypercall" }>): OpResult {
+export function runHypercall(ctx: SyscallContext, vcpu: Vcpu, p: Extract<GuestProgram, { kind: "hypercall" }>): OpResult {
   const { kernel } = ctx;
   // arm64 guests call the hypervisor through HVC and the SMC calling convention (PSCI, pKVM's
   // vendor calls); the contract's hypercall operation is x86's KVM hypercall ABI.

@@ -8,10 +8,13 @@ import { iocType } from "../system/uapi.js";
 import type { Vm } from "../vm/vm.js";
 import { unmodelledCapability } from "../system/capabilities.js";
 import { preFaultMemory } from "./pre-fault.js";
+import { resumeProgram, startProgram, type GuestStepArgs, type ProgramState } from "./program.js";
 import { runGuest, type GuestProgram } from "./run.js";
 
 export class Vcpu {
   file: VcpuFile | null = null;
+  /** the guest_program loaded by the last run, until another program replaces it */
+  program: ProgramState | undefined;
 
   constructor(
     readonly vm: Vm,
@@ -44,10 +47,13 @@ export class VcpuFile extends OpenFile {
     if (iocType(request) !== ctx.kernel.K.kvmio) fail("EINVAL");
   }
 
-  /** KVM_RUN on a guest program (the `guest` and `hypercall` operations). */
-  run(ctx: SyscallContext, program: GuestProgram): OpResult {
+  /** KVM_RUN on a guest program (the `guest`, `hypercall` and `guest_arch` operations), or on the loaded guest_program. */
+  run(ctx: SyscallContext, program: GuestProgram | { kind: "steps"; steps: GuestStepArgs[] } | { kind: "resume"; data: Uint8Array | undefined }): OpResult {
     this.enter(ctx, ctx.kernel.R.KVM_RUN!);
     this.vcpu.vm.type.vcpuPreRun(this.vcpu);
+    if (program.kind === "steps") return startProgram(ctx, this.vcpu, program.steps);
+    if (program.kind === "resume") return resumeProgram(ctx, this.vcpu, program.data);
+    this.vcpu.program = undefined;
     return runGuest(ctx, this.vcpu, program);
   }
 

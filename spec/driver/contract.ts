@@ -27,8 +27,13 @@ type KindType<K extends ParamKind, V> = K extends "int"
                 : string
               : never;
 
+/** A record of a "records" parameter: each field typed by its spec, all optional. */
+type RecordOf<F> = { [Q in keyof F]?: F[Q] extends { kind: infer K extends ParamKind; values: infer V } ? KindType<K, V> : F[Q] extends { kind: infer K extends ParamKind } ? KindType<K, undefined> : never };
+
 type Params<O extends OpName> = (typeof OPS)[O]["params"];
-type ParamType<O extends OpName, P extends keyof Params<O>> = Params<O>[P] extends { kind: infer K extends ParamKind; values: infer V }
+type ParamType<O extends OpName, P extends keyof Params<O>> = Params<O>[P] extends { kind: "records"; fields: infer F }
+  ? RecordOf<F>[]
+  : Params<O>[P] extends { kind: infer K extends ParamKind; values: infer V }
   ? KindType<K, V>
   : Params<O>[P] extends { kind: infer K extends ParamKind }
     ? KindType<K, undefined>

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { loadSpec } from "../../spec/index.js";
 import { DriverFailure, type Op, type OpResult } from "../../spec/driver/contract.js";
 import { rejection } from "./refusal.js";
+import { constantsOf } from "./constants.js";
 import type { ChildProcessDriver } from "../../harness/protocol/child.js";
 import { kvmUnavailableReason, openLinux } from "../../harness/drivers/linux/index.js";
 import { argumentBuffer, memslotRefusedEarly } from "../../harness/drivers/linux/ioctl.js";
@@ -17,11 +18,7 @@ import { CODE_REGION_NAME } from "../../harness/drivers/linux/vcpu.js";
 
 const spec = loadSpec();
 const P = "linux-6.18" as const;
-const c = (name: string): bigint => {
-  const v = spec.constant(name, P);
-  if (v === undefined) throw new Error(`no constant ${name}`);
-  return v;
-};
+const c = constantsOf(spec, P);
 const PAGE = 4096n;
 const PROT_RW = c("PROT_READ") | c("PROT_WRITE");
 const MAP_ANON = c("MAP_PRIVATE") | c("MAP_ANONYMOUS");

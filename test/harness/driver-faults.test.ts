@@ -5,10 +5,13 @@ import { expect } from "chai";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { Writable } from "node:stream";
+import { PROJECT_ROOT } from "../../spec/paths.js";
 import { loadSpec } from "../../spec/index.js";
 import { loadSuites } from "../../harness/case/load.js";
 import { ChildProcessDriver, jsonDepth } from "../../harness/protocol/child.js";
+import { MAX_STDERR_BYTES } from "../../harness/protocol/rate.js";
 import { Expectations } from "../../harness/runner/expectations.js";
 import { DriverStartError, run, type DriverChoice, type Reporter } from "../../harness/runner/runner.js";
 import { KtapReporter } from "../../harness/reporters/ktap.js";
@@ -31,6 +34,19 @@ function hostile(fault: string, extraEnv: Record<string, string> = {}, startTime
     label: `hostile:${fault}`,
     reproArgs: [],
     open: () => ChildProcessDriver.start({ command: process.execPath, args: [HOSTILE], env: { ...process.env, HOSTILE_FAULT: fault, ...extraEnv }, startTimeoutMs }),
+  };
+}
+
+/** A driver whose first process behaves and every replacement has the fault (at start, with this start timeout). */
+function goodThenFaulty(fault: string, startTimeoutMs: number): DriverChoice {
+  let opened = 0;
+  return {
+    label: `then-${fault}`,
+    reproArgs: [],
+    open: () => {
+      const first = opened++ === 0;
+      return ChildProcessDriver.start({ command: process.execPath, args: [HOSTILE], env: { ...process.env, HOSTILE_FAULT: first ? "" : fault }, startTimeoutMs: first ? 5000 : startTimeoutMs });
+    },
   };
 }
 
@@ -97,6 +113,19 @@ describe("driver faults (fault-injecting proxy driver)", function () {
     expect((err as Error).message).to.match(/nested deeper than 64 levels/);
   });
 
+  it("the CLI with a handshake nested 5000 levels deep: Bail out!, exit 1, and the process ends", () => {
+    const cli = join(PROJECT_ROOT, "dist", "harness", "cli", "main.js");
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [cli, "run", "--driver", `remote:${process.execPath} ${HOSTILE}`, "--suites", join(FIXTURES, "suites"), "--out", mkdtempSync(join(tmpdir(), "pmc-dh-"))], {
+      encoding: "utf8",
+      timeout: 15000,
+      env: { ...process.env, HOSTILE_FAULT: "deep-hello" },
+    });
+    expect(r.status, r.stderr).to.equal(1);
+    expect(r.stdout).to.match(/^KTAP version 1\nBail out! driver remote:.* could not start: driver wrote a message nested deeper than 64 levels\n$/);
+    expect(performance.now() - t0).to.be.lessThan(10000);
+  });
+
   it("driver-controlled handshake strings cannot inject KTAP lines or escape characters", async () => {
     const r = await runHostile("inject-hello", { filters: ["fake:robust:a_pass"] });
     expect(r.result.info.driverName).to.contain("\n");
@@ -123,18 +152,10 @@ describe("driver faults (fault-injecting proxy driver)", function () {
     const r = await runHostile("hang-hello", { filters: ["fake:robust:*"], startTimeoutMs: 200, breakAfter: 3 }).catch((e: unknown) => e);
     // A driver that cannot start at all is a refusal at start.
     expect(r).to.be.instanceOf(DriverStartError);
-    // Starts once, then every replacement dies at hello.
+    // Starts once, then every replacement hangs at hello.
     const spec = loadSpec();
     const { cases, files } = await loadSuites(spec, [join(FIXTURES, "suites")]);
-    let opened = 0;
-    const flaky: DriverChoice = {
-      label: "flaky",
-      reproArgs: [],
-      open: () => {
-        const first = opened++ === 0;
-        return ChildProcessDriver.start({ command: process.execPath, args: [HOSTILE], env: { ...process.env, HOSTILE_FAULT: first ? "" : "hang-hello" }, startTimeoutMs: first ? 5000 : 200 });
-      },
-    };
+    const flaky = goodThenFaulty("hang-hello", 200);
     const t0 = performance.now();
     const dir = mkdtempSync(join(tmpdir(), "pmc-brk-"));
     const out = await run({ spec, cases, driver: flaky, filters: ["fake:robust:*"], timeoutMs: 1000, expectations: Expectations.none(), reporters: [new JsonReporter(dir)], suiteFiles: files, breakAfter: 3 });
@@ -162,5 +183,71 @@ describe("driver faults (fault-injecting proxy driver)", function () {
     const blamed = [r.by["fake:robust:a_pass"]!.message ?? "", next.message ?? ""].join(" | ");
     expect(blamed).to.match(/could not reset after the case|failed after the previous case's reset|inherited from the previous case's reset failed here/);
     expect(r.by["fake:robust:j_last_pass"]!.outcome).to.equal("PASS");
+  });
+
+  describe("message rate: one reply per request, anything else ends the driver", () => {
+    for (const [fault, why] of [
+      ["flood-unknown", /answered an unknown request/],
+      ["flood-blank", /not JSON/],
+      ["flood-dup", /answered an unknown request/],
+    ] as const) {
+      it(`${fault}: a driver writing megabytes of lines a second is a protocol error at its first extra line, in bounded time and memory`, async () => {
+        const rss = process.memoryUsage().rss;
+        const r = await runHostile(fault);
+        const first = r.by["fake:robust:a_pass"]!;
+        // flood-dup answers the call before flooding: the case may pass, and the extra replies end the driver between cases.
+        if (fault !== "flood-dup") expect(first.outcome).to.equal("ERROR");
+        expect([first.message ?? "", r.by["fake:robust:c_pass_after_crash"]!.message ?? ""].join(" | ")).to.match(why);
+        expect(r.by["fake:robust:j_last_pass"]!.outcome).to.equal("PASS");
+        expect(r.ms).to.be.lessThan(8000);
+        expect(process.memoryUsage().rss - rss, "runner memory").to.be.lessThan(200 << 20);
+        complete(r.dir);
+      });
+    }
+
+    it("flood-hello: unsolicited messages before the handshake are a clear refusal at start", async () => {
+      const spec = loadSpec();
+      const { cases, files } = await loadSuites(spec, [join(FIXTURES, "suites")]);
+      const t0 = performance.now();
+      const err = await run({ spec, cases, driver: hostile("flood-hello"), filters: [], timeoutMs: 1000, expectations: Expectations.none(), reporters: [], suiteFiles: files }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(DriverStartError);
+      expect((err as Error).message).to.match(/answered an unknown request/);
+      expect(performance.now() - t0).to.be.lessThan(5000);
+    });
+
+    it("flood-hello after a good start: every replacement floods, and the circuit breaker ends the run", async () => {
+      const spec = loadSpec();
+      const { cases, files } = await loadSuites(spec, [join(FIXTURES, "suites")]);
+      const flaky = goodThenFaulty("flood-hello", 2000);
+      const t0 = performance.now();
+      const rss = process.memoryUsage().rss;
+      const out = await run({ spec, cases, driver: flaky, filters: ["fake:robust:*"], timeoutMs: 1000, expectations: Expectations.none(), reporters: [], suiteFiles: files, breakAfter: 3 });
+      expect(out.info.circuitBroken).to.match(/3 times in a row.*unknown request/);
+      expect(out.results.at(-1)!.message).to.match(/not run: the driver failed to start or reset 3 times in a row/);
+      expect(performance.now() - t0).to.be.lessThan(8000);
+      expect(process.memoryUsage().rss - rss, "runner memory").to.be.lessThan(200 << 20);
+    });
+
+    it("flood-stderr: what a driver writes to stderr is forwarded up to a bound per process, then dropped with one note", async () => {
+      const seen: string[] = [];
+      let bytes = 0;
+      const d = await ChildProcessDriver.start({
+        command: process.execPath,
+        args: [HOSTILE],
+        env: { ...process.env, HOSTILE_FAULT: "flood-stderr" },
+        onStderr: (chunk) => {
+          bytes += chunk.length;
+          if (seen.length < 1000) seen.push(chunk);
+        },
+      });
+      const t0 = performance.now();
+      while (performance.now() - t0 < 1500) expect((await d.call({ op: "open", path: "/dev/kvm", flags: 2n })).ret).to.be.a("bigint");
+      await d.close();
+      expect(bytes, "forwarded bytes").to.be.at.most(MAX_STDERR_BYTES + 200);
+      expect(seen.join("")).to.match(/driver stderr: more than 1048576 bytes; the rest is dropped/);
+    });
   });
 });

@@ -1,8 +1,8 @@
 // Bad input of every kind gives exit 2 (or an InputError) with the file named, in bounded
 // time and memory, never a stack trace; --out is guarded; reports are never stale or torn.
 import { expect } from "chai";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../spec/paths.js";
@@ -51,7 +51,7 @@ describe("bad input and --out (exit 2, bounded, no stack traces)", function () {
     expect(r.stdout).to.contain("1..0 # SKIP from-env");
   });
 
-  it("refuses a FIFO as a suite or as expectations instead of hanging", () => {
+  it("refuses a FIFO or a device as a suite or as expectations instead of hanging", () => {
     const d = tmp();
     mkdirSync(join(d, "suites"));
     execFileSync("mkfifo", [join(d, "suites", "x.json"), join(d, "exp.json")]);
@@ -61,6 +61,14 @@ describe("bad input and --out (exit 2, bounded, no stack traces)", function () {
     const b = cli(["run", ...ONE, "--expectations", join(d, "exp.json"), "--out", join(d, "o")], { timeout: 15000 });
     expect(b.status, b.stderr).to.equal(2);
     expect(b.stderr).to.match(/exp\.json: at \/: expected a regular file/);
+    // A device reads without end: refused by its type, also behind a link.
+    const c = cli(["run", ...ONE, "--expectations", "/dev/zero", "--out", join(d, "o")], { timeout: 15000 });
+    expect(c.stderr).to.match(/\/dev\/zero: at \/: expected a regular file \(this is a device\)/);
+    symlinkSync("/dev/zero", join(d, "suites", "zero.json"));
+    rmSync(join(d, "suites", "x.json"));
+    const e = cli(["run", "--suites", join(d, "suites"), "--out", join(d, "o")], { timeout: 15000 });
+    expect([c.status, e.status], e.stderr).to.deep.equal([2, 2]);
+    expect(e.stderr).to.match(/zero\.json: at \/: expected a regular file \(this is a device\)/);
   });
 
   it("refuses a second run into the same --out while the first holds it; takes over a stale lock", () => {
@@ -99,23 +107,45 @@ describe("bad input and --out (exit 2, bounded, no stack traces)", function () {
     expect(existsSync(join(d, "reports", "latest", "results.json"))).to.equal(true);
   });
 
-  it("exits quietly when its reader goes away (| head)", () => {
-    const r = spawnSync("sh", ["-c", `"${process.execPath}" "${CLI}" list --clauses | head -1`], { encoding: "utf8" });
-    expect(r.stdout.split("\n").filter(Boolean)).to.have.length(1);
+  it("exits quietly when its reader goes away (| head): list, run, coverage, serve", () => {
+    const piped = (cmd: string) => spawnSync("sh", ["-c", `${cmd} | head -1`], { encoding: "utf8", cwd: PROJECT_ROOT, timeout: 60000 });
+    const node = `"${process.execPath}" "${CLI}"`;
+    const r = piped(`${node} list --clauses`);
+    expect(r.stdout.split("\n").filter(Boolean)[0]).to.match(/^[A-Z0-9-]+-\d+/);
     expect(r.stderr).to.equal("");
+    // run goes on after its reader left and writes its reports
+    const out = tmp();
+    const quoted = ONE.map((a) => `'${a}'`).join(" ");
+    const ran = piped(`${node} run ${quoted} --out '${out}'`);
+    expect(ran.stdout.split("\n")[0]).to.equal("KTAP version 1");
+    expect(ran.stderr).to.match(/^privmem-cts: 1 cases against/);
+    noTrace(ran);
+    expect(existsSync(join(out, "results.json"))).to.equal(true);
+    const cov = piped(`${node} coverage --results '${out}'`);
+    expect(cov.stderr).to.equal("");
+    const hello = JSON.stringify({ type: "hello", id: 0, contractVersion: "1.0" });
+    const call = JSON.stringify({ type: "call", id: 999, op: { op: "open", path: "/dev/kvm", flags: 2 } }).replace("999", "$i");
+    const served = piped(`(echo '${hello}'; i=1; while [ $i -le 3000 ]; do echo "${call.replace(/"/g, '\\"')}"; i=$((i+1)); done) | ${node} serve`);
+    expect(served.stdout).to.match(/^\{"type":"hello"/);
+    expect(served.stderr).to.equal("");
   });
 
-  it("on SIGTERM writes the reports of the finished cases and exits 143", async () => {
-    const d = tmp();
-    const child = spawn(process.execPath, [CLI, "run", "--driver", FAKE_DRIVER, "--suites", join(FIXTURES, "suites"), "--timeout", "20000", "--filter", "fake:robust:a_pass,fake:robust:d_hang", "--out", d], { stdio: "ignore" });
-    const jsonl = join(d, "results.jsonl");
-    for (let i = 0; i < 200 && !(existsSync(jsonl) && readFileSync(jsonl, "utf8").includes('"case"')); i++) await new Promise((r) => setTimeout(r, 50));
-    child.kill("SIGTERM");
-    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
-    expect(code).to.equal(143);
-    const results = JSON.parse(readFileSync(join(d, "results.json"), "utf8"));
-    expect(results.runInfo.interrupted).to.equal(true);
-    expect(results.cases.map((c: { id: string }) => c.id)).to.deep.equal(["fake:robust:a_pass"]);
+  it("imports no project .ts file that does not declare a suite (--suites harness/cli would run the CLI again)", () => {
+    const r = cli(["list", "--cases", "--suites", join(PROJECT_ROOT, "harness", "cli")]);
+    expect(r.status, r.stderr).to.equal(2);
+    expect(r.stdout).to.equal("");
+    expect(r.stderr).to.match(/harness\/cli: at \/: expected a folder holding suite files, or a suite file/);
+    noTrace(r);
+  });
+
+  it("refuses a --suites path that holds no suite (an empty folder, /dev/null, a README) instead of passing 0 cases", () => {
+    const empty = tmp();
+    writeFileSync(join(empty, "README.md"), "no suites here\n");
+    for (const p of [empty, "/dev/null", join(empty, "README.md")]) {
+      const r = cli(["run", "--suites", p, "--out", tmp()]);
+      expect(r.status, `${p}: ${r.stderr}`).to.equal(2);
+      expect(r.stderr).to.contain(`${p}: at /: expected a folder holding suite files, or a suite file`);
+    }
   });
 
   it("stops with exit 2 on a malformed spec/schema file or a FIFO among the spec files", () => {

@@ -8,9 +8,15 @@ export interface KtapResult {
   children?: KtapResult[];
 }
 
-export function parseKtap(text: string): KtapResult[] {
+/**
+ * Results of a KTAP document. "Bail out!" (an interrupted run) ends every open plan
+ * early; the reason is then returned as `bailOut` on the result list, and only
+ * comments may follow.
+ */
+export function parseKtap(text: string): KtapResult[] & { bailOut?: string } {
   const lines = text.split("\n").filter((l) => l !== "");
   let i = 0;
+  let bailOut: string | undefined;
   const doc = (indent: string): KtapResult[] => {
     if (lines[i] !== `${indent}KTAP version 1`) throw new Error(`line ${i + 1}: expected "${indent}KTAP version 1", got "${lines[i]}"`);
     i++;
@@ -20,8 +26,12 @@ export function parseKtap(text: string): KtapResult[] {
     const count = Number(plan[2]);
     const results: KtapResult[] = [];
     let pendingChildren: KtapResult[] | undefined;
-    while (i < lines.length && lines[i]!.startsWith(indent) && results.length < count) {
+    while (bailOut === undefined && i < lines.length && (lines[i]!.startsWith(indent) || lines[i]!.startsWith("Bail out!")) && results.length < count) {
       const line = lines[i]!.slice(indent.length);
+      if (lines[i]!.startsWith("Bail out!")) {
+        bailOut = lines[i++]!.slice("Bail out!".length).trim();
+        break;
+      }
       if (line.startsWith("  KTAP version 1")) {
         pendingChildren = doc(indent + "  ");
         continue;
@@ -39,12 +49,13 @@ export function parseKtap(text: string): KtapResult[] {
       pendingChildren = undefined;
       i++;
     }
-    if (results.length !== count) throw new Error(`plan 1..${count} but ${results.length} results at indent "${indent}"`);
+    if (bailOut === undefined && results.length !== count) throw new Error(`plan 1..${count} but ${results.length} results at indent "${indent}"`);
     while (i < lines.length && lines[i]!.startsWith(indent + "#")) i++;
     return results;
   };
-  const top = doc("");
-  while (i < lines.length && lines[i]!.startsWith("#")) i++;
+  const top: KtapResult[] & { bailOut?: string } = doc("");
+  while (i < lines.length && lines[i]!.trimStart().startsWith("#")) i++;
   if (i !== lines.length) throw new Error(`line ${i + 1}: trailing text "${lines[i]}"`);
+  if (bailOut !== undefined) top.bailOut = bailOut;
   return top;
 }

@@ -7,8 +7,12 @@ import { DriverFailure, type Driver, type Handshake, type Op, type OpOf, type Op
 import { CONTRACT_VERSION } from "../../../spec/driver/contract.js";
 import { OPS, type OpName } from "../../../spec/driver/ops.js";
 import { accessProgram, checkLength, hypercallProgram, littleEndian } from "./guest-code.js";
+import { guestProgram, resume } from "./program-ops.js";
 import { doIoctl, type IoctlContext } from "./ioctl.js";
+import { fileIoOperation, isFileIoOp } from "./file-io.js";
+import { fcntlArgProblem } from "../../../spec/driver/fcntl-arg.js";
 import { checkAccess } from "./memory.js";
+import { MmOperations, type MmOp } from "./mm-ops.js";
 import { HYPERCALL_BOUND_MS, Prober, parseProfileOption } from "./probe.js";
 import { DEFAULT_LIMITS, kernelFd, Session, type Limits } from "./session.js";
 import { GuestRunner } from "./vcpu.js";
@@ -42,6 +46,7 @@ export class LinuxDriver implements Driver {
   private readonly pipeContext: PipeContext;
   private broken: string | undefined;
   private readonly hypercallTimeoutMs: number;
+  private readonly mm: MmOperations;
 
   private constructor(
     private readonly spec: Spec,
@@ -64,6 +69,7 @@ export class LinuxDriver implements Driver {
     this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: timeout, guard });
     this.ioctlContext = { spec, profile, session: this.session, runner: this.runner, pageSize };
     this.pipeContext = { spec, session: this.session };
+    this.mm = new MmOperations(spec, session, pageSize);
   }
 
   /** Open /dev/kvm, probe the features and build the handshake. Throws with the reason when /dev/kvm cannot be used. */
@@ -96,6 +102,7 @@ export class LinuxDriver implements Driver {
   }
 
   private execute(op: Op): OpResult {
+    if (isFileIoOp(op)) return fileIoOperation(this.ioctlContext, op);
     switch (op.op) {
       case "mmap":
       case "munmap":
@@ -111,12 +118,27 @@ export class LinuxDriver implements Driver {
       case "hypercall":
       case "guest_arch":
         return this.kvmOperation(op);
+      case "guest_program":
+        return guestProgram(this.runner, this.fd(op.vcpu, op.op), op, this.hypercallTimeoutMs);
+      case "resume":
+        return resume(this.runner, this.fd(op.vcpu, op.op), op);
       case "fork":
         throw new DriverFailure("unsupported", "fork: Node cannot fork safely, so the linux driver does not offer process:fork");
       case "memory_failure":
         throw new DriverFailure("unsupported", "memory_failure: a private guest_memfd page has no pfn userspace can learn (memory-failure:pfn is not offered)");
       case "inject":
         throw new DriverFailure("unsupported", "inject: fault injection needs a model; a real kernel cannot fail on purpose (fault-injection is not offered)");
+      case "mremap":
+      case "mlock":
+      case "mlock2":
+      case "munlock":
+      case "mincore":
+      case "io_uring_register_buffers":
+      case "io_uring_unregister_buffers":
+      case "userfaultfd":
+      case "uffdio_api":
+      case "uffdio_register":
+        return this.mm.run(op satisfies MmOp);
       case "pin_user_pages":
       case "unpin_user_pages":
         throw new DriverFailure("unsupported", `${op.op}: long-term pins need VFIO, io_uring fixed buffers or CONFIG_GUP_TEST, which this driver does not use (gup-pin is not offered)`);
@@ -155,6 +177,8 @@ export class LinuxDriver implements Driver {
       }
       case "fcntl": {
         const fd = this.fd(op.fd, "fcntl");
+        const pointerCommand = fcntlArgProblem(this.spec, this.profile, op.cmd);
+        if (pointerCommand !== undefined) throw new DriverFailure("protocol", pointerCommand);
         const r = libc.fcntl(fd, op.cmd, op.arg ?? 0n);
         return op.cmd === F_DUPFD || op.cmd === F_DUPFD_CLOEXEC ? this.duplicated(fd, r) : this.result(r);
       }
@@ -174,10 +198,16 @@ export class LinuxDriver implements Driver {
       case "msync":
         // msync writes no memory: at worst it syncs the file behind a shared mapping
         return this.result(libc.msync(op.addr, op.len, op.flags));
-      case "write":
-        return this.result(libc.write(this.fd(op.fd, "write"), op.data));
-      case "pwrite":
-        return this.result(libc.pwrite(this.fd(op.fd, "pwrite"), op.data, op.offset));
+      case "write": {
+        const fd = this.fd(op.fd, "write");
+        this.session.chargeWrite(fd, BigInt(op.data.length), undefined, "write");
+        return this.result(libc.write(fd, op.data));
+      }
+      case "pwrite": {
+        const fd = this.fd(op.fd, "pwrite");
+        this.session.chargeWrite(fd, BigInt(op.data.length), op.offset, "pwrite");
+        return this.result(libc.pwrite(fd, op.data, op.offset));
+      }
       case "lseek":
         return this.result(libc.lseek(this.fd(op.fd, "lseek"), op.offset, op.whence));
       case "fallocate": {
@@ -298,6 +328,7 @@ export class LinuxDriver implements Driver {
     if (op.len < 0n || op.len > BigInt(MAX_ACCESS)) throw new DriverFailure("protocol", `${op.op} of ${op.len} bytes (at most ${MAX_ACCESS})`);
     const fd = this.fd(op.fd, op.op);
     this.session.requireOwnedRange(op.addr, op.len, `${op.op} buffer 0x${op.addr.toString(16)} (+${op.len} bytes)`);
+    if (op.op === "pwrite_user") this.session.chargeWrite(fd, op.len, op.offset, op.op);
     return this.result((op.op === "pread_user" ? libc.preadAddr : libc.pwriteAddr)(fd, op.addr, op.len, op.offset));
   }
 

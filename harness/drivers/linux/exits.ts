@@ -38,7 +38,7 @@ export class ExitDecoder {
         return { reason, mmio: payload };
       }
       case "KVM_EXIT_IO":
-        return { reason, io: pick(d.io, ["direction", "size", "port", "count"]) };
+        return { reason, io: pick(d.io, ["direction", "size", "port", "count", "data_offset"]) };
       case "KVM_EXIT_HYPERCALL":
         return { reason, hypercall: pick(d.hypercall, ["nr", "args", "flags"]) };
       case "KVM_EXIT_INTERNAL_ERROR": {

@@ -15,14 +15,14 @@ export const DRIVER_REGION_SIZE = 0x10000;
 const PAGE = 0x1000;
 const CODE_OFFSET = 0x0000;
 /** operands of 8-byte real-mode accesses, the long-mode GDT/TSS and the stack */
-const SCRATCH_OFFSET = 0x1000;
+export const SCRATCH_OFFSET = 0x1000;
 const GDT_OFFSET = SCRATCH_OFFSET + 0x800;
 const TSS_OFFSET = SCRATCH_OFFSET + 0x900;
 const STACK_TOP = SCRATCH_OFFSET + PAGE;
 const TABLE_POOL_OFFSET = 0x2000;
 /** linear address where a non-canonical GPA is mapped */
-const HIGH_WINDOW = 0x0000_4000_0000_0000n;
-const CANONICAL_LIMIT = 1n << 47n;
+export const HIGH_WINDOW = 0x0000_4000_0000_0000n;
+export const CANONICAL_LIMIT = 1n << 47n;
 export const FOUR_GIB = 1n << 32n;
 
 export type Access = "read" | "write" | "fetch";
@@ -57,6 +57,17 @@ export interface GuestProgram {
   regs: Record<string, bigint>;
   /** where a completed read leaves its bytes */
   result?: { register: "rax"; len: number } | { scratchOffset: number; len: number };
+  /** a guest_program's bookkeeping in scratch memory (guest-program.ts) */
+  steps?: StepRecord;
+  /** how long KVM_RUN may run this program (and resume it) before the watchdog stops it, when not the runner's default */
+  timeoutMs?: number;
+}
+
+/** Where a guest_program records its progress: a byte counting completed steps, and each read's bytes. */
+export interface StepRecord {
+  count: number;
+  progressOffset: number;
+  reads: { step: number; offset: number; len: number }[];
 }
 
 const seg = (f: Partial<SegmentFields>): SegmentFields => ({ base: 0n, limit: 0xffffn, selector: 0n, type: 3n, present: 1n, dpl: 0n, db: 0n, s: 1n, l: 0n, g: 0n, avl: 0n, unusable: 0n, ...f });
@@ -78,7 +89,7 @@ export function modeFor(gpa: bigint, len: number): Mode {
 
 // ---- real mode ---------------------------------------------------------------
 
-const HLT = 0xf4;
+export const HLT = 0xf4;
 const REAL_READ: Record<number, number[]> = {
   1: [0xa0, 0x00, 0x00], // mov al, [0]
   2: [0xa1, 0x00, 0x00], // mov ax, [0]
@@ -129,14 +140,14 @@ function realModeAccess(gpa: bigint, access: Access, len: number, data: Uint8Arr
 
 // ---- long mode ---------------------------------------------------------------
 
-const LONG_READ: Record<number, number[]> = { 1: [0x8a, 0x03], 2: [0x66, 0x8b, 0x03], 4: [0x8b, 0x03], 8: [0x48, 0x8b, 0x03] }; // mov {al,ax,eax,rax}, [rbx]
-const LONG_WRITE: Record<number, number[]> = { 1: [0x88, 0x03], 2: [0x66, 0x89, 0x03], 4: [0x89, 0x03], 8: [0x48, 0x89, 0x03] }; // mov [rbx], {al,ax,eax,rax}
+export const LONG_READ: Record<number, number[]> = { 1: [0x8a, 0x03], 2: [0x66, 0x8b, 0x03], 4: [0x8b, 0x03], 8: [0x48, 0x8b, 0x03] }; // mov {al,ax,eax,rax}, [rbx]
+export const LONG_WRITE: Record<number, number[]> = { 1: [0x88, 0x03], 2: [0x66, 0x89, 0x03], 4: [0x89, 0x03], 8: [0x48, 0x89, 0x03] }; // mov [rbx], {al,ax,eax,rax}
 const JMP_RBX = [0xff, 0xe3];
 const VMMCALL = [0x0f, 0x01, 0xd9];
 const VMCALL = [0x0f, 0x01, 0xc1];
 
 /** Builds 4-level page tables in the image's table pool. */
-class PageTables {
+export class PageTables {
   private next = TABLE_POOL_OFFSET;
   private readonly children = new Map<string, number>();
   readonly root: number;
@@ -197,7 +208,7 @@ function longModeSregs(cr3: bigint): SregsPatch {
 }
 
 /** A long-mode image with the driver's own pages mapped and a GDT matching the segment registers. */
-function longModeImage(): { image: Uint8Array; tables: PageTables } {
+export function longModeImage(): { image: Uint8Array; tables: PageTables } {
   const image = new Uint8Array(DRIVER_REGION_SIZE);
   const tables = new PageTables(image);
   for (const off of [CODE_OFFSET, SCRATCH_OFFSET]) tables.map(DRIVER_GPA + BigInt(off), DRIVER_GPA + BigInt(off));
@@ -210,7 +221,7 @@ function longModeImage(): { image: Uint8Array; tables: PageTables } {
   return { image, tables };
 }
 
-function longModeProgram(image: Uint8Array, tables: PageTables, code: number[], regs: Record<string, bigint>): GuestProgram {
+export function longModeProgram(image: Uint8Array, tables: PageTables, code: number[], regs: Record<string, bigint>): GuestProgram {
   image.set(code, CODE_OFFSET);
   const sregs = longModeSregs(DRIVER_GPA + BigInt(tables.root));
   return { mode: "long", image, sregs, regs: { rflags: 2n, rsp: DRIVER_GPA + BigInt(STACK_TOP), rip: DRIVER_GPA + BigInt(CODE_OFFSET), ...regs } };

@@ -9,6 +9,7 @@ import type { IoctlDef, ProfileName, Spec } from "../../../spec/index.js";
 import { CodecError, readScalar, type Decoded, type FieldMap } from "../../../spec/codec.js";
 import { ioctlArgProblem } from "../../../spec/driver/ioctl-arg.js";
 import { DriverFailure, type FieldValues, type OpOf, type OpResult, type OutValue } from "../../../spec/driver/contract.js";
+import { checkEnableCap } from "./enable-cap.js";
 import { checkAccess, currentVmas, unmappedAddress } from "./memory.js";
 import { pointerRanges, type PointerRange } from "./pointers.js";
 import { Session, type FdKind } from "./session.js";
@@ -38,8 +39,10 @@ const MEMSLOT_STRUCTS = new Set(["kvm_userspace_memory_region", "kvm_userspace_m
  * field that counts the entries, the entry struct, and the most entries the
  * kernel reads or writes whatever the count says.
  */
-export const TAILS: Record<string, { count: string; entry: string; max: bigint }> = {
+export const TAILS: Record<string, { count: string; entry: string; max: bigint; unclamped?: boolean }> = {
   kvm_cpuid2: { count: "nent", entry: "kvm_cpuid_entry2", max: KVM_MAX_CPUID_ENTRIES },
+  // the kernel fills as many extents as the count asks (FIEMAP_MAX_EXTENTS only bounds it): larger counts are refused
+  fiemap: { count: "fm_extent_count", entry: "fiemap_extent", max: 64n, unclamped: true },
 };
 
 function failed(spec: Spec, r: libc.Sys): OpResult {
@@ -119,6 +122,7 @@ export function argumentBuffer(spec: Spec, def: IoctlDef, fields: FieldValues): 
   const tail = TAILS[struct];
   if (!tail) return head;
   const asked = spec.codec.decode(struct, head)[tail.count] as bigint;
+  if (tail.unclamped && asked > tail.max) throw new DriverFailure("unsupported", `${def.name}: ${tail.count} ${asked} (the driver allocates at most ${tail.max} entries)`);
   const entries = asked < tail.max ? asked : tail.max;
   return Buffer.concat([head, Buffer.alloc(Number(entries) * spec.codec.get(tail.entry).size)]);
 }
@@ -155,6 +159,7 @@ export function doIoctl(ctx: IoctlContext, op: OpOf<"ioctl">): OpResult {
     checkLimits(ctx, def.name, fields ?? {});
     const buf = argumentBuffer(spec, def, fields ?? {});
     const values = spec.codec.decode(struct, buf);
+    if (def.name === "KVM_ENABLE_CAP") checkEnableCap(spec, ctx.profile, values);
     if (MEMSLOT_STRUCTS.has(struct)) {
       // A creation, move or flags change makes KVM allocate metadata for every page: charged.
       if (memslotRefusedEarly(values, ctx.pageSize) === undefined) session.chargeSlot((values.memory_size as bigint) / BigInt(ctx.pageSize), op.request);

@@ -216,6 +216,67 @@ export class ThreadTimer {
   }
 }
 
+// The file calls of contract 1.3 (vectored I/O, advice, sync, locks, attributes).
+// iovecs are built here from Buffers that stay referenced for the whole call.
+const fileFn = {
+  readv: lib.func("int64 readv(int fd, const void *iov, int iovcnt)"),
+  writev: lib.func("int64 writev(int fd, const void *iov, int iovcnt)"),
+  preadv2: lib.func("int64 preadv2(int fd, const void *iov, int iovcnt, int64 offset, int flags)"),
+  pwritev2: lib.func("int64 pwritev2(int fd, const void *iov, int iovcnt, int64 offset, int flags)"),
+  fadvise: lib.func("int posix_fadvise(int fd, int64 offset, int64 len, int advice)"),
+  readahead: lib.func("int64 readahead(int fd, int64 offset, uint64 count)"),
+  syncfs: lib.func("int syncfs(int fd)"),
+  syncFileRange: lib.func("int sync_file_range(int fd, int64 offset, int64 nbytes, uint32 flags)"),
+  flock: lib.func("int flock(int fd, int operation)"),
+  fchown: lib.func("int fchown(int fd, uint32 owner, uint32 group)"),
+  futimens: lib.func("int futimens(int fd, const void *times)"),
+  fcntlPointer: lib.func("fcntl", "int", ["int", "int", "uint64"]),
+  fcntlBuffer: lib.func("fcntl", "int", ["int", "int", "void *"]),
+};
+
+/** struct iovec[] over `parts` (each a Buffer the caller keeps alive during the call). */
+function iovecs(parts: Buffer[]): Buffer {
+  const iov = Buffer.alloc(16 * Math.max(parts.length, 1));
+  parts.forEach((p, i) => {
+    iov.writeBigUInt64LE(p.length > 0 ? BigInt(koffi.address(p) as bigint) : 0n, 16 * i);
+    iov.writeBigUInt64LE(BigInt(p.length), 16 * i + 8);
+  });
+  return iov;
+}
+
+/** preadv2 (offset -1: at the file position) into fresh buffers of `lens` bytes; readv when flags and offset are absent. */
+export const preadv2 = (fd: Int, parts: Buffer[], offset: Int | undefined, flags: Int): Sys => {
+  const iov = iovecs(parts);
+  if (offset === undefined) return sys(() => fileFn.readv(Number(s32(fd)), iov, parts.length));
+  return sys(() => fileFn.preadv2(Number(s32(fd)), iov, parts.length, s64(offset), Number(s32(flags))));
+};
+/** pwritev2 (offset -1: at the file position) from `parts`; writev when flags and offset are absent. */
+export const pwritev2 = (fd: Int, parts: Buffer[], offset: Int | undefined, flags: Int): Sys => {
+  const iov = iovecs(parts);
+  if (offset === undefined) return sys(() => fileFn.writev(Number(s32(fd)), iov, parts.length));
+  return sys(() => fileFn.pwritev2(Number(s32(fd)), iov, parts.length, s64(offset), Number(s32(flags))));
+};
+/** posix_fadvise returns the error number instead of setting errno: reported as errno here. */
+export const fadvise = (fd: Int, offset: Int, len: Int, advice: Int): Sys => {
+  const r = Number(fileFn.fadvise(Number(s32(fd)), s64(offset), s64(len), Number(s32(advice))));
+  return r === 0 ? { ret: 0n, errno: 0 } : { ret: -1n, errno: r };
+};
+export const readahead = (fd: Int, offset: Int, count: Int): Sys => sys(() => fileFn.readahead(Number(s32(fd)), s64(offset), u64(count)));
+export const syncfs = (fd: Int): Sys => sys(() => fileFn.syncfs(Number(s32(fd))));
+export const syncFileRange = (fd: Int, offset: Int, nbytes: Int, flags: Int): Sys => sys(() => fileFn.syncFileRange(Number(s32(fd)), s64(offset), s64(nbytes), Number(u32(flags))));
+export const flock = (fd: Int, operation: Int): Sys => sys(() => fileFn.flock(Number(s32(fd)), Number(s32(operation))));
+export const fchown = (fd: Int, owner: Int, group: Int): Sys => sys(() => fileFn.fchown(Number(s32(fd)), Number(u32(owner)), Number(u32(group))));
+/** futimens with times[2] = {atime, mtime} as two struct timespec. */
+export const futimens = (fd: Int, atime: [Int, Int], mtime: [Int, Int]): Sys => {
+  const ts = Buffer.alloc(32);
+  [atime[0], atime[1], mtime[0], mtime[1]].forEach((v, i) => ts.writeBigInt64LE(s64(v), 8 * i));
+  return sys(() => fileFn.futimens(Number(s32(fd)), ts));
+};
+/** fcntl with a pointer to a struct flock the kernel reads and may write in place. */
+export const fcntlStruct = (fd: Int, cmd: Int, buf: Buffer): Sys => sys(() => fileFn.fcntlBuffer(Number(s32(fd)), Number(s32(cmd)), buf));
+/** fcntl with an address (an invalid pointer) as its argument. */
+export const fcntlAddress = (fd: Int, cmd: Int, addr: Int): Sys => sys(() => fileFn.fcntlPointer(Number(s32(fd)), Number(s32(cmd)), u64(addr)));
+
 // Pipes and the calls that move pages or bytes through them (harness/drivers/linux/pipes.ts).
 const pipeFn = {
   pipe2: lib.func("int pipe2(void *fds, int flags)"),
@@ -288,3 +349,33 @@ export function ready(fd: Int, dir: "in" | "out"): boolean {
   const revents = pfd.readInt16LE(6);
   return n > 0 && (revents & (dir === "in" ? POLLIN | POLLHUP : POLLOUT | POLLHUP)) !== 0;
 }
+
+// mremap, mlock2, mincore, io_uring and userfaultfd (contract 1.3): raw system calls, so no
+// libc version decides which mremap arguments reach the kernel. io_uring's numbers are the
+// same on every architecture (the unified table from 425 up); the others are per architecture.
+const SYS_MM_OPS: Record<string, Record<"mremap" | "mincore" | "mlock" | "munlock" | "mlock2" | "userfaultfd", bigint>> = {
+  x64: { mremap: 25n, mincore: 27n, mlock: 149n, munlock: 150n, mlock2: 325n, userfaultfd: 323n },
+  arm64: { mremap: 216n, mincore: 232n, mlock: 228n, munlock: 229n, mlock2: 284n, userfaultfd: 282n },
+};
+const SYS_IO_URING_SETUP = 425n;
+const SYS_IO_URING_REGISTER = 427n;
+
+function mmSyscall(name: keyof (typeof SYS_MM_OPS)["x64"]): bigint {
+  const nr = SYS_MM_OPS[process.arch]?.[name];
+  if (nr === undefined) throw new Error(`no ${name} system call number for ${process.arch}`);
+  return nr;
+}
+
+export const mremap = (addr: Int, oldLen: Int, newLen: Int, flags: Int, newAddr: Int): Sys =>
+  sys(() => fn.syscall(mmSyscall("mremap"), "uint64", u64(addr), "uint64", u64(oldLen), "uint64", u64(newLen), "uint64", u64(flags), "uint64", u64(newAddr)));
+export const mlock = (addr: Int, len: Int): Sys => sys(() => fn.syscall(mmSyscall("mlock"), "uint64", u64(addr), "uint64", u64(len)));
+export const munlock = (addr: Int, len: Int): Sys => sys(() => fn.syscall(mmSyscall("munlock"), "uint64", u64(addr), "uint64", u64(len)));
+export const mlock2 = (addr: Int, len: Int, flags: Int): Sys => sys(() => fn.syscall(mmSyscall("mlock2"), "uint64", u64(addr), "uint64", u64(len), "int", Number(s32(flags))));
+/** mincore into `vec` (one byte per page of the range). */
+export const mincore = (addr: Int, len: Int, vec: Buffer): Sys => sys(() => fn.syscall(mmSyscall("mincore"), "uint64", u64(addr), "uint64", u64(len), "void *", vec));
+export const userfaultfd = (flags: Int): Sys => sys(() => fn.syscall(mmSyscall("userfaultfd"), "int", Number(s32(flags))));
+/** io_uring_setup(entries, params): `params` is struct io_uring_params (120 bytes), zeroed by the caller. */
+export const ioUringSetup = (entries: number, params: Buffer): Sys => sys(() => fn.syscall(SYS_IO_URING_SETUP, "uint32", entries, "void *", params));
+/** io_uring_register(fd, opcode, arg, nr_args) */
+export const ioUringRegister = (fd: Int, opcode: number, arg: Buffer | null, nrArgs: number): Sys =>
+  sys(() => fn.syscall(SYS_IO_URING_REGISTER, "int", Number(s32(fd)), "uint32", opcode, "void *", arg, "uint32", nrArgs));

@@ -7,6 +7,7 @@ import { isProfileName } from "../../../spec/profiles.js";
 import type { HostFacts } from "../../../spec/driver/contract.js";
 import { accessProgram, DRIVER_SLOT, haltProgram, hypercallProgram, FOUR_GIB } from "./guest-code.js";
 import * as libc from "./libc.js";
+import { probeMmFeatures } from "./mm-ops.js";
 import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_HC_MAP_GPA_RANGE, KVM_MEMORY_ATTRIBUTE_PRIVATE, MAP_PRIVATE_ANONYMOUS, PROT_RW } from "./uapi.js";
 import { GuestRunner, type RunOutcome } from "./vcpu.js";
 
@@ -247,6 +248,7 @@ export class Prober {
     add(guest.low, "guest-run");
     add(guest.high, "guest-run:high-gpa");
     add(this.restrictedmem(), "restrictedmem");
+    features.push(...probeMmFeatures());
     // Not offered: process:fork (Node cannot fork), memory-failure (MADV_HWPOISON
     // would poison real host pages), fault-injection (only a model can do it).
 

@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { DriverFailure } from "../../../spec/driver/contract.js";
 import { currentVmas, foreignOverlap, MappingTable, permsOf, type Vma } from "./memory.js";
 import * as libc from "./libc.js";
+import { SEEK_CUR } from "./uapi.js";
 
 export type FdKind = "system" | "vm" | "vcpu" | "guest_memfd" | "memfd" | "restrictedmem" | "file";
 
@@ -161,6 +162,25 @@ export class Session {
     if (this.populated + bytes > this.limits.populateBytes)
       throw new DriverFailure("unsupported", `${what}: would populate ${bytes} bytes; the linux driver lets a case populate at most ${this.limits.populateBytes} bytes (${this.populated} used) so that no case can exhaust the host`);
     this.populated += bytes;
+  }
+
+  /**
+   * write, pwrite and pwrite_user make the kernel allocate the file's pages they
+   * land in (page cache, shmem, guest_memfd) and keep them after the call: the
+   * pages the bytes span are charged like any populate. write lands at the fd's
+   * current offset (0 where it has none, as on a pipe); a negative pwrite offset
+   * is refused by the kernel before it writes anything.
+   */
+  chargeWrite(fd: bigint, len: bigint, offset: bigint | undefined, what: string): void {
+    if (len <= 0n) return;
+    let start = offset;
+    if (start === undefined) {
+      const here = libc.lseek(fd, 0n, SEEK_CUR);
+      start = here.ret < 0n ? 0n : here.ret;
+    }
+    if (start < 0n) return;
+    const first = start - (start % this.pageSize);
+    this.chargePopulate(this.roundUp(start + len) - first, what);
   }
 
   chargeAccess(bytes: number, what: string): void {

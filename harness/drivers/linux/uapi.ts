@@ -57,3 +57,4 @@ export const KVM_HC_MAP_GPA_RANGE = value("KVM_HC_MAP_GPA_RANGE");
 export const KVM_MAX_CPUID_ENTRIES = value("KVM_MAX_CPUID_ENTRIES");
 /** the most pages of one user memslot; larger ones are refused before anything is allocated */
 export const KVM_MEM_MAX_NR_PAGES = value("KVM_MEM_MAX_NR_PAGES");
+export const SEEK_CUR = value("SEEK_CUR");

@@ -6,6 +6,7 @@ import type { FieldMap } from "../../../spec/codec.js";
 import { DriverFailure, type ExitInfo, type OutValue } from "../../../spec/driver/contract.js";
 import { ExitDecoder } from "./exits.js";
 import { DRIVER_GPA, DRIVER_REGION_SIZE, DRIVER_SLOT, toBytes, type GuestProgram, type Vendor } from "./guest-code.js";
+import { stepsOut } from "./guest-program.js";
 import * as libc from "./libc.js";
 import { KVM_MAX_CPUID_ENTRIES, MAP_SHARED, MFD_CLOEXEC, PROT_RW, SIGUSR2 } from "./uapi.js";
 
@@ -36,6 +37,9 @@ interface VcpuState {
   run?: bigint;
   cpuid: "unset" | "set" | "failed";
   ran: boolean;
+  /** the program the last run loaded (what `resume` continues) and the exit it last reported */
+  loaded?: GuestProgram;
+  lastExit?: ExitInfo;
 }
 
 /** What KVM_RUN reported; exit is absent only when the driver could not map kvm_run (not a vCPU it knows). */
@@ -64,7 +68,8 @@ export class GuestRunner {
   private readonly vms = new Map<number, VmState>();
   private readonly vcpus = new Map<number, VcpuState>();
   private readonly exits: ExitDecoder;
-  private readonly runLayout: { exitReason: number; immediateExit: number; size: number };
+  private readonly runLayout: { exitReason: number; immediateExit: number; mmioData: number; hypercallRet: number; size: number };
+  private readonly ioDirection: { IN: bigint | undefined; OUT: bigint | undefined };
   private supportedCpuid: Buffer | undefined;
   private timer: libc.ThreadTimer | undefined;
   private runSize = 0;
@@ -75,7 +80,10 @@ export class GuestRunner {
     this.exits = new ExitDecoder(o.spec, o.profile);
     const run = o.spec.codec.get("kvm_run");
     const offsetOf = (f: string) => run.fields.find((x) => x.name === f)!.offset;
-    this.runLayout = { exitReason: offsetOf("exit_reason"), immediateExit: offsetOf("immediate_exit"), size: run.size };
+    const mmioData = o.spec.codec.get("kvm_run_mmio").fields.find((x) => x.name === "data")!.offset;
+    const hypercallRet = o.spec.codec.get("kvm_run_hypercall").fields.find((x) => x.name === "ret")!.offset;
+    this.runLayout = { exitReason: offsetOf("exit_reason"), immediateExit: offsetOf("immediate_exit"), mmioData: offsetOf("mmio") + mmioData, hypercallRet: offsetOf("hypercall") + hypercallRet, size: run.size };
+    this.ioDirection = { IN: o.spec.constant("KVM_EXIT_IO_IN", o.profile), OUT: o.spec.constant("KVM_EXIT_IO_OUT", o.profile) };
   }
 
   private request(name: string): number {
@@ -337,7 +345,11 @@ export class GuestRunner {
     const r = this.kvmRun(fd, run);
     if (vcpu) vcpu.ran = true;
     const base = { ret: r.ret, ...(r.ret < 0n ? { errno: this.o.spec.errnoName(r.errno) } : {}) };
-    return run !== undefined ? { ...base, exit: this.decodeExit(run) } : base;
+    if (run === undefined) return base;
+    const exit = this.decodeExit(run);
+    // the case ran the loaded program on: what a later resume completes is this exit
+    if (vcpu) vcpu.lastExit = exit;
+    return { ...base, exit };
   }
 
   /**
@@ -357,9 +369,51 @@ export class GuestRunner {
     this.setRegisters(fd, program);
     const r = this.kvmRun(fd, run, 0n, timeoutMs);
     vcpu.ran = true;
+    vcpu.loaded = program;
+    return this.outcome(fd, vcpu, run, region, r);
+  }
+
+  /**
+   * KVM_RUN again on the guest_program the vCPU ran last, loading nothing: what its
+   * last exit left pending is completed by KVM first. For an IN or an MMIO read the
+   * value comes from kvm_run, where `data` (default zeros) is put first.
+   */
+  resume(fd: number, data: Uint8Array | undefined): RunOutcome {
+    const vcpu = this.vcpus.get(fd);
+    if (!vcpu?.loaded?.steps || vcpu.run === undefined || vcpu.vm.region === undefined)
+      throw new DriverFailure("unsupported", "resume: the vCPU has no guest_program loaded (resume continues a guest_program after an exit)");
+    this.guard(vcpu);
+    this.fillPendingRead(vcpu.run, vcpu.lastExit, data);
+    const r = this.kvmRun(fd, vcpu.run, 0n, vcpu.loaded.timeoutMs);
+    return this.outcome(fd, vcpu, vcpu.run, vcpu.vm.region, r);
+  }
+
+  /** Put what an IN (at io.data_offset), an MMIO read (mmio.data) or a hypercall (hypercall.ret) returns into kvm_run. */
+  private fillPendingRead(run: bigint, exit: ExitInfo | undefined, data: Uint8Array | undefined): void {
+    const io = exit?.reason === "KVM_EXIT_IO" ? (exit.io as { [k: string]: bigint }) : undefined;
+    const mmio = exit?.reason === "KVM_EXIT_MMIO" ? (exit.mmio as { [k: string]: bigint }) : undefined;
+    let at: bigint, len: number;
+    if (io !== undefined && io.direction === this.ioDirection.IN) [at, len] = [run + io.data_offset!, Number(io.size! * io.count!)];
+    else if (mmio !== undefined && mmio.is_write === 0n) [at, len] = [run + BigInt(this.runLayout.mmioData), Number(mmio.len!)];
+    else if (exit?.reason === "KVM_EXIT_HYPERCALL") [at, len] = [run + BigInt(this.runLayout.hypercallRet), 8];
+    else {
+      if (data !== undefined) throw new DriverFailure("protocol", "resume: data completes a pending IN, MMIO read or hypercall, and none is pending");
+      return;
+    }
+    if (data !== undefined && data.length !== len) throw new DriverFailure("protocol", `resume: the pending read takes ${len} bytes, not ${data.length}`);
+    if (at + BigInt(len) > run + BigInt(this.runSize)) throw new DriverFailure("internal", "resume: the pending read's data lies outside the kvm_run mapping");
+    libc.copyToAddress(at, data ?? new Uint8Array(len));
+  }
+
+  /** What a run of `vcpu.loaded` reported: the exit, and the program's results. */
+  private outcome(fd: number, vcpu: VcpuState, run: bigint, region: bigint, r: { ret: bigint; errno: number }): RunOutcome {
+    const program = vcpu.loaded!;
     const exit = this.decodeExit(run);
+    vcpu.lastExit = exit;
     const outcome: RunOutcome = { ret: r.ret, exit, ...(r.ret < 0n ? { errno: this.o.spec.errnoName(r.errno) } : {}) };
-    if (r.ret === 0n && exit.reason === "KVM_EXIT_HLT" && program.result) {
+    const halted = r.ret === 0n && exit.reason === "KVM_EXIT_HLT";
+    if (program.steps) outcome.out = stepsOut(program.steps, halted, (offset, len) => new Uint8Array(libc.copyFromAddress(region + BigInt(offset), len)));
+    else if (halted && program.result) {
       const res = program.result;
       const bytes = "register" in res ? toBytes(this.getRegister(fd, res.register), res.len) : libc.copyFromAddress(region + BigInt(res.scratchOffset), res.len);
       outcome.out = { data: new Uint8Array(bytes) };
@@ -389,7 +443,14 @@ export class GuestRunner {
     return codec.decode("kvm_regs", buf)[name] as bigint;
   }
 
+  /** The exit in kvm_run; an OUT's bytes are read from io.data_offset (the page after kvm_run proper on x86). */
   private decodeExit(run: bigint): ExitInfo {
-    return this.exits.decode(libc.copyFromAddress(run, this.runLayout.size));
+    const exit = this.exits.decode(libc.copyFromAddress(run, this.runLayout.size));
+    const io = exit.reason === "KVM_EXIT_IO" ? (exit.io as { [k: string]: bigint }) : undefined;
+    if (io !== undefined && io.direction === this.ioDirection.OUT) {
+      const len = io.size! * io.count!;
+      if (io.data_offset! + len <= BigInt(this.runSize)) (exit.io as { [k: string]: OutValue }).data = new Uint8Array(libc.copyFromAddress(run + io.data_offset!, Number(len)));
+    }
+    return exit;
   }
 }
