@@ -51,7 +51,7 @@ export class PipeInode extends Inode {
     return this.bufs.reduce((n, b) => n + b.len, 0);
   }
 
-  /** Space for `count` more bytes of copied data: each new page-sized buffer takes a slot. */
+  /** Bytes of copied data the free buffer slots hold (a page each). */
   room(): number {
     return (PIPE_DEF_BUFFERS - this.bufs.length) * this.kernel.page.bytes;
   }

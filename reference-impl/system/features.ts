@@ -49,7 +49,7 @@ export function probeFeatures(kernel: Kernel): string[] {
   if (gmemAttrs !== undefined && cap(gmemAttrs) & kernel.K.ATTRIBUTE_PRIVATE) features.push("gmem-attributes");
   features.push("gup-pin");
   // The model's `disk` tmpfile directory does direct I/O (process/direct-io.ts).
-  features.push("o-direct:disk");
+  features.push("o-direct:disk", "open:proc-self-fd");
   // io_uring fixed buffers and userfaultfd registration (process/io-uring.ts, process/userfaultfd.ts)
   features.push("io-uring", "userfaultfd");
   // UPM: the memfd_restricted system call exists.

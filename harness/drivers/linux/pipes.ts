@@ -120,6 +120,10 @@ export function reopen(c: PipeContext, op: OpOf<"open">): OpResult {
  * from an aligned buffer (tmpfs takes the flag too but copies through the page cache).
  */
 export function ioFeatures(spec: Spec): string[] {
+  return ["open:proc-self-fd", ...oDirectFeature(spec)];
+}
+
+function oDirectFeature(spec: Spec): string[] {
   const flags = constant(spec, "O_TMPFILE") | constant(spec, "O_RDWR") | constant(spec, "O_DIRECT") | O_CLOEXEC;
   const fd = libc.open(tmpfileDir("disk"), flags, 0o600n);
   if (fd.ret < 0n) return [];
