@@ -95,9 +95,10 @@ export async function cmdFuzz(argv: string[]): Promise<number> {
     writeFileSync(written, JSON.stringify(suite, null, 2) + "\n");
   }
   const rate = report.seconds > 0 ? Math.round(report.ops / report.seconds) : 0;
-  if (o.json) out(JSON.stringify({ ...report, opsPerSecond: rate, ...(written ? { written: shownPath(written) } : {}) }, null, 2));
+  const cpuRate = report.cpuSeconds > 0 ? Math.round(report.ops / report.cpuSeconds) : 0;
+  if (o.json) out(JSON.stringify({ ...report, opsPerSecond: rate, opsPerCpuSecond: cpuRate, ...(written ? { written: shownPath(written) } : {}) }, null, 2));
   else {
-    out(`# ${report.ops} ops in ${report.sequences} sequences, ${report.seconds.toFixed(1)} s (${rate} ops/s); step kinds: ${report.kinds.join(" ")}`);
+    out(`# ${report.ops} ops in ${report.sequences} sequences, ${report.seconds.toFixed(1)} s (${rate} ops/s; ${report.cpuSeconds.toFixed(1)} s of CPU, ${cpuRate} ops per CPU second); step kinds: ${report.kinds.join(" ")}`);
     if (report.unsupported > 0) out(`# ${report.unsupported} sequences cut short: a driver could not run a step (unsupported)`);
     const explained = Object.entries(report.explained).sort();
     if (explained.length > 0) out(`# expected divergences (clauses that profiles diff lists): ${explained.map(([id, n]) => `${id} x${n}`).join(", ")}`);
