@@ -1,11 +1,16 @@
 // The differential fuzzer (harness/fuzz): a seed replays exactly, the synchronous path for
 // in-process drivers gives the same verdicts as the promise path, and a driver whose results
-// differ is caught, shrunk to a short sequence and written out as a suite.
+// differ is caught, shrunk to a short sequence and written out as a suite; a host capture
+// replays on the reference as that host with every divergence a listed quirk.
 import { expect } from "chai";
 import sinon from "sinon";
 import type { Driver, Op, OpResult } from "../../spec/driver/contract.js";
 import { loadSpec } from "../../spec/index.js";
 import { openReference } from "../../harness/drivers/reference.js";
+import { referenceHost } from "../../harness/drivers/index.js";
+import { readCapture } from "../../harness/capture/capture.js";
+import { replayCapture } from "../../harness/fuzz/capture-replay.js";
+import { Expectations } from "../../harness/runner/expectations.js";
 import { counterexampleSuite } from "../../harness/fuzz/case-writer.js";
 import { isSync } from "../../harness/fuzz/exec.js";
 import { fuzz } from "../../harness/fuzz/fuzz.js";
@@ -62,5 +67,37 @@ describe("fuzz (harness/fuzz)", function () {
     expect(again.counterexample!.steps).to.deep.equal(c.steps);
     const suite = counterexampleSuite({ seed: 5, a: "reference", b: "broken", steps: c.steps, outcomes: c.a, at: c.at, why: c.why, profiles: ["linux-7.2"] });
     expect(JSON.stringify(suite)).to.contain('"load"');
+  });
+});
+
+describe("fuzz --b capture:FILE (harness/fuzz/capture-replay)", function () {
+  this.timeout(60000);
+  const FILE = "captures/x86_64-kvm_pvm-6.18.44-fc-v1300.jsonl";
+
+  async function replay(broken?: (op: Op, r: OpResult) => OpResult) {
+    const capture = readCapture(FILE);
+    const { model, profile } = referenceHost(FILE);
+    const d = openReference({ profile: profile!, host: model });
+    const driver: Driver = broken ? { ...asyncOnly(d), call: async (op) => broken(op, await d.call(op)) } : d;
+    const quirks = Expectations.forDriver("expectations", "linux").forHost(capture.header.handshake.host.kernel);
+    return { capture, r: await replayCapture(spec, capture, driver, { quirks }) };
+  }
+
+  it("replays every captured step on the reference as that host; each divergence is a listed host quirk", async () => {
+    const { capture, r } = await replay();
+    const traced = capture.cases.filter((c) => (c.trace ?? []).length > 0);
+    expect(r.cases).to.equal(traced.length);
+    expect(r.steps).to.equal(traced.reduce((n, c) => n + c.trace!.length, 0));
+    expect(r.unexplained).to.deep.equal([]);
+    // the host's failing cases are exactly the quirks: each diverges, and is explained
+    const failed = traced.filter((c) => c.outcome === "FAIL").map((c) => c.id);
+    expect(r.explained.map((d) => d.id).sort()).to.deep.equal(failed.sort());
+  });
+
+  it("reports a driver that answers differently from the host (handles translated, so fd numbers are not it)", async () => {
+    // a model whose fstat reports one byte more than the file holds
+    const { r } = await replay((op, res) => (op.op === "fstat" && res.out ? { ...res, out: { ...res.out, size: (res.out.size as bigint) + 1n } } : res));
+    expect(r.unexplained.length).to.be.greaterThan(0);
+    for (const d of r.unexplained) expect(d.host).to.match(/size=\d+/), expect(d.driver).to.not.equal(d.host);
   });
 });
