@@ -440,4 +440,11 @@ export const MUTANTS: Mutant[] = [
     search: 'this.setEntry(gfn, { ripas: "RAM", data: folio });',
     replace: 'this.setEntry(gfn, { ripas: "EMPTY", data: folio });',
   },
+  {
+    name: "prefault-breaks-cow",
+    why: "KVM_PRE_FAULT_MEMORY maps as a write fault: a MAP_PRIVATE file page is copied, so the guest keeps the old data after the file changes (PREFAULT-021; api.rst: a read fault, no copy-on-write break)",
+    file: "vcpu/pre-fault.js",
+    search: "handleFault(vm, { gfn, write: false, isPrivate })",
+    replace: "handleFault(vm, { gfn, write: true, isPrivate })",
+  },
 ];
