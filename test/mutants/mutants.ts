@@ -447,4 +447,11 @@ export const MUTANTS: Mutant[] = [
     search: "handleFault(vm, { gfn, write: false, isPrivate })",
     replace: "handleFault(vm, { gfn, write: true, isPrivate })",
   },
+  {
+    name: "gmem-invalidate-first-binding-only",
+    why: "a hole punched over the file ranges of two memslots zaps only the first binding's guest mappings, so another vCPU keeps reading the freed page through the second slot (ATTR-023; private_mem_conversions_test.c with several memslots)",
+    file: "guest_memfd/file.js",
+    search: "const hits = this.bindings.overlapping(start, end);",
+    replace: "const hits = this.bindings.overlapping(start, end).slice(0, 1);",
+  },
 ];
