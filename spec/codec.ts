@@ -76,9 +76,12 @@ export class StructCodec {
   private encodeInto(buf: Uint8Array, base: number, name: string, values: FieldMap, path: string): void {
     const def = this.get(name);
     const byName = fieldIndex(def);
-    for (const [key, value] of Object.entries(values)) {
-      const m = /^([a-z_][a-z0-9_]*)(?:\[(\d+)\])?$/.exec(key);
-      const field = m ? byName.get(m[1]!) : undefined;
+    for (const key in values) {
+      const value = values[key]!;
+      // a plain field name needs no parsing; "field[i]" keys do
+      const plain = byName.get(key);
+      const m = plain !== undefined ? ([key, key, undefined] as const) : /^([a-z_][a-z0-9_]*)(?:\[(\d+)\])?$/.exec(key);
+      const field = plain ?? (m ? byName.get(m[1]!) : undefined);
       if (!m || !field) throw new CodecError(`${path}: no field "${key}" (fields: ${def.fields.map((f) => f.name).join(", ")})`);
       const count = field.count ?? 1;
       const elem = this.sizeOf(field.type);
@@ -111,10 +114,15 @@ export class StructCodec {
     const result: { [field: string]: Decoded } = {};
     for (const field of def.fields) {
       const type = field.type;
+      const start = at + field.offset;
+      if (field.count === undefined) {
+        result[field.name] = isScalar(type) ? readScalar(bytes, start, type) : this.decode(type, bytes, start);
+        continue;
+      }
       const elem = this.sizeOf(type);
-      const one = (i: number): Decoded =>
-        isScalar(type) ? readScalar(bytes, at + field.offset + i * elem, type) : this.decode(type, bytes, at + field.offset + i * elem);
-      result[field.name] = field.count === undefined ? one(0) : Array.from({ length: field.count }, (_, i) => one(i));
+      const items: Decoded[] = new Array<Decoded>(field.count);
+      for (let i = 0; i < field.count; i++) items[i] = isScalar(type) ? readScalar(bytes, start + i * elem, type) : this.decode(type, bytes, start + i * elem);
+      result[field.name] = items;
     }
     return result;
   }
@@ -125,8 +133,14 @@ export class StructCodec {
   }
 }
 
+const fieldIndexes = new WeakMap<StructDef, Map<string, FieldDef>>();
+
+/** Field name (and alias) -> field of a struct, built once per struct definition. */
 function fieldIndex(def: StructDef): Map<string, FieldDef> {
+  const known = fieldIndexes.get(def);
+  if (known !== undefined) return known;
   const map = new Map<string, FieldDef>();
+  fieldIndexes.set(def, map);
   for (const f of def.fields) {
     map.set(f.name, f);
     for (const a of f.aliases ?? []) map.set(a, f);
@@ -140,22 +154,41 @@ function toBigInt(v: bigint | number, path: string): bigint {
   return BigInt(v);
 }
 
-export function writeScalar(buf: Uint8Array, at: number, type: ScalarType, value: bigint, path: string = type): void {
-  const bits = BigInt(SCALAR_BYTES[type] * 8);
-  const min = -(1n << (bits - 1n));
-  const max = (1n << bits) - 1n;
-  if (value < min || value > max) throw new CodecError(`${path}: ${value} does not fit in ${type}`);
-  let v = BigInt.asUintN(Number(bits), value);
-  for (let i = 0; i < SCALAR_BYTES[type]; i++) {
-    buf[at + i] = Number(v & 0xffn);
-    v >>= 8n;
+/** Bounds of each scalar type: the signed minimum and the unsigned maximum (a value may be given either way). */
+const BOUNDS = Object.fromEntries(
+  (Object.keys(SCALAR_BYTES) as ScalarType[]).map((t) => {
+    const bits = SCALAR_BYTES[t] * 8;
+    return [t, { bits, min: -(1n << BigInt(bits - 1)), max: (1n << BigInt(bits)) - 1n }];
+  }),
+) as Record<ScalarType, { bits: number; min: bigint; max: bigint }>;
+
+/** Little-endian bytes of a value below 2^32, written from a Number (no BigInt per byte). */
+function writeU32(buf: Uint8Array, at: number, n: number, bytes: number): void {
+  for (let i = 0; i < bytes; i++) {
+    buf[at + i] = n & 0xff;
+    n >>>= 8;
   }
 }
 
+export function writeScalar(buf: Uint8Array, at: number, type: ScalarType, value: bigint, path: string = type): void {
+  const { bits, min, max } = BOUNDS[type];
+  if (value < min || value > max) throw new CodecError(`${path}: ${value} does not fit in ${type}`);
+  const v = BigInt.asUintN(bits, value);
+  if (bits <= 32) return writeU32(buf, at, Number(v), bits / 8);
+  writeU32(buf, at, Number(v & 0xffffffffn), 4);
+  writeU32(buf, at + 4, Number(v >> 32n), 4);
+}
+
+function readU32(buf: Uint8Array, at: number, bytes: number): number {
+  let n = 0;
+  for (let i = bytes - 1; i >= 0; i--) n = n * 256 + buf[at + i]!;
+  return n;
+}
+
 export function readScalar(buf: Uint8Array, at: number, type: ScalarType): bigint {
-  let v = 0n;
-  for (let i = SCALAR_BYTES[type] - 1; i >= 0; i--) v = (v << 8n) | BigInt(buf[at + i]!);
-  return type.startsWith("s") ? BigInt.asIntN(SCALAR_BYTES[type] * 8, v) : v;
+  const bits = BOUNDS[type].bits;
+  const v = bits <= 32 ? BigInt(readU32(buf, at, bits / 8)) : (BigInt(readU32(buf, at + 4, 4)) << 32n) | BigInt(readU32(buf, at, 4));
+  return type.charCodeAt(0) === 115 /* s */ ? BigInt.asIntN(bits, v) : v;
 }
 
 /** Structural checks the schema cannot express: fields inside the struct, no overlaps outside unions, prefixes identical. */

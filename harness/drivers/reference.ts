@@ -1,26 +1,41 @@
 // The in-process adapter for the reference implementation: fast, and what c8 and
 // mutation tools need (the model runs in the runner's own process).
 import { loadSpec } from "../../spec/index.js";
-import { DriverFailure, type Driver, type Op, type OpResult } from "../../spec/driver/contract.js";
+import { DriverFailure, type Driver, type Op, type OpResult, type ResetReport } from "../../spec/driver/contract.js";
 import { ReferenceKernel, type ReferenceOptions } from "../../reference-impl/index.js";
 
-export function openReference(options: ReferenceOptions): Driver {
+/** The in-process driver also answers synchronously, for callers that run millions of steps (the fuzzer). */
+export interface InProcessDriver extends Driver {
+  callSync(op: Op): OpResult;
+  resetSync(): ResetReport;
+}
+
+export function openReference(options: ReferenceOptions): InProcessDriver {
   const kernel = new ReferenceKernel(loadSpec(), options);
   let broken: string | undefined;
-  const guard = <T>(f: () => T): Promise<T> => {
-    if (broken) return Promise.reject(new DriverFailure("crash", broken));
+  const guardSync = <T>(f: () => T): T => {
+    if (broken) throw new DriverFailure("crash", broken);
     try {
-      return Promise.resolve(f());
+      return f();
     } catch (err) {
-      if (err instanceof DriverFailure) return Promise.reject(err);
+      if (err instanceof DriverFailure) throw err;
       // A model bug is an ERROR of this case, never a verdict on the clause.
-      return Promise.reject(new DriverFailure("internal", `reference model threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
+      throw new DriverFailure("internal", `reference model threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  };
+  const guard = <T>(f: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(guardSync(f));
+    } catch (err) {
+      return Promise.reject(err);
     }
   };
   return {
     handshake: kernel.handshake,
     call: (op: Op): Promise<OpResult> => guard(() => kernel.call(op)),
     reset: () => guard(() => kernel.reset()),
+    callSync: (op: Op): OpResult => guardSync(() => kernel.call(op)),
+    resetSync: () => guardSync(() => kernel.reset()),
     close: async () => {},
     abort: (reason?: string) => {
       broken = reason ?? "aborted";

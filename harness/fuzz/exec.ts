@@ -1,7 +1,7 @@
 // Runs abstract steps on one driver: resolves the objects a step names (by index) to this
 // driver's fds and addresses, issues the operation and reduces the result to what two
 // drivers must agree on (fd numbers and addresses are each driver's own).
-import type { Driver, Op, OpResult } from "../../spec/driver/contract.js";
+import type { Driver, Op, OpResult, ResetReport } from "../../spec/driver/contract.js";
 import { DriverFailure } from "../../spec/driver/contract.js";
 import type { ProfileName, Spec } from "../../spec/index.js";
 import { GPA_BASE, type Step } from "./vocab.js";
@@ -16,6 +16,20 @@ export interface Outcome {
   data?: string;
   out?: string;
 }
+
+/** A driver that also answers synchronously (the in-process reference): no promise per step. */
+export interface SyncDriver extends Driver {
+  callSync(op: Op): OpResult;
+  resetSync(): ResetReport;
+}
+
+export function isSync(d: Driver): d is SyncDriver {
+  const s = d as Partial<SyncDriver>;
+  return typeof s.callSync === "function" && typeof s.resetSync === "function";
+}
+
+/** Step kinds whose return value is an fd or an address: each driver's own, never compared. */
+const HANDLE_KINDS: ReadonlySet<string> = new Set(["vm", "gmem", "anon", "mapGmem", "vcpu"]);
 
 export type StepResult = { kind: "done"; op: Op | null; outcome: Outcome } | { kind: "unsupported"; op: Op; why: string };
 
@@ -44,20 +58,37 @@ export class Executor {
     return this.driver.handshake.profile;
   }
 
+  private readonly constants = new Map<string, bigint>();
+
   /** A constant of this driver's profile; a flag a newer revision added keeps its bit in older ones (where it is refused). */
   c(name: string): bigint {
+    const known = this.constants.get(name);
+    if (known !== undefined) return known;
     const v = this.spec.constant(name, this.profile) ?? this.spec.constant(name, "linux-7.2");
     if (v === undefined) throw new Error(`fuzz: constant ${name} is not defined in ${this.profile}`);
+    this.constants.set(name, v);
     return v;
+  }
+
+  private readonly openKvm = (): Op => ({ op: "open", path: "/dev/kvm", flags: this.c("O_RDWR") });
+
+  private opened(r: OpResult): void {
+    if (r.ret < 0n) throw new Error(`fuzz: ${this.driver.handshake.name} cannot open /dev/kvm (${r.errno})`);
+    this.kvm = r.ret;
   }
 
   /** A new sequence: the driver releases everything, and /dev/kvm is opened again. */
   async restart(): Promise<void> {
     await this.driver.reset();
     this.objs = { vms: [], gmems: [], maps: [], vcpus: [] };
-    const r = await this.driver.call({ op: "open", path: "/dev/kvm", flags: this.c("O_RDWR") });
-    if (r.ret < 0n) throw new Error(`fuzz: ${this.driver.handshake.name} cannot open /dev/kvm (${r.errno})`);
-    this.kvm = r.ret;
+    this.opened(await this.driver.call(this.openKvm()));
+  }
+
+  /** restart() on a driver that answers synchronously. */
+  restartSync(d: SyncDriver): void {
+    d.resetSync();
+    this.objs = { vms: [], gmems: [], maps: [], vcpus: [] };
+    this.opened(d.callSync(this.openKvm()));
   }
 
   /** The operation for a step on this driver, or null when it names an object that does not exist (both drivers skip it alike). */
@@ -152,14 +183,30 @@ export class Executor {
 
   async run(s: Step): Promise<StepResult> {
     const op = this.opFor(s);
-    if (op === null) return { kind: "done", op: null, outcome: { ok: true } };
+    if (op === null) return SKIPPED;
     let r: OpResult;
     try {
       r = await this.driver.call(op);
     } catch (err) {
-      if (err instanceof DriverFailure && err.kind === "unsupported") return { kind: "unsupported", op, why: err.message };
-      throw err;
+      return unsupported(op, err);
     }
+    return this.finish(s, op, r);
+  }
+
+  /** run() on a driver that answers synchronously. */
+  runSync(d: SyncDriver, s: Step): StepResult {
+    const op = this.opFor(s);
+    if (op === null) return SKIPPED;
+    let r: OpResult;
+    try {
+      r = d.callSync(op);
+    } catch (err) {
+      return unsupported(op, err);
+    }
+    return this.finish(s, op, r);
+  }
+
+  private finish(s: Step, op: Op, r: OpResult): StepResult {
     const failed = r.errno !== undefined || r.signal !== undefined;
     if (!failed) this.remember(s, r);
     return { kind: "done", op, outcome: this.outcome(s, r, failed) };
@@ -177,7 +224,7 @@ export class Executor {
     if (r.errno !== undefined) o.errno = r.errno;
     if (r.signal !== undefined) o.signal = r.signal;
     // fds and addresses are each driver's own; every other return value is compared.
-    if (!failed && !["vm", "gmem", "anon", "mapGmem", "vcpu"].includes(s.k)) o.ret = r.ret.toString();
+    if (!failed && !HANDLE_KINDS.has(s.k)) o.ret = r.ret.toString();
     if (r.exit !== undefined) {
       const mf = r.exit.memory_fault as { flags?: bigint; gpa?: bigint; size?: bigint } | undefined;
       o.exit = r.exit.reason + (mf ? ` flags=${mf.flags} gpa=${mf.gpa} size=${mf.size}` : "");
@@ -189,8 +236,16 @@ export class Executor {
   }
 }
 
+const SKIPPED: StepResult = { kind: "done", op: null, outcome: { ok: true } };
+
+/** A step the driver refuses as unsupported; any other failure goes on up. */
+function unsupported(op: Op, err: unknown): StepResult {
+  if (err instanceof DriverFailure && err.kind === "unsupported") return { kind: "unsupported", op, why: err.message };
+  throw err;
+}
+
 export function sameOutcome(a: Outcome, b: Outcome): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return a.ok === b.ok && a.ret === b.ret && a.errno === b.errno && a.signal === b.signal && a.exit === b.exit && a.data === b.data && a.out === b.out;
 }
 
 export function describeOutcome(o: Outcome): string {

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import type { Driver } from "../../spec/driver/contract.js";
 import type { ProfileName, Spec } from "../../spec/index.js";
 import { diffProfiles } from "../cli/profiles.js";
-import { describeOutcome, Executor, sameOutcome, type Outcome } from "./exec.js";
+import { describeOutcome, Executor, isSync, sameOutcome, type Outcome, type StepResult, type SyncDriver } from "./exec.js";
 import { SUBJECTS, sequenceArbitrary, usableKinds, type Step, type StepKind } from "./vocab.js";
 
 export interface FuzzOptions {
@@ -33,6 +33,8 @@ export interface FuzzReport {
   sequences: number;
   ops: number;
   seconds: number;
+  /** CPU time of this process (user + system) over the run: on a shared machine, wall time measures the other jobs too */
+  cpuSeconds: number;
   kinds: StepKind[];
   /** divergences explained by a clause that differs between the two profiles: clause id -> count */
   explained: Record<string, number>;
@@ -77,8 +79,24 @@ export async function fuzz(spec: Spec, a: Driver, b: Driver, o: FuzzOptions, pro
   const features = new Set(b.handshake.features.filter((f) => fa.has(f)));
   const kinds = usableKinds(features);
   const changed = changedBySubject(spec, a.handshake.profile, b.handshake.profile);
-  const report: FuzzReport = { seed: o.seed, sequences: 0, ops: 0, seconds: 0, kinds, explained: {}, unsupported: 0 };
+  const report: FuzzReport = { seed: o.seed, sequences: 0, ops: 0, seconds: 0, kinds, explained: {}, unsupported: 0, cpuSeconds: 0 };
   const started = process.hrtime.bigint();
+  const cpuStarted = process.cpuUsage();
+
+  /** Compares step i's two results; a SeqResult ends the sequence, undefined goes on. */
+  function compare(steps: Step[], i: number, ra: StepResult, rb: StepResult, oa: (Outcome | null)[], ob: (Outcome | null)[]): SeqResult | undefined {
+    if (ra.kind === "unsupported" || rb.kind === "unsupported") return { unsupported: true, ops: i + 1 };
+    if ((ra.op === null) !== (rb.op === null)) throw new Error(`fuzz: the two sides resolved step ${i} differently (a bug of the fuzzer)`);
+    oa.push(ra.op === null ? null : ra.outcome);
+    ob.push(rb.op === null ? null : rb.outcome);
+    if (ra.op === null || sameOutcome(ra.outcome, rb.outcome)) return undefined;
+    const s = steps[i]!;
+    const candidates = SUBJECTS[s.k].flatMap((subj) => changed.get(subj) ?? []);
+    const explainedBy = narrowByErrno(spec, candidates, a.handshake.profile, b.handshake.profile, ra.outcome, rb.outcome);
+    if (explainedBy.length > 0) return { explainedBy, ops: i + 1 };
+    const why = `step ${i} ${s.k}: A ${describeOutcome(ra.outcome)}; B ${describeOutcome(rb.outcome)}`;
+    return { divergence: { steps: steps.slice(0, i + 1), a: oa, b: ob, at: i, why }, ops: i + 1 };
+  }
 
   async function runSequence(steps: Step[]): Promise<SeqResult> {
     await ea.restart();
@@ -86,18 +104,21 @@ export async function fuzz(spec: Spec, a: Driver, b: Driver, o: FuzzOptions, pro
     const oa: (Outcome | null)[] = [];
     const ob: (Outcome | null)[] = [];
     for (let i = 0; i < steps.length; i++) {
-      const s = steps[i]!;
-      const [ra, rb] = [await ea.run(s), await eb.run(s)];
-      if (ra.kind === "unsupported" || rb.kind === "unsupported") return { unsupported: true, ops: i + 1 };
-      if ((ra.op === null) !== (rb.op === null)) throw new Error(`fuzz: the two sides resolved step ${i} differently (a bug of the fuzzer)`);
-      oa.push(ra.op === null ? null : ra.outcome);
-      ob.push(rb.op === null ? null : rb.outcome);
-      if (ra.op === null || sameOutcome(ra.outcome, rb.outcome)) continue;
-      const candidates = SUBJECTS[s.k].flatMap((subj) => changed.get(subj) ?? []);
-      const explainedBy = narrowByErrno(spec, candidates, a.handshake.profile, b.handshake.profile, ra.outcome, rb.outcome);
-      const why = `step ${i} ${s.k}: A ${describeOutcome(ra.outcome)}; B ${describeOutcome(rb.outcome)}`;
-      if (explainedBy.length > 0) return { explainedBy, ops: i + 1 };
-      return { divergence: { steps: steps.slice(0, i + 1), a: oa, b: ob, at: i, why }, ops: i + 1 };
+      const r = compare(steps, i, await ea.run(steps[i]!), await eb.run(steps[i]!), oa, ob);
+      if (r) return r;
+    }
+    return { ops: steps.length };
+  }
+
+  /** runSequence for two drivers that answer synchronously: no promise per step. */
+  function runSequenceSync(sa: SyncDriver, sb: SyncDriver, steps: Step[]): SeqResult {
+    ea.restartSync(sa);
+    eb.restartSync(sb);
+    const oa: (Outcome | null)[] = [];
+    const ob: (Outcome | null)[] = [];
+    for (let i = 0; i < steps.length; i++) {
+      const r = compare(steps, i, ea.runSync(sa, steps[i]!), eb.runSync(sb, steps[i]!), oa, ob);
+      if (r) return r;
     }
     return { ops: steps.length };
   }
@@ -105,14 +126,21 @@ export async function fuzz(spec: Spec, a: Driver, b: Driver, o: FuzzOptions, pro
   const arb = sequenceArbitrary(kinds, features, o.maxLength);
   let shrinking = false;
   let last: Divergence | undefined;
-  const property = fc.asyncProperty(arb, async (steps) => {
-    const r = await runSequence(steps);
+  let lastProgress = Date.now();
+  function record(r: SeqResult): boolean {
     if (!shrinking) {
       report.sequences++;
       report.ops += r.ops;
       if (r.unsupported) report.unsupported++;
       for (const id of r.explainedBy ?? []) report.explained[id] = (report.explained[id] ?? 0) + 1;
-      if (progress && report.sequences % 500 === 0) progress(report);
+      if (progress && report.sequences % 500 === 0) {
+        // at most one progress line a second: writing to a pipe costs more than a step
+        const now = Date.now();
+        if (now - lastProgress >= 1000) {
+          lastProgress = now;
+          progress(report);
+        }
+      }
     }
     if (r.divergence) {
       shrinking = true;
@@ -120,10 +148,16 @@ export async function fuzz(spec: Spec, a: Driver, b: Driver, o: FuzzOptions, pro
       return false;
     }
     return true;
-  });
+  }
   const numRuns = Math.max(1, Math.ceil(o.ops / Math.max(1, (o.maxLength + 2) / 2)));
-  const result = await fc.check(property, { seed: o.seed, numRuns, endOnFailure: false, markInterruptAsFailure: false });
+  const params = { seed: o.seed, numRuns, endOnFailure: false, markInterruptAsFailure: false };
+  const result =
+    isSync(a) && isSync(b)
+      ? fc.check(fc.property(arb, (steps) => record(runSequenceSync(a, b, steps))), params)
+      : await fc.check(fc.asyncProperty(arb, async (steps) => record(await runSequence(steps))), params);
   report.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpuStarted);
+  report.cpuSeconds = (cpu.user + cpu.system) / 1e6;
   if (result.failed && last) report.counterexample = { ...last, path: result.counterexample ? (result.counterexamplePath ?? "") : "" };
   else if (result.failed) throw new Error(`fuzz: the property failed without a divergence: ${String(result.errorInstance)}`);
   return report;

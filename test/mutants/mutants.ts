@@ -503,4 +503,18 @@ export const MUTANTS: Mutant[] = [
     search: "?.uptodate ? 1 : 0",
     replace: " !== undefined ? 1 : 0",
   },
+  {
+    name: "prefault-breaks-cow",
+    why: "KVM_PRE_FAULT_MEMORY maps as a write fault: a MAP_PRIVATE file page is copied, so the guest keeps the old data after the file changes (PREFAULT-021; api.rst: a read fault, no copy-on-write break)",
+    file: "vcpu/pre-fault.js",
+    search: "handleFault(vm, { gfn, write: false, isPrivate })",
+    replace: "handleFault(vm, { gfn, write: true, isPrivate })",
+  },
+  {
+    name: "gmem-invalidate-first-binding-only",
+    why: "a hole punched over the file ranges of two memslots zaps only the first binding's guest mappings, so another vCPU keeps reading the freed page through the second slot (ATTR-023; private_mem_conversions_test.c with several memslots)",
+    file: "guest_memfd/file.js",
+    search: "const hits = this.bindings.overlapping(start, end);",
+    replace: "const hits = this.bindings.overlapping(start, end).slice(0, 1);",
+  },
 ];
