@@ -7,6 +7,7 @@
 // that host build lists (a host quirk) is explained, any other is reported.
 import type { Capture, CapturedCase } from "../capture/capture.js";
 import { DriverFailure, type Driver, type Op, type OpResult } from "../../spec/driver/contract.js";
+import { OPS, type OpSpec } from "../../spec/driver/ops.js";
 import type { Spec } from "../../spec/index.js";
 import { opFromWire, resultFromWire, bytesToHex } from "../protocol/wire.js";
 import type { Expectations } from "../runner/expectations.js";
@@ -38,12 +39,17 @@ export interface ReplayReport {
   unexplained: ReplayDivergence[];
 }
 
-/** Requests and operations whose return value is a new fd (the driver's own number). */
-const FD_OPS = new Set(["open", "dup", "memfd_create", "memfd_restricted"]);
+/** Requests whose return value is a new fd (the driver's own number); operations say so in ops.ts (`returns`). */
 const FD_IOCTLS = new Set(["KVM_CREATE_VM", "KVM_CREATE_VCPU", "KVM_CREATE_GUEST_MEMFD"]);
 /** Struct fields of ioctl arguments that hold an fd or a user address. */
 const FD_FIELDS = new Set(["guest_memfd", "fd"]);
 const ADDR_FIELDS = new Set(["userspace_addr", "uaddr"]);
+/** Operation parameters that name an fd: `fd`, `vcpu`, and the two ends of the calls that move bytes between files. */
+const FD_PARAMS = new Set(["fd", "vcpu", "fd_in", "fd_out", "in_fd", "out_fd"]);
+/** Operation parameters that are user addresses. */
+const ADDR_PARAMS = new Set(["addr", "new_addr"]);
+
+const returnsOf = (op: Op): OpSpec["returns"] => (OPS as Record<string, OpSpec>)[op.op]?.returns;
 
 type Handles = { fds: Map<bigint, bigint>; processes: Map<bigint, bigint>; pins: Map<bigint, bigint>; maps: { host: bigint; mine: bigint; len: bigint }[] };
 
@@ -85,17 +91,21 @@ class Translator {
   op(host: Op): Op {
     const o = { ...host } as Record<string, unknown>;
     if (typeof o.process === "bigint") o.process = this.h.processes.get(o.process) ?? o.process;
-    if (typeof o.fd === "bigint") o.fd = this.fd(o.fd);
-    if (typeof o.vcpu === "bigint") o.vcpu = this.fd(o.vcpu);
+    for (const [k, v] of Object.entries(o)) {
+      if (typeof v !== "bigint") continue;
+      if (FD_PARAMS.has(k)) o[k] = this.fd(v);
+      else if (ADDR_PARAMS.has(k)) o[k] = this.addr(v);
+    }
     if (typeof o.pin === "bigint") o.pin = this.h.pins.get(o.pin) ?? o.pin;
-    if (typeof o.addr === "bigint") o.addr = this.addr(o.addr);
+    // a reopen names the host's fd in its path
+    if (typeof o.path === "string") o.path = o.path.replace(/^\/proc\/self\/fd\/(\d+)$/, (_, n: string) => `/proc/self/fd/${this.fd(BigInt(n))}`);
     if (o.op === "ioctl") o.arg = this.fields(o.arg);
     return o as unknown as Op;
   }
 
   /** Whether the step's return value is a handle (fd, address, process, pin), never compared. */
   returnsHandle(op: Op): boolean {
-    if (FD_OPS.has(op.op) || op.op === "mmap" || op.op === "fork" || op.op === "pin_user_pages") return true;
+    if (returnsOf(op) !== undefined) return true;
     if (op.op === "fcntl") return this.dupCmds.has(op.cmd);
     return op.op === "ioctl" && FD_IOCTLS.has(op.request.split("@")[0]!);
   }
@@ -103,10 +113,14 @@ class Translator {
   /** Learn the handles a step made on both sides. */
   learn(hostOp: Op, host: OpResult, mine: OpResult): void {
     if (host.ret < 0n || mine.ret < 0n || host.errno !== undefined || mine.errno !== undefined || !this.returnsHandle(hostOp)) return;
-    if (hostOp.op === "mmap") this.h.maps.push({ host: host.ret, mine: mine.ret, len: hostOp.len });
+    const returns = returnsOf(hostOp);
+    if (returns === "address") this.h.maps.push({ host: host.ret, mine: mine.ret, len: hostOp.op === "mremap" ? hostOp.new_len : hostOp.op === "mmap" ? hostOp.len : 0n });
     else if (hostOp.op === "fork") this.h.processes.set(host.ret, mine.ret);
-    else if (hostOp.op === "pin_user_pages") this.h.pins.set(host.ret, mine.ret);
+    else if (returns === "handle") this.h.pins.set(host.ret, mine.ret);
     else this.h.fds.set(host.ret, mine.ret);
+    // pipe: the write end comes back in out
+    const hw = host.out?.write_fd, mw = mine.out?.write_fd;
+    if (typeof hw === "bigint" && typeof mw === "bigint") this.h.fds.set(hw, mw);
   }
 }
 
