@@ -1,7 +1,7 @@
 // Bad input of every kind gives exit 2 (or an InputError) with the file named, in bounded
 // time and memory, never a stack trace; --out is guarded; reports are never stale or torn.
 import { expect } from "chai";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -81,6 +81,38 @@ describe("bad input and --out (exit 2, bounded, no stack traces)", function () {
     const s = cli(["run", ...ONE, "--out", d]);
     expect(s.status, s.stderr).to.equal(0);
     expect(existsSync(join(d, ".privmem-cts.lock")), "the lock goes with the run").to.equal(false);
+  });
+
+  it("two real runs started together into one --out: exactly one runs, the other is refused, and the reports are one run's", async () => {
+    const d = tmp();
+    // a whole reference configuration takes seconds, far longer than the second process needs to start
+    const args = [CLI, "run", "--driver", "reference", "--host", "pvm", "--profile", "linux-6.18", "--out", d];
+    const run = () =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const c = spawn(process.execPath, args, { cwd: PROJECT_ROOT });
+        let stdout = "", stderr = "";
+        c.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+        c.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+        c.on("close", (status) => resolve({ status, stdout, stderr }));
+      });
+    const [a, b] = await Promise.all([run(), run()]);
+    const statuses = [a.status, b.status].sort();
+    expect(statuses, `${a.stderr}\n${b.stderr}`).to.deep.equal([0, 2]);
+    const refused = a.status === 2 ? a : b;
+    const ran = a.status === 2 ? b : a;
+    expect(refused.stderr).to.match(/in use by another run \(pid \d+\)/);
+    noTrace(refused);
+    // the reports are the run that ran: its header, its cases, no NUL bytes, no lock left behind
+    const jsonl = readFileSync(join(d, "results.jsonl"), "utf8");
+    expect(jsonl.includes("\0")).to.equal(false);
+    const lines = jsonl.trim().split("\n").map((l) => JSON.parse(l) as { type: string });
+    expect(lines.filter((l) => l.type === "run"), "one run's header").to.have.length(1);
+    expect(lines[0]!.type).to.equal("run");
+    const results = JSON.parse(readFileSync(join(d, "results.json"), "utf8")) as { cases: unknown[] };
+    expect(results.cases.length).to.be.greaterThan(0);
+    expect(results.cases.length, "results.json and results.jsonl are the same run").to.equal(lines.filter((l) => l.type === "case").length);
+    expect(ran.stdout).to.match(/^KTAP version 1\n/);
+    expect(existsSync(join(d, ".privmem-cts.lock"))).to.equal(false);
   });
 
   it("never writes through a symlink inside --out, and a failed start leaves no stale report behind", () => {
