@@ -2,7 +2,7 @@
 // time and memory, never a stack trace; --out is guarded; reports are never stale or torn.
 import { expect } from "chai";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../spec/paths.js";
@@ -11,6 +11,7 @@ import { loadSpec } from "../../spec/index.js";
 import { loadSuites } from "../../harness/case/load.js";
 import { evaluate, ExprError, parse } from "../../harness/case/expr.js";
 import { Expectations } from "../../harness/runner/expectations.js";
+import { writeReportFile } from "../../harness/reporters/files.js";
 import { FAKE_DRIVER, FIXTURES } from "./fixtures.js";
 
 const CLI = join(PROJECT_ROOT, "dist", "harness", "cli", "main.js");
@@ -251,5 +252,26 @@ describe("bounds on what suites and expectations control (in process)", function
     writeFileSync(f, JSON.stringify({ driver: "x", entries: [{ query: "gmem:*", expected: "FAIL", reason: "a reason long enough" }, { query: ["a:b", "   "], expected: "FAIL", reason: "a reason long enough" }] }));
     const e = await inputError(Promise.resolve().then(() => Expectations.load(f)));
     expect(e.message).to.match(/e\.json: at \/entries\/1\/query\/1: expected a query that is not empty or blank/);
+  });
+});
+
+describe("final reports are replaced atomically (harness/reporters/files.ts)", () => {
+  it("a reader of the previous report keeps it whole while the new one is written, and no temporary file is left", () => {
+    const d = tmp();
+    writeReportFile(d, "results.json", "old complete report\n");
+    const reader = openSync(join(d, "results.json"), "r");
+    try {
+      const before = fstatSync(reader).ino;
+      writeReportFile(d, "results.json", "new report\n");
+      // an in-place rewrite would truncate what the open reader sees; a rename leaves it the old file
+      const buf = Buffer.alloc(64);
+      const n = readSync(reader, buf, 0, 64, 0);
+      expect(buf.subarray(0, n).toString()).to.equal("old complete report\n");
+      expect(statSync(join(d, "results.json")).ino).to.not.equal(before);
+      expect(readFileSync(join(d, "results.json"), "utf8")).to.equal("new report\n");
+      expect(readdirSync(d).filter((f) => f.endsWith(".tmp"))).to.deep.equal([]);
+    } finally {
+      closeSync(reader);
+    }
   });
 });
