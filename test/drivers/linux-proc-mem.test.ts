@@ -3,8 +3,7 @@
 // (attack). Skipped where /dev/kvm cannot be opened.
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { expect } from "chai";
-import { kvmUnavailableReason } from "../../harness/drivers/linux/index.js";
-import { LinuxDriver } from "../../harness/drivers/linux/driver.js";
+import { useLinuxDriver } from "./linux-hooks.js";
 import type { Op, OpResult } from "../../spec/driver/contract.js";
 import { loadSpec } from "../../spec/index.js";
 import { rejection } from "./refusal.js";
@@ -32,23 +31,8 @@ function driverAddress(): bigint {
 
 describe("linux driver: /proc/self/mem", function () {
   this.timeout(30000);
-  let d: LinuxDriver;
-  const call = (op: Op): Promise<OpResult> => d.call(op);
-
-  before(function () {
-    const reason = kvmUnavailableReason();
-    if (reason !== undefined) {
-      console.log(`      skipped: ${reason}`);
-      this.skip();
-    }
-    d = LinuxDriver.open();
-  });
-  afterEach(async () => {
-    if (d) await d.reset();
-  });
-  after(async () => {
-    if (d) await d.close();
-  });
+  const driver = useLinuxDriver();
+  const call = (op: Op): Promise<OpResult> => driver().call(op);
 
   /** /proc/self/mem opened read-write, and a 2-page memfd of 0x5a mapped shared. */
   async function setUp(): Promise<{ mem: bigint; fd: bigint; map: bigint }> {
@@ -61,7 +45,7 @@ describe("linux driver: /proc/self/mem", function () {
   }
 
   it("offers open:proc-self-mem", () => {
-    expect(d.handshake.features).to.include("open:proc-self-mem");
+    expect(driver().handshake.features).to.include("open:proc-self-mem");
   });
 
   it("control: pread and pwrite reach the case's memfd mapping; loads and the file see the write", async () => {
