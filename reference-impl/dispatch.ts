@@ -18,6 +18,7 @@ import * as vfs from "./process/vfs.js";
 import { preadUser, pwriteUser } from "./process/direct-io.js";
 import { sysPipe2, sysVmsplice } from "./process/pipe.js";
 import { isProcFdPath, sysOpenProcFd } from "./process/proc-fd.js";
+import { isProcMemPath, sysOpenProcMem } from "./process/proc-mem.js";
 import { sysCopyFileRange, sysSendfile, sysSplice } from "./process/splice.js";
 import { sysTmpfile } from "./process/tmpfile.js";
 import { sysFsync, sysMsync } from "./process/sync.js";
@@ -57,6 +58,7 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
   const { kernel } = ctx;
   switch (op.op) {
     case "open":
+      if (isProcMemPath(op.path)) return value(sysOpenProcMem(ctx, op.flags));
       return value(isProcFdPath(op.path) ? sysOpenProcFd(ctx, op.path, op.flags) : vfs.sysOpen(ctx, op.path, op.flags));
     case "close":
       return value(vfs.sysClose(ctx, op.fd));

@@ -10,8 +10,12 @@ import type { SyscallContext } from "./file.js";
 
 const MAX_TRANSFER = 65536;
 
-function transfer(ctx: SyscallContext, addr: bigint, len: number, data: Uint8Array | null): Uint8Array {
-  if (len > MAX_TRANSFER) throw new DriverFailure("protocol", `process_vm transfer of ${len} bytes (at most ${MAX_TRANSFER})`);
+/**
+ * Copy through get_user_pages, page by page in address order, up to the first page GUP
+ * cannot return: the bytes read (data null) or written. `checkPage` may refuse a page the
+ * caller's GUP flags would treat differently (it throws).
+ */
+export function gupCopy(ctx: SyscallContext, addr: bigint, len: number, data: Uint8Array | null, checkPage?: (page: number) => void): Uint8Array {
   const { page } = ctx.kernel;
   const out = new Uint8Array(len);
   let done = 0;
@@ -20,14 +24,21 @@ function transfer(ctx: SyscallContext, addr: bigint, len: number, data: Uint8Arr
     if (at >= ctx.kernel.host.taskSize) break; // no VMA up there: GUP fails
     const offset = Number(at & page.mask);
     const n = Math.min(len - done, page.bytes - offset);
+    checkPage?.(page.page(at));
     const r = ctx.process.mm.getUserPage(page.page(at), data !== null);
     if (typeof r === "string") break;
     if (data === null) out.set(r.folio.read(offset, n), done);
     else r.folio.write(offset, data.subarray(done, done + n));
     done += n;
   }
-  if (done === 0 && len > 0) fail("EFAULT");
   return out.subarray(0, done);
+}
+
+function transfer(ctx: SyscallContext, addr: bigint, len: number, data: Uint8Array | null): Uint8Array {
+  if (len > MAX_TRANSFER) throw new DriverFailure("protocol", `process_vm transfer of ${len} bytes (at most ${MAX_TRANSFER})`);
+  const out = gupCopy(ctx, addr, len, data);
+  if (out.length === 0 && len > 0) fail("EFAULT");
+  return out;
 }
 
 export function sysProcessVmReadv(ctx: SyscallContext, addr: bigint, len: bigint): { ret: bigint; out: { data: Uint8Array } } {

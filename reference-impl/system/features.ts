@@ -50,6 +50,8 @@ export function probeFeatures(kernel: Kernel): string[] {
   features.push("gup-pin");
   // The model's `disk` tmpfile directory does direct I/O (process/direct-io.ts).
   features.push("o-direct:disk", "open:proc-self-fd");
+  // /proc/self/mem: GUP with FOLL_FORCE over the process's mappings (process/proc-mem.ts).
+  features.push("open:proc-self-mem");
   // io_uring fixed buffers and userfaultfd registration (process/io-uring.ts, process/userfaultfd.ts)
   features.push("io-uring", "userfaultfd");
   // UPM: the memfd_restricted system call exists.

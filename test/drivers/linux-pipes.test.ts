@@ -2,8 +2,7 @@
 // /proc/self/fd operations against this machine's kernel, on memfds, tmpfs and disk
 // files (no guest_memfd needed). Skipped where /dev/kvm cannot be opened.
 import { expect } from "chai";
-import { kvmUnavailableReason } from "../../harness/drivers/linux/index.js";
-import { LinuxDriver } from "../../harness/drivers/linux/driver.js";
+import { useLinuxDriver } from "./linux-hooks.js";
 import { DriverFailure, type Op, type OpResult } from "../../spec/driver/contract.js";
 import { loadSpec } from "../../spec/index.js";
 
@@ -13,23 +12,8 @@ const PAGE = 4096n;
 
 describe("linux driver: pipes, splice and temporary files", function () {
   this.timeout(30000);
-  let d: LinuxDriver;
-  const call = (op: Op): Promise<OpResult> => d.call(op);
-
-  before(function () {
-    const reason = kvmUnavailableReason();
-    if (reason !== undefined) {
-      console.log(`      skipped: ${reason}`);
-      this.skip();
-    }
-    d = LinuxDriver.open();
-  });
-  afterEach(async () => {
-    if (d) await d.reset();
-  });
-  after(async () => {
-    if (d) await d.close();
-  });
+  const driver = useLinuxDriver();
+  const call = (op: Op): Promise<OpResult> => driver().call(op);
 
   /** A 2-page memfd whose first page is 0x5a, mapped shared over `pages` pages. */
   async function memfd(pages = 2n): Promise<{ fd: bigint; map: bigint }> {
@@ -100,7 +84,7 @@ describe("linux driver: pipes, splice and temporary files", function () {
   });
 
   it("O_DIRECT on the disk directory, where the probe found it: pwrite_user/pread_user move whole blocks, an odd length is EINVAL", async function () {
-    if (!d.handshake.features.includes("o-direct:disk")) {
+    if (!driver().handshake.features.includes("o-direct:disk")) {
       console.log("      skipped: the disk tmpfile directory refuses O_DIRECT here (o-direct:disk not probed)");
       this.skip();
     }

@@ -517,4 +517,11 @@ export const MUTANTS: Mutant[] = [
     search: "const hits = this.bindings.overlapping(start, end);",
     replace: "const hits = this.bindings.overlapping(start, end).slice(0, 1);",
   },
+  {
+    name: "proc-mem-efault",
+    why: "/proc/self/mem answers EFAULT, as process_vm_readv does, where mem_rw answers EIO when no byte was reachable (UIO-012, UIO-014)",
+    file: "process/proc-mem.js",
+    search: 'fail("EIO");',
+    replace: 'fail("EFAULT");',
+  },
 ];

@@ -17,6 +17,7 @@ import { HYPERCALL_BOUND_MS, Prober, parseProfileOption } from "./probe.js";
 import { DEFAULT_LIMITS, kernelFd, Session, type Limits } from "./session.js";
 import { GuestRunner } from "./vcpu.js";
 import { ioFeatures, isProcFdPath, pipeOperation, refuseWait, reopen, type PipeContext } from "./pipes.js";
+import { procMemFeatures, procMemOperation } from "./proc-mem.js";
 import * as libc from "./libc.js";
 import { F_DUPFD, F_DUPFD_CLOEXEC, FALLOC_FL_PUNCH_HOLE, MADV_HWPOISON, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_SOFT_OFFLINE, MADV_WILLNEED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE_ANONYMOUS, MAP_SHARED, MPOL_F_ADDR, O_RDWR_CLOEXEC, PROT_READ, PROT_WRITE } from "./uapi.js";
 
@@ -81,7 +82,7 @@ export class LinuxDriver implements Driver {
     const systemFd = Number(kvm.ret);
     const timeout = options.guestTimeoutMs ?? 500;
     const { features, host, hypercallsHang } = new Prober(spec, profile, systemFd).probe(timeout);
-    features.push(...ioFeatures(spec));
+    features.push(...ioFeatures(spec), ...procMemFeatures());
     const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, operations: LINUX_OPERATIONS, host };
     return new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options, hypercallsHang);
   }
@@ -102,6 +103,9 @@ export class LinuxDriver implements Driver {
   }
 
   private execute(op: Op): OpResult {
+    // /proc/self/mem reaches the driver's own memory: only checked pread/pwrite go through (proc-mem.ts)
+    const procMem = procMemOperation({ ...this.pipeContext, readBytes: this.session.limits.readBytes }, op);
+    if (procMem !== undefined) return procMem;
     if (isFileIoOp(op)) return fileIoOperation(this.ioctlContext, op);
     switch (op.op) {
       case "mmap":
