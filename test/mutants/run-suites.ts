@@ -22,6 +22,9 @@ const firstFailure = process.argv.includes("--first-failure");
 const firstAt = process.argv.indexOf("--first");
 const first = firstAt < 0 ? undefined : { config: process.argv[firstAt + 1]!, id: process.argv[firstAt + 2]! };
 const exitCode = process.argv.includes("--exit-code");
+// --check-invariants: check the model's invariants after every operation, so a mutant that makes
+// an invariant too strict fails the suites (mutation/README.md, vm.ts).
+const checkInvariants = process.argv.includes("--check-invariants");
 const report = (failed: string[]) => {
   writeSync(1, JSON.stringify({ failed }) + "\n");
   if (exitCode && failed.length > 0) process.exit(1);
@@ -63,6 +66,6 @@ for (const cfg of order) {
       }
     },
   };
-  await run({ spec, cases, driver: driverChoice("reference", { profile: cfg.profile, host: cfg.host }), filters: cfg.filters ?? [], timeoutMs: 10000, expectations: Expectations.none(), reporters: [stop], suiteFiles: files });
+  await run({ spec, cases, driver: driverChoice("reference", { profile: cfg.profile, host: cfg.host, ...(checkInvariants ? { checkInvariants: true } : {}) }), filters: cfg.filters ?? [], timeoutMs: 10000, expectations: Expectations.none(), reporters: [stop], suiteFiles: files });
 }
 report(failed);
