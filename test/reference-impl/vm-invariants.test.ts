@@ -91,4 +91,21 @@ describe("Vm.checkInvariants on a broken model", () => {
     sinon.stub(vm.owner.mm, "currentPage").returns(undefined);
     fires(vm, "not the page the host maps at its userspace address");
   });
+
+  it("fires on a private page of a restricted file (UPM v9) that the file does not back at its index", () => {
+    const s = new Session("upm-v9", "full");
+    const fd = s.vm();
+    const vcpu = s.vcpu(fd);
+    const rfd = s.ok("memfd_restricted", { flags: 0n }).ret;
+    s.ok("ftruncate", { fd: rfd, length: 4n * PAGE });
+    s.ok("ioctl", { fd, request: "KVM_SET_USER_MEMORY_REGION", arg: { slot: 1n, flags: s.c("KVM_MEM_PRIVATE"), guest_phys_addr: GPA, memory_size: 4n * PAGE, userspace_addr: s.anon(4n), restricted_offset: 0n, restricted_fd: rfd } });
+    // A v9 private slot starts private: the write maps the restricted file's page 1.
+    expect(s.write(vcpu, GPA + PAGE, 7).errno).to.equal(undefined);
+    const vm = [...s.k.machine.vms][0]! as Vm;
+    const [m] = vm.mmu.mappings();
+    expect(m!.spte.isPrivate).to.equal(true);
+    expect(() => vm.checkInvariants()).to.not.throw();
+    sinon.stub(vm.memslots[0]!.at(GFN)!.restricted!, "backs").returns(false);
+    fires(vm, "not the restricted file's page at index 1");
+  });
 });
