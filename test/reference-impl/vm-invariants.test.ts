@@ -78,6 +78,12 @@ describe("Vm.checkInvariants on a broken model", () => {
     fires(vm, "not the guest_memfd page bound at index 2");
   });
 
+  it("fires, with its own message, on a private mapping whose binding lost its file", () => {
+    const { vm } = mapped("private");
+    (vm.memslots[0]!.at(GFN)!.gmem as { file: unknown }).file = null;
+    fires(vm, "not the guest_memfd page bound at index 2");
+  });
+
   it("looks the private page up at the bound index", () => {
     const { vm } = mapped("private");
     const inode = vm.memslots[0]!.at(GFN)!.gmem!.file!.inode;
