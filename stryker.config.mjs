@@ -9,7 +9,12 @@
 export default {
   packageManager: "npm",
   testRunner: "command",
-  commandRunner: { command: "node dist/test/mutants/run-suites.js --first-failure --exit-code" },
+  // The suites run with the model's invariants checked (a mutant that makes one too strict fails
+  // them); the broken-model unit tests kill a mutant that makes one too lax.
+  commandRunner: {
+    command:
+      "npx mocha --no-config --timeout 60000 dist/test/reference-impl/vm-invariants.test.js dist/test/reference-impl/invariants.test.js && node dist/test/mutants/run-suites.js --check-invariants --first-failure --exit-code",
+  },
   buildCommand: "npm run -s build",
   mutate: ["reference-impl/**/*.ts"],
   disableTypeChecks: "reference-impl/**/*.ts",

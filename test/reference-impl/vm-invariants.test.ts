@@ -1,0 +1,117 @@
+// Vm.checkInvariants on a broken model: each check of a stage-2 mapping fires, with its message,
+// when the model is broken the way it guards against (the mutation runner runs this file so a
+// mutant that makes a check too lax is killed; mutation/README.md, vm.ts).
+import { expect } from "chai";
+import sinon from "sinon";
+import type { Vm } from "../../reference-impl/vm/vm.js";
+import { PAGE, Session } from "./session.js";
+
+const GPA = 0x100000n;
+const GFN = Number(GPA / PAGE);
+const PRIVATE = 8n;
+
+/** One VM whose guest wrote the page at GPA + PAGE of a two-page slot, and that mapping. */
+function mapped(kind: "anon" | "private" | "shared-in-protected") {
+  const s = new Session("linux-7.2", "full");
+  const fd = s.vm(kind === "anon" ? "KVM_X86_DEFAULT_VM" : "KVM_X86_SW_PROTECTED_VM");
+  if (kind === "private") {
+    // guest_memfd offset of one page, so the bound index (2) differs from both gfn offsets.
+    const g = s.gmem(fd, 3n * PAGE);
+    s.ok("ioctl", { fd, request: "KVM_SET_USER_MEMORY_REGION2", arg: { slot: 0n, flags: 4n, guest_phys_addr: GPA, memory_size: 2n * PAGE, userspace_addr: s.anon(2n), guest_memfd: g, guest_memfd_offset: PAGE } });
+    s.ok("ioctl", { fd, request: "KVM_SET_MEMORY_ATTRIBUTES", arg: { address: GPA, size: 2n * PAGE, attributes: PRIVATE } });
+  } else {
+    s.ok("ioctl", { fd, request: "KVM_SET_USER_MEMORY_REGION2", arg: { slot: 0n, guest_phys_addr: GPA, memory_size: 2n * PAGE, userspace_addr: s.anon(2n) } });
+  }
+  expect(s.write(s.vcpu(fd), GPA + PAGE, 7, kind === "private" ? { private: true } : {}).errno).to.equal(undefined);
+  const vm = [...s.k.machine.vms][0]! as Vm;
+  const [m, ...rest] = vm.mmu.mappings();
+  expect(rest).to.deep.equal([]);
+  expect(m!.gfn).to.equal(GFN + 1);
+  expect(() => vm.checkInvariants()).to.not.throw();
+  return { vm, spte: m!.spte as { -readonly [K in keyof typeof m.spte]: (typeof m.spte)[K] } };
+}
+
+const where = (vm: Vm) => `VM ${vm.id} gfn ${GFN + 1}: `;
+const fires = (vm: Vm, what: string) => expect(() => vm.checkInvariants()).to.throw(where(vm) + what);
+
+describe("Vm.checkInvariants on a broken model", () => {
+  afterEach(() => sinon.restore());
+
+  it("fires on a mapping outside every memslot", () => {
+    const { vm } = mapped("anon");
+    sinon.stub(vm.memslots[0]!, "at").returns(undefined);
+    fires(vm, "mapped outside every memslot");
+  });
+
+  for (const [flag, value, what] of [
+    ["freed", true, "maps a freed page"],
+    ["hwpoison", true, "maps a poisoned page"],
+    ["uptodate", false, "maps a page that was never cleared for use"],
+  ] as const) {
+    it(`fires on a mapped folio with ${flag} = ${value}`, () => {
+      const { vm, spte } = mapped("anon");
+      spte.folio[flag] = value;
+      fires(vm, what);
+    });
+  }
+
+  it("fires on a private mapping in a VM without private memory", () => {
+    const { vm, spte } = mapped("anon");
+    spte.isPrivate = true;
+    fires(vm, "private mapping in a VM without private memory");
+  });
+
+  it("fires on a private mapping whose gfn is shared, and a shared one whose gfn is private", () => {
+    const priv = mapped("private");
+    sinon.stub(priv.vm, "isPrivate").returns(false);
+    fires(priv.vm, "mapped private against its attribute");
+    const shared = mapped("shared-in-protected");
+    sinon.stub(shared.vm, "isPrivate").returns(true);
+    fires(shared.vm, "mapped shared against its attribute");
+  });
+
+  it("fires on a private mapping that is not the guest_memfd page bound at its index", () => {
+    const { vm } = mapped("private");
+    const file = vm.memslots[0]!.at(GFN)!.gmem!.file!;
+    // The bound index is guest_memfd_offset / PAGE + (gfn - base gfn) = 1 + 1.
+    sinon.stub(file.inode, "cachedPage").callsFake(() => undefined);
+    fires(vm, "not the guest_memfd page bound at index 2");
+  });
+
+  it("fires, with its own message, on a private mapping whose binding lost its file", () => {
+    const { vm } = mapped("private");
+    (vm.memslots[0]!.at(GFN)!.gmem as { file: unknown }).file = null;
+    fires(vm, "not the guest_memfd page bound at index 2");
+  });
+
+  it("looks the private page up at the bound index", () => {
+    const { vm } = mapped("private");
+    const inode = vm.memslots[0]!.at(GFN)!.gmem!.file!.inode;
+    const lookup = sinon.spy(inode, "cachedPage");
+    vm.checkInvariants();
+    expect(lookup.calledWith(2)).to.equal(true);
+  });
+
+  it("fires on a shared mapping that is not the page the host maps", () => {
+    const { vm } = mapped("anon");
+    sinon.stub(vm.owner.mm, "currentPage").returns(undefined);
+    fires(vm, "not the page the host maps at its userspace address");
+  });
+
+  it("fires on a private page of a restricted file (UPM v9) that the file does not back at its index", () => {
+    const s = new Session("upm-v9", "full");
+    const fd = s.vm();
+    const vcpu = s.vcpu(fd);
+    const rfd = s.ok("memfd_restricted", { flags: 0n }).ret;
+    s.ok("ftruncate", { fd: rfd, length: 4n * PAGE });
+    s.ok("ioctl", { fd, request: "KVM_SET_USER_MEMORY_REGION", arg: { slot: 1n, flags: s.c("KVM_MEM_PRIVATE"), guest_phys_addr: GPA, memory_size: 4n * PAGE, userspace_addr: s.anon(4n), restricted_offset: 0n, restricted_fd: rfd } });
+    // A v9 private slot starts private: the write maps the restricted file's page 1.
+    expect(s.write(vcpu, GPA + PAGE, 7).errno).to.equal(undefined);
+    const vm = [...s.k.machine.vms][0]! as Vm;
+    const [m] = vm.mmu.mappings();
+    expect(m!.spte.isPrivate).to.equal(true);
+    expect(() => vm.checkInvariants()).to.not.throw();
+    sinon.stub(vm.memslots[0]!.at(GFN)!.restricted!, "backs").returns(false);
+    fires(vm, "not the restricted file's page at index 1");
+  });
+});
