@@ -51,16 +51,16 @@ const ADDR_PARAMS = new Set(["addr", "new_addr"]);
 
 const returnsOf = (op: Op): OpSpec["returns"] => (OPS as Record<string, OpSpec>)[op.op]?.returns;
 
-type Handles = { fds: Map<bigint, bigint>; processes: Map<bigint, bigint>; pins: Map<bigint, bigint>; maps: { host: bigint; mine: bigint; len: bigint }[] };
+type Handles = { fds: Map<bigint, bigint>; processes: Map<bigint, bigint>; pins: Map<bigint, bigint>; maps: { host: bigint; mine: bigint; len: bigint }[]; procMem: Set<bigint> };
 
 /** The host's handles, translated to the driver's as the replay goes. */
 class Translator {
-  private h: Handles = { fds: new Map(), processes: new Map(), pins: new Map(), maps: [] };
+  private h: Handles = { fds: new Map(), processes: new Map(), pins: new Map(), maps: [], procMem: new Set() };
 
   constructor(private readonly dupCmds: Set<bigint>) {}
 
   reset(): void {
-    this.h = { fds: new Map(), processes: new Map(), pins: new Map(), maps: [] };
+    this.h = { fds: new Map(), processes: new Map(), pins: new Map(), maps: [], procMem: new Set() };
   }
 
   /** An address inside (or one past the end of) a mapping the host made: the same offset in the driver's. */
@@ -97,6 +97,8 @@ class Translator {
       else if (ADDR_PARAMS.has(k)) o[k] = this.addr(v);
     }
     if (typeof o.pin === "bigint") o.pin = this.h.pins.get(o.pin) ?? o.pin;
+    // on /proc/self/mem the file offset is a user address
+    if ((o.op === "pread" || o.op === "pwrite" || o.op === "lseek") && this.h.procMem.has((host as { fd?: bigint }).fd ?? -1n) && typeof o.offset === "bigint") o.offset = this.addr(o.offset);
     // a reopen names the host's fd in its path
     if (typeof o.path === "string") o.path = o.path.replace(/^\/proc\/self\/fd\/(\d+)$/, (_, n: string) => `/proc/self/fd/${this.fd(BigInt(n))}`);
     if (o.op === "ioctl") o.arg = this.fields(o.arg);
@@ -118,6 +120,8 @@ class Translator {
     else if (hostOp.op === "fork") this.h.processes.set(host.ret, mine.ret);
     else if (returns === "handle") this.h.pins.set(host.ret, mine.ret);
     else this.h.fds.set(host.ret, mine.ret);
+    const opened = hostOp as { path?: unknown; fd?: unknown };
+    if (opened.path === "/proc/self/mem" || (typeof opened.fd === "bigint" && returns === "fd" && this.h.procMem.has(opened.fd))) this.h.procMem.add(host.ret);
     // pipe: the write end comes back in out
     const hw = host.out?.write_fd, mw = mine.out?.write_fd;
     if (typeof hw === "bigint" && typeof mw === "bigint") this.h.fds.set(hw, mw);
