@@ -11,10 +11,18 @@ import { FAKE_DRIVER, FIXTURES } from "./fixtures.js";
 const CLI = join(PROJECT_ROOT, "dist", "harness", "cli", "main.js");
 const PROGRESS = "\r\x1b[K[1/1]";
 
-/** Runs a shell command on a pseudo-terminal and returns what the terminal showed, or undefined without script(1). */
-function onTerminal(command: string): string | undefined {
+/** Runs a shell command on a pseudo-terminal and returns what the terminal showed. */
+function onTerminal(command: string): string {
   const r = spawnSync("script", ["-qfec", command, "/dev/null"], { encoding: "utf8", timeout: 30000 });
-  return r.error ? undefined : r.stdout;
+  if (r.error) throw r.error;
+  return r.stdout;
+}
+
+/** Why this machine cannot give a command a pseudo-terminal (no script(1), or no usable /dev/ptmx), or undefined when it can. */
+function noTerminal(): string | undefined {
+  const r = spawnSync("script", ["-qfec", "echo tty-ok", "/dev/null"], { encoding: "utf8", timeout: 30000 });
+  if (r.error) return `no script(1): ${r.error.message}`;
+  return r.stdout.includes("tty-ok") ? undefined : `script(1) cannot make a pseudo-terminal: ${(r.stderr || r.stdout).trim() || `exit ${r.status}`}`;
 }
 
 describe("terminal use", function () {
@@ -22,11 +30,12 @@ describe("terminal use", function () {
   const run = `"${process.execPath}" "${CLI}" run --driver '${FAKE_DRIVER}' --suites '${join(FIXTURES, "suites")}' --filter =fake:robust:a_pass`;
 
   it("shows no progress line when KTAP goes to the same terminal; shows it when stdout is redirected", function () {
-    const both = onTerminal(`${run} --out '${mkdtempSync(join(tmpdir(), "pmc-tty-"))}'`);
-    if (both === undefined) {
-      console.log("      SKIP: no script(1) to make a pseudo-terminal");
+    const why = noTerminal();
+    if (why !== undefined) {
+      console.log(`      SKIP: ${why}`);
       this.skip();
     }
+    const both = onTerminal(`${run} --out '${mkdtempSync(join(tmpdir(), "pmc-tty-"))}'`);
     expect(both).to.contain("ok 1 fake:robust:a_pass");
     expect(both).not.to.contain(PROGRESS);
     // Control: stdout to a file, stderr on the terminal: the progress line is there.
