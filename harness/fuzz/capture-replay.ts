@@ -7,7 +7,7 @@
 // that host build lists (a host quirk) is explained, any other is reported.
 import type { Capture, CapturedCase } from "../capture/capture.js";
 import { DriverFailure, type Driver, type Op, type OpResult } from "../../spec/driver/contract.js";
-import { OPS, type OpSpec } from "../../spec/driver/ops.js";
+import { handleKind, type HandleKind } from "../../spec/driver/returns.js";
 import type { Spec } from "../../spec/index.js";
 import { opFromWire, resultFromWire, bytesToHex } from "../protocol/wire.js";
 import type { Expectations } from "../runner/expectations.js";
@@ -39,8 +39,6 @@ export interface ReplayReport {
   unexplained: ReplayDivergence[];
 }
 
-/** Requests whose return value is a new fd (the driver's own number); operations say so in ops.ts (`returns`). */
-const FD_IOCTLS = new Set(["KVM_CREATE_VM", "KVM_CREATE_VCPU", "KVM_CREATE_GUEST_MEMFD"]);
 /** Struct fields of ioctl arguments that hold an fd or a user address. */
 const FD_FIELDS = new Set(["guest_memfd", "fd"]);
 const ADDR_FIELDS = new Set(["userspace_addr", "uaddr"]);
@@ -49,15 +47,16 @@ const FD_PARAMS = new Set(["fd", "vcpu", "fd_in", "fd_out", "in_fd", "out_fd"]);
 /** Operation parameters that are user addresses. */
 const ADDR_PARAMS = new Set(["addr", "new_addr"]);
 
-const returnsOf = (op: Op): OpSpec["returns"] => (OPS as Record<string, OpSpec>)[op.op]?.returns;
-
 type Handles = { fds: Map<bigint, bigint>; processes: Map<bigint, bigint>; pins: Map<bigint, bigint>; maps: { host: bigint; mine: bigint; len: bigint }[]; procMem: Set<bigint> };
 
 /** The host's handles, translated to the driver's as the replay goes. */
 class Translator {
   private h: Handles = { fds: new Map(), processes: new Map(), pins: new Map(), maps: [], procMem: new Set() };
 
-  constructor(private readonly dupCmds: Set<bigint>) {}
+  constructor(
+    private readonly spec: Spec,
+    private readonly dupCmds: Set<bigint>,
+  ) {}
 
   reset(): void {
     this.h = { fds: new Map(), processes: new Map(), pins: new Map(), maps: [], procMem: new Set() };
@@ -105,17 +104,20 @@ class Translator {
     return o as unknown as Op;
   }
 
-  /** Whether the step's return value is a handle (fd, address, process, pin), never compared. */
+  /** What kind of handle the step's return value is (fd, address, process, pin), if it is one: never compared. */
+  handle(op: Op): HandleKind | undefined {
+    if (op.op === "fcntl") return this.dupCmds.has(op.cmd) ? "fd" : undefined;
+    return handleKind(this.spec, op);
+  }
+
   returnsHandle(op: Op): boolean {
-    if (returnsOf(op) !== undefined) return true;
-    if (op.op === "fcntl") return this.dupCmds.has(op.cmd);
-    return op.op === "ioctl" && FD_IOCTLS.has(op.request.split("@")[0]!);
+    return this.handle(op) !== undefined;
   }
 
   /** Learn the handles a step made on both sides. */
   learn(hostOp: Op, host: OpResult, mine: OpResult): void {
-    if (host.ret < 0n || mine.ret < 0n || host.errno !== undefined || mine.errno !== undefined || !this.returnsHandle(hostOp)) return;
-    const returns = returnsOf(hostOp);
+    const returns = this.handle(hostOp);
+    if (host.ret < 0n || mine.ret < 0n || host.errno !== undefined || mine.errno !== undefined || returns === undefined) return;
     if (returns === "address") this.h.maps.push({ host: host.ret, mine: mine.ret, len: hostOp.op === "mremap" ? hostOp.new_len : hostOp.op === "mmap" ? hostOp.len : 0n });
     else if (hostOp.op === "fork") this.h.processes.set(host.ret, mine.ret);
     else if (returns === "handle") this.h.pins.set(host.ret, mine.ret);
@@ -159,7 +161,7 @@ export async function replayCapture(spec: Spec, capture: Capture, driver: Driver
   const started = process.hrtime.bigint();
   const kernel = capture.header.handshake.host.kernel;
   const dupCmds = new Set(["F_DUPFD", "F_DUPFD_CLOEXEC"].map((n) => spec.constant(n, capture.header.handshake.profile)).filter((v): v is bigint => v !== undefined));
-  const t = new Translator(dupCmds);
+  const t = new Translator(spec, dupCmds);
   const report: ReplayReport = { file: capture.file, kernel, cases: 0, steps: 0, seconds: 0, unsupported: [], explained: [], unexplained: [] };
   const wanted = (c: CapturedCase) => c.trace !== undefined && c.trace.length > 0 && (o.filters === undefined || o.filters.length === 0 || o.filters.some((f) => c.id.startsWith(f)));
   for (const c of capture.cases.filter(wanted)) {

@@ -1,6 +1,7 @@
 // Two drivers compared case by case and, for step cases, step by step: what each
 // step observed (success, errno, signal, exit, data; not fd numbers or addresses).
-import { OPS, type OpSpec } from "../../spec/driver/ops.js";
+import { loadSpec } from "../../spec/index.js";
+import { handleKind } from "../../spec/driver/returns.js";
 import type { TraceEntry } from "../case/execute.js";
 import type { Expectations } from "./expectations.js";
 import type { CaseResult } from "./runner.js";
@@ -12,7 +13,7 @@ export function observation(t: TraceEntry): string {
   const name = op.op === "ioctl" ? `ioctl ${String(op.request)}` : String(op.op);
   if (r.signal) return `${name}: signal ${r.signal}`;
   if (r.errno) return `${name}: errno ${r.errno}${r.exit ? ` exit ${JSON.stringify(r.exit)}` : ""}`;
-  const handle = (OPS as Record<string, OpSpec>)[String(op.op)]?.returns !== undefined || ["KVM_CREATE_VM", "KVM_CREATE_VCPU", "KVM_CREATE_GUEST_MEMFD"].includes(String(op.request));
+  const handle = handleKind(loadSpec(), { op: String(op.op), request: op.request }) !== undefined;
   const parts = [`${name}: ok`];
   if (!handle) parts.push(`ret ${String(r.ret)}`);
   if (typeof r.out?.data === "string") parts.push(`data ${r.out.data}`);
