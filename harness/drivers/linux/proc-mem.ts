@@ -8,9 +8,8 @@
 //   answers EIO or a short count there), as for process_vm_readv;
 // - every other operation on such a descriptor (read, write, splice, mmap, ...) except
 //   close, dup, fcntl, lseek, fstat, fstatfs and fdinfo is refused.
-// Refusals are protocol errors. A descriptor is recognised by what it links to
-// (/proc/<pid>/mem), so copies made by dup, fcntl or /proc/self/fd/N are caught too.
-import { readlinkSync } from "node:fs";
+// Refusals are protocol errors. A descriptor is recognised by its kind in the session,
+// which copies made by dup, fcntl or /proc/self/fd/N inherit.
 import type { Spec } from "../../../spec/index.js";
 import { DriverFailure, type Op, type OpResult } from "../../../spec/driver/contract.js";
 import * as libc from "./libc.js";
@@ -18,7 +17,6 @@ import { currentVmas, foreignOverlap } from "./memory.js";
 import { kernelFd, type Session } from "./session.js";
 
 export const PROC_MEM_PATH = "/proc/self/mem";
-const MEM_LINK = /^\/proc\/\d+\/mem$/;
 /** the parameters of ops.ts that name a descriptor */
 const FD_PARAMS = ["fd", "fd_in", "fd_out", "in_fd", "out_fd"] as const;
 /** operations that never move memory through the descriptor */
@@ -32,13 +30,7 @@ export interface ProcMemContext {
 }
 
 function isProcMemFd(session: Session, fd: bigint): boolean {
-  const k = kernelFd(fd);
-  if (k < 0n || !session.fds.has(Number(k))) return false;
-  try {
-    return MEM_LINK.test(readlinkSync(`/proc/self/fd/${k}`));
-  } catch {
-    return false;
-  }
+  return session.kindOf(fd) === "proc-mem";
 }
 
 function result(c: ProcMemContext, r: libc.Sys): OpResult {
@@ -67,7 +59,7 @@ export function procMemOperation(c: ProcMemContext, op: Op): OpResult | undefine
   if (op.op === "open") {
     if (op.path !== PROC_MEM_PATH) return undefined;
     const r = libc.open(op.path, op.flags, op.mode ?? 0n);
-    if (r.ret >= 0n) c.session.addFd(r.ret, "file");
+    if (r.ret >= 0n) c.session.addFd(r.ret, "proc-mem");
     return result(c, r);
   }
   const fields = op as unknown as { [k: string]: unknown };

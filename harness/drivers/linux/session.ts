@@ -7,7 +7,8 @@ import { currentVmas, foreignOverlap, MappingTable, permsOf, type Vma } from "./
 import * as libc from "./libc.js";
 import { SEEK_CUR } from "./uapi.js";
 
-export type FdKind = "system" | "vm" | "vcpu" | "guest_memfd" | "memfd" | "restrictedmem" | "file";
+/** what an fd of the case is; copies (dup, F_DUPFD, /proc/self/fd/N) keep the kind of their original */
+export type FdKind = "system" | "vm" | "vcpu" | "guest_memfd" | "memfd" | "restrictedmem" | "file" | "proc-mem";
 
 export interface Limits {
   /** bytes a session may ask the kernel to allocate up front (MAP_POPULATE, MADV_POPULATE_*, fallocate, pre-fault) */
