@@ -97,6 +97,8 @@ export interface Driver {
   close(): Promise<void>;
   /** Stop at once (a timed-out case): kill the process or mark the session unusable. */
   abort(reason?: string): void;
+  /** A driver in another process: why it failed while idle (after its last reply), if it did. */
+  readonly failedIdle?: DriverFailure;
 }
 
 /** Why a driver could not answer. The runner maps these to CRASH, TIMEOUT and ERROR. */
