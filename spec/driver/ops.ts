@@ -352,6 +352,18 @@ export const OPS = {
     result: "ret = 0; out.ioctls = the range ioctls the kernel allows on the range",
     since: "1.3",
   },
+  setrlimit: {
+    doc: "prlimit64(2) on the calling process: set one resource limit (soft `cur`, hard `max`; RLIM_INFINITY is ~0) until the driver's reset, which restores it",
+    params: { resource: int("RLIMIT_* (a driver may offer RLIMIT_MEMLOCK alone)"), cur: int("soft limit"), max: int("hard limit (absent: unchanged)", true) },
+    result: "ret = 0; out.cur, out.max = the limits before the call",
+    since: "1.4",
+  },
+  drop_capability: {
+    doc: "capset(2): remove one capability from the process's effective set (kept in its permitted set) until the driver's reset, so a case can run as a process without it (CAP_IPC_LOCK: mlock is held to RLIMIT_MEMLOCK)",
+    params: { cap: int("capability number (CAP_IPC_LOCK = 14)") },
+    result: "ret = 0",
+    since: "1.4",
+  },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;

@@ -10,6 +10,7 @@ import { accessProgram, checkLength, hypercallProgram, littleEndian } from "./gu
 import { guestProgram, resume } from "./program-ops.js";
 import { doIoctl, type IoctlContext } from "./ioctl.js";
 import { fileIoOperation, isFileIoOp } from "./file-io.js";
+import { limitsFeatures, limitsOperation, restoreLimits } from "./limits.js";
 import { fcntlArgProblem } from "../../../spec/driver/fcntl-arg.js";
 import { checkAccess } from "./memory.js";
 import { MmOperations, type MmOp } from "./mm-ops.js";
@@ -82,7 +83,7 @@ export class LinuxDriver implements Driver {
     const systemFd = Number(kvm.ret);
     const timeout = options.guestTimeoutMs ?? 500;
     const { features, host, hypercallsHang } = new Prober(spec, profile, systemFd).probe(timeout);
-    features.push(...ioFeatures(spec), ...procMemFeatures());
+    features.push(...ioFeatures(spec), ...procMemFeatures(), ...limitsFeatures(spec));
     const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, operations: LINUX_OPERATIONS, host };
     return new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options, hypercallsHang);
   }
@@ -122,6 +123,9 @@ export class LinuxDriver implements Driver {
       case "hypercall":
       case "guest_arch":
         return this.kvmOperation(op);
+      case "setrlimit":
+      case "drop_capability":
+        return limitsOperation(this.spec, op);
       case "guest_program":
         return guestProgram(this.runner, this.fd(op.vcpu, op.op), op, this.hypercallTimeoutMs);
       case "resume":
@@ -456,6 +460,7 @@ export class LinuxDriver implements Driver {
   async reset(): Promise<ResetReport> {
     if (this.broken) throw new DriverFailure("crash", this.broken);
     this.runner.releaseAll();
+    restoreLimits();
     const released = this.session.release();
     return { released: { ...released, processes: 0 } };
   }
