@@ -27,6 +27,15 @@ function python(): string | undefined {
 describe("python remote driver", function () {
   this.timeout(600000);
   const py = python();
+  /** The driver in a child process, or the test skipped when /dev/kvm is unusable. */
+  async function startDriver(t: Mocha.Context): Promise<ChildProcessDriver> {
+    try {
+      return await ChildProcessDriver.start({ command: py!, args: [DRIVER] });
+    } catch (err) {
+      if (err instanceof DriverUnavailable) t.skip();
+      throw err;
+    }
+  }
   before(function () {
     if (py === undefined) this.skip(); // python3 with ctypes is not installed
   });
@@ -63,13 +72,7 @@ describe("python remote driver", function () {
   });
 
   it("answers the 1.3 file operations as the kernel does: offsets written back, the file position for -1, UTIME_OMIT, no sleeping on a pipe", async function () {
-    let d: ChildProcessDriver;
-    try {
-      d = await ChildProcessDriver.start({ command: py!, args: [DRIVER] });
-    } catch (err) {
-      if (err instanceof DriverUnavailable) this.skip();
-      throw err;
-    }
+    const d = await startDriver(this);
     const spec = loadSpec();
     const K = (n: string) => spec.constant(n, "linux-6.18")!;
     try {
@@ -98,13 +101,7 @@ describe("python remote driver", function () {
   });
 
   it("refuses an integer argument to a struct request as the reference does; runs the field map (control)", async function () {
-    let d: ChildProcessDriver;
-    try {
-      d = await ChildProcessDriver.start({ command: py!, args: [DRIVER] });
-    } catch (err) {
-      if (err instanceof DriverUnavailable) this.skip();
-      throw err;
-    }
+    const d = await startDriver(this);
     try {
       expect(d.handshake.operations).to.include.members(["open", "close", "fstat", "ioctl", "memfd_create", "pread"]).and.not.include.members(["mmap", "load"]);
       const kvm = (await d.call({ op: "open", path: "/dev/kvm", flags: 2n })).ret;
