@@ -63,5 +63,7 @@ export function probeFeatures(kernel: Kernel): string[] {
   if (features.includes("vm-type:snp")) features.push(...SNP_GUEST_ACTIONS.map((a) => `guest-arch:${a}`));
   // Arm CCA (in-flight series): realms, and the realm guest program's RSI calls.
   if (cap(C.ARM_RMI) > 0n) features.push("vm-type:arm-realm", ...CCA_ACTIONS.map((a) => `guest-arch:${a}`));
+  // Gunyah at EL2 (arch/arm64/gunyah): every VM's guest_memfd memory is lent on demand.
+  if (kernel.host.arm64?.gunyah === true) features.push("arm64:gunyah");
   return features;
 }
