@@ -98,7 +98,10 @@ export class GmemInode extends Inode implements FolioOwner, MappingBacking, Shar
       if (access !== "ok") return access;
     }
     // A Gunyah VM's memory: a page lent to the guest is reclaimed for the host (arch/arm64/gunyah).
-    else if (this.kernel.gunyah?.isGunyahInode(this) === true) this.kernel.gunyah.hostFault(this, index);
+    else if (this.kernel.gunyah?.isGunyahInode(this) === true) {
+      const access = this.kernel.gunyah.hostFault(this, index);
+      if (access !== "ok") return access;
+    }
     // In-place conversion: the page's current attribute decides (CONV-007).
     else if (this.attributes !== null) {
       if (this.attributes.isPrivate(index)) return "SIGBUS";

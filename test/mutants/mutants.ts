@@ -524,4 +524,18 @@ export const MUTANTS: Mutant[] = [
     search: 'fail("EIO");',
     replace: 'fail("EFAULT");',
   },
+  {
+    name: "gunyah-host-access-sigbus",
+    why: "Gunyah refuses the host's access to a lent page with SIGBUS, as pKVM does, instead of reclaiming it from the guest through the library's accessible operation (HW-GUNYAH-002)",
+    file: "arch/arm64/gunyah/rm.js",
+    search: 'this.reclaim(inode, index);\n        return "ok";',
+    replace: 'return this.lentTo(inode, index) !== undefined ? "SIGBUS" : "ok";',
+  },
+  {
+    name: "gunyah-lend-ignores-pins",
+    why: "Gunyah lends a page a GUP pin still holds: the library's safe-count check is skipped (HW-GUNYAH-003; seed 002: a folio becomes inaccessible only when its reference count equals the safe count)",
+    file: "arch/arm64/gunyah/rm.js",
+    search: "if (this.lib.makeInaccessible(inode, index) !== 0)",
+    replace: "if (this.lib.makeInaccessible(inode, index) !== 0 && false)",
+  },
 ];
