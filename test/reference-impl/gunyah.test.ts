@@ -3,23 +3,13 @@ import sinon from "sinon";
 import { GmemLibrary } from "../../reference-impl/arch/arm64/pkvm/gmem-library.js";
 import type { Kernel } from "../../reference-impl/kernel.js";
 import { InvariantViolation } from "../../reference-impl/lib/invariants.js";
+import { arm64GmemVm, GPA } from "./arm64-gmem-vm.js";
 import { PAGE, Session } from "./session.js";
-
-const GPA = 0x10000000n;
 
 const kernelOf = (s: Session): Kernel => (s.k as unknown as { kernel: Kernel }).kernel;
 
 /** A VM (every VM is a Gunyah VM on arm64-gunyah) with vCPU 0 and a 4-page guest_memfd bound at GPA, mapped at gmap. */
-function gunyahVm(s: Session) {
-  const vm = s.ioctl(s.kvm(), "KVM_CREATE_VM", 0n).ret;
-  const vcpu = s.vcpu(vm);
-  const gmem = s.gmem(vm, 4n * PAGE, s.c("GUEST_MEMFD_FLAG_MMAP"));
-  const rw = s.c("PROT_READ") | s.c("PROT_WRITE");
-  const gmap = s.ok("mmap", { addr: 0n, len: 4n * PAGE, prot: rw, flags: s.c("MAP_SHARED"), fd: gmem, offset: 0n }).ret;
-  const plain = s.ok("mmap", { addr: 0n, len: 4n * PAGE, prot: rw, flags: s.c("MAP_PRIVATE") | s.c("MAP_ANONYMOUS"), fd: -1n, offset: 0n }).ret;
-  expect(s.slot(vm, { slot: 1n, flags: s.c("KVM_MEM_GUEST_MEMFD"), guest_phys_addr: GPA, memory_size: 4n * PAGE, userspace_addr: plain, guest_memfd_offset: 0n, guest_memfd: gmem }).errno).to.equal(undefined);
-  return { vm, vcpu, gmem, gmap };
-}
+const gunyahVm = (s: Session) => arm64GmemVm(s, 0n);
 
 describe("reference-impl Gunyah: demand paging of guest_memfd on the library", () => {
   it("is offered on arm64-gunyah only", () => {

@@ -32,6 +32,15 @@ async function forward(t: TestContext, self: Self, gpa: bigint, pages: bigint, a
 
 const REQ = [...REQUIRES, "guest-arch:tdx:map-gpa:resume"];
 
+/** A MapGPA of 1027 pages (three chunks) to the variant's target, left at chunk k's exit with an NMI queued. */
+async function nmiAtChunk(t: TestContext, self: Self, v: Parameters<typeof target>[1], k: bigint): Promise<{ gpa: bigint; attrs: bigint }> {
+  await ready(t, self, true);
+  const { gpa, attrs } = target(t, v);
+  await forward(t, self, gpa, 1027n, attrs, k);
+  await nmi(t, self);
+  return { gpa, attrs };
+}
+
 export default defineSuite({
   suite: "hw:tdx:map_gpa",
   title: "TDX: TDG.VP.VMCALL<MapGPA> forwarded as KVM_EXIT_HYPERCALL",
@@ -52,24 +61,23 @@ export default defineSuite({
       },
     },
     {
-      name: "retry_on_nmi",
-      title: "an NMI queued with KVM_NMI before re-entering after chunk k (of 1027 pages: after the first chunk, after the second) ends the MapGPA with TDVMCALL_STATUS_RETRY and R11 = the GPA of chunk k+1, with no further exit; repeated from R11, the MapGPA forwards only the rest and succeeds (the NMI was delivered)",
+      name: "nmi_at_chunk",
+      title: "with an NMI queued with KVM_NMI at chunk k's exit (of 1027 pages: the first chunk, the second), answer 0 ends the MapGPA with TDVMCALL_STATUS_RETRY and R11 = the GPA of chunk k+1, with no further exit, and the MapGPA repeated from R11 forwards only the rest and succeeds (the NMI was delivered); answer 1 ends it with TDVMCALL_STATUS_INVALID_OPERAND and R11 = chunk k (the error is checked before events)",
       clauses: ["HW-TDX-011"],
       fixture: "td",
       requires: REQ,
       control: "hw:tdx:map_gpa:resume_continues",
-      variants: { after: { first_chunk: "1", second_chunk: "2" }, target: TARGET },
+      variants: { chunk: { first: "1", second: "2" }, answer: { zero: "0", one: "1" }, target: TARGET },
       async run(t, self, v) {
-        await ready(t, self as Self, true);
-        const { gpa, attrs } = target(t, v);
-        const k = t.value(String(v.after));
-        await forward(t, self as Self, gpa, 1027n, attrs, k);
-        await nmi(t, self as Self);
+        const k = t.value(String(v.chunk));
+        const { gpa, attrs } = await nmiAtChunk(t, self as Self, v, k);
+        const r = await resume(t, self as Self, t.value(String(v.answer)));
+        if (v.answer === "1") return expectDone(t, r, "TDVMCALL_STATUS_INVALID_OPERAND", gpa + (k - 1n) * MIB2, `hypercall.ret 1 for chunk ${k}`);
         const at = gpa + k * MIB2;
-        expectDone(t, await resume(t, self as Self), "TDVMCALL_STATUS_RETRY", at, `re-entering after chunk ${k} with an NMI queued`);
+        expectDone(t, r, "TDVMCALL_STATUS_RETRY", at, `re-entering after chunk ${k} with an NMI queued`);
         const rest = 1027n - k * (MIB2 / t.pageSize);
         await forward(t, self as Self, at, rest, attrs, (rest + 511n) / 512n);
-        expectDone(t, await resume(t, self as Self), "TDVMCALL_STATUS_SUCCESS", undefined, "the repeated MapGPA from R11");
+        expectDone(t, await resume(t, self as Self), "TDVMCALL_STATUS_SUCCESS", undefined, "the MapGPA repeated from R11");
       },
     },
     {
@@ -86,23 +94,6 @@ export default defineSuite({
         await forward(t, self as Self, gpa, pages, attrs, chunks);
         await nmi(t, self as Self);
         expectDone(t, await resume(t, self as Self), "TDVMCALL_STATUS_SUCCESS", undefined, "the last chunk answered with an NMI queued");
-      },
-    },
-    {
-      name: "nmi_with_error",
-      title: "with an NMI queued, a non-zero hypercall.ret still ends the MapGPA with TDVMCALL_STATUS_INVALID_OPERAND and R11 = the chunk that failed (the error is checked before events), for the first chunk and the second",
-      clauses: ["HW-TDX-011"],
-      fixture: "td",
-      requires: REQ,
-      control: "hw:tdx:map_gpa:resume_continues",
-      variants: { failing: { first: "1", second: "2" }, target: TARGET },
-      async run(t, self, v) {
-        await ready(t, self as Self, true);
-        const { gpa, attrs } = target(t, v);
-        const k = t.value(String(v.failing));
-        await forward(t, self as Self, gpa, 1027n, attrs, k);
-        await nmi(t, self as Self);
-        expectDone(t, await resume(t, self as Self, 1n), "TDVMCALL_STATUS_INVALID_OPERAND", gpa + (k - 1n) * MIB2, `hypercall.ret 1 for chunk ${k}`);
       },
     },
   ],
