@@ -3,6 +3,7 @@
 import type { IoctlDef, ProfileName, Spec } from "../spec/index.js";
 import { checkSnpInvariants } from "./arch/x86/snp/invariants.js";
 import { ReverseMapTable } from "./arch/x86/snp/rmp.js";
+import { GunyahRm } from "./arch/arm64/gunyah/rm.js";
 import { Pkvm } from "./arch/arm64/pkvm/pkvm.js";
 import { hostAtRevision } from "./arch/arm64/vm-type.js";
 import { GmemInode } from "./guest_memfd/inode.js";
@@ -54,6 +55,8 @@ export class Kernel {
   readonly rmp = new ReverseMapTable();
   /** the pKVM hypervisor of a host booted with kvm-arm.mode=protected */
   readonly pkvm: Pkvm | null;
+  /** Gunyah's demand paging of guest_memfd memory, on a host whose hypervisor is Gunyah */
+  readonly gunyah: GunyahRm | null;
   readonly processes = new Map<bigint, Process>();
   readonly vms = new Set<Vm>();
   readonly fs: Record<"devtmpfs" | "anonInode" | "shmem" | "guestMemfd", Filesystem>;
@@ -79,6 +82,7 @@ export class Kernel {
     this.host = config.host;
     this.revision = config.revision;
     this.pkvm = config.host.arm64?.mode === "protected" ? new Pkvm(this) : null;
+    this.gunyah = config.host.arm64?.gunyah === true ? new GunyahRm(this) : null;
     this.fs = {
       devtmpfs: { name: "devtmpfs", magic: this.K.tmpfsMagic, statfsFlags: ST_VALID | ST_RELATIME, dev: 5n, noexec: false },
       anonInode: { name: "anon_inodefs", magic: this.K.anonInodeMagic, statfsFlags: ST_VALID, dev: 16n, noexec: true },
@@ -168,5 +172,6 @@ export class Kernel {
     }
     checkSnpInvariants(this, hostMapped);
     this.pkvm?.checkInvariants(hostMapped);
+    this.gunyah?.checkInvariants(hostMapped);
   }
 }

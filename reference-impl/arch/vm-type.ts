@@ -75,6 +75,12 @@ export interface VmType {
    * RMM's RIPAS rules). A result ends the run with it; undefined: the access goes on as usual.
    */
   guestAccessBeforeStage2?(ctx: SyscallContext, vcpu: Vcpu, gfn: number, isPrivate: boolean, write: boolean): OpResult | undefined;
+  /**
+   * The driver operation resume on a vCPU whose last guest_arch action stopped at an exit that
+   * waits for the VMM (TDX: a MapGPA chunk's KVM_EXIT_HYPERCALL): KVM_RUN completes it with
+   * `data` and goes on. Undefined: no such exit is pending (resume continues a guest_program).
+   */
+  resumeArch?(ctx: SyscallContext, vcpu: Vcpu, data: Uint8Array | undefined): OpResult | undefined;
 }
 
 /** The part of a guest access that falls in one page. */

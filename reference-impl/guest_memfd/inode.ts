@@ -97,6 +97,11 @@ export class GmemInode extends Inode implements FolioOwner, MappingBacking, Shar
       const access = pkvm!.hostFault(this, index);
       if (access !== "ok") return access;
     }
+    // A Gunyah VM's memory: a page lent to the guest is reclaimed for the host (arch/arm64/gunyah).
+    else if (this.kernel.gunyah?.isGunyahInode(this) === true) {
+      const access = this.kernel.gunyah.hostFault(this, index);
+      if (access !== "ok") return access;
+    }
     // In-place conversion: the page's current attribute decides (CONV-007).
     else if (this.attributes !== null) {
       if (this.attributes.isPrivate(index)) return "SIGBUS";
@@ -131,6 +136,7 @@ export class GmemInode extends Inode implements FolioOwner, MappingBacking, Shar
   /** kvm_gmem_punch_hole(): zap guest mappings, unmap host mappings, free the pages. */
   punchHole(start: number, end: number): void {
     if (start >= end) return;
+    this.kernel.gunyah?.invalidateBegin(this, start, end);
     this.invalidate(start, end);
     this.kernel.unmapMappingRange(this, start, end);
     this.freeFolios(this.cache.remove(start, end));

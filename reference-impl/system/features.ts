@@ -42,7 +42,7 @@ export function probeFeatures(kernel: Kernel): string[] {
     if (n !== undefined && types & (1n << n)) features.push(`vm-type:${name}`);
   }
   // The TDX hardware layer (arch/x86/tdx/): the guest's TDCALLs, and #VE reported for a PENDING page.
-  if (features.includes("vm-type:tdx")) features.push(...TDX_GUEST_ACTIONS.map((a) => `guest-arch:${a}`), "guest-arch:tdx:ve");
+  if (features.includes("vm-type:tdx")) features.push(...TDX_GUEST_ACTIONS.map((a) => `guest-arch:${a}`), "guest-arch:tdx:ve", "guest-arch:tdx:map-gpa:resume");
   if (kernel.host.memoryFailure) features.push("memory-failure", "memory-failure:pfn");
   // In-place conversion: KVM_SET_MEMORY_ATTRIBUTES2 on guest_memfd takes PRIVATE; long-term pins are a model operation.
   const gmemAttrs = kernel.config.spec.constant("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", kernel.revision.profile);
@@ -65,5 +65,7 @@ export function probeFeatures(kernel: Kernel): string[] {
   if (features.includes("vm-type:snp")) features.push(...SNP_GUEST_ACTIONS.map((a) => `guest-arch:${a}`));
   // Arm CCA (in-flight series): realms, and the realm guest program's RSI calls.
   if (cap(C.ARM_RMI) > 0n) features.push("vm-type:arm-realm", ...CCA_ACTIONS.map((a) => `guest-arch:${a}`));
+  // Gunyah at EL2 (arch/arm64/gunyah): every VM's guest_memfd memory is lent on demand.
+  if (kernel.host.arm64?.gunyah === true) features.push("arm64:gunyah");
   return features;
 }

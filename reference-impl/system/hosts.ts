@@ -23,6 +23,11 @@ export interface Arm64Host {
   mode: "nvhe" | "vhe" | "protected";
   /** Arm CCA: the CPU has RME and an RMM answers RMI at R-EL2, so KVM (VHE only) can run realms */
   rme?: boolean;
+  /**
+   * Gunyah is the hypervisor at EL2 and KVM's uAPI is served on it (arch/arm64/gunyah): every
+   * VM is a Gunyah VM whose guest_memfd pages are lent on demand
+   */
+  gunyah?: boolean;
 }
 
 export interface HostModel {
@@ -208,6 +213,16 @@ export const HOSTS: Readonly<Record<string, HostModel>> = {
     description: "arm64 with RME and an RMM (Arm CCA): realm VMs with guest_memfd private memory, where the release has the CCA host series",
     memoryAttributes: true,
     arm64: { ipaLimit: 48, mode: "vhe", rme: true },
+  },
+  // A Qualcomm arm64 machine whose EL2 hypervisor is Gunyah, booted with rodata=full (lending
+  // takes pages out of the direct map: can_set_direct_map()), KVM's uAPI served on Gunyah.
+  // The guest_memfd semantics follow E. Berman's Gunyah series on seed 002's library
+  // (arch/arm64/gunyah/README.md); out of tree, so only the model runs it.
+  "arm64-gunyah": {
+    ...ARM64_COMMON,
+    name: "arm64-gunyah",
+    description: "arm64 under the Gunyah hypervisor (out-of-tree design): every VM's guest_memfd pages are lent at the guest's first access and reclaimed when the host touches them",
+    arm64: { ipaLimit: 48, mode: "nvhe", gunyah: true },
   },
 };
 

@@ -165,6 +165,7 @@ export function resolveRequests(spec: Spec, profile: ProfileName) {
     KVM_GET_SUPPORTED_MEMORY_ATTRIBUTES: req("KVM_GET_SUPPORTED_MEMORY_ATTRIBUTES"),
     /** Arm CCA realms (in-flight series; profiles without it define none) */
     KVM_ARM_RMI_POPULATE: req("KVM_ARM_RMI_POPULATE"),
+    KVM_NMI: req("KVM_NMI"),
   };
 }
 

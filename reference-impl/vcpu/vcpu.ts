@@ -50,6 +50,9 @@ export class VcpuFile extends OpenFile {
   /** KVM_RUN on a guest program (the `guest`, `hypercall` and `guest_arch` operations), or on the loaded guest_program. */
   run(ctx: SyscallContext, program: GuestProgram | { kind: "steps"; steps: GuestStepArgs[] } | { kind: "resume"; data: Uint8Array | undefined }): OpResult {
     this.enter(ctx, ctx.kernel.R.KVM_RUN!);
+    // An architecture exit waiting for the VMM is completed before anything else (complete_userspace_io).
+    const arch = program.kind === "resume" ? this.vcpu.vm.type.resumeArch?.(ctx, this.vcpu, program.data) : undefined;
+    if (arch !== undefined) return arch;
     this.vcpu.vm.type.vcpuPreRun(this.vcpu);
     if (program.kind === "steps") return startProgram(ctx, this.vcpu, program.steps);
     if (program.kind === "resume") return resumeProgram(ctx, this.vcpu, program.data);

@@ -559,4 +559,32 @@ export const MUTANTS: Mutant[] = [
     search: ".filter((l) => !l.file.released);",
     replace: ".filter(() => true);",
   },
+  {
+    name: "gunyah-host-access-sigbus",
+    why: "Gunyah refuses the host's access to a lent page with SIGBUS, as pKVM does, instead of reclaiming it from the guest through the library's accessible operation (HW-GUNYAH-002)",
+    file: "arch/arm64/gunyah/rm.js",
+    search: 'this.reclaim(inode, index);\n        return "ok";',
+    replace: 'return this.lentTo(inode, index) !== undefined ? "SIGBUS" : "ok";',
+  },
+  {
+    name: "gunyah-lend-ignores-pins",
+    why: "Gunyah lends a page a GUP pin still holds: the library's safe-count check is skipped (HW-GUNYAH-003; seed 002: a folio becomes inaccessible only when its reference count equals the safe count)",
+    file: "arch/arm64/gunyah/rm.js",
+    search: "if (this.lib.makeInaccessible(inode, index) !== 0)",
+    replace: "if (this.lib.makeInaccessible(inode, index) !== 0 && false)",
+  },
+  {
+    name: "tdx-map-gpa-ignores-pending-events",
+    why: "MapGPA goes on to the next chunk although an NMI queued with KVM_NMI is pending, where tdx_complete_vmcall_map_gpa() returns TDVMCALL_STATUS_RETRY (kvm_vcpu_has_events(); HW-TDX-011)",
+    file: "arch/x86/tdx/guest.js",
+    search: "if (td.pendingEvent(vcpu))",
+    replace: "if (false)",
+  },
+  {
+    name: "tdx-map-gpa-retry-r11-current-chunk",
+    why: "a RETRY tells the guest to resume at the chunk the VMM already answered instead of the first one not forwarded (r11 = map_gpa_next after the increment; HW-TDX-011)",
+    file: "arch/x86/tdx/guest.js",
+    search: "status: TDVMCALL_STATUS_RETRY, r11: st.next",
+    replace: "status: TDVMCALL_STATUS_RETRY, r11: st.next - TDX_MAP_GPA_MAX_LEN",
+  },
 ];

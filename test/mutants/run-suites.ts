@@ -56,6 +56,8 @@ const configs: { profile: "linux-7.2" | "linux-6.18" | "linux-6.8" | "conv-v7" |
   { profile: "linux-7.2", host: "arm64-pkvm", filters: ["arm64:*", "hw:pkvm:*"] },
   // The Arm CCA series on an arm64 host with an RMM: its own suites.
   { profile: "cca-v14", host: "arm64-cca", filters: ["hw:cca:*"] },
+  // Gunyah's demand paging on the guest_memfd library: its own suites and the arm64 ones.
+  { profile: "linux-7.2", host: "arm64-gunyah", filters: ["arm64:*", "hw:gunyah:*"] },
 ];
 const hinted = first === undefined ? undefined : configs.find((c) => `${c.profile}@${c.host}` === first.config);
 const order = hinted === undefined ? configs : [{ ...hinted, filters: [`=${first!.id}`] }, ...configs];

@@ -8,24 +8,15 @@ import { PageState } from "../../reference-impl/arch/arm64/pkvm/hyp.js";
 import type { Kernel } from "../../reference-impl/kernel.js";
 import { InvariantViolation } from "../../reference-impl/lib/invariants.js";
 import { mutatedCopy } from "../mutants/copy.js";
+import { arm64GmemVm, GPA } from "./arm64-gmem-vm.js";
 import { PAGE, Session } from "./session.js";
 
-const GPA = 0x10000000n;
 
 /** The model's kernel behind a session (private to the adapter; the tests look at the hypervisor's tables). */
 const kernelOf = (s: Session): Kernel => (s.k as unknown as { kernel: Kernel }).kernel;
 
 /** A protected VM with vCPU 0 and a 4-page guest_memfd (MMAP) bound at GPA, mapped at gmap. */
-function protectedVm(s: Session) {
-  const vm = s.ioctl(s.kvm(), "KVM_CREATE_VM", s.c("KVM_VM_TYPE_ARM_PROTECTED")).ret;
-  const vcpu = s.vcpu(vm);
-  const gmem = s.gmem(vm, 4n * PAGE, s.c("GUEST_MEMFD_FLAG_MMAP"));
-  const rw = s.c("PROT_READ") | s.c("PROT_WRITE");
-  const gmap = s.ok("mmap", { addr: 0n, len: 4n * PAGE, prot: rw, flags: s.c("MAP_SHARED"), fd: gmem, offset: 0n }).ret;
-  const plain = s.ok("mmap", { addr: 0n, len: 4n * PAGE, prot: rw, flags: s.c("MAP_PRIVATE") | s.c("MAP_ANONYMOUS"), fd: -1n, offset: 0n }).ret;
-  expect(s.slot(vm, { slot: 1n, flags: s.c("KVM_MEM_GUEST_MEMFD"), guest_phys_addr: GPA, memory_size: 4n * PAGE, userspace_addr: plain, guest_memfd_offset: 0n, guest_memfd: gmem }).errno).to.equal(undefined);
-  return { vm, vcpu, gmem, gmap };
-}
+const protectedVm = (s: Session) => arm64GmemVm(s, s.c("KVM_VM_TYPE_ARM_PROTECTED"));
 
 describe("reference-impl pKVM: page ownership, MEM_SHARE/MEM_UNSHARE, the guest_memfd library", () => {
   it("offers protected VMs and the sharing hypercalls on arm64-pkvm only", () => {

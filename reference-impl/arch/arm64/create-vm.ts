@@ -4,6 +4,7 @@
 import type { Kernel } from "../../kernel.js";
 import type { VmType } from "../vm-type.js";
 import { realmVmTypeFor } from "./cca/vm-type.js";
+import { GunyahVmType } from "./gunyah/vm-type.js";
 import { PkvmVmType } from "./pkvm/vm-type.js";
 import { Arm64VmType, arm64Host, arm64IpaBits } from "./vm-type.js";
 
@@ -15,5 +16,7 @@ export function arm64VmTypeFor(kernel: Kernel, type: bigint): VmType | undefined
   const protectedVm = arm64Host(kernel.host).mode === "protected" && (type & PROTECTED) !== 0n;
   const bits = arm64IpaBits(kernel, protectedVm ? type & ~PROTECTED : type);
   if (bits === undefined) return undefined;
+  // Gunyah (gunyah/): every VM is one, the Resource Manager treating all VMs as protected.
+  if (arm64Host(kernel.host).gunyah === true) return new GunyahVmType(bits, kernel);
   return protectedVm ? new PkvmVmType(bits, kernel) : new Arm64VmType(bits, kernel);
 }

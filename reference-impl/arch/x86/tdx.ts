@@ -41,8 +41,12 @@ export class TdxState {
   readonly sept = new SecureEpt();
   /** GPAs TDH.MR.EXTEND measured into MRTD, in order (one entry per page) */
   readonly measured: bigint[] = [];
-  /** kvm_vcpu_has_events() between MapGPA chunks; nothing in the model raises an event */
-  pendingEvent: (vcpu: Vcpu) => boolean = () => false;
+  /** vCPUs with an NMI queued by KVM_NMI (KVM_REQ_NMI) that no entry has injected yet */
+  readonly nmiQueued = new Set<Vcpu>();
+  /** a MapGPA waiting at its KVM_EXIT_HYPERCALL for the VMM's hypercall.ret (tdx->map_gpa_next, map_gpa_end) */
+  readonly mapGpa = new Map<Vcpu, { next: bigint; end: bigint }>();
+  /** kvm_vcpu_has_events() between MapGPA chunks: the model raises one event, an NMI queued by KVM_NMI */
+  pendingEvent: (vcpu: Vcpu) => boolean = (vcpu) => this.nmiQueued.has(vcpu);
 
   /** The shared bit as a GPA bit (0 before KVM_TDX_INIT_VM). */
   sharedGpaBit(pageShift: bigint): bigint {
@@ -136,4 +140,7 @@ export function tdxVcpuIoctl(ctx: SyscallContext, vcpu: Vcpu, td: TdxState, call
 /** tdx_vcpu_pre_run(): a TD vCPU runs once it is initialized and the TD finalized. */
 export function tdxVcpuPreRun(td: TdxState, vcpu: Vcpu): void {
   if (!td.initializedVcpus.has(vcpu) || td.state !== "runnable") fail("EINVAL");
+  // A new guest program: a queued NMI is injected at this entry, and a MapGPA the VMM left waiting is abandoned.
+  td.nmiQueued.delete(vcpu);
+  td.mapGpa.delete(vcpu);
 }

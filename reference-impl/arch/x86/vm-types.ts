@@ -20,7 +20,7 @@ import { SevState, sevGuestAccess, sevGuestArch, sevMemEncryptOp, sevVcpuPreRun 
 import { sevGmemPrepare } from "./snp/gmem.js";
 import type { ReverseMapTable } from "./snp/rmp.js";
 import { TdxState, tdxVcpuCreate, tdxVcpuIoctl, tdxVcpuPreRun, tdxVmIoctl } from "./tdx.js";
-import { tdxGuestArch } from "./tdx/guest.js";
+import { tdxGuestArch, tdxResumeMapGpa } from "./tdx/guest.js";
 import { checkTdxInvariants, septGuestAccess, septRemovePrivateSpte, septSetPrivateSpte } from "./tdx/mirror.js";
 
 export type VmTypeName = "default" | "sw-protected" | "sev" | "sev-es" | "snp" | "tdx";
@@ -129,7 +129,23 @@ export class X86VmType implements VmTypeRules, VmType {
   /** kvm_arch_vcpu_ioctl() on x86, for the requests the model implements; its default is EINVAL. */
   vcpuIoctl(ctx: SyscallContext, vcpu: Vcpu, call: IoctlCall): bigint {
     if (call.request === ctx.kernel.R.KVM_MEMORY_ENCRYPT_OP) return this.vcpuMemEncryptOp(ctx, vcpu, call);
+    if (call.request === ctx.kernel.R.KVM_NMI) return this.queueNmi(vcpu);
     return fail("EINVAL");
+  }
+
+  /**
+   * KVM_NMI (kvm_vcpu_ioctl_nmi(): always 0). Only a TD's use is modelled: the queued NMI ends a
+   * MapGPA with RETRY between chunks (tdx/guest.ts); what a guest program does with an NMI is not.
+   */
+  private queueNmi(vcpu: Vcpu): bigint {
+    if (!this.tdx) throw new DriverFailure("unsupported", `KVM_NMI on a vCPU of a ${this.name} VM: NMI delivery to a guest program is modelled for TD vCPUs only`);
+    this.tdx.nmiQueued.add(vcpu);
+    return 0n;
+  }
+
+  /** resume of a TD vCPU whose MapGPA waits at a KVM_EXIT_HYPERCALL. */
+  resumeArch(ctx: SyscallContext, vcpu: Vcpu, data: Uint8Array | undefined): OpResult | undefined {
+    return this.tdx ? tdxResumeMapGpa(ctx, vcpu, this.tdx, data) : undefined;
   }
 
   /**

@@ -3,7 +3,8 @@
 // KVM_CAP_EXIT_HYPERCALL, answered with a TDVMCALL status otherwise. The guest_arch
 // action tdx:map-gpa passes gpa and len as R12 and R13; its args are the hypercall.ret
 // values the VMM writes for the exits in turn before it re-enters. A step list cannot
-// compare the exit's args array element by element, hence TypeScript.
+// compare the exit's args array element by element, hence TypeScript. map_gpa.retry.ts
+// holds the RETRY cases (HW-TDX-011) and uses the helpers exported here.
 import { join } from "node:path";
 import type { OpResult, OutValue } from "../../../spec/driver/contract.js";
 import { SUITES_DIR } from "../../../spec/paths.js";
@@ -11,26 +12,26 @@ import type { ParamValue } from "../../../harness/case/types.js";
 import { defineSuite, describeResult, type TestContext } from "../../../harness/scenario/index.js";
 import { jsonFixture, must } from "../../../harness/scenario/kvm.js";
 
-const G = 0x10000000n;
-const SHARED = 1n << 47n;
-const MIB2 = 2n * 1024n * 1024n;
-const REQUIRES = ["guest-run", "guest-arch:tdx:map-gpa"];
-const td = jsonFixture("tdx_gmem_slot", join(SUITES_DIR, "guest.fixtures.json"));
+export const G = 0x10000000n;
+export const SHARED = 1n << 47n;
+export const MIB2 = 2n * 1024n * 1024n;
+export const REQUIRES = ["guest-run", "guest-arch:tdx:map-gpa"];
+export const td = jsonFixture("tdx_gmem_slot", join(SUITES_DIR, "guest.fixtures.json"));
 
-type Self = Record<string, bigint>;
+export type Self = Record<string, bigint>;
 
 /** Finalize the TD, and forward KVM_HC_MAP_GPA_RANGE to userspace when `exits`. */
-async function ready(t: TestContext, self: Self, exits: boolean): Promise<void> {
+export async function ready(t: TestContext, self: Self, exits: boolean): Promise<void> {
   await must(t, { op: "ioctl", fd: self.vm!, request: "KVM_MEMORY_ENCRYPT_OP_TDX", arg: { id: t.c("KVM_TDX_FINALIZE_VM") } }, "KVM_TDX_FINALIZE_VM");
   if (exits) await must(t, { op: "ioctl", fd: self.vm!, request: "KVM_ENABLE_CAP", arg: { cap: t.c("KVM_CAP_EXIT_HYPERCALL"), args: [1n << t.c("KVM_HC_MAP_GPA_RANGE")] } }, "KVM_ENABLE_CAP(KVM_CAP_EXIT_HYPERCALL)");
 }
 
-function mapGpa(t: TestContext, self: Self, gpa: bigint, len: bigint, answers: bigint[] = []): Promise<OpResult> {
+export function mapGpa(t: TestContext, self: Self, gpa: bigint, len: bigint, answers: bigint[] = []): Promise<OpResult> {
   return t.call({ op: "guest_arch", vcpu: self.vcpu!, action: "tdx:map-gpa", gpa, len, args: answers });
 }
 
 /** The exit is KVM_EXIT_HYPERCALL for KVM_HC_MAP_GPA_RANGE(gpa, npages, attrs) with KVM_EXIT_HYPERCALL_LONG_MODE. */
-function expectExit(t: TestContext, r: OpResult, want: [bigint, bigint, bigint], what: string): void {
+export function expectExit(t: TestContext, r: OpResult, want: [bigint, bigint, bigint], what: string): void {
   t.ASSERT(r.ret === 0n && r.errno === undefined && r.exit?.reason === "KVM_EXIT_HYPERCALL", `${what}: expected KVM_RUN 0 with KVM_EXIT_HYPERCALL, got ${describeResult(r)}`);
   const hc = r.exit!.hypercall as { [k: string]: OutValue } | undefined;
   t.ASSERT(hc !== undefined && Array.isArray(hc.args), `${what}: the exit has no hypercall args`);
@@ -40,7 +41,7 @@ function expectExit(t: TestContext, r: OpResult, want: [bigint, bigint, bigint],
 }
 
 /** The guest resumed and halted with R10 = status (and R11 = r11 where given). */
-function expectDone(t: TestContext, r: OpResult, status: string, r11: bigint | undefined, what: string): void {
+export function expectDone(t: TestContext, r: OpResult, status: string, r11: bigint | undefined, what: string): void {
   t.ASSERT(r.ret === 0n && r.exit?.reason === "KVM_EXIT_HLT", `${what}: expected the guest to halt (KVM_EXIT_HLT), got ${describeResult(r)}`);
   t.EXPECT_EQ(r.out?.status, t.c(status), `${what}: R10 (${status})`);
   if (r11 !== undefined) t.EXPECT_EQ(r.out?.r11, r11, `${what}: R11`);
@@ -48,9 +49,9 @@ function expectDone(t: TestContext, r: OpResult, status: string, r11: bigint | u
 
 /** Ranges [gpa, len] of valid MapGPAs: a page, 2 MiB exactly, 2 MiB and a page, from a GPA that is not 2 MiB-aligned. */
 const CHUNKED: Record<string, ParamValue> = { one_page: "1", exactly_2m: "512", "2m_plus_page": "513", "2m_times_2_plus_3": "1027" };
-const TARGET: Record<string, ParamValue> = { shared: "1", private: "0" };
+export const TARGET: Record<string, ParamValue> = { shared: "1", private: "0" };
 
-function target(t: TestContext, v: Record<string, ParamValue>): { gpa: bigint; attrs: bigint } {
+export function target(t: TestContext, v: Record<string, ParamValue>): { gpa: bigint; attrs: bigint } {
   const shared = t.value(String(v.target)) === 1n;
   return { gpa: (shared ? G | SHARED : G) + t.pageSize, attrs: t.c(shared ? "KVM_MAP_GPA_RANGE_DECRYPTED" : "KVM_MAP_GPA_RANGE_ENCRYPTED") };
 }

@@ -81,29 +81,59 @@ function mapGpa(ctx: SyscallContext, vcpu: Vcpu, td: TdxState, a: GuestArchActio
   const { page } = kernel;
   const gpa = BigInt.asUintN(64, a.gpa);
   const size = BigInt.asUintN(64, a.len);
-  const vm = vcpu.vm;
   const fail = (status: bigint, r11: bigint) => halted({ status, r11 });
-  if (!(vm.hypercallExitMask & (1n << kernel.K.hcMapGpaRange))) return fail(TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED, gpa);
+  if (!(vcpu.vm.hypercallExitMask & (1n << kernel.K.hcMapGpaRange))) return fail(TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED, gpa);
   // kvm_vcpu_is_legal_gpa(): the vCPU's MAXPHYADDR is taken to be the GPAW, as a VMM sets it in CPUID (the model keeps none).
-  const shared = td.sharedGpaBit(page.shift);
   const legal = (x: bigint) => x < gpaLimit(ctx, td);
-  const isPrivate = (x: bigint) => (x & shared) === 0n;
   const last = gpa + size - 1n;
-  if (BigInt.asUintN(64, gpa + size) <= gpa || !legal(gpa) || !legal(last) || isPrivate(gpa) !== isPrivate(last)) return fail(TDVMCALL_STATUS_INVALID_OPERAND, gpa);
+  if (BigInt.asUintN(64, gpa + size) <= gpa || !legal(gpa) || !legal(last) || isPrivateGpa(ctx, td, gpa) !== isPrivateGpa(ctx, td, last)) return fail(TDVMCALL_STATUS_INVALID_OPERAND, gpa);
   if (!page.aligned(gpa) || !page.aligned(size)) return fail(TDVMCALL_STATUS_ALIGN_ERROR, gpa);
-  const end = gpa + size;
-  const answers = [...a.args];
-  for (let next = gpa; ; ) {
-    // __tdx_map_gpa(): one chunk, the shared bit stripped, ENCRYPTED when the target is private.
-    const len = end - next < TDX_MAP_GPA_MAX_LEN ? end - next : TDX_MAP_GPA_MAX_LEN;
-    const attrs = kernel.config.spec.constant(isPrivate(next) ? "KVM_MAP_GPA_RANGE_ENCRYPTED" : "KVM_MAP_GPA_RANGE_DECRYPTED", kernel.revision.profile)!;
-    const ret = answers.shift();
-    if (ret === undefined)
-      return { ret: 0n, exit: { reason: "KVM_EXIT_HYPERCALL", hypercall: { nr: kernel.K.hcMapGpaRange, args: [next & ~shared, len / page.size, attrs, 0n, 0n, 0n], flags: HYPERCALL_LONG_MODE } } };
-    // tdx_complete_vmcall_map_gpa()
-    if (ret !== 0n) return fail(TDVMCALL_STATUS_INVALID_OPERAND, next);
-    next += TDX_MAP_GPA_MAX_LEN;
-    if (next >= end) return halted({ status: TDVMCALL_STATUS_SUCCESS });
-    if (td.pendingEvent(vcpu)) return fail(TDVMCALL_STATUS_RETRY, next);
+  const st = { next: gpa, end: gpa + size };
+  td.mapGpa.set(vcpu, st);
+  for (const ret of a.args) {
+    const done = completeChunk(vcpu, td, st, ret);
+    if (done !== undefined) return done;
   }
+  return chunkExit(ctx, td, st);
+}
+
+const isPrivateGpa = (ctx: SyscallContext, td: TdxState, x: bigint) => (x & td.sharedGpaBit(ctx.kernel.page.shift)) === 0n;
+
+/** __tdx_map_gpa(): the exit for the chunk at st.next (at most 2 MiB), the shared bit stripped, ENCRYPTED when the target is private. */
+function chunkExit(ctx: SyscallContext, td: TdxState, st: { next: bigint; end: bigint }): OpResult {
+  const { kernel } = ctx;
+  const len = st.end - st.next < TDX_MAP_GPA_MAX_LEN ? st.end - st.next : TDX_MAP_GPA_MAX_LEN;
+  const attrs = kernel.config.spec.constant(isPrivateGpa(ctx, td, st.next) ? "KVM_MAP_GPA_RANGE_ENCRYPTED" : "KVM_MAP_GPA_RANGE_DECRYPTED", kernel.revision.profile)!;
+  const gpa = st.next & ~td.sharedGpaBit(kernel.page.shift);
+  return { ret: 0n, exit: { reason: "KVM_EXIT_HYPERCALL", hypercall: { nr: kernel.K.hcMapGpaRange, args: [gpa, len / kernel.page.size, attrs, 0n, 0n, 0n], flags: HYPERCALL_LONG_MODE } } };
+}
+
+/**
+ * tdx_complete_vmcall_map_gpa() with the VMM's hypercall.ret: the guest's result when the
+ * MapGPA ends here (an error, the last chunk, or RETRY because an event is pending), else
+ * undefined (the next chunk exits). The entry that follows injects a queued NMI.
+ */
+function completeChunk(vcpu: Vcpu, td: TdxState, st: { next: bigint; end: bigint }, ret: bigint): OpResult | undefined {
+  const end = (out: { [k: string]: bigint }): OpResult => {
+    td.mapGpa.delete(vcpu);
+    td.nmiQueued.delete(vcpu);
+    return halted(out);
+  };
+  if (ret !== 0n) return end({ status: TDVMCALL_STATUS_INVALID_OPERAND, r11: st.next });
+  st.next += TDX_MAP_GPA_MAX_LEN;
+  if (st.next >= st.end) return end({ status: TDVMCALL_STATUS_SUCCESS });
+  if (td.pendingEvent(vcpu)) return end({ status: TDVMCALL_STATUS_RETRY, r11: st.next });
+  return undefined;
+}
+
+/**
+ * resume of a vCPU whose MapGPA waits at a chunk's KVM_EXIT_HYPERCALL: `data` is hypercall.ret
+ * (8 bytes little-endian, default 0). Undefined when no MapGPA waits.
+ */
+export function tdxResumeMapGpa(ctx: SyscallContext, vcpu: Vcpu, td: TdxState, data: Uint8Array | undefined): OpResult | undefined {
+  const st = td.mapGpa.get(vcpu);
+  if (st === undefined) return undefined;
+  if (data !== undefined && data.length !== 8) throw new DriverFailure("protocol", `resume: hypercall.ret is 8 bytes, not ${data.length}`);
+  const ret = data === undefined ? 0n : new DataView(data.buffer, data.byteOffset, 8).getBigUint64(0, true);
+  return completeChunk(vcpu, td, st, ret) ?? chunkExit(ctx, td, st);
 }
