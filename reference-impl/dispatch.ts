@@ -12,7 +12,8 @@ import { sysMremap } from "./mm/mremap.js";
 import { sysIoUringRegisterBuffers, sysIoUringUnregisterBuffers } from "./process/io-uring.js";
 import { sysUffdioApi, sysUffdioRegister, sysUserfaultfd } from "./process/userfaultfd.js";
 import type { SyscallContext } from "./process/file.js";
-import { sysGetMempolicy, sysMbind } from "./process/mempolicy.js";
+import { sysGetMempolicy, sysGetMempolicyNode, sysMbind } from "./process/mempolicy.js";
+import { sysMovePages } from "./mm/migrate.js";
 import { cpuAccess, sysMadvise, sysMmap, sysMprotect, sysMunmap } from "./process/mman.js";
 import * as vfs from "./process/vfs.js";
 import { preadUser, pwriteUser } from "./process/direct-io.js";
@@ -202,6 +203,10 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return sysUffdioApi(ctx, op.fd, op.api, op.features);
     case "uffdio_register":
       return sysUffdioRegister(ctx, op.fd, op.addr, op.len, op.mode);
+    case "move_pages":
+      return sysMovePages(ctx, op.pages, op.nodes, op.flags);
+    case "get_mempolicy_node":
+      return withOut(sysGetMempolicyNode(ctx, op.addr));
   }
   throw new DriverFailure("unsupported", `operation ${(op as { op: string }).op}`);
 }

@@ -54,6 +54,8 @@ export function probeFeatures(kernel: Kernel): string[] {
   features.push("open:proc-self-mem");
   // io_uring fixed buffers and userfaultfd registration (process/io-uring.ts, process/userfaultfd.ts)
   features.push("io-uring", "userfaultfd");
+  // NUMA: the host model's nodes with memory (process/mempolicy.ts places pages on them).
+  if (kernel.host.numaNodes >= 2) features.push("numa:nodes>=2");
   // UPM: the memfd_restricted system call exists.
   if (kernel.revision.restrictedmem !== undefined) {
     features.push("restrictedmem");

@@ -4,7 +4,7 @@
 import type { ProfileName } from "../index.js";
 import { OPS, type OpName, type ParamKind } from "./ops.js";
 
-export const CONTRACT_VERSION = "1.3";
+export const CONTRACT_VERSION = "1.4";
 
 export type FieldValue = bigint | FieldValue[] | { [field: string]: FieldValue };
 export type FieldValues = { [field: string]: FieldValue };

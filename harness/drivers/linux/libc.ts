@@ -379,3 +379,6 @@ export const ioUringSetup = (entries: number, params: Buffer): Sys => sys(() => 
 /** io_uring_register(fd, opcode, arg, nr_args) */
 export const ioUringRegister = (fd: Int, opcode: number, arg: Buffer | null, nrArgs: number): Sys =>
   sys(() => fn.syscall(SYS_IO_URING_REGISTER, "int", Number(s32(fd)), "uint32", opcode, "void *", arg, "uint32", nrArgs));
+/** move_pages(0, count, pages, nodes, status, flags): `pages` holds count u64 addresses, `nodes` count ints or NULL, `status` count ints. */
+export const movePages = (nr: Int, count: number, pages: Buffer, nodes: Buffer | null, status: Buffer, flags: Int): Sys =>
+  sys(() => fn.syscall(s64(nr), "int", 0, "uint64", BigInt(count), "void *", pages, "void *", nodes, "void *", status, "int", Number(s32(flags))));
