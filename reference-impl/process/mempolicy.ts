@@ -76,8 +76,10 @@ export function sysMbind(ctx: SyscallContext, addr: bigint, len: bigint, modeArg
   const mm = ctx.process.mm;
   const start = page.page(first);
   const end = start + page.page(size);
-  // queue_pages_range(): a hole in the range (anything past the mappings) is EFAULT.
-  if (mm.vmas.gaps(start, end).length > 0) fail("EFAULT");
+  // queue_pages_range(): a range with no mapping at all is EFAULT; a hole anywhere in it
+  // too, except for MPOL_DEFAULT, which do_mbind() lets span holes (MPOL_MF_DISCONTIG_OK).
+  const holes = mm.vmas.gaps(start, end);
+  if (holes.length > 0 && (policy !== null || mm.vmas.overlapping(start, end).length === 0)) fail("EFAULT");
   for (const vma of mm.vmasIn(start, end)) {
     vma.policy = policy;
     const shared = sharedPolicyOf(vma);

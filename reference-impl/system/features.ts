@@ -55,7 +55,7 @@ export function probeFeatures(kernel: Kernel): string[] {
   // io_uring fixed buffers and userfaultfd registration (process/io-uring.ts, process/userfaultfd.ts)
   features.push("io-uring", "userfaultfd");
   // NUMA: the host model's nodes with memory (process/mempolicy.ts places pages on them).
-  if (kernel.host.numaNodes >= 2) features.push("numa:nodes>=2");
+  if (kernel.host.numaNodes >= 2) features.push("numa:multi-node");
   // UPM: the memfd_restricted system call exists.
   if (kernel.revision.restrictedmem !== undefined) {
     features.push("restrictedmem");

@@ -1,5 +1,5 @@
 // Contract 1.4's NUMA operations on the real kernel: move_pages (query and move) and
-// get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR), and the feature numa:nodes>=2 read from
+// get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR), and the feature numa:multi-node read from
 // sysfs. Moving pages changes where memory lives, so a move may name only pages of
 // the case's own mappings; a query only reads.
 import { readFileSync } from "node:fs";
@@ -24,7 +24,7 @@ export function parseNodeList(text: string): number[] {
   return nodes;
 }
 
-/** numa:nodes>=2 when nodes 0 and 1 both have memory (node_states[N_MEMORY]). */
+/** numa:multi-node when nodes 0 and 1 both have memory (node_states[N_MEMORY]). */
 export function numaFeatures(read: (path: string) => string = (p) => readFileSync(p, "utf8")): string[] {
   let nodes: number[];
   try {
@@ -32,7 +32,7 @@ export function numaFeatures(read: (path: string) => string = (p) => readFileSyn
   } catch {
     return [];
   }
-  return nodes.includes(0) && nodes.includes(1) ? ["numa:nodes>=2"] : [];
+  return nodes.includes(0) && nodes.includes(1) ? ["numa:multi-node"] : [];
 }
 
 function result(spec: Spec, r: libc.Sys, out?: { [k: string]: OutValue }): OpResult {
