@@ -524,4 +524,18 @@ export const MUTANTS: Mutant[] = [
     search: 'fail("EIO");',
     replace: 'fail("EFAULT");',
   },
+  {
+    name: "gmem-fault-ignores-policy",
+    why: "a guest_memfd page faulted in through a host mapping is allocated on the local node whatever the inode's policy says (GMEM-MMAP-018; 6.19 kvm_gmem_get_folio looks the shared policy up; guest_memfd_test.c test_numa_allocation)",
+    file: "guest_memfd/inode.js",
+    search: "return sharedPolicyNode(this.kernel, this.sharedPolicy, index);",
+    replace: "return sharedPolicyNode(this.kernel, null, index);",
+  },
+  {
+    name: "gmem-fallocate-ignores-policy",
+    why: "fallocate allocates guest_memfd pages on the local node whatever the inode's policy says (GMEM-MMAP-018: kvm_gmem_allocate reaches the same kvm_gmem_get_folio)",
+    file: "guest_memfd/inode.js",
+    search: "fillByPolicy(this.kernel, this.cache, this.sharedPolicy, s, s + take);",
+    replace: "fillByPolicy(this.kernel, this.cache, null, s, s + take);",
+  },
 ];
