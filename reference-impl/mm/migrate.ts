@@ -15,8 +15,11 @@ import type { Folio } from "./folio.js";
 export const STATUS_UNWRITTEN = -(2n ** 31n);
 
 /**
- * guest_memfd folios cannot migrate: kvm_gmem_migrate_folio() refuses (and the mapping is
- * unmovable), so migrate_pages() counts them as failed.
+ * guest_memfd folios cannot migrate: move_pages isolates them from the LRU like any page,
+ * but move_to_new_folio() refuses a folio of an unmovable (later: inaccessible) mapping with
+ * EOPNOTSUPP ("mm: Add AS_UNMOVABLE to mark mapping as completely unmovable", S.
+ * Christopherson, 2023, in the guest_memfd series; kvm_gmem_migrate_folio() would refuse
+ * too), so migrate_pages() counts them as failed. Read in the patch, not observed.
  */
 function canMigrate(folio: Folio): boolean {
   return folio.owner.kind !== "guest_memfd";
