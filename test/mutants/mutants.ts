@@ -272,7 +272,7 @@ export const MUTANTS: Mutant[] = [
     why: "a punch takes only pages that were touched out of the allocated count, so allocated but untouched pages stay in st_blocks (GMEM-FILE-013)",
     file: "mm/page-cache.js",
     search: "this.allocated -= piece.end - piece.start;",
-    replace: "if (piece.value !== ALLOCATED) this.allocated -= piece.end - piece.start;",
+    replace: "if (!isAllocated(piece.value)) this.allocated -= piece.end - piece.start;",
   },
   {
     name: "poison-keeps-host-mapping",
