@@ -538,4 +538,11 @@ export const MUTANTS: Mutant[] = [
     search: "fillByPolicy(this.kernel, this.cache, this.sharedPolicy, s, s + take);",
     replace: "fillByPolicy(this.kernel, this.cache, null, s, s + take);",
   },
+  {
+    name: "move-pages-reads-page-cache",
+    why: "move_pages asks the file's page cache instead of the process's page tables, so a page fallocate allocated but this process never mapped reports a node instead of -ENOENT (MM-013: do_pages_stat_array walks the page tables)",
+    file: "mm/migrate.js",
+    search: 'return mm.ptes.get(vpn)?.value.folio ?? "ENOENT";',
+    replace: 'return mm.currentPage(vpn) ?? "ENOENT";',
+  },
 ];
