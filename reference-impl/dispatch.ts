@@ -13,7 +13,8 @@ import { sysMremap } from "./mm/mremap.js";
 import { sysIoUringRegisterBuffers, sysIoUringUnregisterBuffers } from "./process/io-uring.js";
 import { sysUffdioApi, sysUffdioRegister, sysUserfaultfd } from "./process/userfaultfd.js";
 import type { SyscallContext } from "./process/file.js";
-import { sysGetMempolicy, sysMbind } from "./process/mempolicy.js";
+import { sysGetMempolicy, sysGetMempolicyNode, sysMbind } from "./process/mempolicy.js";
+import { sysMovePages } from "./mm/migrate.js";
 import { cpuAccess, sysMadvise, sysMmap, sysMprotect, sysMunmap } from "./process/mman.js";
 import * as vfs from "./process/vfs.js";
 import { preadUser, pwriteUser } from "./process/direct-io.js";
@@ -207,6 +208,10 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return sysSetrlimit(ctx, op.resource, op.cur, op.max);
     case "drop_capability":
       return value(sysDropCapability(ctx, op.cap));
+    case "move_pages":
+      return sysMovePages(ctx, op.pages, op.nodes, op.flags);
+    case "get_mempolicy_node":
+      return withOut(sysGetMempolicyNode(ctx, op.addr));
   }
   throw new DriverFailure("unsupported", `operation ${(op as { op: string }).op}`);
 }

@@ -11,7 +11,7 @@ import type { Kernel } from "../kernel.js";
 import type { Folio, FolioOwner } from "../mm/folio.js";
 import { PageCache } from "../mm/page-cache.js";
 import { Inode, type Filesystem } from "../process/file.js";
-import type { MemPolicy, SharedPolicyOwner } from "../process/mempolicy.js";
+import { fillByPolicy, sharedPolicyNode, type MemPolicy, type SharedPolicyOwner } from "../process/mempolicy.js";
 import type { MappingBacking } from "../process/vma.js";
 import { IntervalMap } from "../lib/interval-map.js";
 import { ZAP_ALL, ZAP_PRIVATE, ZAP_SHARED, type ZapFilter } from "../vm/mmu.js";
@@ -80,7 +80,12 @@ export class GmemInode extends Inode implements FolioOwner, MappingBacking, Shar
     const cached = this.cache.find(index);
     if (cached) return cached;
     this.kernel.allocate();
-    return this.cache.findOrCreate(index);
+    return this.cache.findOrCreate(index, this.allocNode(index));
+  }
+
+  /** kvm_gmem_get_folio(): a new page follows the inode's policy for its index (6.19); before, the task's. */
+  private allocNode(index: number): number {
+    return sharedPolicyNode(this.kernel, this.sharedPolicy, index);
   }
 
   cachedPage(index: number): Folio | undefined {
@@ -108,7 +113,7 @@ export class GmemInode extends Inode implements FolioOwner, MappingBacking, Shar
     }
     // Memory that does not start shared is private: the host may never map it.
     else if (!this.initShared) return "SIGBUS";
-    const folio = this.cache.findOrCreate(index);
+    const folio = this.cache.findOrCreate(index, this.allocNode(index));
     if (folio.hwpoison) return "HWPOISON";
     this.clearForUse(folio);
     return folio;
@@ -157,7 +162,7 @@ export class GmemInode extends Inode implements FolioOwner, MappingBacking, Shar
     let budget = newPages > 0 ? this.kernel.inject.allocations(newPages) : 0;
     for (const [s, e] of holes) {
       const take = Math.min(e - s, budget);
-      if (take > 0) this.cache.fill(s, s + take);
+      if (take > 0) fillByPolicy(this.kernel, this.cache, this.sharedPolicy, s, s + take);
       budget -= take;
       if (take < e - s) fail("ENOMEM");
     }

@@ -20,6 +20,8 @@ export class Folio {
   hwpoison = false;
   /** removed from its page cache or address space and given back to the allocator */
   freed = false;
+  /** the NUMA node the page was allocated on (folio_nid); migration changes it */
+  node = 0;
 
   constructor(
     readonly owner: FolioOwner,

@@ -5,12 +5,20 @@ import { IntervalMap } from "../lib/interval-map.js";
 import { invariant } from "../lib/invariants.js";
 import { Folio, type FolioOwner } from "./folio.js";
 
-/** Marker value: allocated pages that have no Folio object yet. */
-const ALLOCATED = Symbol("allocated");
-type Slot = Folio | typeof ALLOCATED;
+/** Marker value: allocated pages that have no Folio object yet, by the NUMA node they are on. */
+interface Allocated {
+  readonly kind: "allocated";
+  readonly node: number;
+}
+const ALLOCATED: Allocated[] = [];
+function allocatedOn(node: number): Allocated {
+  return (ALLOCATED[node] ??= { kind: "allocated", node });
+}
+type Slot = Folio | Allocated;
+const isAllocated = (s: Slot): s is Allocated => !(s instanceof Folio);
 
 export class PageCache {
-  private readonly pages = new IntervalMap<Slot>({ same: (a, b) => a === ALLOCATED && b === ALLOCATED });
+  private readonly pages = new IntervalMap<Slot>({ same: (a, b) => a === b && isAllocated(a) });
   /** number of allocated pages (st_blocks) */
   private allocated = 0;
 
@@ -27,8 +35,9 @@ export class PageCache {
   find(index: number): Folio | undefined {
     const hit = this.pages.get(index);
     if (hit === undefined) return undefined;
-    if (hit.value !== ALLOCATED) return hit.value;
+    if (!isAllocated(hit.value)) return hit.value;
     const folio = new Folio(this.owner, index, this.pageSize);
+    folio.node = hit.value.node;
     this.pages.set(index, index + 1, folio);
     return folio;
   }
@@ -37,11 +46,12 @@ export class PageCache {
     return this.pages.get(index) !== undefined;
   }
 
-  /** Allocate the page at index if it is a hole (filemap_grab_folio); the caller accounts for allocation failure. */
-  findOrCreate(index: number): Folio {
+  /** Allocate the page at index on `node` if it is a hole (filemap_grab_folio); the caller accounts for allocation failure. */
+  findOrCreate(index: number, node = 0): Folio {
     const found = this.find(index);
     if (found) return found;
     const folio = new Folio(this.owner, index, this.pageSize);
+    folio.node = node;
     this.pages.set(index, index + 1, folio);
     this.allocated++;
     return folio;
@@ -52,10 +62,10 @@ export class PageCache {
     return this.pages.gaps(start, end);
   }
 
-  /** Mark [start, end) allocated where it is a hole. */
-  fill(start: number, end: number): void {
+  /** Mark [start, end) allocated on `node` where it is a hole. */
+  fill(start: number, end: number, node = 0): void {
     for (const [s, e] of this.pages.gaps(start, end)) {
-      this.pages.set(s, e, ALLOCATED);
+      this.pages.set(s, e, allocatedOn(node));
       this.allocated += e - s;
     }
   }
@@ -65,7 +75,7 @@ export class PageCache {
     const freed: Folio[] = [];
     for (const piece of this.pages.delete(start, end)) {
       this.allocated -= piece.end - piece.start;
-      if (piece.value !== ALLOCATED) {
+      if (!isAllocated(piece.value)) {
         piece.value.freed = true;
         freed.push(piece.value);
       }

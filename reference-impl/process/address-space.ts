@@ -6,6 +6,7 @@ import { IntervalMap } from "../lib/interval-map.js";
 import { Folio, type FolioOwner } from "../mm/folio.js";
 import { inheritGuestOnly, isGuestOnly } from "../mm/guest-only.js";
 import type { Kernel } from "../kernel.js";
+import { policyNode } from "./mempolicy.js";
 import { PROT_NONE, Vma, type HostFault } from "./vma.js";
 
 /** mmu_notifier_ops.invalidate_range_start, as KVM registers it. */
@@ -119,18 +120,20 @@ export class AddressSpace {
     if (!vma.shared) {
       const own = this.privatePages.get(page)?.value;
       if (own !== undefined) return own;
-      if (vma.backing === null) return this.newPrivatePage(page, undefined);
+      if (vma.backing === null) return this.newPrivatePage(vma, page, undefined);
     }
     const found = vma.backing!.userFault(vma.indexOf(page));
     if (typeof found === "string" || vma.shared || !write) return found;
     // Write to a private file mapping: copy on write, which changes the PTE.
     this.notify(page, page + 1);
-    return this.newPrivatePage(page, found);
+    return this.newPrivatePage(vma, page, found);
   }
 
-  private newPrivatePage(page: number, from: Folio | undefined): Folio {
+  private newPrivatePage(vma: Vma, page: number, from: Folio | undefined): Folio {
     const folio = from ? from.copy(this.anonOwner, page) : new Folio(this.anonOwner, page, this.pageSize);
     folio.uptodate = true;
+    // vma_alloc_folio(): the mapping's policy places the new page
+    folio.node = policyNode(this.kernel, vma.policy);
     this.privatePages.set(page, page + 1, folio);
     return folio;
   }

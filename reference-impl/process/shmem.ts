@@ -8,7 +8,7 @@ import { IntervalMap } from "../lib/interval-map.js";
 import type { Folio, FolioOwner } from "../mm/folio.js";
 import { PageCache } from "../mm/page-cache.js";
 import { Inode, OpenFile, type Filesystem, type SyscallContext } from "./file.js";
-import type { MemPolicy, SharedPolicyOwner } from "./mempolicy.js";
+import { fillByPolicy, sharedPolicyNode, type MemPolicy, type SharedPolicyOwner } from "./mempolicy.js";
 import type { MappingBacking } from "./vma.js";
 
 /** MAX_LFS_FILESIZE */
@@ -46,7 +46,8 @@ export class ShmemInode extends Inode implements FolioOwner, MappingBacking, Sha
 
   userFault(index: number): Folio | "SIGBUS" {
     if (index >= this.pagesInFile) return "SIGBUS";
-    const folio = this.cache.findOrCreate(index);
+    // shmem_alloc_folio(): the file's shared policy for the index places a new page
+    const folio = this.cache.findOrCreate(index, sharedPolicyNode(this.kernel, this.sharedPolicy, index));
     folio.uptodate = true;
     return folio;
   }
@@ -95,7 +96,7 @@ export class ShmemInode extends Inode implements FolioOwner, MappingBacking, Sha
     if (offset + BigInt(data.length) > MAX_FILE_SIZE) fail("EFBIG");
     // shmem_write_end(): a written page is up to date (mincore reports it resident)
     this.copy(offset, data.length, (_f, at, from, count, index) => {
-      const folio = this.cache.findOrCreate(index);
+      const folio = this.cache.findOrCreate(index, sharedPolicyNode(this.kernel, this.sharedPolicy, index));
       folio.write(at, data.subarray(from, from + count));
       folio.uptodate = true;
     });
@@ -123,7 +124,7 @@ export class ShmemInode extends Inode implements FolioOwner, MappingBacking, Sha
     if (mode & PUNCH_HOLE) this.punch(offset, len);
     else {
       const page = this.kernel.page;
-      this.cache.fill(page.page(offset), Number(page.pagesUp(offset + len)));
+      fillByPolicy(this.kernel, this.cache, this.sharedPolicy, page.page(offset), Number(page.pagesUp(offset + len)));
       if (!(mode & KEEP_SIZE) && offset + len > this.sizeBytes) this.sizeBytes = offset + len;
     }
     this.modified();

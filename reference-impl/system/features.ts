@@ -56,6 +56,8 @@ export function probeFeatures(kernel: Kernel): string[] {
   features.push("io-uring", "userfaultfd");
   // the modelled process is root with every capability until a case drops one (process/rlimit.ts)
   features.push("cap-ipc-lock");
+  // NUMA: the host model's nodes with memory (process/mempolicy.ts places pages on them).
+  if (kernel.host.numaNodes >= 2) features.push("numa:multi-node");
   // UPM: the memfd_restricted system call exists.
   if (kernel.revision.restrictedmem !== undefined) {
     features.push("restrictedmem");

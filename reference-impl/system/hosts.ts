@@ -239,7 +239,7 @@ export interface ProbedHost {
  * A host model for a real host, from what its driver probed: VM types, guest_memfd and its
  * flags, memory attributes, TDP (pre-fault), SMM (a second address space), read-only
  * memslots and the vCPU count follow from features and capability values. What no probe
- * reports keeps the x86 defaults (52 GPA bits, one NUMA node, KVM's vCPU limits), and
+ * reports keeps the x86 defaults (52 GPA bits, KVM's vCPU limits; two NUMA nodes where numa:multi-node was probed, else one), and
  * memory-failure injection is off, as in the linux driver.
  */
 export function hostFromProbe(probed: ProbedHost): HostModel {
@@ -266,7 +266,8 @@ export function hostFromProbe(probed: ProbedHost): HostModel {
     smm: has("multi-address-space"),
     memoryFailure: false,
     gpaBits: 52,
-    numaNodes: 1,
+    // numa:multi-node says nodes 0 and 1 have memory; no probe counts further
+    numaNodes: has("numa:multi-node") ? 2 : 1,
     onlineCpus: cap("KVM_CAP_NR_VCPUS") ?? 1,
   });
 }

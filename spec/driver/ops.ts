@@ -364,6 +364,22 @@ export const OPS = {
     result: "ret = 0",
     since: "1.4",
   },
+  move_pages: {
+    doc: "move_pages(2) on the calling process (pid 0): without `nodes`, where each page of `pages` is; with `nodes` (one node per page), move each page there",
+    params: {
+      pages: { kind: "int-list", doc: "user addresses, one per page (1 to 64)" },
+      nodes: { kind: "int-list", optional: true, doc: "target node of each page (an int each); absent: the NULL node list of a query" },
+      flags: int("MPOL_MF_MOVE (2), MPOL_MF_MOVE_ALL (4)"),
+    },
+    result: "ret = 0, or the number of pages not moved; out.statusN = status[N] as the kernel left it (a node, or -errno); a status the kernel did not write is absent",
+    since: "1.4",
+  },
+  get_mempolicy_node: {
+    doc: "get_mempolicy(2) with MPOL_F_NODE | MPOL_F_ADDR: the node of the page at addr, which the kernel faults in for reading if needed",
+    params: { addr: int("address") },
+    result: "ret = 0; out.node",
+    since: "1.4",
+  },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;

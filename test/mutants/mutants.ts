@@ -272,7 +272,7 @@ export const MUTANTS: Mutant[] = [
     why: "a punch takes only pages that were touched out of the allocated count, so allocated but untouched pages stay in st_blocks (GMEM-FILE-013)",
     file: "mm/page-cache.js",
     search: "this.allocated -= piece.end - piece.start;",
-    replace: "if (piece.value !== ALLOCATED) this.allocated -= piece.end - piece.start;",
+    replace: "if (!isAllocated(piece.value)) this.allocated -= piece.end - piece.start;",
   },
   {
     name: "poison-keeps-host-mapping",
@@ -586,5 +586,26 @@ export const MUTANTS: Mutant[] = [
     file: "arch/x86/tdx/guest.js",
     search: "status: TDVMCALL_STATUS_RETRY, r11: st.next",
     replace: "status: TDVMCALL_STATUS_RETRY, r11: st.next - TDX_MAP_GPA_MAX_LEN",
+  },
+  {
+    name: "gmem-fault-ignores-policy",
+    why: "a guest_memfd page faulted in through a host mapping is allocated on the local node whatever the inode's policy says (GMEM-MMAP-018; 6.19 kvm_gmem_get_folio looks the shared policy up; guest_memfd_test.c test_numa_allocation)",
+    file: "guest_memfd/inode.js",
+    search: "return sharedPolicyNode(this.kernel, this.sharedPolicy, index);",
+    replace: "return sharedPolicyNode(this.kernel, null, index);",
+  },
+  {
+    name: "gmem-fallocate-ignores-policy",
+    why: "fallocate allocates guest_memfd pages on the local node whatever the inode's policy says (GMEM-MMAP-018: kvm_gmem_allocate reaches the same kvm_gmem_get_folio)",
+    file: "guest_memfd/inode.js",
+    search: "fillByPolicy(this.kernel, this.cache, this.sharedPolicy, s, s + take);",
+    replace: "fillByPolicy(this.kernel, this.cache, null, s, s + take);",
+  },
+  {
+    name: "move-pages-reads-page-cache",
+    why: "move_pages asks the file's page cache instead of the process's page tables, so a page fallocate allocated but this process never mapped reports a node instead of -ENOENT (MM-015: do_pages_stat_array walks the page tables)",
+    file: "mm/migrate.js",
+    search: 'return mm.ptes.get(vpn)?.value.folio ?? "ENOENT";',
+    replace: 'return mm.currentPage(vpn) ?? "ENOENT";',
   },
 ];

@@ -19,6 +19,7 @@ import { DEFAULT_LIMITS, kernelFd, Session, type Limits } from "./session.js";
 import { GuestRunner } from "./vcpu.js";
 import { ioFeatures, isProcFdPath, pipeOperation, refuseWait, reopen, type PipeContext } from "./pipes.js";
 import { procMemFeatures, procMemOperation } from "./proc-mem.js";
+import { numaFeatures, numaOperation } from "./numa.js";
 import * as libc from "./libc.js";
 import { F_DUPFD, F_DUPFD_CLOEXEC, FALLOC_FL_PUNCH_HOLE, MADV_HWPOISON, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_SOFT_OFFLINE, MADV_WILLNEED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE_ANONYMOUS, MAP_SHARED, MPOL_F_ADDR, O_RDWR_CLOEXEC, PROT_READ, PROT_WRITE } from "./uapi.js";
 
@@ -83,7 +84,7 @@ export class LinuxDriver implements Driver {
     const systemFd = Number(kvm.ret);
     const timeout = options.guestTimeoutMs ?? 500;
     const { features, host, hypercallsHang } = new Prober(spec, profile, systemFd).probe(timeout);
-    features.push(...ioFeatures(spec), ...procMemFeatures(), ...limitsFeatures(spec));
+    features.push(...ioFeatures(spec), ...procMemFeatures(), ...limitsFeatures(spec), ...numaFeatures());
     const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, operations: LINUX_OPERATIONS, host };
     return new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options, hypercallsHang);
   }
@@ -126,6 +127,9 @@ export class LinuxDriver implements Driver {
       case "setrlimit":
       case "drop_capability":
         return limitsOperation(this.spec, op);
+      case "move_pages":
+      case "get_mempolicy_node":
+        return numaOperation(this.spec, this.session, this.profile, op);
       case "guest_program":
         return guestProgram(this.runner, this.fd(op.vcpu, op.op), op, this.hypercallTimeoutMs);
       case "resume":

@@ -391,3 +391,6 @@ export const prlimit = (resource: Int, next: Buffer | null, old: Buffer): Sys =>
 /** capget/capset with a _LINUX_CAPABILITY_VERSION_3 header (8 bytes) and two struct __user_cap_data_struct (24 bytes). */
 export const capget = (header: Buffer, data: Buffer): Sys => sys(() => credFn.capget(header, data));
 export const capset = (header: Buffer, data: Buffer): Sys => sys(() => credFn.capset(header, data));
+/** move_pages(0, count, pages, nodes, status, flags): `pages` holds count u64 addresses, `nodes` count ints or NULL, `status` count ints. */
+export const movePages = (nr: Int, count: number, pages: Buffer, nodes: Buffer | null, status: Buffer, flags: Int): Sys =>
+  sys(() => fn.syscall(s64(nr), "int", 0, "uint64", BigInt(count), "void *", pages, "void *", nodes, "void *", status, "int", Number(s32(flags))));
