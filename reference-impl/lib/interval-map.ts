@@ -1,7 +1,10 @@
-// A map from disjoint half-open integer ranges [start, end) to values, kept in a
-// treap (a randomised balanced search tree) ordered by start. Every operation
-// costs O(log n + k) for n stored ranges and k ranges touched, so a 2^50-page
-// range costs the same as a one-page range.
+// A map from disjoint half-open integer ranges [start, end) to values, kept sorted by start
+// in chunks: arrays of at most CHUNK_MAX ranges (starts and ends as unboxed doubles, values
+// beside them), with an array of each chunk's first start above them. A look-up is two binary
+// searches over contiguous memory, a few cache misses even among 10^6 ranges where a tree of
+// nodes would miss on every level; an update splices one chunk. Every operation costs
+// O(log n + k + CHUNK_MAX) for n stored ranges and k ranges touched, so a 2^50-page range
+// costs the same as a one-page range.
 //
 // Keys are page numbers (gfns, file indices, virtual page numbers): all below
 // 2^53, so plain numbers are exact and much faster than bigint.
@@ -19,81 +22,40 @@ export interface IntervalMapOptions<V> {
   slice?: (value: V, start: number, end: number, whole: Interval<V>) => V;
 }
 
-class Node<V> implements Interval<V> {
-  left: Node<V> | null = null;
-  right: Node<V> | null = null;
-  count = 1;
+/** A chunk splits in two halves when it grows beyond this many ranges. */
+const CHUNK_MAX = 128;
+
+class Chunk<V> {
   constructor(
-    public start: number,
-    public end: number,
-    public value: V,
-    readonly priority: number,
+    readonly starts: number[],
+    readonly ends: number[],
+    readonly values: V[],
   ) {}
 }
 
-function count<V>(n: Node<V> | null): number {
-  return n === null ? 0 : n.count;
+/** A place in the map: range i of chunk c (i may equal the chunk's length: just after it). */
+interface Cursor {
+  c: number;
+  i: number;
 }
 
-function update<V>(n: Node<V>): Node<V> {
-  n.count = 1 + count(n.left) + count(n.right);
-  return n;
-}
+type Piece<V> = { start: number; end: number; value: V };
 
-/** Split into (starts < key, starts >= key). */
-function split<V>(n: Node<V> | null, key: number): [Node<V> | null, Node<V> | null] {
-  if (n === null) return [null, null];
-  if (n.start < key) {
-    const [l, r] = split(n.right, key);
-    n.right = l;
-    return [update(n), r];
+/** First index in a sorted array whose element is >= key (strict: > key). */
+function bound(a: number[], key: number, strict: boolean, lo = 0, hi = a.length): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < key || (strict && a[mid] === key)) lo = mid + 1;
+    else hi = mid;
   }
-  const [l, r] = split(n.left, key);
-  n.left = r;
-  return [l, update(n)];
-}
-
-/** Join two trees where every start in a precedes every start in b. */
-function merge<V>(a: Node<V> | null, b: Node<V> | null): Node<V> | null {
-  if (a === null) return b;
-  if (b === null) return a;
-  if (a.priority > b.priority) {
-    a.right = merge(a.right, b);
-    return update(a);
-  }
-  b.left = merge(a, b.left);
-  return update(b);
-}
-
-function leftmost<V>(n: Node<V> | null): Node<V> | null {
-  if (n === null) return null;
-  while (n.left !== null) n = n.left;
-  return n;
-}
-
-function rightmost<V>(n: Node<V> | null): Node<V> | null {
-  if (n === null) return null;
-  while (n.right !== null) n = n.right;
-  return n;
-}
-
-function inOrder<V>(n: Node<V> | null, out: Node<V>[]): void {
-  const stack: Node<V>[] = [];
-  while (n !== null || stack.length > 0) {
-    while (n !== null) {
-      stack.push(n);
-      n = n.left;
-    }
-    const top = stack.pop()!;
-    out.push(top);
-    n = top.right;
-  }
+  return lo;
 }
 
 export class IntervalMap<V> {
-  private root: Node<V> | null = null;
-  // Deterministic priorities keep runs reproducible.
-  private seed = 0x2545f491;
+  private chunks: Chunk<V>[] = [];
+  /** each chunk's first start */
+  private firsts: number[] = [];
+  private count = 0;
   private readonly same: (a: V, b: V) => boolean;
   private readonly slice: (value: V, start: number, end: number, whole: Interval<V>) => V;
 
@@ -104,29 +66,48 @@ export class IntervalMap<V> {
 
   /** Number of stored ranges. */
   get size(): number {
-    return count(this.root);
+    return this.count;
   }
 
-  private random(): number {
-    let x = this.seed;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.seed = x >>> 0;
-    return this.seed;
+  /** The first range whose start is >= key (strict: > key), possibly just past the last range. */
+  private seek(key: number, strict: boolean): Cursor {
+    // the last chunk whose first start is below key (at or below, strict) holds the answer, or its end does
+    const c = Math.max(0, bound(this.firsts, key, strict) - 1);
+    const chunk = this.chunks[c];
+    return { c, i: chunk === undefined ? 0 : bound(chunk.starts, key, strict) };
+  }
+
+  /** The cursor one range back, or undefined at the first range. */
+  private previous(at: Cursor): Cursor | undefined {
+    if (at.i > 0) return { c: at.c, i: at.i - 1 };
+    for (let c = at.c - 1; c >= 0; c--) if (this.chunks[c]!.starts.length > 0) return { c, i: this.chunks[c]!.starts.length - 1 };
+    return undefined;
+  }
+
+  /** The cursor itself if it names a range, else the next range's; undefined past the end. */
+  private normal(at: Cursor): Cursor | undefined {
+    for (let { c, i } = at; c < this.chunks.length; c++, i = 0) if (i < this.chunks[c]!.starts.length) return { c, i };
+    return undefined;
+  }
+
+  private piece(at: Cursor): Piece<V> {
+    const k = this.chunks[at.c]!;
+    return { start: k.starts[at.i]!, end: k.ends[at.i]!, value: k.values[at.i]! };
+  }
+
+  /** The first range that ends after point (the only one that can hold point or start after it first). */
+  private firstEndingAfter(point: number): Cursor {
+    const at = this.seek(point, false);
+    const before = this.previous(at);
+    return before !== undefined && this.chunks[before.c]!.ends[before.i]! > point ? before : at;
   }
 
   /** The range containing point, if any. */
   get(point: number): Interval<V> | undefined {
-    let n = this.root;
-    let best: Node<V> | null = null;
-    while (n !== null) {
-      if (n.start <= point) {
-        best = n;
-        n = n.right;
-      } else n = n.left;
-    }
-    return best !== null && best.end > point ? best : undefined;
+    const before = this.previous(this.seek(point, true));
+    if (before === undefined) return undefined;
+    const k = this.chunks[before.c]!;
+    return k.ends[before.i]! > point ? this.piece(before) : undefined;
   }
 
   /** Store value on [start, end), replacing what was there; returns the replaced pieces, clipped. */
@@ -143,31 +124,19 @@ export class IntervalMap<V> {
   overlapping(start: number, end: number): Interval<V>[] {
     const out: Interval<V>[] = [];
     if (start >= end) return out;
-    const stack: Node<V>[] = [];
-    let n = this.root;
-    while (n !== null || stack.length > 0) {
-      while (n !== null) {
-        // Ends are sorted like starts, so a left subtree ending before start can be skipped.
-        stack.push(n);
-        n = n.end > start ? n.left : null;
-      }
-      const top = stack.pop()!;
-      if (top.start >= end) break;
-      if (top.end > start) out.push(top);
-      n = top.right;
+    for (let at = this.normal(this.firstEndingAfter(start)); at !== undefined; at = this.normal({ c: at.c, i: at.i + 1 })) {
+      const p = this.piece(at);
+      if (p.start >= end) break;
+      out.push(p);
     }
     return out;
   }
 
   /** True if any stored range intersects [start, end). */
   intersects(start: number, end: number): boolean {
-    let n = this.root;
-    while (n !== null) {
-      if (n.end <= start) n = n.right;
-      else if (n.start >= end) n = n.left;
-      else return true;
-    }
-    return false;
+    if (start >= end) return false;
+    const at = this.normal(this.firstEndingAfter(start));
+    return at !== undefined && this.chunks[at.c]!.starts[at.i]! < end;
   }
 
   /** The holes of [start, end) not covered by any range, in order. */
@@ -184,87 +153,147 @@ export class IntervalMap<V> {
 
   /** Every stored range, in order. */
   all(): Interval<V>[] {
-    const out: Node<V>[] = [];
-    inOrder(this.root, out);
+    const out: Interval<V>[] = [];
+    for (const k of this.chunks) for (let i = 0; i < k.starts.length; i++) out.push({ start: k.starts[i]!, end: k.ends[i]!, value: k.values[i]! });
     return out;
   }
 
   clear(): void {
-    this.root = null;
+    this.chunks = [];
+    this.firsts = [];
+    this.count = 0;
+  }
+
+  /**
+   * Replace the `remove` ranges from `from` on with `items` (in order, disjoint, between their
+   * neighbours), then keep every chunk non-empty and at most CHUNK_MAX long.
+   */
+  private splice(from: Cursor, remove: number, items: Piece<V>[]): void {
+    this.count += items.length - remove;
+    if (this.count === 0) return this.clear();
+    if (this.chunks.length === 0) {
+      this.chunks.push(new Chunk([], [], []));
+      this.firsts.push(0);
+    }
+    const k = this.chunks[from.c]!;
+    const here = Math.min(remove, k.starts.length - from.i);
+    k.starts.splice(from.i, here, ...items.map((p) => p.start));
+    k.ends.splice(from.i, here, ...items.map((p) => p.end));
+    k.values.splice(from.i, here, ...items.map((p) => p.value));
+    // ranges removed past the first chunk come out of the chunks after it
+    let last = from.c;
+    for (let rest = remove - here; rest > 0; ) {
+      const next = this.chunks[++last]!;
+      const n = Math.min(rest, next.starts.length);
+      next.starts.splice(0, n);
+      next.ends.splice(0, n);
+      next.values.splice(0, n);
+      rest -= n;
+    }
+    // back to front, so that removing or halving a chunk leaves the indices still to visit alone
+    for (let c = last; c >= from.c; c--) {
+      const chunk = this.chunks[c]!;
+      if (chunk.starts.length === 0) {
+        this.chunks.splice(c, 1);
+        this.firsts.splice(c, 1);
+        continue;
+      }
+      if (chunk.starts.length > CHUNK_MAX) {
+        const half = chunk.starts.length >>> 1;
+        const upper = new Chunk(chunk.starts.splice(half), chunk.ends.splice(half), chunk.values.splice(half));
+        this.chunks.splice(c + 1, 0, upper);
+        this.firsts.splice(c + 1, 0, upper.starts[0]!);
+      }
+      this.firsts[c] = chunk.starts[0]!;
+    }
   }
 
   private replace(start: number, end: number, insert: { value: V } | undefined): Interval<V>[] {
     if (!(start < end)) throw new RangeError(`empty or inverted range [${start}, ${end})`);
     const removed: Interval<V>[] = [];
-    let [left, rest] = split(this.root, start);
-    let tail: Node<V> | null = null;
-
-    // A range starting before `start` may reach into [start, end).
-    const before = rightmost(left);
-    if (before !== null && before.end > start) {
-      const whole: Interval<V> = { start: before.start, end: before.end, value: before.value };
-      removed.push({ start, end: Math.min(whole.end, end), value: this.slice(whole.value, start, Math.min(whole.end, end), whole) });
-      if (whole.end > end) tail = new Node(end, whole.end, this.slice(whole.value, end, whole.end, whole), this.random());
-      before.end = start;
-      before.value = this.slice(whole.value, whole.start, start, whole);
+    // The ranges that intersect [start, end), from `first` on, and the range after them.
+    const first = this.firstEndingAfter(start);
+    const run: Piece<V>[] = [];
+    let at = this.normal(first);
+    for (; at !== undefined; at = this.normal({ c: at.c, i: at.i + 1 })) {
+      const p = this.piece(at);
+      if (p.start >= end) break;
+      run.push(p);
     }
+    const next = at === undefined ? undefined : this.piece(at);
 
-    const [middle, right0] = split(rest, end);
-    let right = right0;
-    if (middle !== null) {
-      const inside: Node<V>[] = [];
-      inOrder(middle, inside);
-      for (const n of inside) {
-        const whole: Interval<V> = { start: n.start, end: n.end, value: n.value };
-        const cut = Math.min(n.end, end);
-        removed.push({ start: n.start, end: cut, value: cut === n.end ? n.value : this.slice(n.value, n.start, cut, whole) });
-        if (n.end > end) tail = new Node(end, n.end, this.slice(n.value, end, n.end, whole), this.random());
+    // `before`: the range before start as it will be (the neighbour, or what a range reaching into [start, end) keeps)
+    let before: Piece<V> | undefined;
+    let from = first;
+    let withNeighbour = false;
+    let tail: Piece<V> | undefined;
+    let inside = run;
+    if (run.length > 0 && run[0]!.start < start) {
+      const whole = run[0]!;
+      removed.push({ start, end: Math.min(whole.end, end), value: this.slice(whole.value, start, Math.min(whole.end, end), whole) });
+      if (whole.end > end) tail = { start: end, end: whole.end, value: this.slice(whole.value, end, whole.end, whole) };
+      before = { start: whole.start, end: start, value: this.slice(whole.value, whole.start, start, whole) };
+      inside = run.slice(1);
+    } else {
+      const prev = this.previous(first);
+      if (prev !== undefined) {
+        before = this.piece(prev);
+        from = prev;
+        withNeighbour = true;
       }
     }
-    if (tail !== null) right = merge(tail, right);
+    for (const n of inside) {
+      const cut = Math.min(n.end, end);
+      removed.push({ start: n.start, end: cut, value: cut === n.end ? n.value : this.slice(n.value, n.start, cut, n) });
+      if (n.end > end) tail = { start: end, end: n.end, value: this.slice(n.value, end, n.end, n) };
+    }
 
+    // A new range merges with an equal neighbour on either side.
+    let made: Piece<V> | undefined;
+    let keepNext = next !== undefined;
     if (insert !== undefined) {
-      let target: Node<V> | null = null;
-      if (before !== null && before.end === start && this.same(before.value, insert.value)) {
+      let target: Piece<V> | undefined;
+      if (before !== undefined && before.end === start && this.same(before.value, insert.value)) {
         before.end = end;
         target = before;
       }
-      const after = leftmost(right);
-      if (after !== null && after.start === end && this.same(insert.value, after.value)) {
-        const [first, others] = split(right, end + 1);
-        right = others;
-        if (target !== null) target.end = first!.end;
-        else {
-          first!.start = start;
-          first!.value = insert.value;
-          target = first;
-          left = merge(left, first);
+      const after = tail ?? next;
+      if (after !== undefined && after.start === end && this.same(insert.value, after.value)) {
+        if (target !== undefined) {
+          target.end = after.end;
+          if (after === tail) tail = undefined;
+          else keepNext = false;
+        } else {
+          after.start = start;
+          after.value = insert.value;
+          target = after;
         }
       }
-      if (target === null) left = merge(left, new Node(start, end, insert.value, this.random()));
+      if (target === undefined) made = { start, end, value: insert.value };
     }
-    this.root = merge(left, right);
+    const items: Piece<V>[] = [];
+    for (const p of [before, made, tail, keepNext ? next : undefined]) if (p !== undefined) items.push(p);
+    this.splice(from, (withNeighbour ? 1 : 0) + run.length + (next !== undefined ? 1 : 0), items);
     return removed;
   }
 
-  /** Throws if the tree is not a valid treap of disjoint, ordered, non-empty ranges. */
+  /** Throws if the chunks are not ordered, disjoint, non-empty ranges with their first starts kept. */
   checkInvariants(): void {
-    const check = (n: Node<V> | null): void => {
-      if (n === null) return;
-      if (!(n.start < n.end)) throw new Error(`interval map: empty range [${n.start}, ${n.end})`);
-      for (const c of [n.left, n.right])
-        if (c !== null && c.priority > n.priority) throw new Error("interval map: heap order broken");
-      if (n.count !== 1 + count(n.left) + count(n.right)) throw new Error("interval map: stale subtree count");
-      check(n.left);
-      check(n.right);
-    };
-    check(this.root);
-    const nodes = this.all();
-    for (let i = 1; i < nodes.length; i++) {
-      const a = nodes[i - 1]!;
-      const b = nodes[i]!;
-      if (a.end > b.start) throw new Error(`interval map: [${a.start}, ${a.end}) overlaps [${b.start}, ${b.end})`);
-      if (a.end === b.start && this.same(a.value, b.value)) throw new Error(`interval map: adjacent equal ranges at ${a.end} not merged`);
-    }
+    let n = 0;
+    let prev: Piece<V> | undefined;
+    this.chunks.forEach((k, c) => {
+      if (k.starts.length === 0 || k.starts.length > CHUNK_MAX) throw new Error(`interval map: chunk ${c} holds ${k.starts.length} ranges`);
+      if (k.ends.length !== k.starts.length || k.values.length !== k.starts.length) throw new Error(`interval map: chunk ${c}'s arrays differ in length`);
+      if (this.firsts[c] !== k.starts[0]) throw new Error(`interval map: chunk ${c}'s first start is stale`);
+      for (let i = 0; i < k.starts.length; i++) {
+        const p = this.piece({ c, i });
+        if (!(p.start < p.end)) throw new Error(`interval map: empty range [${p.start}, ${p.end})`);
+        if (prev !== undefined && prev.end > p.start) throw new Error(`interval map: [${prev.start}, ${prev.end}) overlaps [${p.start}, ${p.end})`);
+        if (prev !== undefined && prev.end === p.start && this.same(prev.value, p.value)) throw new Error(`interval map: adjacent equal ranges at ${p.start} not merged`);
+        prev = p;
+        n++;
+      }
+    });
+    if (this.firsts.length !== this.chunks.length || n !== this.count) throw new Error(`interval map: ${n} ranges stored but ${this.count} counted`);
   }
 }
