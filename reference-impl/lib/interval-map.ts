@@ -33,12 +33,6 @@ class Chunk<V> {
   ) {}
 }
 
-/** A place in the map: range i of chunk c (i may equal the chunk's length: just after it). */
-interface Cursor {
-  c: number;
-  i: number;
-}
-
 type Piece<V> = { start: number; end: number; value: V };
 
 /** First index in a sorted array whose element is >= key (strict: > key). */
@@ -49,6 +43,37 @@ function bound(a: number[], key: number, strict: boolean, lo = 0, hi = a.length)
     else hi = mid;
   }
   return lo;
+}
+
+/** Replace n ranges of a chunk from index at on with items, moving the rest in place. */
+function spliceChunk<V>(k: Chunk<V>, at: number, n: number, items: Piece<V>[]): void {
+  const { starts, ends, values } = k;
+  const len = starts.length;
+  const d = items.length - n;
+  if (d > 0) {
+    for (let j = 0; j < d; j++) {
+      starts.push(0);
+      ends.push(0);
+      values.push(items[0]!.value);
+    }
+    for (let j = len - 1; j >= at + n; j--) {
+      starts[j + d] = starts[j]!;
+      ends[j + d] = ends[j]!;
+      values[j + d] = values[j]!;
+    }
+  } else if (d < 0) {
+    for (let j = at + n; j < len; j++) {
+      starts[j + d] = starts[j]!;
+      ends[j + d] = ends[j]!;
+      values[j + d] = values[j]!;
+    }
+    starts.length = ends.length = values.length = len + d;
+  }
+  for (let j = 0; j < items.length; j++) {
+    starts[at + j] = items[j]!.start;
+    ends[at + j] = items[j]!.end;
+    values[at + j] = items[j]!.value;
+  }
 }
 
 export class IntervalMap<V> {
@@ -69,45 +94,63 @@ export class IntervalMap<V> {
     return this.count;
   }
 
-  /** The first range whose start is >= key (strict: > key), possibly just past the last range. */
-  private seek(key: number, strict: boolean): Cursor {
+  // The cursor: range `at` of chunk `chunk` (at may equal the chunk's length: just after it).
+  // Kept here, not in an object per step: the model looks ranges up on nearly every operation.
+  private chunk = 0;
+  private at = 0;
+
+  /** Put the cursor on the first range whose start is >= key (strict: > key), possibly just past the last range. */
+  private seek(key: number, strict: boolean): void {
     // the last chunk whose first start is below key (at or below, strict) holds the answer, or its end does
     const c = Math.max(0, bound(this.firsts, key, strict) - 1);
-    const chunk = this.chunks[c];
-    return { c, i: chunk === undefined ? 0 : bound(chunk.starts, key, strict) };
+    const k = this.chunks[c];
+    this.chunk = c;
+    this.at = k === undefined ? 0 : bound(k.starts, key, strict);
   }
 
-  /** The cursor one range back, or undefined at the first range. */
-  private previous(at: Cursor): Cursor | undefined {
-    if (at.i > 0) return { c: at.c, i: at.i - 1 };
-    for (let c = at.c - 1; c >= 0; c--) if (this.chunks[c]!.starts.length > 0) return { c, i: this.chunks[c]!.starts.length - 1 };
-    return undefined;
+  /** Move the cursor one range back; false (cursor unmoved) at the first range. */
+  private back(): boolean {
+    if (this.at > 0) {
+      this.at--;
+      return true;
+    }
+    for (let c = this.chunk - 1; c >= 0; c--) {
+      const n = this.chunks[c]!.starts.length;
+      if (n > 0) {
+        this.chunk = c;
+        this.at = n - 1;
+        return true;
+      }
+    }
+    return false;
   }
 
-  /** The cursor itself if it names a range, else the next range's; undefined past the end. */
-  private normal(at: Cursor): Cursor | undefined {
-    for (let { c, i } = at; c < this.chunks.length; c++, i = 0) if (i < this.chunks[c]!.starts.length) return { c, i };
-    return undefined;
+  /** Move the cursor onto a range (the one it names, else the next); false past the end. */
+  private settle(): boolean {
+    for (; this.chunk < this.chunks.length; this.chunk++, this.at = 0) if (this.at < this.chunks[this.chunk]!.starts.length) return true;
+    return false;
   }
 
-  private piece(at: Cursor): Piece<V> {
-    const k = this.chunks[at.c]!;
-    return { start: k.starts[at.i]!, end: k.ends[at.i]!, value: k.values[at.i]! };
+  private piece(): Piece<V> {
+    const k = this.chunks[this.chunk]!;
+    return { start: k.starts[this.at]!, end: k.ends[this.at]!, value: k.values[this.at]! };
   }
 
-  /** The first range that ends after point (the only one that can hold point or start after it first). */
-  private firstEndingAfter(point: number): Cursor {
-    const at = this.seek(point, false);
-    const before = this.previous(at);
-    return before !== undefined && this.chunks[before.c]!.ends[before.i]! > point ? before : at;
+  /** Put the cursor on the first range that ends after point (the only one that can hold point, or the first after it). */
+  private firstEndingAfter(point: number): void {
+    this.seek(point, false);
+    const c = this.chunk;
+    const i = this.at;
+    if (this.back() && this.chunks[this.chunk]!.ends[this.at]! > point) return;
+    this.chunk = c;
+    this.at = i;
   }
 
   /** The range containing point, if any. */
   get(point: number): Interval<V> | undefined {
-    const before = this.previous(this.seek(point, true));
-    if (before === undefined) return undefined;
-    const k = this.chunks[before.c]!;
-    return k.ends[before.i]! > point ? this.piece(before) : undefined;
+    this.seek(point, true);
+    if (!this.back()) return undefined;
+    return this.chunks[this.chunk]!.ends[this.at]! > point ? this.piece() : undefined;
   }
 
   /** Store value on [start, end), replacing what was there; returns the replaced pieces, clipped. */
@@ -124,19 +167,15 @@ export class IntervalMap<V> {
   overlapping(start: number, end: number): Interval<V>[] {
     const out: Interval<V>[] = [];
     if (start >= end) return out;
-    for (let at = this.normal(this.firstEndingAfter(start)); at !== undefined; at = this.normal({ c: at.c, i: at.i + 1 })) {
-      const p = this.piece(at);
-      if (p.start >= end) break;
-      out.push(p);
-    }
+    for (this.firstEndingAfter(start); this.settle() && this.chunks[this.chunk]!.starts[this.at]! < end; this.at++) out.push(this.piece());
     return out;
   }
 
   /** True if any stored range intersects [start, end). */
   intersects(start: number, end: number): boolean {
     if (start >= end) return false;
-    const at = this.normal(this.firstEndingAfter(start));
-    return at !== undefined && this.chunks[at.c]!.starts[at.i]! < end;
+    this.firstEndingAfter(start);
+    return this.settle() && this.chunks[this.chunk]!.starts[this.at]! < end;
   }
 
   /** The holes of [start, end) not covered by any range, in order. */
@@ -165,84 +204,85 @@ export class IntervalMap<V> {
   }
 
   /**
-   * Replace the `remove` ranges from `from` on with `items` (in order, disjoint, between their
-   * neighbours), then keep every chunk non-empty and at most CHUNK_MAX long.
+   * Replace the `remove` ranges from range `at` of chunk `c` on with `items` (in order,
+   * disjoint, between their neighbours), then keep every chunk non-empty and at most CHUNK_MAX long.
    */
-  private splice(from: Cursor, remove: number, items: Piece<V>[]): void {
+  private splice(c: number, at: number, remove: number, items: Piece<V>[]): void {
     this.count += items.length - remove;
     if (this.count === 0) return this.clear();
     if (this.chunks.length === 0) {
       this.chunks.push(new Chunk([], [], []));
       this.firsts.push(0);
     }
-    const k = this.chunks[from.c]!;
-    const here = Math.min(remove, k.starts.length - from.i);
-    k.starts.splice(from.i, here, ...items.map((p) => p.start));
-    k.ends.splice(from.i, here, ...items.map((p) => p.end));
-    k.values.splice(from.i, here, ...items.map((p) => p.value));
+    const here = Math.min(remove, this.chunks[c]!.starts.length - at);
+    spliceChunk(this.chunks[c]!, at, here, items);
     // ranges removed past the first chunk come out of the chunks after it
-    let last = from.c;
+    let last = c;
     for (let rest = remove - here; rest > 0; ) {
       const next = this.chunks[++last]!;
       const n = Math.min(rest, next.starts.length);
-      next.starts.splice(0, n);
-      next.ends.splice(0, n);
-      next.values.splice(0, n);
+      spliceChunk(next, 0, n, []);
       rest -= n;
     }
     // back to front, so that removing or halving a chunk leaves the indices still to visit alone
-    for (let c = last; c >= from.c; c--) {
-      const chunk = this.chunks[c]!;
+    for (let i = last; i >= c; i--) {
+      const chunk = this.chunks[i]!;
       if (chunk.starts.length === 0) {
-        this.chunks.splice(c, 1);
-        this.firsts.splice(c, 1);
+        this.chunks.splice(i, 1);
+        this.firsts.splice(i, 1);
         continue;
       }
       if (chunk.starts.length > CHUNK_MAX) {
         const half = chunk.starts.length >>> 1;
         const upper = new Chunk(chunk.starts.splice(half), chunk.ends.splice(half), chunk.values.splice(half));
-        this.chunks.splice(c + 1, 0, upper);
-        this.firsts.splice(c + 1, 0, upper.starts[0]!);
+        this.chunks.splice(i + 1, 0, upper);
+        this.firsts.splice(i + 1, 0, upper.starts[0]!);
       }
-      this.firsts[c] = chunk.starts[0]!;
+      this.firsts[i] = chunk.starts[0]!;
     }
   }
 
   private replace(start: number, end: number, insert: { value: V } | undefined): Interval<V>[] {
     if (!(start < end)) throw new RangeError(`empty or inverted range [${start}, ${end})`);
     const removed: Interval<V>[] = [];
-    // The ranges that intersect [start, end), from `first` on, and the range after them.
-    const first = this.firstEndingAfter(start);
+    // The ranges that intersect [start, end), from the first one's place on, and the range after them.
+    this.firstEndingAfter(start);
+    let fromChunk = this.chunk;
+    let fromAt = this.at;
     const run: Piece<V>[] = [];
-    let at = this.normal(first);
-    for (; at !== undefined; at = this.normal({ c: at.c, i: at.i + 1 })) {
-      const p = this.piece(at);
-      if (p.start >= end) break;
+    let next: Piece<V> | undefined;
+    for (; this.settle(); this.at++) {
+      const p = this.piece();
+      if (p.start >= end) {
+        next = p;
+        break;
+      }
       run.push(p);
     }
-    const next = at === undefined ? undefined : this.piece(at);
 
     // `before`: the range before start as it will be (the neighbour, or what a range reaching into [start, end) keeps)
     let before: Piece<V> | undefined;
-    let from = first;
     let withNeighbour = false;
     let tail: Piece<V> | undefined;
-    let inside = run;
+    let first = 0;
     if (run.length > 0 && run[0]!.start < start) {
       const whole = run[0]!;
       removed.push({ start, end: Math.min(whole.end, end), value: this.slice(whole.value, start, Math.min(whole.end, end), whole) });
       if (whole.end > end) tail = { start: end, end: whole.end, value: this.slice(whole.value, end, whole.end, whole) };
       before = { start: whole.start, end: start, value: this.slice(whole.value, whole.start, start, whole) };
-      inside = run.slice(1);
+      first = 1;
     } else {
-      const prev = this.previous(first);
-      if (prev !== undefined) {
-        before = this.piece(prev);
-        from = prev;
+      this.chunk = fromChunk;
+      this.at = fromAt;
+      if (this.back()) {
+        before = this.piece();
+        fromChunk = this.chunk;
+        fromAt = this.at;
         withNeighbour = true;
       }
     }
-    for (const n of inside) {
+    for (let j = first; j < run.length; j++) {
+      const n = run[j]!;
       const cut = Math.min(n.end, end);
       removed.push({ start: n.start, end: cut, value: cut === n.end ? n.value : this.slice(n.value, n.start, cut, n) });
       if (n.end > end) tail = { start: end, end: n.end, value: this.slice(n.value, end, n.end, n) };
@@ -272,8 +312,11 @@ export class IntervalMap<V> {
       if (target === undefined) made = { start, end, value: insert.value };
     }
     const items: Piece<V>[] = [];
-    for (const p of [before, made, tail, keepNext ? next : undefined]) if (p !== undefined) items.push(p);
-    this.splice(from, (withNeighbour ? 1 : 0) + run.length + (next !== undefined ? 1 : 0), items);
+    if (before !== undefined) items.push(before);
+    if (made !== undefined) items.push(made);
+    if (tail !== undefined) items.push(tail);
+    if (keepNext) items.push(next!);
+    this.splice(fromChunk, fromAt, (withNeighbour ? 1 : 0) + run.length + (next !== undefined ? 1 : 0), items);
     return removed;
   }
 
@@ -286,7 +329,7 @@ export class IntervalMap<V> {
       if (k.ends.length !== k.starts.length || k.values.length !== k.starts.length) throw new Error(`interval map: chunk ${c}'s arrays differ in length`);
       if (this.firsts[c] !== k.starts[0]) throw new Error(`interval map: chunk ${c}'s first start is stale`);
       for (let i = 0; i < k.starts.length; i++) {
-        const p = this.piece({ c, i });
+        const p = { start: k.starts[i]!, end: k.ends[i]!, value: k.values[i]! };
         if (!(p.start < p.end)) throw new Error(`interval map: empty range [${p.start}, ${p.end})`);
         if (prev !== undefined && prev.end > p.start) throw new Error(`interval map: [${prev.start}, ${prev.end}) overlaps [${p.start}, ${p.end})`);
         if (prev !== undefined && prev.end === p.start && this.same(prev.value, p.value)) throw new Error(`interval map: adjacent equal ranges at ${p.start} not merged`);
