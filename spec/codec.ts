@@ -109,27 +109,64 @@ export class StructCodec {
   }
 
   decode(name: string, bytes: Uint8Array, at = 0): { [field: string]: Decoded } {
+    return this.decodeView(name, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), at);
+  }
+
+  private decodeView(name: string, view: DataView, at: number): { [field: string]: Decoded } {
     const def = this.get(name);
-    if (bytes.length < at + def.size) throw new CodecError(`${name}: need ${def.size} bytes, have ${bytes.length - at}`);
+    if (view.byteLength < at + def.size) throw new CodecError(`${name}: need ${def.size} bytes, have ${view.byteLength - at}`);
     const result: { [field: string]: Decoded } = {};
-    for (const field of def.fields) {
-      const type = field.type;
-      const start = at + field.offset;
-      if (field.count === undefined) {
-        result[field.name] = isScalar(type) ? readScalar(bytes, start, type) : this.decode(type, bytes, start);
+    for (const f of this.plan(def)) {
+      const start = at + f.offset;
+      if (f.count === undefined) {
+        result[f.name] = f.scalar !== undefined ? viewScalar(view, start, f.scalar) : this.decodeView(f.type, view, start);
         continue;
       }
-      const elem = this.sizeOf(type);
-      const items: Decoded[] = new Array<Decoded>(field.count);
-      for (let i = 0; i < field.count; i++) items[i] = isScalar(type) ? readScalar(bytes, start + i * elem, type) : this.decode(type, bytes, start + i * elem);
-      result[field.name] = items;
+      const items: Decoded[] = new Array<Decoded>(f.count);
+      for (let i = 0; i < f.count; i++) items[i] = f.scalar !== undefined ? viewScalar(view, start + i * f.elem, f.scalar) : this.decodeView(f.type, view, start + i * f.elem);
+      result[f.name] = items;
     }
     return result;
+  }
+
+  /** A struct's fields as decoding walks them, worked out once per definition. */
+  private plan(def: StructDef): PlannedField[] {
+    let p = plans.get(def);
+    if (p === undefined) {
+      p = def.fields.map((f) => ({ name: f.name, type: f.type, offset: f.offset, count: f.count, scalar: isScalar(f.type) ? f.type : undefined, elem: this.sizeOf(f.type) }));
+      plans.set(def, p);
+    }
+    return p;
   }
 
   /** Names of the fields the kernel writes back (decoded into a step's `out`). */
   outFields(name: string): string[] {
     return this.get(name).fields.filter((f) => f.out).map((f) => f.name);
+  }
+}
+
+interface PlannedField {
+  name: string;
+  type: string;
+  offset: number;
+  count: number | undefined;
+  /** the field's scalar type, undefined for a nested struct */
+  scalar: ScalarType | undefined;
+  /** bytes per element */
+  elem: number;
+}
+
+const plans = new WeakMap<StructDef, PlannedField[]>();
+
+/** A little-endian scalar through a DataView: one bigint, none per byte or half. */
+function viewScalar(view: DataView, at: number, type: ScalarType): bigint {
+  switch (type) {
+    case "u8": return BigInt(view.getUint8(at));
+    case "u16": return BigInt(view.getUint16(at, true));
+    case "u32": return BigInt(view.getUint32(at, true));
+    case "s32": return BigInt(view.getInt32(at, true));
+    case "u64": return view.getBigUint64(at, true);
+    case "s64": return view.getBigInt64(at, true);
   }
 }
 
@@ -162,21 +199,15 @@ const BOUNDS = Object.fromEntries(
   }),
 ) as Record<ScalarType, { bits: number; min: bigint; max: bigint }>;
 
-/** Little-endian bytes of a value below 2^32, written from a Number (no BigInt per byte). */
-function writeU32(buf: Uint8Array, at: number, n: number, bytes: number): void {
-  for (let i = 0; i < bytes; i++) {
-    buf[at + i] = n & 0xff;
-    n >>>= 8;
-  }
-}
+/** Eight bytes a value is written into (little-endian, modulo 2^64) before its low bytes are copied out. */
+const scratch = new DataView(new ArrayBuffer(8));
+const scratchBytes = new Uint8Array(scratch.buffer);
 
 export function writeScalar(buf: Uint8Array, at: number, type: ScalarType, value: bigint, path: string = type): void {
   const { bits, min, max } = BOUNDS[type];
   if (value < min || value > max) throw new CodecError(`${path}: ${value} does not fit in ${type}`);
-  const v = BigInt.asUintN(bits, value);
-  if (bits <= 32) return writeU32(buf, at, Number(v), bits / 8);
-  writeU32(buf, at, Number(v & 0xffffffffn), 4);
-  writeU32(buf, at + 4, Number(v >> 32n), 4);
+  scratch.setBigUint64(0, value, true);
+  for (let i = 0; i < bits / 8; i++) buf[at + i] = scratchBytes[i]!;
 }
 
 function readU32(buf: Uint8Array, at: number, bytes: number): number {

@@ -9,7 +9,7 @@
 // compiles at run time otherwise (a schema edited since the build), so what is
 // validated never depends on whether the build is current.
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -138,12 +138,26 @@ export function schemaProblems(schemaId: string, data: unknown, file: string): I
 }
 
 export function readJson(file: string): unknown {
-  let text: string;
+  return parseJson(readText(file), file);
+}
+
+/** Read and validate; throws InputError listing every problem. */
+export function loadValidated<T>(schemaId: string, file: string): T {
+  const text = readText(file);
+  const data = parseJson(text, file);
+  checkText(schemaId, text, data, file);
+  return data as T;
+}
+
+function readText(file: string): string {
   try {
-    text = readFileSync(file, "utf8");
+    return readFileSync(file, "utf8");
   } catch (err) {
     throw new InputError([{ file: displayPath(file), pointer: "", expected: `a readable file (${(err as Error).message})` }]);
   }
+}
+
+function parseJson(text: string, file: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
@@ -151,10 +165,58 @@ export function readJson(file: string): unknown {
   }
 }
 
-/** Read and validate; throws InputError listing every problem. */
-export function loadValidated<T>(schemaId: string, file: string): T {
-  const data = readJson(file);
+// Texts that validated cleanly before, by a hash of schema id and text, kept in dist/.cache/
+// for the schemas as they are (schemaHash: every schema file and ajv's version). A process
+// that meets only such texts (the spec files, expectations, capture headers) neither loads the
+// validators nor runs them: validation is a function of schema and text alone.
+export const VALIDATED_MEMO_FILE = join(PROJECT_ROOT, "dist", ".cache", "validated.json");
+/** More keys than this and the memo starts again (inputs tests make up must not grow it without end). */
+const MEMO_MAX = 4096;
+let memo: { schemas: string; keys: Set<string> } | null | undefined;
+
+function validatedMemo(): { schemas: string; keys: Set<string> } | null {
+  if (process.env.PRIVMEM_CTS_NO_CACHE !== undefined) return null;
+  if (memo !== undefined) return memo;
+  memo = null;
+  if (!existsSync(join(PROJECT_ROOT, "dist"))) return memo;
+  const schemas = schemaHash();
+  memo = { schemas, keys: new Set() };
+  try {
+    const kept = JSON.parse(readFileSync(VALIDATED_MEMO_FILE, "utf8")) as { schemas: string; keys: string[] };
+    if (kept.schemas === schemas && Array.isArray(kept.keys)) memo.keys = new Set(kept.keys);
+  } catch {
+    // no memo yet, or an unreadable one: start a new one
+  }
+  return memo;
+}
+
+/** A text's key in the memo. */
+export function validatedKey(schemaId: string, text: string): string {
+  return createHash("sha256").update(`${schemaId}\n`).update(text).digest("base64");
+}
+
+function remember(m: { schemas: string; keys: Set<string> }, key: string): void {
+  if (m.keys.size >= MEMO_MAX) m.keys.clear();
+  m.keys.add(key);
+  const tmp = `${VALIDATED_MEMO_FILE}.${process.pid}.tmp`;
+  try {
+    mkdirSync(dirname(VALIDATED_MEMO_FILE), { recursive: true });
+    writeFileSync(tmp, JSON.stringify({ schemas: m.schemas, keys: [...m.keys] }));
+    renameSync(tmp, VALIDATED_MEMO_FILE);
+  } catch {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * Validate data parsed from text; throws InputError listing every problem. A text that
+ * validated cleanly against the same schemas before is not validated again.
+ */
+export function checkText(schemaId: string, text: string, data: unknown, file: string): void {
+  const m = validatedMemo();
+  const key = m === null ? "" : validatedKey(schemaId, text);
+  if (m !== null && m.keys.has(key)) return;
   const problems = schemaProblems(schemaId, data, file);
   if (problems.length > 0) throw new InputError(problems);
-  return data as T;
+  if (m !== null) remember(m, key);
 }

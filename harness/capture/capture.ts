@@ -6,7 +6,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeSync } fro
 import { inputFileProblem } from "../case/load.js";
 import { dirname } from "node:path";
 import { InputError, type InputProblem } from "../../spec/errors.js";
-import { displayPath, schemaProblems } from "../../spec/validate.js";
+import { checkText, displayPath, schemaProblems } from "../../spec/validate.js";
 import type { Handshake } from "../../spec/driver/contract.js";
 import type { TraceEntry } from "../case/execute.js";
 import type { CaseResult, Reporter, RunInfo } from "../runner/runner.js";
@@ -99,7 +99,22 @@ function captureText(file: string): string {
 export function readCaptureHeader(file: string): CaptureHeader {
   const problem = inputFileProblem(file, MAX_CAPTURE_BYTES);
   if (problem) throw new InputError([problem]);
-  return parseLines(file, [firstLine(file)]).header;
+  const line = firstLine(file);
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    value = undefined;
+  }
+  // A header that validated before is not validated again (spec/validate.ts checkText); a bad one is reported by parseLines.
+  if ((value as CaptureHeader | undefined)?.type === "capture")
+    try {
+      checkText("capture.schema.json", line, value, file);
+      return value as CaptureHeader;
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+    }
+  return parseLines(file, [line]).header;
 }
 
 /** A file's first line, read up to its first newline only (a capture's cases can be megabytes). */
