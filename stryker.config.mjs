@@ -13,7 +13,7 @@ export default {
   // them); the broken-model unit tests kill a mutant that makes one too lax.
   commandRunner: {
     command:
-      "npx mocha --no-config --timeout 60000 dist/test/reference-impl/vm-invariants.test.js dist/test/reference-impl/invariants.test.js && node dist/test/mutants/run-suites.js --check-invariants --first-failure --exit-code",
+      "npx mocha --no-config --timeout 60000 dist/test/reference-impl/vm-invariants.test.js dist/test/reference-impl/invariants.test.js dist/test/reference-impl/gmem-invariants.test.js && node dist/test/mutants/run-suites.js --check-invariants --first-failure --exit-code",
   },
   buildCommand: "npm run -s build",
   mutate: ["reference-impl/**/*.ts"],

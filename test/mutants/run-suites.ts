@@ -42,8 +42,9 @@ const configs: { profile: "linux-7.2" | "linux-6.18" | "linux-6.8" | "conv-v7" |
   { profile: "linux-6.18", host: "full" },
   { profile: "linux-6.18", host: "pvm" },
   { profile: "linux-7.2", host: "s390" },
-  // vmtype:* too: what KVM_CHECK_EXTENSION answers per VM type with per-VM attributes off.
-  { profile: "conv-v7", host: "full-inplace", filters: ["conv:*", "vmtype:*"] },
+  // vmtype:* too: what KVM_CHECK_EXTENSION answers per VM type with per-VM attributes off; on conv-v7
+  // the SNP guest under in-place conversion (its private accesses are what kvm_mem_is_private() decides).
+  { profile: "conv-v7", host: "full-inplace", filters: ["conv:*", "vmtype:*", "hw:snp:inplace:*"] },
   { profile: "conv-v8", host: "full-inplace", filters: ["conv:*", "vmtype:*"] },
   // The seed-000 and seed-004 mutants of the pre-merge series.
   { profile: "upm-v9", host: "full", filters: ["rmem:*", "attrh:*", "vmtype:*"] },
