@@ -524,4 +524,11 @@ export const MUTANTS: Mutant[] = [
     search: 'fail("EIO");',
     replace: 'fail("EFAULT");',
   },
+  {
+    name: "upm-v9-private-outside-private-slots",
+    why: "UPM v9 under its selftest hook takes a fault's kind from the attribute store even in slots without KVM_MEM_PRIVATE (the review's change, which v10 made): a gfn left private in a plain slot then ends in KVM_EXIT_MEMORY_FAULT where v9 served it from userspace_addr (RMEM-012's v9 variant)",
+    file: "restrictedmem/attributes.js",
+    search: "return slot?.restricted != null && (vm.attributes.get(gfn) & V9_SHARED) === 0n;",
+    replace: "return slot !== undefined && (vm.attributes.get(gfn) & V9_SHARED) === 0n;",
+  },
 ];
