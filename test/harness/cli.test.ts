@@ -57,7 +57,7 @@ describe("CLI", function () {
     expect(cli("run", "--profile", "linux-9.9").status).to.equal(2);
     const host = cli("run", "--host", "bogus");
     expect(host.status).to.equal(2);
-    expect(host.stderr).to.match(/unknown host model bogus \(host models: full, full-inplace, pvm, s390, arm64, arm64-pkvm, arm64-cca, or a capture file such as captures\/<host>.jsonl\)/);
+    expect(host.stderr).to.match(/unknown host model bogus \(host models: full, full-inplace, pvm, s390, arm64, arm64-pkvm, arm64-cca, full-shmem-huge, full-shmem-within-size, or a capture file such as captures\/<host>.jsonl\)/);
     const nested = cli("run", "--profile", "linux-6.8,linux-7.2", "--reporter", "json");
     expect(nested.status).to.equal(2);
     expect(nested.stdout).to.equal("");
