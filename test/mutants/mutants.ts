@@ -531,4 +531,18 @@ export const MUTANTS: Mutant[] = [
     search: "return slot?.restricted != null && (vm.attributes.get(gfn) & V9_SHARED) === 0n;",
     replace: "return slot !== undefined && (vm.attributes.get(gfn) & V9_SHARED) === 0n;",
   },
+  {
+    name: "restrictedmem-thp-ignored",
+    why: "the restricted file allocates one page whatever shmem_enabled says (shmem_is_huge() ignored): seed 000's 2 MiB folio for a 4 KiB fallocate or private fault never appears (RMEM-028)",
+    file: "process/shmem-huge.js",
+    search: "if (shmemIsHuge(kernel, inode, index)) {",
+    replace: "if (false) {",
+  },
+  {
+    name: "shmem-within-size-as-always",
+    why: "shmem_enabled=within_size treated as always: a file smaller than the aligned 2 MiB range gets a huge folio (RMEM-028: within_size needs the file to cover the range)",
+    file: "process/shmem-huge.js",
+    search: 'case "within_size": {',
+    replace: 'case "within_size": return true; case "never-used": {',
+  },
 ];

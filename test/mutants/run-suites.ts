@@ -56,6 +56,9 @@ const configs: { profile: "linux-7.2" | "linux-6.18" | "linux-6.8" | "conv-v7" |
   { profile: "linux-7.2", host: "arm64-pkvm", filters: ["arm64:*", "hw:pkvm:*"] },
   // The Arm CCA series on an arm64 host with an RMM: its own suites.
   { profile: "cca-v14", host: "arm64-cca", filters: ["hw:cca:*"] },
+  // UPM's restricted file with shmem THP on (seed 000's accounting): its own cases only.
+  { profile: "upm-v9", host: "full-shmem-huge", filters: ["rmem:*"] },
+  { profile: "upm-v10", host: "full-shmem-within-size", filters: ["rmem:*"] },
 ];
 const hinted = first === undefined ? undefined : configs.find((c) => `${c.profile}@${c.host}` === first.config);
 const order = hinted === undefined ? configs : [{ ...hinted, filters: [`=${first!.id}`] }, ...configs];
