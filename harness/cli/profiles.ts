@@ -9,7 +9,7 @@ export const PROFILES_HELP = `privmem-cts profiles [list | diff A B] [--json]
   list        the profiles (uAPI revisions) in timeline order
   diff A B    clauses added (exist in B only), removed (in A only) and changed
               (a different variant: errno, result or statement) from A to B; when
-              revisions lie between them on the timeline, the history first: each
+              revisions lie between them on the timeline, the history too: each
               step's clauses added, gone and changed (in-flight branches such as
               cca-v14 or conv-v7 are left out unless one of A and B is one)`;
 
@@ -114,8 +114,8 @@ export async function cmdProfiles(argv: string[]): Promise<number> {
     json(d);
     return 0;
   }
-  if (d.history) out(historyLines(d.history).join("\n") + "\n");
   out(`Clauses from ${a} to ${b}: ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed.`);
+  if (d.history) out("\n" + historyLines(d.history).join("\n"));
   if (d.added.length) out(`\nAdded in ${b}:`);
   for (const x of d.added) out(`  + ${x.id}  ${x.statement}\n      ${variantText(x.variant)}`);
   if (d.removed.length) out(`\nGone in ${b}:`);

@@ -56,7 +56,7 @@ export function variantCoverage(spec: Spec, runs: RunResults[], allCases: { id: 
   const result: VariantCoverage = { checked: 0, covered: 0, gaps: [] };
   for (const clause of spec.clauses) {
     if (areas && !areas.includes(clause.area)) continue;
-    for (const [variant, _v] of Object.entries(clause.profiles))
+    for (const variant of Object.keys(clause.profiles))
       for (const profile of expandProfileSet(variant)) {
         const ran = machines.get(profile);
         if (!ran) continue;

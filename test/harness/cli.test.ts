@@ -104,7 +104,8 @@ describe("CLI", function () {
     expect(text.status).to.equal(0);
     expect(text.stdout).to.match(/^Clauses from linux-6.8 to linux-7.2: \d+ added, \d+ removed, \d+ changed\./);
     const json = JSON.parse(cli("profiles", "diff", "linux-6.8", "linux-7.2", "--json").stdout);
-    expect(json).to.have.keys(["from", "to", "added", "removed", "changed"]);
+    expect(json).to.have.keys(["from", "to", "added", "removed", "changed", "history"]);
+    expect(json.history.map((s: { from: string; to: string }) => `${s.from}>${s.to}`), "the steps between them").to.deep.equal(["linux-6.8>linux-6.18", "linux-6.18>linux-6.19", "linux-6.19>linux-7.2"]);
     expect(cli("profiles", "diff", "linux-6.8").status).to.equal(2);
   });
 });
