@@ -88,11 +88,19 @@ export async function cmdDocs(argv: string[]): Promise<number> {
       index.push(`- [${md(subject)}](${slug(subject)}.md) — ${n} clause(s) in this area`);
     }
   }
+  // Every ioctl of every profile, history included, with a page even where no clause is about it.
+  index.push("", "## Every ioctl across profiles", "", "| ioctl | profiles | request | direction | argument |", "|---|---|---|---|---|");
+  for (const name of spec.ioctlNames()) {
+    if (!pages.has(name)) pages.set(name, []);
+    for (const r of spec.ioctlRevisions(name))
+      index.push(`| [${md(name)}](${slug(name)}.md) | ${cell(r.profiles.join(", "))} | ${code(formatRequest(r.def.request))} | ${cell(r.def.dir)} | ${cell(r.def.arg === null ? "none" : r.def.arg)} |`);
+  }
   for (const [subject, clauses] of pages) {
     const lines = [`# ${md(subject)}`, "", "[index](index.md)", "", ...ioctlSection(spec, subject)];
     const struct = subject.replace(/\./g, "_");
     if (!spec.ioctlRevisions(subject).length && spec.structs.has(struct)) lines.push("## Layout", "", ...layoutTable(spec, struct));
     lines.push("## Clauses", "");
+    if (clauses.length === 0) lines.push("No clause has this ioctl as its subject (a clause may name it under another subject: see the index).", "");
     for (const c of clauses) lines.push(...clauseSection(c, byClause.get(c.id) ?? []));
     writeReportFile(dir, `${slug(subject)}.md`, lines.join("\n"));
   }

@@ -35,6 +35,8 @@ export const REFERENCE_MATRIX: { profile: ProfileName; host: string }[] = [
   { profile: "poison-rfc-v2", host: "pvm" },
   // The pre-merge series: UPM v9 and v10 (memfd_restricted; full has private slots, pvm not), the guest_memfd RFC v11.
   ...(["upm-v9", "upm-v10", "rfc-v11"] as ProfileName[]).flatMap((profile) => ["full", "pvm"].map((host) => ({ profile, host }))),
+  // UPM's restricted file with shmem THP on for the internal mount (seed 000: a 4 KiB fallocate may take 2 MiB).
+  ...(["upm-v9", "upm-v10"] as ProfileName[]).flatMap((profile) => ["full-shmem-huge", "full-shmem-within-size"].map((host) => ({ profile, host }))),
   // The Arm CCA host series (cca-v14, not merged) on an arm64 host with an RMM.
   { profile: "cca-v14", host: "arm64-cca" },
   // Gunyah at EL2 (an out-of-tree design, arch/arm64/gunyah): the arm64 releases with guest_memfd.

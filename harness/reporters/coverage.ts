@@ -34,6 +34,11 @@ export interface RunResults {
 /** Kernel architecture (as clauses name it) to the machine a handshake reports (uname -m). */
 const MACHINE: Record<string, string> = { x86_64: "x86_64", arm64: "aarch64", s390: "s390x", riscv: "riscv64" };
 
+/** The machine (uname -m) a clause's arch names. */
+export function machineOf(arch: string): string {
+  return MACHINE[arch] ?? arch;
+}
+
 /** Whether a case that requires these features exercises the clause (see Clause.requires). */
 export function exercises(caseRequires: readonly string[], clause: Pick<Spec["clauses"][number], "requires">): boolean {
   return clause.requires.every((f) => caseRequires.includes(f));

@@ -8,6 +8,7 @@ import type { Kernel } from "../kernel.js";
 import type { Folio } from "../mm/folio.js";
 import { Inode, OpenFile, ST_VALID, type Filesystem, type SyscallContext } from "../process/file.js";
 import { ShmemInode } from "../process/shmem.js";
+import { pmdPages, shmemAllocate } from "../process/shmem-huge.js";
 
 /** struct restrictedmem_notifier_ops: start and end are what restrictedmem_fallocate() passes (see notifyRange). */
 export interface RestrictedmemNotifier {
@@ -57,11 +58,12 @@ export class RestrictedInode extends Inode {
 
   /**
    * restrictedmem_get_page(): shmem_getpage(SGP_WRITE), so a page userspace never
-   * fallocated is allocated on KVM's first fault (lazy allocation: RMEM-025). Pages are
-   * order 0: shmem THP is off by default for the internal mount (RMEM-026).
+   * fallocated is allocated on KVM's first fault (lazy allocation: RMEM-025): one page while
+   * shmem THP is off for the internal mount (the default, RMEM-026), its whole 2 MiB folio where
+   * shmem_enabled says huge (RMEM-028).
    */
   getPage(index: number): Folio {
-    if (!this.memfd.cache.has(index)) this.kernel.allocate();
+    shmemAllocate(this.kernel, this.memfd, index);
     const folio = this.memfd.cache.findOrCreate(index);
     // SetPageUptodate() after shmem cleared the new page
     if (!folio.uptodate) {
@@ -81,17 +83,35 @@ export class RestrictedInode extends Inode {
     return [offset >> shift, (offset + len) >> shift];
   }
 
+  /**
+   * The shmem file's fallocate: where shmem_enabled makes the internal mount huge, each PMD
+   * range the allocation starts in an empty range is allocated whole first (shmem_fallocate()
+   * takes SGP_FALLOC folios index by index, the first one of a range deciding its size: RMEM-028).
+   */
+  private shmemFallocate(mode: number, offset: bigint, len: bigint): void {
+    const { KEEP_SIZE, PUNCH_HOLE } = this.kernel.K.falloc;
+    const huge = this.kernel.host.shmemHuge;
+    if (!(mode & PUNCH_HOLE) && !(mode & ~(KEEP_SIZE | PUNCH_HOLE)) && huge !== undefined && huge !== "never" && len > 0n) {
+      const page = this.kernel.page;
+      const nr = pmdPages(this.kernel);
+      const first = page.page(offset);
+      const last = Number(page.pagesUp(offset + len));
+      for (let at = first; at < last; at = at - (at % nr) + nr) shmemAllocate(this.kernel, this.memfd, at);
+    }
+    this.memfd.fallocate(mode, offset, len);
+  }
+
   /** restrictedmem_fallocate() (v9) / restrictedmem_fallocate() + restrictedmem_punch_hole() (v10). */
   fallocate(mode: number, offset: bigint, len: bigint): void {
     const { PUNCH_HOLE } = this.kernel.K.falloc;
     const punch = (mode & PUNCH_HOLE) !== 0;
     if (punch && (!this.kernel.page.aligned(offset) || !this.kernel.page.aligned(len))) fail("EINVAL");
     // v9 notifies for every mode (RMEM-024); v10 only around a punch.
-    if (!punch && !this.kernel.revision.restrictedmem!.notifyEveryMode) return this.memfd.fallocate(mode, offset, len);
+    if (!punch && !this.kernel.revision.restrictedmem!.notifyEveryMode) return this.shmemFallocate(mode, offset, len);
     const [start, end] = this.notifyRange(offset, len);
     for (const n of this.notifiers) n.invalidateStart(start, end);
     try {
-      this.memfd.fallocate(mode, offset, len);
+      this.shmemFallocate(mode, offset, len);
     } finally {
       for (const n of this.notifiers) n.invalidateEnd(start, end);
     }

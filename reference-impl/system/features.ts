@@ -63,6 +63,10 @@ export function probeFeatures(kernel: Kernel): string[] {
     features.push("restrictedmem");
     if (cap(C.PRIVATE_MEM) > 0n || cap(C.MEMORY_ATTRIBUTES) > 0n) features.push("restrictedmem:private-slots");
   }
+  // shmem_enabled, as /sys/kernel/mm/transparent_hugepage/shmem_enabled shows it (process/shmem-huge.ts)
+  const huge = kernel.host.shmemHuge;
+  if (huge === "always" || huge === "force") features.push("shmem-huge:always");
+  if (huge === "within_size") features.push("shmem-huge:within-size");
   // The SEV-SNP hardware layer runs SNP guests' actions wherever the host offers SNP VMs.
   if (features.includes("vm-type:snp")) features.push(...SNP_GUEST_ACTIONS.map((a) => `guest-arch:${a}`));
   // Arm CCA (in-flight series): realms, and the realm guest program's RSI calls.

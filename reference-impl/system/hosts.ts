@@ -82,6 +82,13 @@ export interface HostModel {
    * without the series have no such parameter and ignore it.
    */
   vmMemoryAttributes?: boolean;
+  /**
+   * /sys/kernel/mm/transparent_hugepage/shmem_enabled (mm/shmem.c shmem_enabled_store): the
+   * huge-page policy of the kernel's internal shmem mount; "never" when absent (the default).
+   * Modelled for the restricted file of UPM only (process/shmem-huge.ts); memfd_create files
+   * stay order 0 in the model whatever this says.
+   */
+  shmemHuge?: "never" | "always" | "within_size" | "advise" | "deny" | "force";
 }
 
 const X86_COMMON = {
@@ -223,6 +230,21 @@ export const HOSTS: Readonly<Record<string, HostModel>> = {
     name: "arm64-gunyah",
     description: "arm64 under the Gunyah hypervisor (out-of-tree design): every VM's guest_memfd pages are lent at the guest's first access and reclaimed when the host touches them",
     arm64: { ipaLimit: 48, mode: "nvhe", gunyah: true },
+  },
+  // The full host with shmem THP on for the internal mount (echo always, or within_size, >
+  // /sys/kernel/mm/transparent_hugepage/shmem_enabled): seed 000's case, where one fallocated
+  // page of a restricted file may take a whole 2 MiB folio. Modelled for UPM's restricted file only.
+  "full-shmem-huge": {
+    ...FULL,
+    name: "full-shmem-huge",
+    description: "the full host with shmem_enabled=always: the restricted file of UPM allocates 2 MiB folios (memfd_create files are not modelled with huge folios)",
+    shmemHuge: "always",
+  },
+  "full-shmem-within-size": {
+    ...FULL,
+    name: "full-shmem-within-size",
+    description: "the full host with shmem_enabled=within_size: the restricted file of UPM allocates a 2 MiB folio where the file covers the whole aligned 2 MiB (memfd_create files are not modelled with huge folios)",
+    shmemHuge: "within_size",
   },
 };
 

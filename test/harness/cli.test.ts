@@ -57,7 +57,7 @@ describe("CLI", function () {
     expect(cli("run", "--profile", "linux-9.9").status).to.equal(2);
     const host = cli("run", "--host", "bogus");
     expect(host.status).to.equal(2);
-    expect(host.stderr).to.match(/unknown host model bogus \(host models: full, full-inplace, pvm, s390, arm64, arm64-pkvm, arm64-cca, arm64-gunyah, or a capture file such as captures\/<host>.jsonl\)/);
+    expect(host.stderr).to.match(/unknown host model bogus \(host models: full, full-inplace, pvm, s390, arm64, arm64-pkvm, arm64-cca, arm64-gunyah, full-shmem-huge, full-shmem-within-size, or a capture file such as captures\/<host>.jsonl\)/);
     const nested = cli("run", "--profile", "linux-6.8,linux-7.2", "--reporter", "json");
     expect(nested.status).to.equal(2);
     expect(nested.stdout).to.equal("");
@@ -104,7 +104,8 @@ describe("CLI", function () {
     expect(text.status).to.equal(0);
     expect(text.stdout).to.match(/^Clauses from linux-6.8 to linux-7.2: \d+ added, \d+ removed, \d+ changed\./);
     const json = JSON.parse(cli("profiles", "diff", "linux-6.8", "linux-7.2", "--json").stdout);
-    expect(json).to.have.keys(["from", "to", "added", "removed", "changed"]);
+    expect(json).to.have.keys(["from", "to", "added", "removed", "changed", "history"]);
+    expect(json.history.map((s: { from: string; to: string }) => `${s.from}>${s.to}`), "the steps between them").to.deep.equal(["linux-6.8>linux-6.18", "linux-6.18>linux-6.19", "linux-6.19>linux-7.2"]);
     expect(cli("profiles", "diff", "linux-6.8").status).to.equal(2);
   });
 });

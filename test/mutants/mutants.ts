@@ -615,4 +615,25 @@ export const MUTANTS: Mutant[] = [
     search: "if (request === undefined || call.request !== request)",
     replace: "if (request === undefined)",
   },
+  {
+    name: "upm-v9-private-outside-private-slots",
+    why: "UPM v9 under its selftest hook takes a fault's kind from the attribute store even in slots without KVM_MEM_PRIVATE (the review's change, which v10 made): a gfn left private in a plain slot then ends in KVM_EXIT_MEMORY_FAULT where v9 served it from userspace_addr (RMEM-012's v9 variant)",
+    file: "restrictedmem/attributes.js",
+    search: "return slot?.restricted != null && (vm.attributes.get(gfn) & V9_SHARED) === 0n;",
+    replace: "return slot !== undefined && (vm.attributes.get(gfn) & V9_SHARED) === 0n;",
+  },
+  {
+    name: "restrictedmem-thp-ignored",
+    why: "the restricted file allocates one page whatever shmem_enabled says (shmem_is_huge() ignored): seed 000's 2 MiB folio for a 4 KiB fallocate or private fault never appears (RMEM-028)",
+    file: "process/shmem-huge.js",
+    search: "if (shmemIsHuge(kernel, inode, index)) {",
+    replace: "if (false) {",
+  },
+  {
+    name: "shmem-within-size-as-always",
+    why: "shmem_enabled=within_size treated as always: a file smaller than the aligned 2 MiB range gets a huge folio (RMEM-028: within_size needs the file to cover the range)",
+    file: "process/shmem-huge.js",
+    search: 'case "within_size": {',
+    replace: 'case "within_size": return true; case "never-used": {',
+  },
 ];

@@ -59,6 +59,9 @@ const configs: { profile: "linux-7.2" | "linux-6.18" | "linux-6.8" | "conv-v7" |
   { profile: "cca-v14", host: "arm64-cca", filters: ["hw:cca:*"] },
   // Gunyah's demand paging on the guest_memfd library: its own suites and the arm64 ones.
   { profile: "linux-7.2", host: "arm64-gunyah", filters: ["arm64:*", "hw:gunyah:*"] },
+  // UPM's restricted file with shmem THP on (seed 000's accounting): its own cases only.
+  { profile: "upm-v9", host: "full-shmem-huge", filters: ["rmem:*"] },
+  { profile: "upm-v10", host: "full-shmem-within-size", filters: ["rmem:*"] },
 ];
 const hinted = first === undefined ? undefined : configs.find((c) => `${c.profile}@${c.host}` === first.config);
 const order = hinted === undefined ? configs : [{ ...hinted, filters: [`=${first!.id}`] }, ...configs];
