@@ -5,7 +5,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { UsageError } from "../../spec/errors.js";
 import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver, type Handshake, type Op, type OpResult, type ResetReport } from "../../spec/driver/contract.js";
-import { jsonDepth, opToWire, replyNameProblems, resultFromWire } from "./wire.js";
+import { batchReplyFromWire, batchStepToWire, jsonDepth, opToWire, replyNameProblems, resultFromWire } from "./wire.js";
+import { batchLimit, type BatchReply, type BatchStep } from "../../spec/driver/batch.js";
 import { LineSplitter, LineTooLong, MAX_LINE_BYTES } from "./lines.js";
 import { boundedStderr } from "./rate.js";
 
@@ -51,7 +52,7 @@ interface Pending {
   expects: string;
 }
 
-const REPLY_TO: Record<string, string> = { hello: "hello", call: "result", reset: "reset", shutdown: "bye" };
+const REPLY_TO: Record<string, string> = { hello: "hello", call: "result", batch: "results", reset: "reset", shutdown: "bye" };
 
 export interface ChildDriverOptions {
   command: string;
@@ -232,6 +233,14 @@ export class ChildProcessDriver implements Driver {
   async call(op: Op): Promise<OpResult> {
     const msg = await this.request({ type: "call", op: opToWire(op) }, op.op);
     return resultFromWire(msg.result);
+  }
+
+  /** Several steps in one request (contract 1.4); refused before anything is sent to a driver whose handshake does not offer it. */
+  async batch(steps: BatchStep[]): Promise<BatchReply> {
+    const max = batchLimit(this.handshake);
+    if (steps.length > max) throw new DriverFailure("protocol", max === 0 ? "the driver does not run batched calls (its handshake states no batch)" : `a batch of ${steps.length} steps; the driver takes at most ${max}`);
+    const msg = await this.request({ type: "batch", steps: steps.map(batchStepToWire) }, "batch");
+    return batchReplyFromWire(msg, steps.length);
   }
 
   async reset(): Promise<ResetReport> {

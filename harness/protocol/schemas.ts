@@ -3,6 +3,7 @@
 // `npm run gen:schemas` writes them; a unit test checks the committed files match.
 import { OPS, PROCESS_PARAM, type ParamSpec } from "../../spec/driver/ops.js";
 import { CONTRACT_VERSION } from "../../spec/driver/contract.js";
+import { MAX_BATCH_STEPS } from "../../spec/driver/batch.js";
 import { UNNAMED_ERRNO, UNNAMED_SIGNAL, wireVocabulary } from "../../spec/driver/names.js";
 
 type Schema = Record<string, unknown>;
@@ -287,6 +288,7 @@ export function protocolSchema(): Schema {
         description: `the operations the driver offers (since 1.1; absent: every operation of its contract version). This runner knows: ${Object.keys(OPS).join(", ")}`,
       },
       host: { type: "object", required: ["kernel", "arch", "pageSize"], properties: { kernel: { type: "string" }, arch: { type: "string" }, pageSize: { type: "integer", minimum: 1 } } },
+      batch: { type: "object", required: ["maxSteps"], additionalProperties: false, properties: { maxSteps: { type: "integer", minimum: 1 } }, description: "since 1.4: the driver runs batched calls of at most maxSteps steps" },
     },
   };
   // anyOf: a string of digits is both a big integer and a string.
@@ -325,6 +327,31 @@ export function protocolSchema(): Schema {
           { type: "object", required: ["type", "id", "contractVersion"], additionalProperties: false, properties: { type: { const: "hello" }, id: { $ref: "#/$defs/id" }, contractVersion: { type: "string" } } },
           { type: "object", required: ["type", "id", "op"], additionalProperties: false, properties: { type: { const: "call" }, id: { $ref: "#/$defs/id" }, op: { $ref: "#/$defs/op" } } },
           { type: "object", required: ["type", "id"], additionalProperties: false, properties: { type: { enum: ["reset", "shutdown"] }, id: { $ref: "#/$defs/id" } } },
+          {
+            type: "object",
+            required: ["type", "id", "steps"],
+            additionalProperties: false,
+            description: "since 1.4, to a driver whose handshake states batch",
+            properties: {
+              type: { const: "batch" },
+              id: { $ref: "#/$defs/id" },
+              steps: {
+                type: "array",
+                minItems: 1,
+                maxItems: MAX_BATCH_STEPS,
+                items: {
+                  type: "object",
+                  required: ["op"],
+                  additionalProperties: false,
+                  properties: {
+                    op: { type: "object", required: ["op"], description: "an op as in a call, without the parameters named in refs" },
+                    refs: { type: "object", additionalProperties: { type: "object", required: ["ref", "field"], additionalProperties: false, properties: { ref: { type: "integer", minimum: 0 }, field: { type: "string", pattern: "^(ret|out\\.[a-z_][a-z0-9_]*)$" } } } },
+                    expect: { type: "object", additionalProperties: false, properties: { errno: { type: "array", minItems: 1, items: { type: "string" } }, signal: { type: "string" }, exit: { type: "string" } } },
+                  },
+                },
+              },
+            },
+          },
         ],
       },
       response: {
@@ -346,6 +373,19 @@ export function protocolSchema(): Schema {
             },
           },
           { type: "object", required: ["type", "id"], additionalProperties: false, properties: { type: { const: "bye" }, id: { $ref: "#/$defs/id" } } },
+          {
+            type: "object",
+            required: ["type", "id", "results"],
+            additionalProperties: false,
+            description: "since 1.4: the answer to a batch",
+            properties: {
+              type: { const: "results" },
+              id: { $ref: "#/$defs/id" },
+              results: { type: "array", maxItems: MAX_BATCH_STEPS, items: { $ref: "#/$defs/result" } },
+              stopped: { type: "string" },
+              error: { type: "object", required: ["kind", "message"], additionalProperties: false, properties: { kind: { enum: ["unsupported", "protocol", "internal", "unavailable"] }, message: { type: "string" } } },
+            },
+          },
           {
             type: "object",
             required: ["type", "id", "kind", "message"],

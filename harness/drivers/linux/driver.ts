@@ -6,6 +6,7 @@ import { loadSpec, type ProfileName, type Spec } from "../../../spec/index.js";
 import { DriverFailure, type Driver, type Handshake, type Op, type OpOf, type OpResult, type ResetReport } from "../../../spec/driver/contract.js";
 import { CONTRACT_VERSION } from "../../../spec/driver/contract.js";
 import { OPS, type OpName } from "../../../spec/driver/ops.js";
+import { MAX_BATCH_STEPS, runBatch, type BatchReply, type BatchStep } from "../../../spec/driver/batch.js";
 import { accessProgram, checkLength, hypercallProgram, littleEndian } from "./guest-code.js";
 import { guestProgram, resume } from "./program-ops.js";
 import { doIoctl, type IoctlContext } from "./ioctl.js";
@@ -83,7 +84,7 @@ export class LinuxDriver implements Driver {
     const timeout = options.guestTimeoutMs ?? 500;
     const { features, host, hypercallsHang } = new Prober(spec, profile, systemFd).probe(timeout);
     features.push(...ioFeatures(spec), ...procMemFeatures());
-    const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, operations: LINUX_OPERATIONS, host };
+    const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, operations: LINUX_OPERATIONS, host, batch: { maxSteps: MAX_BATCH_STEPS } };
     return new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options, hypercallsHang);
   }
 
@@ -91,6 +92,11 @@ export class LinuxDriver implements Driver {
     if (this.broken) throw new DriverFailure("crash", this.broken);
     if (op.process !== undefined && op.process !== 0n) throw new DriverFailure("unsupported", "the linux driver cannot fork (Node cannot fork safely), so there is only process 0");
     return this.execute(op);
+  }
+
+  /** Batched calls (contract 1.4): the steps in order, each as `call` would run it. */
+  batch(steps: BatchStep[]): Promise<BatchReply> {
+    return runBatch((op) => this.call(op), steps);
   }
 
   private result(r: libc.Sys): OpResult {
