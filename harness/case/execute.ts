@@ -10,7 +10,7 @@ import { ExprError, evalValue, type Scope } from "./expr.js";
 import { describe, mismatches } from "./match.js";
 import type { ByteSpec, CaseDef, Expect, Outcome, ParamValue, StepDef } from "./types.js";
 import { AssertionStop, SkipCase, type TestContext } from "../scenario/index.js";
-import { batchLimit, type BatchExpect, type BatchRef, type BatchStep } from "../../spec/driver/batch.js";
+import { batchLimit, refValue, withValueAt, type BatchExpect, type BatchRef, type BatchStep } from "../../spec/driver/batch.js";
 import { offeredOperations } from "../../spec/driver/contract.js";
 
 export type Verdict = { outcome: "PASS" | "FAIL" | "SKIP"; message?: string };
@@ -34,8 +34,21 @@ const MAX_BYTES = 1 << 20;
 /** A step's arguments need a result of the batch being planned: the batch ends before it. */
 class NeedsRunner extends Error {}
 
-/** A plain reference ("$name" or "$name.field"), the only expression a batch can carry. */
-const PLAIN_REF = /^\s*\$([a-z_][a-z0-9_]*)(?:\.([a-z_][a-z0-9_]*))?\s*$/;
+/** A reference ("$name" or "$name.field"), plus or minus an offset: the only expressions a batch can carry. */
+const REF_PLUS = /^\s*\$([a-z_][a-z0-9_]*)(?:\.([a-z_][a-z0-9_]*))?\s*(?:([-+])(.*))?$/;
+
+/** An offset that binds tighter than the + or - before it: no operator but * / % outside parentheses. */
+function isTerm(src: string): boolean {
+  let depth = 0;
+  let outside = "";
+  for (const ch of src) {
+    if (ch === "(") depth++;
+    else if (ch === ")") depth--;
+    else if (depth === 0) outside += ch;
+    if (depth < 0) return false;
+  }
+  return depth === 0 && /^[A-Za-z0-9_\s*/%]*$/.test(outside) && /\S/.test(src);
+}
 
 interface Planned {
   step: StepDef;
@@ -157,19 +170,34 @@ export class CaseRun implements Scope {
       if (ref !== undefined) {
         refs![name] = ref;
         op[name] = 0n;
-      } else op[name] = this.arg(p, v);
+      } else if (refs !== undefined && p.kind === "int-or-fields" && typeof v === "object" && v !== null) op[name] = this.fieldsWithRefs(v as Record<string, unknown>, name, refs);
+      else op[name] = this.arg(p, v);
     }
     return op as unknown as Op;
   }
 
+  /** A struct argument while a batch is planned: its integer fields may name pending results. */
+  private fieldsWithRefs(v: Record<string, unknown>, path: string, refs: Record<string, BatchRef>): FieldValues {
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => {
+        if (typeof x === "object" && x !== null && !Array.isArray(x)) return [k, this.fieldsWithRefs(x as Record<string, unknown>, `${path}.${k}`, refs)];
+        const ref = Array.isArray(x) ? undefined : this.pendingRef(x);
+        if (ref === undefined) return [k, this.fields({ [k]: x })[k]!];
+        refs[`${path}.${k}`] = ref;
+        return [k, 0n];
+      }),
+    );
+  }
+
   /** A plain reference to a pending result of a step that must succeed, as a batch reference. */
   private pendingRef(v: unknown): BatchRef | undefined {
-    const m = typeof v === "string" ? PLAIN_REF.exec(v) : null;
+    const m = typeof v === "string" ? REF_PLUS.exec(v) : null;
     const target = m ? this.pending.get(m[1]!) : undefined;
     if (!m || target === undefined) return undefined;
-    // an exit field or a step that may fail (its ret -1 is bound) needs the runner
-    if (m[2] === "exit" || !target.succeeds) throw new NeedsRunner();
-    return { ref: target.index, field: m[2] === undefined ? "ret" : `out.${m[2]}` };
+    // an exit field, an offset that is not one term, or a step that may fail (its ret -1 is bound) needs the runner
+    if (m[2] === "exit" || !target.succeeds || (m[3] !== undefined && !isTerm(m[4]!))) throw new NeedsRunner();
+    const add = m[3] === undefined ? undefined : m[3] === "-" ? -this.value(m[4]!) : this.value(m[4]!);
+    return { ref: target.index, field: m[2] === undefined ? "ret" : `out.${m[2]}`, ...(add !== undefined ? { add } : {}) };
   }
 
   /** The outcome that applies in this profile, or undefined when the case says nothing for it. */
@@ -193,9 +221,9 @@ export class CaseRun implements Scope {
         const reply = await this.driver.batch!(plan.map((p) => p.batch));
         for (let k = 0; k < reply.results.length; k++) {
           const { step, outcome, batch } = plan[k]!;
-          const op = { ...batch.op } as Record<string, unknown>;
-          for (const [param, r] of Object.entries(batch.refs ?? {})) op[param] = r.field === "ret" ? reply.results[r.ref]!.ret : reply.results[r.ref]!.out?.[r.field.slice(4)];
-          const v = this.check(i + k, step, outcome, op as unknown as Op, reply.results[k]!);
+          let op = batch.op;
+          for (const [path, r] of Object.entries(batch.refs ?? {})) op = withValueAt(op, path, refValue(reply.results, r)!);
+          const v = this.check(i + k, step, outcome, op, reply.results[k]!);
           if (v !== undefined) return v;
         }
         // the step after the last result failed as a single call would have

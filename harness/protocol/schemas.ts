@@ -345,7 +345,7 @@ export function protocolSchema(): Schema {
                   additionalProperties: false,
                   properties: {
                     op: { type: "object", required: ["op"], description: "an op as in a call, without the parameters named in refs" },
-                    refs: { type: "object", additionalProperties: { type: "object", required: ["ref", "field"], additionalProperties: false, properties: { ref: { type: "integer", minimum: 0 }, field: { type: "string", pattern: "^(ret|out\\.[a-z_][a-z0-9_]*)$" } } } },
+                    refs: { type: "object", additionalProperties: { type: "object", required: ["ref", "field"], additionalProperties: false, properties: { ref: { type: "integer", minimum: 0 }, field: { type: "string", pattern: "^(ret|out\\.[a-z_][a-z0-9_]*)$" }, add: { $ref: "#/$defs/int" } } }, description: "by parameter name, or by dotted path to a field of a struct parameter (arg.userspace_addr)" },
                     expect: { type: "object", additionalProperties: false, properties: { errno: { type: "array", minItems: 1, items: { type: "string" } }, signal: { type: "string" }, exit: { type: "string" } } },
                   },
                 },

@@ -4,7 +4,7 @@
 import { DriverFailure, type ExitInfo, type FieldValue, type Op, type OpResult, type OutValue } from "../../spec/driver/contract.js";
 import { OPS, type ParamSpec } from "../../spec/driver/ops.js";
 import { errnoProblem, handshakeNameProblems, signalProblem } from "../../spec/driver/names.js";
-import type { BatchExpect, BatchRef, BatchReply, BatchStep } from "../../spec/driver/batch.js";
+import { refPathProblem, type BatchExpect, type BatchRef, type BatchReply, type BatchStep } from "../../spec/driver/batch.js";
 
 export type WireInt = number | string;
 
@@ -198,10 +198,23 @@ export function replyNameProblems(msg: Record<string, unknown>, runnerVersion: s
 
 // ---- batched calls (contract 1.4, spec/driver/batch.ts) ----
 
+/** Remove the value at a reference's path from a wire op (the driver puts the referenced value there). */
+function dropAt(op: Record<string, unknown>, path: string): void {
+  const keys = path.split(".");
+  let at: Record<string, unknown> = op;
+  for (const k of keys.slice(0, -1)) {
+    if (typeof at[k] !== "object" || at[k] === null) return;
+    at = at[k] as Record<string, unknown>;
+  }
+  delete at[keys.at(-1)!];
+}
+
 export function batchStepToWire(s: BatchStep): Record<string, unknown> {
   const op = opToWire(s.op);
-  for (const param of Object.keys(s.refs ?? {})) delete op[param];
-  return { op, ...(s.refs !== undefined && Object.keys(s.refs).length > 0 ? { refs: s.refs } : {}), expect: s.expect };
+  const refs = Object.entries(s.refs ?? {});
+  for (const [path] of refs) dropAt(op, path);
+  const wireRefs = Object.fromEntries(refs.map(([path, r]) => [path, { ref: r.ref, field: r.field, ...(r.add !== undefined && r.add !== 0n ? { add: intToWire(r.add) } : {}) }]));
+  return { op, ...(refs.length > 0 ? { refs: wireRefs } : {}), expect: s.expect };
 }
 
 function expectFromWire(v: unknown, what: string): BatchExpect {
@@ -238,15 +251,24 @@ export function batchStepsFromWire(v: unknown, maxSteps: number): BatchStep[] {
     if (s.refs !== undefined) {
       if (typeof s.refs !== "object" || s.refs === null || Array.isArray(s.refs)) throw new DriverFailure("protocol", `${what}: refs: expected an object`);
       refs = {};
-      for (const [param, r] of Object.entries(s.refs as Record<string, unknown>)) {
-        if (typeof r !== "object" || r === null || Array.isArray(r)) throw new DriverFailure("protocol", `${what}: refs.${param}: expected {ref, field}`);
-        const { ref, field, ...rest } = r as Record<string, unknown>;
-        if (Object.keys(rest).length > 0) throw new DriverFailure("protocol", `${what}: refs.${param}: unknown field ${Object.keys(rest)[0]}`);
-        if (op[param] !== undefined) throw new DriverFailure("protocol", `${what}: ${param} is given both in op and in refs`);
-        const spec = typeof op.op === "string" && Object.prototype.hasOwnProperty.call(OPS, op.op) ? (OPS[op.op as keyof typeof OPS].params as Record<string, ParamSpec>)[param] : undefined;
-        if (spec?.kind !== "int") throw new DriverFailure("protocol", `${what}: refs.${param}: not an integer parameter of ${String(op.op)}, so it cannot refer to a result`);
-        refs[param] = { ref: ref as number, field: field as string };
-        op[param] = 0; // a placeholder, so the op decodes; the driver puts the referenced value there
+      for (const [path, r] of Object.entries(s.refs as Record<string, unknown>)) {
+        if (typeof r !== "object" || r === null || Array.isArray(r)) throw new DriverFailure("protocol", `${what}: refs.${path}: expected {ref, field, add?}`);
+        const { ref, field, add, ...rest } = r as Record<string, unknown>;
+        if (Object.keys(rest).length > 0) throw new DriverFailure("protocol", `${what}: refs.${path}: unknown field ${Object.keys(rest)[0]}`);
+        const problem = refPathProblem(String(op.op), path);
+        if (problem !== undefined) throw new DriverFailure("protocol", `${what}: refs: ${problem}`);
+        // a placeholder 0 at the path, so the op decodes; the driver puts the referenced value there
+        const [param, ...fields] = path.split(".");
+        let at: Record<string, unknown> = op;
+        for (const k of [param!, ...fields].slice(0, -1)) {
+          if (at[k] === undefined) at[k] = {};
+          if (typeof at[k] !== "object" || at[k] === null || Array.isArray(at[k])) throw new DriverFailure("protocol", `${what}: refs.${path}: ${k} is not a struct in op`);
+          at = at[k] = { ...(at[k] as Record<string, unknown>) };
+        }
+        const last = [param!, ...fields].at(-1)!;
+        if (at[last] !== undefined) throw new DriverFailure("protocol", `${what}: ${path} is given both in op and in refs`);
+        at[last] = 0;
+        refs[path] = { ref: ref as number, field: field as string, ...(add !== undefined ? { add: intFromWire(add, `${what}: refs.${path}.add`) } : {}) };
       }
     }
     return { op: opFromWire(op), ...(refs !== undefined ? { refs } : {}), expect: expectFromWire(s.expect, `${what}: expect`) };

@@ -18,6 +18,8 @@ export interface BatchRef {
   ref: number;
   /** "ret" or "out.NAME" */
   field: string;
+  /** added to the value (a reference written as "$map + 2*PAGE_SIZE") */
+  add?: bigint;
 }
 
 /** What the runner expects of a step, as far as the driver can tell: it stops the batch at the first step that deviates. */
@@ -32,7 +34,10 @@ export interface BatchExpect {
 
 export interface BatchStep {
   op: Op;
-  /** parameters filled from earlier results; the op holds a placeholder (0) for each */
+  /**
+   * parameters filled from earlier results, by name ("fd") or, inside a struct
+   * parameter, by dotted path ("arg.userspace_addr"); the op holds a placeholder (0) at each
+   */
   refs?: Record<string, BatchRef>;
   /** absent errno and signal: the step must succeed */
   expect: BatchExpect;
@@ -60,13 +65,40 @@ export function batchProblems(steps: readonly BatchStep[], maxSteps = MAX_BATCH_
   if (steps.length > maxSteps) fail(`${steps.length} steps; a batch holds at most ${maxSteps}`);
   steps.forEach((s, i) => {
     for (const [param, r] of Object.entries(s.refs ?? {})) {
-      const spec = (OPS[s.op.op].params as Record<string, ParamSpec>)[param];
-      if (spec?.kind !== "int") fail(`step ${i}: ${param} is not an integer parameter of ${s.op.op}, so it cannot refer to a result`);
+      const problem = refPathProblem(s.op.op, param);
+      if (problem !== undefined) fail(`step ${i}: ${problem}`);
       if (!Number.isSafeInteger(r.ref) || r.ref < 0) fail(`step ${i}: ${param} refers to step ${JSON.stringify(r.ref)}, not a step index`);
       if (r.ref >= i) fail(`step ${i}: ${param} refers to step ${r.ref}, which does not run before it (a reference names an earlier step)`);
       if (typeof r.field !== "string" || !FIELD.test(r.field)) fail(`step ${i}: ${param} refers to field ${JSON.stringify(r.field)} (expected "ret" or "out.NAME")`);
+      if (r.add !== undefined && typeof r.add !== "bigint") fail(`step ${i}: ${param}: add must be an integer`);
     }
   });
+}
+
+/** Why a reference cannot fill this place of an op: an integer parameter, or a field path inside an int-or-fields one. */
+export function refPathProblem(op: string, path: string): string | undefined {
+  const [param, ...fields] = path.split(".");
+  const spec = Object.prototype.hasOwnProperty.call(OPS, op) ? (OPS[op as keyof typeof OPS].params as Record<string, ParamSpec>)[param!] : undefined;
+  if (spec?.kind === "int" && fields.length === 0) return undefined;
+  if (spec?.kind === "int-or-fields" && fields.length > 0 && fields.every((f) => /^[a-z_][a-z0-9_]*$/.test(f))) return undefined;
+  return `${path} is not an integer parameter of ${op}, nor a field of a struct parameter, so it cannot refer to a result`;
+}
+
+/** A copy of op with value at a reference's path (objects along the path are copied, never changed in place). */
+export function withValueAt<T>(op: T, path: string, value: bigint): T {
+  const set = (obj: Record<string, unknown> | undefined, keys: string[]): Record<string, unknown> => {
+    const copy = { ...(obj ?? {}) };
+    copy[keys[0]!] = keys.length === 1 ? value : set(copy[keys[0]!] as Record<string, unknown> | undefined, keys.slice(1));
+    return copy;
+  };
+  return set(op as Record<string, unknown>, path.split(".")) as T;
+}
+
+/** The value a reference names in the results, or undefined when that step has no such integer. */
+export function refValue(results: readonly OpResult[], r: BatchRef): bigint | undefined {
+  const target = results[r.ref]!;
+  const v = r.field === "ret" ? target.ret : target.out?.[r.field.slice(4)];
+  return typeof v === "bigint" ? v + (r.add ?? 0n) : undefined;
 }
 
 /** How a result deviates from the simple expectation, or undefined when it does not. */
@@ -85,9 +117,7 @@ function resolve(results: readonly OpResult[], i: number, param: string, r: Batc
   const target = results[r.ref]!;
   if (target.errno !== undefined || target.signal !== undefined)
     throw new DriverFailure("protocol", `batch: step ${i}: ${param} refers to step ${r.ref}, which failed (${target.errno ?? target.signal}); a batch refers only to steps that succeeded`);
-  if (r.field === "ret") return target.ret;
-  const v = target.out?.[r.field.slice(4)];
-  return typeof v === "bigint" ? v : `step ${i}: ${param} refers to ${r.field} of step ${r.ref}, which is not an integer there`;
+  return refValue(results, r) ?? `step ${i}: ${param} refers to ${r.field} of step ${r.ref}, which is not an integer there`;
 }
 
 /** The kind a failed step reports, as an error reply would. */
@@ -107,7 +137,6 @@ export async function runBatch(call: (op: Op) => Promise<OpResult>, steps: reado
     const s = steps[i]!;
     let op = s.op;
     if (s.refs !== undefined) {
-      const filled: Record<string, unknown> = { ...op };
       for (const [param, r] of Object.entries(s.refs)) {
         let v: bigint | string;
         try {
@@ -117,9 +146,8 @@ export async function runBatch(call: (op: Op) => Promise<OpResult>, steps: reado
         }
         // an out field the step did not report: the runner evaluates this step itself
         if (typeof v === "string") return { results, stopped: v };
-        filled[param] = v;
+        op = withValueAt(op, param, v);
       }
-      op = filled as unknown as Op;
     }
     let r: OpResult;
     try {

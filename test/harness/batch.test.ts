@@ -172,7 +172,7 @@ describe("batched calls (contract 1.4)", function () {
       const byId = new Map(replies.slice(1).map((r) => [r.id, r]));
       expect(byId.get(1)).to.include({ type: "error", kind: "protocol" });
       expect(byId.get(1)!.message).to.match(/fd is given both in op and in refs/);
-      expect(byId.get(2)!.message).to.match(/refs.path: not an integer parameter of open/);
+      expect(byId.get(2)!.message).to.match(/refs: path is not an integer parameter of open, nor a field of a struct parameter/);
       expect(byId.get(3)!.message).to.match(/65 steps; a batch holds at most 64/);
       expect(byId.get(4)!.message).to.match(/expect.errno: expected a non-empty list/);
       expect(byId.get(5)!.message).to.match(/refers to step 5, which does not run before it/);
