@@ -218,7 +218,8 @@ export class CaseRun implements Scope {
       // Steps that need nothing of the runner in between go to the driver together (contract 1.4).
       const plan = limit > 1 ? this.planBatch(steps, i, limit) : [];
       if (plan.length > 1) {
-        const reply = await this.driver.batch!(plan.map((p) => p.batch));
+        // a batch that ends the case may reset the session after its last step (the runner resets next anyway)
+        const reply = await this.driver.batch!(plan.map((p) => p.batch), i + plan.length === steps.length);
         for (let k = 0; k < reply.results.length; k++) {
           const { step, outcome, batch } = plan[k]!;
           let op = batch.op;

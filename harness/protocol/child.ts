@@ -223,6 +223,7 @@ export class ChildProcessDriver implements Driver {
 
   private request(body: Record<string, unknown>, what: string): Promise<Record<string, unknown>> {
     if (this.dead) return Promise.reject(this.dead);
+    this.resetDone = undefined;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, what, expects: REPLY_TO[String(body.type)]! });
@@ -236,14 +237,22 @@ export class ChildProcessDriver implements Driver {
   }
 
   /** Several steps in one request (contract 1.4); refused before anything is sent to a driver whose handshake does not offer it. */
-  async batch(steps: BatchStep[]): Promise<BatchReply> {
+  async batch(steps: BatchStep[], thenReset = false): Promise<BatchReply> {
     const max = batchLimit(this.handshake);
     if (steps.length > max) throw new DriverFailure("protocol", max === 0 ? "the driver does not run batched calls (its handshake states no batch)" : `a batch of ${steps.length} steps; the driver takes at most ${max}`);
-    const msg = await this.request({ type: "batch", steps: steps.map(batchStepToWire) }, "batch");
-    return batchReplyFromWire(msg, steps.length);
+    const msg = await this.request({ type: "batch", steps: steps.map(batchStepToWire), ...(thenReset ? { reset: true } : {}) }, "batch");
+    const reply = batchReplyFromWire(msg, steps.length);
+    if (reply.released !== undefined) this.resetDone = { released: reply.released };
+    return reply;
   }
 
+  /** The reset a batch sent with `reset` already did: the next reset() answers with it, unless a request came in between. */
+  private resetDone: ResetReport | undefined;
+
   async reset(): Promise<ResetReport> {
+    const done = this.resetDone;
+    this.resetDone = undefined;
+    if (done !== undefined && !this.dead) return done;
     const msg = await this.request({ type: "reset" }, "reset");
     return { released: msg.released as ResetReport["released"] };
   }

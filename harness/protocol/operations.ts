@@ -22,7 +22,7 @@ export function gateOperations(driver: Driver): Driver {
     },
     call: (op: Op): Promise<OpResult> => (offered.has(op.op) ? driver.call(op) : Promise.reject(new OperationAbsent(op.op))),
     // the runner ends a batch before an operation the driver does not offer (case/execute.ts)
-    ...(driver.batch !== undefined ? { batch: (steps: BatchStep[]) => driver.batch!(steps) } : {}),
+    ...(driver.batch !== undefined ? { batch: (steps: BatchStep[], thenReset?: boolean) => driver.batch!(steps, thenReset) } : {}),
     reset: () => driver.reset(),
     close: () => driver.close(),
     abort: (reason?: string) => driver.abort(reason),

@@ -335,6 +335,7 @@ export function protocolSchema(): Schema {
             properties: {
               type: { const: "batch" },
               id: { $ref: "#/$defs/id" },
+              reset: { type: "boolean", description: "after the last step, when every step ran, reset the session as a reset request would and say what it released" },
               steps: {
                 type: "array",
                 minItems: 1,
@@ -383,6 +384,7 @@ export function protocolSchema(): Schema {
               id: { $ref: "#/$defs/id" },
               results: { type: "array", maxItems: MAX_BATCH_STEPS, items: { $ref: "#/$defs/result" } },
               stopped: { type: "string" },
+              released: { type: "object", required: ["fds", "mappings", "processes"], additionalProperties: false, properties: { fds: { type: "integer" }, mappings: { type: "integer" }, processes: { type: "integer" } } },
               error: { type: "object", required: ["kind", "message"], additionalProperties: false, properties: { kind: { enum: ["unsupported", "protocol", "internal", "unavailable"] }, message: { type: "string" } } },
             },
           },

@@ -54,6 +54,14 @@ async function answer(line: string, open: () => Promise<Driver>, session: { driv
         const max = batchLimit(d.handshake) || MAX_BATCH_STEPS;
         const steps = batchStepsFromWire(msg.steps, max);
         const reply = d.batch !== undefined ? await d.batch(steps) : await runBatch((op) => d.call(op), steps, max);
+        // reset: the runner's next reset, done now when every step ran (one message fewer per case)
+        if (msg.reset === true && reply.results.length === steps.length && reply.error === undefined) {
+          try {
+            reply.released = (await d.reset()).released;
+          } catch {
+            /* not said: the runner then sends its reset, which reports this */
+          }
+        }
         send({ type: "results", id, ...batchReplyToWire(reply) });
         return undefined;
       }

@@ -276,7 +276,7 @@ export function batchStepsFromWire(v: unknown, maxSteps: number): BatchStep[] {
 }
 
 export function batchReplyToWire(r: BatchReply): Record<string, unknown> {
-  return { results: r.results.map(resultToWire), ...(r.stopped !== undefined ? { stopped: r.stopped } : {}), ...(r.error !== undefined ? { error: r.error } : {}) };
+  return { results: r.results.map(resultToWire), ...(r.stopped !== undefined ? { stopped: r.stopped } : {}), ...(r.error !== undefined ? { error: r.error } : {}), ...(r.released !== undefined ? { released: r.released } : {}) };
 }
 
 /** A driver's batch reply, checked against the steps it answers. */
@@ -291,6 +291,10 @@ export function batchReplyFromWire(msg: Record<string, unknown>, sent: number): 
     const kind = e.kind === "unsupported" || e.kind === "protocol" || e.kind === "unavailable" ? e.kind : "internal";
     reply.error = { kind, message: String(e.message) };
     if (results.length === sent) throw new DriverFailure("protocol", "batch reply: an error after the last step");
+  }
+  if (msg.released !== undefined) {
+    if (results.length < sent) throw new DriverFailure("protocol", "batch reply: a reset after a batch that did not run to its end");
+    reply.released = msg.released as BatchReply["released"];
   }
   if (results.length < sent && reply.error === undefined && reply.stopped === undefined) throw new DriverFailure("protocol", `batch reply: ${results.length} results for ${sent} steps, and no word on why it stopped`);
   return reply;

@@ -6,7 +6,7 @@
 // runner would have stopped at. Integer parameters may name an earlier result of
 // the same batch ({ref, field}); anything else that needs the runner between two
 // steps ends the batch (harness/case/execute.ts plans them).
-import { DriverFailure, DriverUnavailable, type Op, type OpResult } from "./contract.js";
+import { DriverFailure, DriverUnavailable, type Op, type OpResult, type ResetReport } from "./contract.js";
 import { OPS, type ParamSpec } from "./ops.js";
 
 /** The most steps one batch may hold (a driver's handshake may state fewer). */
@@ -50,6 +50,11 @@ export interface BatchReply {
   stopped?: string;
   /** the step after the last result failed the way a call fails (an error reply to it alone) */
   error?: { kind: "unsupported" | "protocol" | "internal" | "unavailable"; message: string };
+  /**
+   * the batch was sent with `reset` and every step ran: the session was then reset, as
+   * a reset request would (what that reset released)
+   */
+  released?: ResetReport["released"];
   /** in process only (never on the wire): what that step's call threw, which the runner rethrows as a single call's */
   thrown?: unknown;
 }

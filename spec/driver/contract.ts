@@ -103,7 +103,7 @@ export interface Driver {
   /** A driver in another process: why it failed while idle (after its last reply), if it did. */
   readonly failedIdle?: DriverFailure;
   /** since 1.4, when the handshake states `batch`: several steps in one request (spec/driver/batch.ts) */
-  batch?(steps: BatchStep[]): Promise<BatchReply>;
+  batch?(steps: BatchStep[], thenReset?: boolean): Promise<BatchReply>;
 }
 
 /** Why a driver could not answer. The runner maps these to CRASH, TIMEOUT and ERROR. */

@@ -68,7 +68,7 @@ export class LinuxDriver implements Driver {
     // Before every KVM_RUN: the host memory behind the case's memslots is still the case's (or unmapped).
     const guard = (slots: { slot: bigint; userspaceAddr: bigint; size: bigint }[]) =>
       session.requireOwnedRanges(slots.map((s) => ({ addr: s.userspaceAddr, len: s.size, what: `KVM_RUN: memslot ${s.slot}'s host memory` })));
-    this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: timeout, guard });
+    this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: timeout, guard, hypercallsStall: hypercallsHang });
     this.ioctlContext = { spec, profile, session: this.session, runner: this.runner, pageSize };
     this.pipeContext = { spec, session: this.session };
     this.mm = new MmOperations(spec, session, pageSize);
