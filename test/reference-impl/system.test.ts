@@ -15,7 +15,7 @@ describe("reference-impl system: /dev/kvm, capabilities, handshake", () => {
 
   it("derives its features from its own capabilities", () => {
     const full = new Session("linux-7.2", "full").k.handshake;
-    expect(full.contractVersion).to.equal("1.3");
+    expect(full.contractVersion).to.equal("1.4");
     expect(full.name).to.equal("reference");
     expect(full.host).to.include({ kernel: "model:full", arch: "x86_64", pageSize: 4096 });
     expect(full.features).to.include.members(["memory-attributes", "pre-fault-memory", "vm-type:tdx", "gmem-flag:init-shared", "memory-failure", "multi-address-space"]);
