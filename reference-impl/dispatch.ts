@@ -8,6 +8,7 @@ import type { Kernel } from "./kernel.js";
 import { pinUserPages, unpinUserPages } from "./mm/gup.js";
 import { sysMincore } from "./mm/mincore.js";
 import { sysMlock, sysMlock2, sysMunlock } from "./mm/mlock.js";
+import { sysDropCapability, sysSetrlimit } from "./process/rlimit.js";
 import { sysMremap } from "./mm/mremap.js";
 import { sysIoUringRegisterBuffers, sysIoUringUnregisterBuffers } from "./process/io-uring.js";
 import { sysUffdioApi, sysUffdioRegister, sysUserfaultfd } from "./process/userfaultfd.js";
@@ -202,6 +203,10 @@ function execute(ctx: SyscallContext, op: Op): OpResult {
       return sysUffdioApi(ctx, op.fd, op.api, op.features);
     case "uffdio_register":
       return sysUffdioRegister(ctx, op.fd, op.addr, op.len, op.mode);
+    case "setrlimit":
+      return sysSetrlimit(ctx, op.resource, op.cur, op.max);
+    case "drop_capability":
+      return value(sysDropCapability(ctx, op.cap));
   }
   throw new DriverFailure("unsupported", `operation ${(op as { op: string }).op}`);
 }

@@ -7,8 +7,8 @@
 // that host build lists (a host quirk) is explained, any other is reported.
 import type { Capture, CapturedCase } from "../capture/capture.js";
 import { DriverFailure, type Driver, type Op, type OpResult } from "../../spec/driver/contract.js";
-import { handleKind, type HandleKind } from "../../spec/driver/returns.js";
-import type { Spec } from "../../spec/index.js";
+import { fdParams, handleKind, outFds, type HandleKind } from "../../spec/driver/returns.js";
+import type { ProfileName, Spec } from "../../spec/index.js";
 import { opFromWire, resultFromWire, bytesToHex } from "../protocol/wire.js";
 import type { Expectations } from "../runner/expectations.js";
 
@@ -42,8 +42,6 @@ export interface ReplayReport {
 /** Struct fields of ioctl arguments that hold an fd or a user address. */
 const FD_FIELDS = new Set(["guest_memfd", "fd"]);
 const ADDR_FIELDS = new Set(["userspace_addr", "uaddr"]);
-/** Operation parameters that name an fd: `fd`, `vcpu`, and the two ends of the calls that move bytes between files. */
-const FD_PARAMS = new Set(["fd", "vcpu", "fd_in", "fd_out", "in_fd", "out_fd"]);
 /** Operation parameters that are user addresses. */
 const ADDR_PARAMS = new Set(["addr", "new_addr"]);
 
@@ -55,7 +53,7 @@ class Translator {
 
   constructor(
     private readonly spec: Spec,
-    private readonly dupCmds: Set<bigint>,
+    private readonly profile: ProfileName,
   ) {}
 
   reset(): void {
@@ -90,11 +88,8 @@ class Translator {
   op(host: Op): Op {
     const o = { ...host } as Record<string, unknown>;
     if (typeof o.process === "bigint") o.process = this.h.processes.get(o.process) ?? o.process;
-    for (const [k, v] of Object.entries(o)) {
-      if (typeof v !== "bigint") continue;
-      if (FD_PARAMS.has(k)) o[k] = this.fd(v);
-      else if (ADDR_PARAMS.has(k)) o[k] = this.addr(v);
-    }
+    for (const k of fdParams(host.op)) if (typeof o[k] === "bigint") o[k] = this.fd(o[k]);
+    for (const k of ADDR_PARAMS) if (typeof o[k] === "bigint") o[k] = this.addr(o[k]);
     if (typeof o.pin === "bigint") o.pin = this.h.pins.get(o.pin) ?? o.pin;
     // on /proc/self/mem the file offset is a user address
     if ((o.op === "pread" || o.op === "pwrite" || o.op === "lseek") && this.h.procMem.has((host as { fd?: bigint }).fd ?? -1n) && typeof o.offset === "bigint") o.offset = this.addr(o.offset);
@@ -106,8 +101,7 @@ class Translator {
 
   /** What kind of handle the step's return value is (fd, address, process, pin), if it is one: never compared. */
   handle(op: Op): HandleKind | undefined {
-    if (op.op === "fcntl") return this.dupCmds.has(op.cmd) ? "fd" : undefined;
-    return handleKind(this.spec, op);
+    return handleKind(this.spec, op, this.profile);
   }
 
   returnsHandle(op: Op): boolean {
@@ -124,9 +118,11 @@ class Translator {
     else this.h.fds.set(host.ret, mine.ret);
     const opened = hostOp as { path?: unknown; fd?: unknown };
     if (opened.path === "/proc/self/mem" || (typeof opened.fd === "bigint" && returns === "fd" && this.h.procMem.has(opened.fd))) this.h.procMem.add(host.ret);
-    // pipe: the write end comes back in out
-    const hw = host.out?.write_fd, mw = mine.out?.write_fd;
-    if (typeof hw === "bigint" && typeof mw === "bigint") this.h.fds.set(hw, mw);
+    // more new fds in out (a pipe's write end)
+    for (const k of outFds(hostOp.op)) {
+      const hw = host.out?.[k], mw = mine.out?.[k];
+      if (typeof hw === "bigint" && typeof mw === "bigint") this.h.fds.set(hw, mw);
+    }
   }
 }
 
@@ -160,8 +156,7 @@ export interface ReplayOptions {
 export async function replayCapture(spec: Spec, capture: Capture, driver: Driver, o: ReplayOptions): Promise<ReplayReport> {
   const started = process.hrtime.bigint();
   const kernel = capture.header.handshake.host.kernel;
-  const dupCmds = new Set(["F_DUPFD", "F_DUPFD_CLOEXEC"].map((n) => spec.constant(n, capture.header.handshake.profile)).filter((v): v is bigint => v !== undefined));
-  const t = new Translator(spec, dupCmds);
+  const t = new Translator(spec, capture.header.handshake.profile);
   const report: ReplayReport = { file: capture.file, kernel, cases: 0, steps: 0, seconds: 0, unsupported: [], explained: [], unexplained: [] };
   const wanted = (c: CapturedCase) => c.trace !== undefined && c.trace.length > 0 && (o.filters === undefined || o.filters.length === 0 || o.filters.some((f) => c.id.startsWith(f)));
   for (const c of capture.cases.filter(wanted)) {

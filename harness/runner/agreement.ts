@@ -13,7 +13,7 @@ export function observation(t: TraceEntry): string {
   const name = op.op === "ioctl" ? `ioctl ${String(op.request)}` : String(op.op);
   if (r.signal) return `${name}: signal ${r.signal}`;
   if (r.errno) return `${name}: errno ${r.errno}${r.exit ? ` exit ${JSON.stringify(r.exit)}` : ""}`;
-  const handle = handleKind(loadSpec(), { op: String(op.op), request: op.request }) !== undefined;
+  const handle = handleKind(loadSpec(), { ...op, op: String(op.op) }) !== undefined;
   const parts = [`${name}: ok`];
   if (!handle) parts.push(`ret ${String(r.ret)}`);
   if (typeof r.out?.data === "string") parts.push(`data ${r.out.data}`);

@@ -5,9 +5,13 @@
 // page: SIGBUS) fails the call with ENOMEM (__mlock_posix_error_return turns GUP's
 // EFAULT into ENOMEM) after the VMAs were locked. mlock_fixup() skips special VMAs
 // (VM_SPECIAL, hugetlb, DAX, secretmem, droppable); guest_memfd VMAs are none of them.
+// RLIMIT_MEMLOCK (do_mlock, can_do_mlock): without CAP_IPC_LOCK a limit of 0 refuses with
+// EPERM, and a range that would take the process's locked pages (those already locked in
+// it not counted twice) past the limit fails with ENOMEM; CAP_IPC_LOCK ignores the limit.
 import { fail } from "../lib/errno.js";
 import type { SyscallContext } from "../process/file.js";
 import { PROT_NONE } from "../process/vma.js";
+import { capable, rlimit } from "../process/rlimit.js";
 
 const MLOCK_ONFAULT = 1n;
 
@@ -53,7 +57,35 @@ export function populateLocked(ctx: SyscallContext, start: number, end: number, 
   }
 }
 
+/** mm->locked_vm: pages of VM_LOCKED VMAs, or those of them inside [start, end) (count_mm_mlock_page_nr). */
+function lockedPages(ctx: SyscallContext, start = 0, end = Number.MAX_SAFE_INTEGER): number {
+  let n = 0;
+  for (const vma of ctx.process.mm.vmasIn(start, end)) if (vma.locked !== "") n += Math.min(end, vma.end) - Math.max(start, vma.start);
+  return n;
+}
+
+/** do_mlock()'s RLIMIT_MEMLOCK checks, before the range is looked at. */
+function checkMemlockLimit(ctx: SyscallContext, addr: bigint, len: bigint): void {
+  const K = ctx.kernel.config.spec;
+  const profile = ctx.kernel.revision.profile;
+  const ipcLock = capable(ctx, K.constant("CAP_IPC_LOCK", profile)!);
+  const limitBytes = rlimit(ctx, K.constant("RLIMIT_MEMLOCK", profile)!);
+  if (limitBytes === 0n && !ipcLock) fail("EPERM"); // can_do_mlock()
+  if (ipcLock) return;
+  const { page } = ctx.kernel;
+  const a = BigInt.asUintN(64, addr);
+  const pages = page.align64(BigInt.asUintN(64, len) + (a & page.mask)) / BigInt(page.bytes);
+  const limit = limitBytes / BigInt(page.bytes);
+  let locked = pages + BigInt(lockedPages(ctx));
+  if (locked > limit) {
+    const start = page.page(a & ~page.mask);
+    locked -= BigInt(lockedPages(ctx, start, start + Number(pages)));
+  }
+  if (locked > limit) fail("ENOMEM");
+}
+
 function doMlock(ctx: SyscallContext, addr: bigint, len: bigint, locked: "locked" | "onfault"): bigint {
+  checkMemlockLimit(ctx, addr, len);
   const [start, end] = lockRange(ctx, addr, len);
   applyLockFlags(ctx, start, end, locked);
   populateLocked(ctx, start, end, false);

@@ -89,13 +89,18 @@ export class AddressSpace {
     for (const piece of this.privatePages.delete(start, end)) piece.value.freed = true;
   }
 
-  /** A CPU access to a virtual page: through its PTE if it allows the access, else handle_mm_fault. */
-  fault(page: number, write: boolean): HostFault {
+  /**
+   * A CPU access to a virtual page: through its PTE if it allows the access, else handle_mm_fault.
+   * `force` is GUP's FOLL_FORCE (check_vma_flags): past PROT_NONE for reads, and past a missing
+   * PROT_WRITE for writes to a private (COW) mapping, whose page is then copied; the PTE stays read-only.
+   */
+  fault(page: number, write: boolean, force = false): HostFault {
     const vma = this.vmas.get(page)?.value;
-    // x86 pages are readable whenever they are mapped at all.
-    if (vma === undefined || vma.prot === PROT_NONE) return "SIGSEGV";
+    if (vma === undefined) return "SIGSEGV";
     const canWrite = (vma.prot & this.kernel.K.prot.WRITE) !== 0;
-    if (write && !canWrite) return "SIGSEGV";
+    // x86 pages are readable whenever they are mapped at all.
+    if (!force && (vma.prot === PROT_NONE || (write && !canWrite))) return "SIGSEGV";
+    if (force && write && !canWrite && vma.shared) return "SIGSEGV";
     const pte = this.ptes.get(page)?.value;
     if (pte !== undefined && (!write || pte.writable)) return pte.folio;
     const found = this.handleFault(vma, page, write);
@@ -142,8 +147,8 @@ export class AddressSpace {
   }
 
   /** hva_to_pfn: the page behind a host virtual page for a guest fault, writable when its PTE is. */
-  getUserPage(page: number, write: boolean): GupResult {
-    const r = this.fault(page, write);
+  getUserPage(page: number, write: boolean, force = false): GupResult {
+    const r = this.fault(page, write, force);
     if (r === "HWPOISON") return "hwpoison";
     if (typeof r === "string") return "fault";
     return { folio: r, writable: this.ptes.get(page)!.value.writable };

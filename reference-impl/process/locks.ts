@@ -2,8 +2,11 @@
 // POSIX record locks set with fcntl(F_SETLK) (held by the process) or
 // fcntl(F_OFD_SETLK) (held by the open file description). Both kinds live on the
 // inode and work on any file, guest_memfd included: no file operation takes part.
-// Not modelled: dropping a process's POSIX locks when it closes one of its fds, and
-// waiting (a blocking request that would wait is refused as unsupported).
+// When they go: a process's POSIX locks on an inode whenever the process closes any
+// descriptor of that inode (filp_flush -> locks_remove_posix), flock and OFD locks when
+// the last reference to their open file goes (__fput -> locks_remove_file: here, a lock
+// whose file is released no longer counts). Not modelled: waiting (a blocking request
+// that would wait is refused as unsupported).
 import type { Decoded } from "../../spec/codec.js";
 import { DriverFailure } from "../../spec/driver/contract.js";
 import { fail } from "../lib/errno.js";
@@ -33,6 +36,16 @@ const recordLocks = new WeakMap<Inode, RecordLock[]>();
 
 const conflicts = (a: LockType, b: LockType) => a === "write" || b === "write";
 
+/** locks_remove_file(): the locks of a released open file are gone with it. */
+const flocksOf = (inode: Inode): FlockLock[] => (flockLocks.get(inode) ?? []).filter((l) => !l.file.released);
+const recordsOf = (inode: Inode): RecordLock[] => (recordLocks.get(inode) ?? []).filter((l) => !(l.ofd && (l.owner as OpenFile).released));
+
+/** locks_remove_posix(): close(2) of any descriptor of `inode` drops the process's POSIX locks on it. */
+export function locksRemovePosix(process: Process, inode: Inode): void {
+  const locks = recordLocks.get(inode);
+  if (locks !== undefined) recordLocks.set(inode, locks.filter((l) => l.owner !== process));
+}
+
 export function sysFlock(ctx: SyscallContext, fd: bigint, operation: bigint): bigint {
   const L = ctx.kernel.K.lock;
   const op = Number(BigInt.asIntN(32, operation));
@@ -40,7 +53,7 @@ export function sysFlock(ctx: SyscallContext, fd: bigint, operation: bigint): bi
   const type = base === L.SH ? "read" : base === L.EX ? "write" : base === L.UN ? null : fail("EINVAL");
   const f = ctx.process.files.get(fd);
   if (type !== null && !(f.fmode & (FMODE_READ | FMODE_WRITE))) fail("EBADF");
-  const held = (flockLocks.get(f.inode) ?? []).filter((l) => l.file !== f);
+  const held = flocksOf(f.inode).filter((l) => l.file !== f);
   if (type !== null) {
     if (held.some((l) => conflicts(l.type, type))) {
       if (op & L.NB!) fail("EAGAIN");
@@ -101,7 +114,7 @@ export function fcntlRecordLock(ctx: SyscallContext, fd: bigint, command: string
   const { start, end } = lockRange(ctx, f, user);
   if (ofd && (user.l_pid as bigint) !== 0n) fail("EINVAL");
   const owner: Owner = ofd ? f : ctx.process;
-  const locks = recordLocks.get(f.inode) ?? [];
+  const locks = recordsOf(f.inode);
   const blocker = type === "unlock" ? undefined : locks.find((l) => l.owner !== owner && l.end >= start && l.start <= end && conflicts(l.type, type));
   if (getting) {
     if (blocker === undefined) return { ...user, l_type: BigInt(ctx.kernel.K.lock.UNLCK!) };

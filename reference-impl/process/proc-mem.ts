@@ -2,7 +2,9 @@
 // takes the mm (a ptrace-attach check, always met for the process itself); mem_rw copies
 // through access_remote_vm one page at a time, which is get_user_pages on the mm with
 // FOLL_FORCE (proc_mem_foll_force: always, unless proc_mem.force_override or the
-// CONFIG_PROC_MEM_* choice of 6.12+ says otherwise). A page GUP cannot return ends the
+// CONFIG_PROC_MEM_* choice of 6.12+ says otherwise; the model forces always): a read
+// reaches PROT_NONE memory, a write reaches read-only private memory by copy on write,
+// never a read-only shared mapping (check_vma_flags). A page GUP cannot return ends the
 // copy: the bytes before it are the count, and when there are none the call fails with
 // EIO (not EFAULT, as process_vm_readv does). So a private guest_memfd page, a page past
 // the end of a memfd and unmapped memory are unreachable; shared guest_memfd pages are not.
@@ -13,6 +15,9 @@ import { gupCopy } from "./process-vm.js";
 import type { Process } from "./process.js";
 
 export const PROC_MEM_PATH = "/proc/self/mem";
+
+/** proc_mem_foll_force() under CONFIG_PROC_MEM_ALWAYS_FORCE (the default) */
+const FOLL_FORCE = true;
 
 /** PROC_SUPER_MAGIC */
 const PROCFS: Filesystem = { name: "proc", magic: 0x9fa0n, statfsFlags: ST_VALID | ST_NOEXEC | ST_RELATIME, dev: 22n, noexec: true };
@@ -42,23 +47,9 @@ export class ProcMemFile extends OpenFile {
   private access(addr: bigint, len: number, data: Uint8Array | null): Uint8Array {
     if (len > MAX_TRANSFER) throw new DriverFailure("protocol", `/proc/self/mem transfer of ${len} bytes (at most ${MAX_TRANSFER})`);
     const ctx: SyscallContext = { kernel: this.kernel, process: this.owner };
-    const out = gupCopy(ctx, addr, len, data, (page) => this.refuseForced(page, data !== null));
+    const out = gupCopy(ctx, addr, len, data, undefined, FOLL_FORCE);
     if (out.length === 0 && len > 0) fail("EIO");
     return out;
-  }
-
-  /**
-   * FOLL_FORCE lets GUP read a PROT_NONE mapping and write a read-only private one (by
-   * copy on write); the model's GUP follows the mapping's protection, so it refuses those
-   * accesses rather than answer them wrongly. A read-only shared mapping stays unwritable
-   * even with FOLL_FORCE (check_vma_flags: no COW of a shared mapping), as the model has it.
-   */
-  private refuseForced(page: number, write: boolean): void {
-    const vma = this.owner.mm.vmas.get(page)?.value;
-    if (vma === undefined) return;
-    const K = this.kernel.K.prot;
-    const forced = write ? (vma.prot & K.WRITE) === 0 && !vma.shared : vma.prot === 0;
-    if (forced) throw new DriverFailure("unsupported", `/proc/self/mem ${write ? "write to a read-only private" : "read of a PROT_NONE"} mapping (FOLL_FORCE past the protection) is not modelled`);
   }
 
   override readAt(len: number, offset: bigint): Uint8Array {

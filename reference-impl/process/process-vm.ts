@@ -15,7 +15,7 @@ const MAX_TRANSFER = 65536;
  * cannot return: the bytes read (data null) or written. `checkPage` may refuse a page the
  * caller's GUP flags would treat differently (it throws).
  */
-export function gupCopy(ctx: SyscallContext, addr: bigint, len: number, data: Uint8Array | null, checkPage?: (page: number) => void): Uint8Array {
+export function gupCopy(ctx: SyscallContext, addr: bigint, len: number, data: Uint8Array | null, checkPage?: (page: number) => void, force = false): Uint8Array {
   const { page } = ctx.kernel;
   const out = new Uint8Array(len);
   let done = 0;
@@ -25,7 +25,7 @@ export function gupCopy(ctx: SyscallContext, addr: bigint, len: number, data: Ui
     const offset = Number(at & page.mask);
     const n = Math.min(len - done, page.bytes - offset);
     checkPage?.(page.page(at));
-    const r = ctx.process.mm.getUserPage(page.page(at), data !== null);
+    const r = ctx.process.mm.getUserPage(page.page(at), data !== null, force);
     if (typeof r === "string") break;
     if (data === null) out.set(r.folio.read(offset, n), done);
     else r.folio.write(offset, data.subarray(done, done + n));

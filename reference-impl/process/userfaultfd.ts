@@ -4,10 +4,15 @@
 // the user address space, a known non-empty mode, and only VMAs userfaultfd can serve:
 // anonymous memory and shmem (memfd, shared anonymous) for MISSING and WP, shmem alone
 // for MINOR. A guest_memfd mapping is shared but neither: EINVAL. Holes in the range
-// are allowed. No fault is ever delivered: the model keeps no registration.
+// are allowed. A mapping belongs to one userfaultfd at a time: registering pages another
+// live userfaultfd holds is EBUSY (userfaultfd_register checks every VMA before changing
+// any); the owner may register again; its release (the last close) frees its pages.
+// No fault is ever delivered. The registration is kept as page ranges of the process (the
+// kernel keeps it on the VMAs): munmap does not drop it here.
 import { fail } from "../lib/errno.js";
 import { ShmemInode } from "./shmem.js";
 import { OpenFile, type SyscallContext } from "./file.js";
+import type { Process } from "./process.js";
 import type { Vma } from "./vma.js";
 
 const UFFD_API = 0xaan;
@@ -25,6 +30,17 @@ const IOCTL_WRITEPROTECT = 1n << 6n;
 const IOCTL_CONTINUE = 1n << 7n;
 /** mmap_min_addr: validate_range() refuses ranges below it */
 const MMAP_MIN_ADDR = 0x10000n;
+
+/** pages [start, end) of a process registered with `file` */
+interface Registration {
+  start: number;
+  end: number;
+  file: UserfaultfdFile;
+}
+const registrations = new WeakMap<Process, Registration[]>();
+
+/** userfaultfd_release: a released userfaultfd owns nothing. */
+const liveRegistrations = (p: Process): Registration[] => (registrations.get(p) ?? []).filter((r) => !r.file.released);
 
 export class UserfaultfdFile extends OpenFile {
   /** UFFDIO_API succeeded */
@@ -82,6 +98,10 @@ export function sysUffdioRegister(ctx: SyscallContext, fd: bigint, addr: bigint,
   const vmas = ctx.process.mm.vmas.overlapping(page.page(start), page.page(start + size));
   if (vmas.length === 0) fail("EINVAL");
   for (const { value: vma } of vmas) if (!canUserfault(vma, m)) fail("EINVAL");
+  const held = liveRegistrations(ctx.process);
+  const covered = vmas.map((v) => ({ start: Math.max(v.start, page.page(start)), end: Math.min(v.end, page.page(start + size)), file }));
+  if (held.some((r) => r.file !== file && covered.some((c) => r.start < c.end && c.start < r.end))) fail("EBUSY");
+  registrations.set(ctx.process, [...held, ...covered]);
   let ioctls = RANGE_IOCTLS;
   if (!(m & MODE_WP)) ioctls &= ~IOCTL_WRITEPROTECT;
   if (!(m & MODE_MINOR)) ioctls &= ~IOCTL_CONTINUE;

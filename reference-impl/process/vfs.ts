@@ -10,6 +10,7 @@ import { KvmDeviceFile } from "../system/kvm-device.js";
 import { NullFile } from "./devices.js";
 import { FMODE_READ, FMODE_WRITE, type OpenFile, type SyscallContext } from "./file.js";
 import { ShmemFile, ShmemInode } from "./shmem.js";
+import { locksRemovePosix } from "./locks.js";
 
 /** MAX_RW_COUNT: one read or write moves at most this much */
 const MAX_RW_COUNT = 0x7ffff000;
@@ -33,7 +34,9 @@ export function sysOpen(ctx: SyscallContext, path: string, flags: bigint): bigin
 }
 
 export function sysClose(ctx: SyscallContext, fd: bigint): bigint {
+  const { inode } = ctx.process.files.get(fd);
   ctx.process.files.close(fd);
+  locksRemovePosix(ctx.process, inode);
   return 0n;
 }
 

@@ -54,6 +54,8 @@ export function probeFeatures(kernel: Kernel): string[] {
   features.push("open:proc-self-mem");
   // io_uring fixed buffers and userfaultfd registration (process/io-uring.ts, process/userfaultfd.ts)
   features.push("io-uring", "userfaultfd");
+  // the modelled process is root with every capability until a case drops one (process/rlimit.ts)
+  features.push("cap-ipc-lock");
   // UPM: the memfd_restricted system call exists.
   if (kernel.revision.restrictedmem !== undefined) {
     features.push("restrictedmem");

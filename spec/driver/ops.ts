@@ -18,6 +18,8 @@ export interface ParamSpec {
   doc: string;
   /** kind "records": what each record may hold (every field optional) */
   fields?: Readonly<Record<string, ParamSpec>>;
+  /** what the value names: "fd", a descriptor of the process (two implementations number theirs differently) */
+  names?: "fd";
 }
 
 export interface OpSpec {
@@ -26,6 +28,10 @@ export interface OpSpec {
   result: string;
   /** what a successful `ret` is when it is not a value to compare: a new fd, a mapped address, or a driver's handle; implementations may answer different numbers */
   returns?: "fd" | "address" | "handle";
+  /** `returns` holds only when a parameter has one of these values (constant names), e.g. fcntl's F_DUPFD */
+  returnsIf?: { param: string; oneOf: readonly string[] };
+  /** fields of `out` that are new fds, e.g. a pipe's write end */
+  outFds?: readonly string[];
   /** the contract version that added the operation (default "1.0"): a driver whose handshake has no `operations` offers the operations of its version */
   since?: string;
 }
@@ -35,7 +41,11 @@ function int(doc: string, optional: true): { kind: "int"; doc: string; optional:
 function int(doc: string, optional?: true): ParamSpec {
   return optional ? { kind: "int", doc, optional } : { kind: "int", doc };
 }
-const fd = int("file descriptor");
+/** a parameter that names an fd (or a vCPU's fd) */
+function fdOf(doc: string): { kind: "int"; doc: string; names: "fd" } {
+  return { kind: "int", doc, names: "fd" };
+}
+const fd = fdOf("file descriptor");
 
 /** One step of a guest_program: a memory access (`access`), a port I/O instruction (`pio`) or a hypercall (`hypercall`). */
 export const GUEST_STEP_FIELDS = {
@@ -55,7 +65,11 @@ export const OPS = {
   open: { doc: "open(2) a path", params: { path: { kind: "string", doc: "e.g. /dev/kvm" }, flags: int("open flags"), mode: int("creation mode", true) }, result: "ret = new fd", returns: "fd" },
   close: { doc: "close(2)", params: { fd }, result: "ret = 0" },
   dup: { doc: "dup(2)", params: { fd }, result: "ret = new fd", returns: "fd" },
-  fcntl: { doc: "fcntl(2) with an integer argument (the struct flock commands are fcntl_lock's)", params: { fd, cmd: int("F_* command"), arg: int("argument", true) }, result: "ret = fcntl's value" },
+  fcntl: {
+    doc: "fcntl(2) with an integer argument (the struct flock commands are fcntl_lock's)",
+    params: { fd, cmd: int("F_* command"), arg: int("argument", true) },
+    result: "ret = fcntl's value (F_DUPFD, F_DUPFD_CLOEXEC: the new fd)", returns: "fd", returnsIf: { param: "cmd", oneOf: ["F_DUPFD", "F_DUPFD_CLOEXEC"] },
+  },
   read: { doc: "read(2) up to len bytes", params: { fd, len: int("bytes to read") }, result: "ret = bytes read; out.data" },
   write: { doc: "write(2)", params: { fd, data: { kind: "bytes", doc: "bytes to write" } }, result: "ret = bytes written" },
   pread: { doc: "pread(2)", params: { fd, len: int("bytes to read"), offset: int("file offset") }, result: "ret = bytes read; out.data" },
@@ -69,7 +83,7 @@ export const OPS = {
   fdinfo: { doc: "what /proc/self/fd/N links to and the flags in /proc/self/fdinfo/N", params: { fd }, result: "ret = 0; out.link (string), out.flags (open flags)" },
   memfd_create: { doc: "memfd_create(2)", params: { name: { kind: "string", doc: "name" }, flags: int("MFD_* flags") }, result: "ret = new fd", returns: "fd" },
   memfd_restricted: { doc: "memfd_restricted(2) from the UPM proposals", params: { flags: int("flags") }, result: "ret = new fd", returns: "fd" },
-  mmap: { doc: "mmap(2)", params: { addr: int("hint or fixed address"), len: int("length"), prot: int("PROT_*"), flags: int("MAP_*"), fd: int("fd, or -1"), offset: int("file offset") }, result: "ret = mapped address", returns: "address" },
+  mmap: { doc: "mmap(2)", params: { addr: int("hint or fixed address"), len: int("length"), prot: int("PROT_*"), flags: int("MAP_*"), fd: fdOf("fd, or -1"), offset: int("file offset") }, result: "ret = mapped address", returns: "address" },
   munmap: { doc: "munmap(2)", params: { addr: int("address"), len: int("length") }, result: "ret = 0" },
   mprotect: { doc: "mprotect(2)", params: { addr: int("address"), len: int("length"), prot: int("PROT_*") }, result: "ret = 0" },
   madvise: { doc: "madvise(2)", params: { addr: int("address"), len: int("length"), advice: int("MADV_*") }, result: "ret = 0" },
@@ -131,7 +145,7 @@ export const OPS = {
   guest: {
     doc: "run the vCPU on a guest program that makes one access at a GPA and halts",
     params: {
-      vcpu: int("vCPU fd"),
+      vcpu: fdOf("vCPU fd"),
       access: { kind: "enum", values: ["read", "write", "fetch"], doc: "kind of access" },
       gpa: int("guest physical address"),
       len: int("bytes to read or write (1, 2, 4 or 8; default 1)", true),
@@ -142,13 +156,13 @@ export const OPS = {
   },
   hypercall: {
     doc: "run the vCPU on a guest program that issues one hypercall",
-    params: { vcpu: int("vCPU fd"), nr: int("hypercall number"), args: { kind: "int-list", optional: true, doc: "arguments" } },
+    params: { vcpu: fdOf("vCPU fd"), nr: int("hypercall number"), args: { kind: "int-list", optional: true, doc: "arguments" } },
     result: "ret and errno of KVM_RUN; exit = {reason, hypercall: {nr, args, flags}}",
   },
   guest_arch: {
     doc: "run the vCPU on a guest program that performs one architecture action of a confidential guest and halts: an instruction or a call to the trusted firmware that only such a guest can make (PVALIDATE, a GHCB page-state change, TDG.MEM.PAGE.ACCEPT, TDG.VP.VMCALL<MapGPA>, a pKVM MEM_SHARE hypercall, an RSI call). Feature guest-arch:<action> says which actions a driver offers",
     params: {
-      vcpu: int("vCPU fd"),
+      vcpu: fdOf("vCPU fd"),
       action: { kind: "string", doc: "the action, named <arch>:<action> (e.g. snp:pvalidate, tdx:accept, pkvm:share, cca:ipa-state-set)" },
       gpa: int("guest physical address the action is about"),
       len: int("bytes covered (default one page)", true),
@@ -159,7 +173,7 @@ export const OPS = {
   },
   memory_failure: {
     doc: "a hardware memory error on the allocated page at `offset` of guest_memfd `fd`, as memory_failure() on its pfn (models only: userspace cannot learn the pfn of a page it does not map)",
-    params: { fd: int("guest_memfd fd"), offset: int("byte offset of the page in the file") },
+    params: { fd: fdOf("guest_memfd fd"), offset: int("byte offset of the page in the file") },
     result: "ret = 0",
   },
   inject: {
@@ -247,43 +261,43 @@ export const OPS = {
   },
   guest_program: {
     doc: "run the vCPU on a new guest program (x86: 64-bit mode) that performs `steps` in order and halts; each step is a memory access ({access, gpa, len, data?, private?}), a port I/O instruction ({pio, port, size, data?}) or a hypercall ({hypercall, args?}). The program stays loaded: `resume` continues it after an exit",
-    params: { vcpu: int("vCPU fd"), steps: { kind: "records", fields: GUEST_STEP_FIELDS, doc: "the program's steps, at most 8" } },
+    params: { vcpu: fdOf("vCPU fd"), steps: { kind: "records", fields: GUEST_STEP_FIELDS, doc: "the program's steps, at most 8" } },
     result: "ret and errno of KVM_RUN; exit = {reason, ...payload} (KVM_EXIT_IO: io = {direction, size, port, count, data_offset, data for OUT}); out.step = the steps completed; out.data = the bytes of every read and IN step and the 8-byte return value of every hypercall, in step order, once the program halted",
     since: "1.3",
   },
   resume: {
     doc: "re-enter KVM_RUN on the vCPU's guest_program where it stopped, loading nothing: a pending I/O, MMIO or hypercall exit is completed first (for an IN, an MMIO read or a hypercall with `data` placed in kvm_run), a faulting access is retried",
-    params: { vcpu: int("vCPU fd"), data: { kind: "bytes", optional: true, doc: "for a pending IN: the io.size bytes the port returns; for a pending MMIO read: the mmio.len bytes of mmio.data; for a pending KVM_EXIT_HYPERCALL: hypercall.ret, 8 bytes little-endian (default zeros)" } },
+    params: { vcpu: fdOf("vCPU fd"), data: { kind: "bytes", optional: true, doc: "for a pending IN: the io.size bytes the port returns; for a pending MMIO read: the mmio.len bytes of mmio.data; for a pending KVM_EXIT_HYPERCALL: hypercall.ret, 8 bytes little-endian (default zeros)" } },
     result: "as guest_program",
     since: "1.3",
   },
   pipe: {
     doc: "pipe2(2): a new pipe",
     params: { flags: int("pipe2 flags: O_CLOEXEC, O_NONBLOCK, O_DIRECT (packet mode)") },
-    result: "ret = the read end's fd; out.write_fd = the write end's fd", returns: "fd",
+    result: "ret = the read end's fd; out.write_fd = the write end's fd", returns: "fd", outFds: ["write_fd"],
     since: "1.3",
   },
   vmsplice: {
     doc: "vmsplice(2) with one iovec {addr, len}: on a pipe's write end the kernel takes references on the user pages (get_user_pages) and queues them in the pipe, no copy; on the read end it copies the pipe's bytes to addr",
-    params: { fd: int("a pipe end"), addr: int("user address"), len: int("bytes (at most 65536)"), flags: int("SPLICE_F_* flags") },
+    params: { fd: fdOf("a pipe end"), addr: int("user address"), len: int("bytes (at most 65536)"), flags: int("SPLICE_F_* flags") },
     result: "ret = bytes moved",
     since: "1.3",
   },
   splice: {
     doc: "splice(2) between a file and a pipe (or two pipes); an absent offset is a NULL pointer (the file position is used and advanced)",
-    params: { fd_in: int("source fd"), off_in: int("source offset (absent: NULL)", true), fd_out: int("destination fd"), off_out: int("destination offset (absent: NULL)", true), len: int("bytes"), flags: int("SPLICE_F_* flags") },
+    params: { fd_in: fdOf("source fd"), off_in: int("source offset (absent: NULL)", true), fd_out: fdOf("destination fd"), off_out: int("destination offset (absent: NULL)", true), len: int("bytes"), flags: int("SPLICE_F_* flags") },
     result: "ret = bytes moved; out.off_in / out.off_out = the offsets the kernel wrote back, for those given",
     since: "1.3",
   },
   sendfile: {
     doc: "sendfile(2) from in_fd to out_fd; an absent offset is a NULL pointer (in_fd's position is used and advanced)",
-    params: { out_fd: int("destination fd"), in_fd: int("source fd"), offset: int("source offset (absent: NULL)", true), count: int("bytes") },
+    params: { out_fd: fdOf("destination fd"), in_fd: fdOf("source fd"), offset: int("source offset (absent: NULL)", true), count: int("bytes") },
     result: "ret = bytes moved; out.offset = the offset the kernel wrote back, when given",
     since: "1.3",
   },
   copy_file_range: {
     doc: "copy_file_range(2) between two files; an absent offset is a NULL pointer (the file position is used and advanced)",
-    params: { fd_in: int("source fd"), off_in: int("source offset (absent: NULL)", true), fd_out: int("destination fd"), off_out: int("destination offset (absent: NULL)", true), len: int("bytes"), flags: int("flags (none are defined for userspace)") },
+    params: { fd_in: fdOf("source fd"), off_in: int("source offset (absent: NULL)", true), fd_out: fdOf("destination fd"), off_out: int("destination offset (absent: NULL)", true), len: int("bytes"), flags: int("flags (none are defined for userspace)") },
     result: "ret = bytes copied; out.off_in / out.off_out = the offsets the kernel wrote back, for those given",
     since: "1.3",
   },
@@ -321,22 +335,34 @@ export const OPS = {
   },
   io_uring_unregister_buffers: {
     doc: "io_uring_register(2) IORING_UNREGISTER_BUFFERS on a ring: the pins are dropped",
-    params: { fd: int("ring fd from io_uring_register_buffers") },
+    params: { fd: fdOf("ring fd from io_uring_register_buffers") },
     result: "ret = 0",
     since: "1.3",
   },
   userfaultfd: { doc: "userfaultfd(2)", params: { flags: int("O_CLOEXEC, O_NONBLOCK, UFFD_USER_MODE_ONLY (1)") }, result: "ret = new fd", returns: "fd", since: "1.3" },
   uffdio_api: {
     doc: "ioctl(UFFDIO_API) on a userfaultfd: the handshake every other userfaultfd ioctl needs first",
-    params: { fd: int("userfaultfd"), api: int("UFFD_API (0xaa)"), features: int("UFFD_FEATURE_* asked for") },
+    params: { fd: fdOf("userfaultfd"), api: int("UFFD_API (0xaa)"), features: int("UFFD_FEATURE_* asked for") },
     result: "ret = 0; out.api, out.features (what the kernel offers), out.ioctls",
     since: "1.3",
   },
   uffdio_register: {
     doc: "ioctl(UFFDIO_REGISTER): register [addr, addr+len) with the userfaultfd in `mode`; no fault is handled",
-    params: { fd: int("userfaultfd"), addr: int("page-aligned start"), len: int("page-aligned length"), mode: int("UFFDIO_REGISTER_MODE_MISSING (1), _WP (2), _MINOR (4)") },
+    params: { fd: fdOf("userfaultfd"), addr: int("page-aligned start"), len: int("page-aligned length"), mode: int("UFFDIO_REGISTER_MODE_MISSING (1), _WP (2), _MINOR (4)") },
     result: "ret = 0; out.ioctls = the range ioctls the kernel allows on the range",
     since: "1.3",
+  },
+  setrlimit: {
+    doc: "prlimit64(2) on the calling process: set one resource limit (soft `cur`, hard `max`; RLIM_INFINITY is ~0) until the driver's reset, which restores it",
+    params: { resource: int("RLIMIT_* (a driver may offer RLIMIT_MEMLOCK alone)"), cur: int("soft limit"), max: int("hard limit (absent: unchanged)", true) },
+    result: "ret = 0; out.cur, out.max = the limits before the call",
+    since: "1.4",
+  },
+  drop_capability: {
+    doc: "capset(2): remove one capability from the process's effective set (kept in its permitted set) until the driver's reset, so a case can run as a process without it (CAP_IPC_LOCK: mlock is held to RLIMIT_MEMLOCK)",
+    params: { cap: int("capability number (CAP_IPC_LOCK = 14)") },
+    result: "ret = 0",
+    since: "1.4",
   },
 } as const satisfies Record<string, OpSpec>;
 

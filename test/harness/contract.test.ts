@@ -119,6 +119,15 @@ describe("contract: the operations a driver offers", function () {
     expect([...offeredOperations(hs("1.2"))].sort()).to.deep.equal(all.filter((op) => !SINCE_1_3.includes(op)));
     expect([...offeredOperations(hs(CONTRACT_VERSION, ["open", "fstat"]))]).to.deep.equal(["open", "fstat"]);
   });
+
+  it("a 1.3 driver is never offered the operations 1.4 added (setrlimit, drop_capability)", () => {
+    const hs = (v: string): Handshake => ({ contractVersion: v, name: "t", version: "1", profile: "linux-6.18", features: [], host: { kernel: "t", arch: "x86_64", pageSize: 4096 } });
+    const since14 = Object.keys(OPS).filter((op) => opSince(op as OpName) === "1.4");
+    expect(since14).to.include.members(["setrlimit", "drop_capability"]);
+    const upTo13 = Object.keys(OPS).filter((op) => Number(opSince(op as OpName).split(".")[1]) <= 3).sort();
+    expect([...offeredOperations(hs("1.3"))].sort()).to.deep.equal(upTo13);
+    for (const op of since14) expect([...offeredOperations(hs(CONTRACT_VERSION))]).to.include(op);
+  });
 });
 
 /** The operations contract 1.3 added. */

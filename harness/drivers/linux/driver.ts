@@ -11,6 +11,7 @@ import { accessProgram, checkLength, hypercallProgram, littleEndian } from "./gu
 import { guestProgram, resume } from "./program-ops.js";
 import { doIoctl, type IoctlContext } from "./ioctl.js";
 import { fileIoOperation, isFileIoOp } from "./file-io.js";
+import { limitsFeatures, limitsOperation, restoreLimits } from "./limits.js";
 import { fcntlArgProblem } from "../../../spec/driver/fcntl-arg.js";
 import { checkAccess } from "./memory.js";
 import { MmOperations, type MmOp } from "./mm-ops.js";
@@ -83,7 +84,7 @@ export class LinuxDriver implements Driver {
     const systemFd = Number(kvm.ret);
     const timeout = options.guestTimeoutMs ?? 500;
     const { features, host, hypercallsHang } = new Prober(spec, profile, systemFd).probe(timeout);
-    features.push(...ioFeatures(spec), ...procMemFeatures());
+    features.push(...ioFeatures(spec), ...procMemFeatures(), ...limitsFeatures(spec));
     const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, operations: LINUX_OPERATIONS, host, batch: { maxSteps: MAX_BATCH_STEPS } };
     return new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options, hypercallsHang);
   }
@@ -128,6 +129,9 @@ export class LinuxDriver implements Driver {
       case "hypercall":
       case "guest_arch":
         return this.kvmOperation(op);
+      case "setrlimit":
+      case "drop_capability":
+        return limitsOperation(this.spec, op);
       case "guest_program":
         return guestProgram(this.runner, this.fd(op.vcpu, op.op), op, this.hypercallTimeoutMs);
       case "resume":
@@ -462,6 +466,7 @@ export class LinuxDriver implements Driver {
   async reset(): Promise<ResetReport> {
     if (this.broken) throw new DriverFailure("crash", this.broken);
     this.runner.releaseAll();
+    restoreLimits();
     const released = this.session.release();
     return { released: { ...released, processes: 0 } };
   }

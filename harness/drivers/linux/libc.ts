@@ -379,3 +379,15 @@ export const ioUringSetup = (entries: number, params: Buffer): Sys => sys(() => 
 /** io_uring_register(fd, opcode, arg, nr_args) */
 export const ioUringRegister = (fd: Int, opcode: number, arg: Buffer | null, nrArgs: number): Sys =>
   sys(() => fn.syscall(SYS_IO_URING_REGISTER, "int", Number(s32(fd)), "uint32", opcode, "void *", arg, "uint32", nrArgs));
+
+// Resource limits and capabilities of the driver's own process (harness/drivers/linux/limits.ts).
+const credFn = {
+  prlimit: lib.func("int prlimit(int pid, int resource, const void *new_limit, void *old_limit)"),
+  capget: lib.func("int capget(void *hdrp, void *datap)"),
+  capset: lib.func("int capset(void *hdrp, const void *datap)"),
+};
+/** prlimit(0, resource, new, old): `next` (16 bytes: rlim_cur, rlim_max) or null, `old` filled in. */
+export const prlimit = (resource: Int, next: Buffer | null, old: Buffer): Sys => sys(() => credFn.prlimit(0, Number(s32(resource)), next, old));
+/** capget/capset with a _LINUX_CAPABILITY_VERSION_3 header (8 bytes) and two struct __user_cap_data_struct (24 bytes). */
+export const capget = (header: Buffer, data: Buffer): Sys => sys(() => credFn.capget(header, data));
+export const capset = (header: Buffer, data: Buffer): Sys => sys(() => credFn.capset(header, data));

@@ -12,13 +12,12 @@
 // which copies made by dup, fcntl or /proc/self/fd/N inherit.
 import type { Spec } from "../../../spec/index.js";
 import { DriverFailure, type Op, type OpResult } from "../../../spec/driver/contract.js";
+import { fdParams } from "../../../spec/driver/returns.js";
 import * as libc from "./libc.js";
 import { currentVmas, foreignOverlap } from "./memory.js";
 import { kernelFd, type Session } from "./session.js";
 
 export const PROC_MEM_PATH = "/proc/self/mem";
-/** the parameters of ops.ts that name a descriptor */
-const FD_PARAMS = ["fd", "fd_in", "fd_out", "in_fd", "out_fd"] as const;
 /** operations that never move memory through the descriptor */
 const HARMLESS = new Set<string>(["close", "dup", "fcntl", "lseek", "fstat", "fstatfs", "fdinfo"]);
 
@@ -63,7 +62,7 @@ export function procMemOperation(c: ProcMemContext, op: Op): OpResult | undefine
     return result(c, r);
   }
   const fields = op as unknown as { [k: string]: unknown };
-  const mem = FD_PARAMS.map((k) => fields[k]).find((v): v is bigint => typeof v === "bigint" && isProcMemFd(c.session, v));
+  const mem = fdParams(op.op).map((k) => fields[k]).find((v): v is bigint => typeof v === "bigint" && isProcMemFd(c.session, v));
   if (mem === undefined || HARMLESS.has(op.op)) return undefined;
   const fd = kernelFd(mem);
   switch (op.op) {
