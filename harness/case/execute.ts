@@ -3,13 +3,15 @@
 // scenario cases share the scope, the trace and the verdict.
 import type { Spec } from "../../spec/index.js";
 import { inProfileSet } from "../../spec/profiles.js";
-import type { Driver, FieldValues, Handshake, Op, OpResult, OutValue } from "../../spec/driver/contract.js";
+import { DriverFailure, type Driver, type FieldValues, type Handshake, type Op, type OpResult, type OutValue } from "../../spec/driver/contract.js";
 import { OPS, type ParamSpec } from "../../spec/driver/ops.js";
 import { opToWire, resultToWire } from "../protocol/wire.js";
 import { ExprError, evalValue, type Scope } from "./expr.js";
 import { describe, mismatches } from "./match.js";
 import type { ByteSpec, CaseDef, Expect, Outcome, ParamValue, StepDef } from "./types.js";
 import { AssertionStop, SkipCase, type TestContext } from "../scenario/index.js";
+import { batchLimit, refValue, withValueAt, type BatchExpect, type BatchRef, type BatchStep } from "../../spec/driver/batch.js";
+import { offeredOperations } from "../../spec/driver/contract.js";
 
 export type Verdict = { outcome: "PASS" | "FAIL" | "SKIP"; message?: string };
 
@@ -29,12 +31,39 @@ export class CaseError extends Error {
 
 const MAX_BYTES = 1 << 20;
 
+/** A step's arguments need a result of the batch being planned: the batch ends before it. */
+class NeedsRunner extends Error {}
+
+/** A reference ("$name" or "$name.field"), plus or minus an offset: the only expressions a batch can carry. */
+const REF_PLUS = /^\s*\$([a-z_][a-z0-9_]*)(?:\.([a-z_][a-z0-9_]*))?\s*(?:([-+])(.*))?$/;
+
+/** An offset that binds tighter than the + or - before it: no operator but * / % outside parentheses. */
+function isTerm(src: string): boolean {
+  let depth = 0;
+  let outside = "";
+  for (const ch of src) {
+    if (ch === "(") depth++;
+    else if (ch === ")") depth--;
+    else if (depth === 0) outside += ch;
+    if (depth < 0) return false;
+  }
+  return depth === 0 && /^[A-Za-z0-9_\s*/%]*$/.test(outside) && /\S/.test(src);
+}
+
+interface Planned {
+  step: StepDef;
+  outcome: Outcome;
+  batch: BatchStep;
+}
+
 export class CaseRun implements Scope {
   readonly trace: TraceEntry[] = [];
   private readonly bindings = new Map<string, OpResult>();
   private readonly constants: ReadonlyMap<string, bigint>;
   private readonly pageSize: bigint;
   private resolving = new Set<string>();
+  /** while a batch is planned: bindings its earlier steps will make (index, and whether the step must succeed) */
+  private readonly pending = new Map<string, { index: number; succeeds: boolean }>();
 
   constructor(
     spec: Spec,
@@ -64,6 +93,7 @@ export class CaseRun implements Scope {
   }
 
   ref(path: string[]): bigint | undefined {
+    if (this.pending.has(path[0]!)) throw new NeedsRunner();
     const r = this.bindings.get(path[0]!);
     if (!r) return undefined;
     if (path.length === 1) return r.ret;
@@ -129,14 +159,45 @@ export class CaseRun implements Scope {
     }
   }
 
-  buildOp(step: StepDef): Op {
+  /** refs: while a batch is planned, integer parameters that name a pending result (a placeholder 0 stays in the op) */
+  buildOp(step: StepDef, refs?: Record<string, BatchRef>): Op {
     const op: Record<string, unknown> = { op: step.op };
     if (step.args.process !== undefined) op.process = this.value(step.args.process as ParamValue);
     for (const [name, p] of Object.entries(OPS[step.op].params) as [string, ParamSpec][]) {
       const v = step.args[name];
-      if (v !== undefined) op[name] = this.arg(p, v);
+      if (v === undefined) continue;
+      const ref = refs !== undefined && p.kind === "int" ? this.pendingRef(v) : undefined;
+      if (ref !== undefined) {
+        refs![name] = ref;
+        op[name] = 0n;
+      } else if (refs !== undefined && p.kind === "int-or-fields" && typeof v === "object" && v !== null) op[name] = this.fieldsWithRefs(v as Record<string, unknown>, name, refs);
+      else op[name] = this.arg(p, v);
     }
     return op as unknown as Op;
+  }
+
+  /** A struct argument while a batch is planned: its integer fields may name pending results. */
+  private fieldsWithRefs(v: Record<string, unknown>, path: string, refs: Record<string, BatchRef>): FieldValues {
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => {
+        if (typeof x === "object" && x !== null && !Array.isArray(x)) return [k, this.fieldsWithRefs(x as Record<string, unknown>, `${path}.${k}`, refs)];
+        const ref = Array.isArray(x) ? undefined : this.pendingRef(x);
+        if (ref === undefined) return [k, this.fields({ [k]: x })[k]!];
+        refs[`${path}.${k}`] = ref;
+        return [k, 0n];
+      }),
+    );
+  }
+
+  /** A plain reference to a pending result of a step that must succeed, as a batch reference. */
+  private pendingRef(v: unknown): BatchRef | undefined {
+    const m = typeof v === "string" ? REF_PLUS.exec(v) : null;
+    const target = m ? this.pending.get(m[1]!) : undefined;
+    if (!m || target === undefined) return undefined;
+    // an exit field, an offset that is not one term, or a step that may fail (its ret -1 is bound) needs the runner
+    if (m[2] === "exit" || !target.succeeds || (m[3] !== undefined && !isTerm(m[4]!))) throw new NeedsRunner();
+    const add = m[3] === undefined ? undefined : m[3] === "-" ? -this.value(m[4]!) : this.value(m[4]!);
+    return { ref: target.index, field: m[2] === undefined ? "ret" : `out.${m[2]}`, ...(add !== undefined ? { add } : {}) };
   }
 
   /** The outcome that applies in this profile, or undefined when the case says nothing for it. */
@@ -152,21 +213,81 @@ export class CaseRun implements Scope {
 
   async runSteps(): Promise<Verdict> {
     const steps = this.c.steps ?? [];
+    const limit = this.driver.batch !== undefined ? batchLimit(this.hs) : 0;
     for (let i = 0; i < steps.length; i++) {
+      // Steps that need nothing of the runner in between go to the driver together (contract 1.4).
+      const plan = limit > 1 ? this.planBatch(steps, i, limit) : [];
+      if (plan.length > 1) {
+        // a batch that ends the case may reset the session after its last step (the runner resets next anyway)
+        const reply = await this.driver.batch!(plan.map((p) => p.batch), i + plan.length === steps.length);
+        for (let k = 0; k < reply.results.length; k++) {
+          const { step, outcome, batch } = plan[k]!;
+          let op = batch.op;
+          for (const [path, r] of Object.entries(batch.refs ?? {})) op = withValueAt(op, path, refValue(reply.results, r)!);
+          const v = this.check(i + k, step, outcome, op, reply.results[k]!);
+          if (v !== undefined) return v;
+        }
+        // the step after the last result failed as a single call would have
+        if (reply.error !== undefined) throw reply.thrown ?? new DriverFailure(reply.error.kind, reply.error.message);
+        i += reply.results.length;
+        if (i >= steps.length) break;
+      }
+      // one step on its own: the runner is needed before it, or the batch stopped before it
       const step = steps[i]!;
       const outcome = this.resolveExpect(step.expect);
       if (outcome === undefined) return { outcome: "SKIP", message: `the case states no expectation for profile ${this.hs.profile}` };
       const op = this.buildOp(step);
-      const r = await this.call(op, step.origin);
-      const bad = mismatches(r, outcome, this, this.interpolate);
-      if (bad.length > 0) {
-        const what = step.op === "ioctl" ? `ioctl ${String((op as { request: string }).request)}` : step.op;
-        const setup = step.expect === undefined ? " (a step that must succeed)" : "";
-        return { outcome: "FAIL", message: `step ${i + 1} ${what}${setup} at ${step.origin}: ${bad.join("; ")}` };
-      }
-      if (step.as !== undefined) this.bindings.set(step.as, r);
+      const v = this.check(i, step, outcome, op, await this.driver.call(op));
+      if (v !== undefined) return v;
     }
     return { outcome: "PASS" };
+  }
+
+  /** Check one step's result as the case states it, record and bind it; a FAIL verdict when it does not match. */
+  private check(i: number, step: StepDef, outcome: Outcome, op: Op, r: OpResult): Verdict | undefined {
+    if (this.recordTrace) this.trace.push({ step: step.origin, op: opToWire(op), result: resultToWire(r) });
+    const bad = mismatches(r, outcome, this, this.interpolate);
+    if (bad.length > 0) {
+      const what = step.op === "ioctl" ? `ioctl ${String((op as { request: string }).request)}` : step.op;
+      const setup = step.expect === undefined ? " (a step that must succeed)" : "";
+      return { outcome: "FAIL", message: `step ${i + 1} ${what}${setup} at ${step.origin}: ${bad.join("; ")}` };
+    }
+    if (step.as !== undefined) this.bindings.set(step.as, r);
+    return undefined;
+  }
+
+  /**
+   * The steps from `from` on that can run as one batch: it ends before a step whose
+   * arguments or expectation need a pending result other than as a plain reference,
+   * that cannot be evaluated yet (it is then evaluated, and reported, in order), or
+   * whose operation the driver does not offer.
+   */
+  private planBatch(steps: readonly StepDef[], from: number, limit: number): Planned[] {
+    const plan: Planned[] = [];
+    const offered = offeredOperations(this.hs);
+    try {
+      for (let i = from; i < steps.length && plan.length < limit; i++) {
+        const step = steps[i]!;
+        if (!offered.has(step.op)) break;
+        let planned: Planned;
+        try {
+          const outcome = this.resolveExpect(step.expect);
+          if (outcome === undefined) break;
+          const refs: Record<string, BatchRef> = {};
+          const op = this.buildOp(step, refs);
+          const expect: BatchExpect = outcome.signal !== undefined ? { signal: this.interpolate(outcome.signal) } : outcome.errno !== undefined ? { errno: (Array.isArray(outcome.errno) ? outcome.errno : [outcome.errno]).map(this.interpolate) } : {};
+          if (outcome.exit !== undefined) expect.exit = this.interpolate(outcome.exit.reason);
+          planned = { step, outcome, batch: { op, ...(Object.keys(refs).length > 0 ? { refs } : {}), expect } };
+        } catch {
+          break; // NeedsRunner, or an error the step reports itself when it is run in order
+        }
+        plan.push(planned);
+        if (step.as !== undefined) this.pending.set(step.as, { index: plan.length - 1, succeeds: planned.batch.expect.errno === undefined && planned.batch.expect.signal === undefined });
+      }
+    } finally {
+      this.pending.clear();
+    }
+    return plan;
   }
 
   async runScenario(): Promise<Verdict> {

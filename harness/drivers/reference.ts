@@ -3,6 +3,7 @@
 import { loadSpec } from "../../spec/index.js";
 import { DriverFailure, type Driver, type Op, type OpResult, type ResetReport } from "../../spec/driver/contract.js";
 import { ReferenceKernel, type ReferenceOptions } from "../../reference-impl/index.js";
+import { MAX_BATCH_STEPS, runBatch, type BatchStep } from "../../spec/driver/batch.js";
 
 /** The in-process driver also answers synchronously, for callers that run millions of steps (the fuzzer). */
 export interface InProcessDriver extends Driver {
@@ -30,9 +31,11 @@ export function openReference(options: ReferenceOptions): InProcessDriver {
       return Promise.reject(err);
     }
   };
+  const call = (op: Op): Promise<OpResult> => guard(() => kernel.call(op));
   return {
-    handshake: kernel.handshake,
-    call: (op: Op): Promise<OpResult> => guard(() => kernel.call(op)),
+    handshake: { ...kernel.handshake, batch: { maxSteps: MAX_BATCH_STEPS } },
+    call,
+    batch: (steps: BatchStep[]) => runBatch(call, steps),
     reset: () => guard(() => kernel.reset()),
     callSync: (op: Op): OpResult => guardSync(() => kernel.call(op)),
     resetSync: () => guardSync(() => kernel.reset()),

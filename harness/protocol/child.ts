@@ -5,7 +5,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { UsageError } from "../../spec/errors.js";
 import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver, type Handshake, type Op, type OpResult, type ResetReport } from "../../spec/driver/contract.js";
-import { jsonDepth, opToWire, replyNameProblems, resultFromWire } from "./wire.js";
+import { batchReplyFromWire, batchStepToWire, jsonDepth, opToWire, replyNameProblems, resultFromWire } from "./wire.js";
+import { batchLimit, type BatchReply, type BatchStep } from "../../spec/driver/batch.js";
 import { LineSplitter, LineTooLong, MAX_LINE_BYTES } from "./lines.js";
 import { boundedStderr } from "./rate.js";
 
@@ -51,7 +52,7 @@ interface Pending {
   expects: string;
 }
 
-const REPLY_TO: Record<string, string> = { hello: "hello", call: "result", reset: "reset", shutdown: "bye" };
+const REPLY_TO: Record<string, string> = { hello: "hello", call: "result", batch: "results", reset: "reset", shutdown: "bye" };
 
 export interface ChildDriverOptions {
   command: string;
@@ -222,6 +223,7 @@ export class ChildProcessDriver implements Driver {
 
   private request(body: Record<string, unknown>, what: string): Promise<Record<string, unknown>> {
     if (this.dead) return Promise.reject(this.dead);
+    this.resetDone = undefined;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, what, expects: REPLY_TO[String(body.type)]! });
@@ -234,7 +236,23 @@ export class ChildProcessDriver implements Driver {
     return resultFromWire(msg.result);
   }
 
+  /** Several steps in one request (contract 1.4); refused before anything is sent to a driver whose handshake does not offer it. */
+  async batch(steps: BatchStep[], thenReset = false): Promise<BatchReply> {
+    const max = batchLimit(this.handshake);
+    if (steps.length > max) throw new DriverFailure("protocol", max === 0 ? "the driver does not run batched calls (its handshake states no batch)" : `a batch of ${steps.length} steps; the driver takes at most ${max}`);
+    const msg = await this.request({ type: "batch", steps: steps.map(batchStepToWire), ...(thenReset ? { reset: true } : {}) }, "batch");
+    const reply = batchReplyFromWire(msg, steps.length);
+    if (reply.released !== undefined) this.resetDone = { released: reply.released };
+    return reply;
+  }
+
+  /** The reset a batch sent with `reset` already did: the next reset() answers with it, unless a request came in between. */
+  private resetDone: ResetReport | undefined;
+
   async reset(): Promise<ResetReport> {
+    const done = this.resetDone;
+    this.resetDone = undefined;
+    if (done !== undefined && !this.dead) return done;
     const msg = await this.request({ type: "reset" }, "reset");
     return { released: msg.released as ResetReport["released"] };
   }

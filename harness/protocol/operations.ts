@@ -3,6 +3,7 @@
 // whose operations are known only as it runs, is skipped at the first call of one.
 import { offeredOperations, type Driver, type Op, type OpResult } from "../../spec/driver/contract.js";
 import { SkipCase } from "../scenario/index.js";
+import type { BatchStep } from "../../spec/driver/batch.js";
 
 /** A scenario called an operation the driver does not offer: the case is a SKIP naming it. */
 export class OperationAbsent extends SkipCase {
@@ -20,6 +21,8 @@ export function gateOperations(driver: Driver): Driver {
       return driver.handshake;
     },
     call: (op: Op): Promise<OpResult> => (offered.has(op.op) ? driver.call(op) : Promise.reject(new OperationAbsent(op.op))),
+    // the runner ends a batch before an operation the driver does not offer (case/execute.ts)
+    ...(driver.batch !== undefined ? { batch: (steps: BatchStep[], thenReset?: boolean) => driver.batch!(steps, thenReset) } : {}),
     reset: () => driver.reset(),
     close: () => driver.close(),
     abort: (reason?: string) => driver.abort(reason),

@@ -3,6 +3,7 @@
 // `npm run gen:schemas` writes them; a unit test checks the committed files match.
 import { OPS, PROCESS_PARAM, type ParamSpec } from "../../spec/driver/ops.js";
 import { CONTRACT_VERSION } from "../../spec/driver/contract.js";
+import { MAX_BATCH_STEPS } from "../../spec/driver/batch.js";
 import { UNNAMED_ERRNO, UNNAMED_SIGNAL, wireVocabulary } from "../../spec/driver/names.js";
 
 type Schema = Record<string, unknown>;
@@ -287,8 +288,18 @@ export function protocolSchema(): Schema {
         description: `the operations the driver offers (since 1.1; absent: every operation of its contract version). This runner knows: ${Object.keys(OPS).join(", ")}`,
       },
       host: { type: "object", required: ["kernel", "arch", "pageSize"], properties: { kernel: { type: "string" }, arch: { type: "string" }, pageSize: { type: "integer", minimum: 1 } } },
+      batch: { type: "object", required: ["maxSteps"], additionalProperties: false, properties: { maxSteps: { type: "integer", minimum: 1 } }, description: "since 1.4: the driver runs batched calls of at most maxSteps steps" },
     },
   };
+  const released = { type: "object", required: ["fds", "mappings", "processes"], additionalProperties: false, properties: { fds: { type: "integer" }, mappings: { type: "integer" }, processes: { type: "integer" } } };
+  // a message of contract 1.4 (batched calls)
+  const since14 = (type: string, required: string[], description: string, properties: Record<string, unknown>) => ({
+    type: "object",
+    required: ["type", "id", ...required],
+    additionalProperties: false,
+    description,
+    properties: { type: { const: type }, id: { $ref: "#/$defs/id" }, ...properties },
+  });
   // anyOf: a string of digits is both a big integer and a string.
   const outValue = { anyOf: [{ $ref: "#/$defs/int" }, { type: "string" }, { type: "array", items: { $ref: "#/$defs/outValue" } }, { type: "object", additionalProperties: { $ref: "#/$defs/outValue" } }] };
   return {
@@ -325,6 +336,24 @@ export function protocolSchema(): Schema {
           { type: "object", required: ["type", "id", "contractVersion"], additionalProperties: false, properties: { type: { const: "hello" }, id: { $ref: "#/$defs/id" }, contractVersion: { type: "string" } } },
           { type: "object", required: ["type", "id", "op"], additionalProperties: false, properties: { type: { const: "call" }, id: { $ref: "#/$defs/id" }, op: { $ref: "#/$defs/op" } } },
           { type: "object", required: ["type", "id"], additionalProperties: false, properties: { type: { enum: ["reset", "shutdown"] }, id: { $ref: "#/$defs/id" } } },
+          since14("batch", ["steps"], "since 1.4, to a driver whose handshake states batch", {
+            reset: { type: "boolean", description: "after the last step, when every step ran, reset the session as a reset request would and say what it released" },
+            steps: {
+              type: "array",
+              minItems: 1,
+              maxItems: MAX_BATCH_STEPS,
+              items: {
+                type: "object",
+                required: ["op"],
+                additionalProperties: false,
+                properties: {
+                  op: { type: "object", required: ["op"], description: "an op as in a call, without the parameters named in refs" },
+                  refs: { type: "object", additionalProperties: { type: "object", required: ["ref", "field"], additionalProperties: false, properties: { ref: { type: "integer", minimum: 0 }, field: { type: "string", pattern: "^(ret|out\\.[a-z_][a-z0-9_]*)$" }, add: { $ref: "#/$defs/int" } } }, description: "by parameter name, or by dotted path to a field of a struct parameter (arg.userspace_addr)" },
+                  expect: { type: "object", additionalProperties: false, properties: { errno: { type: "array", minItems: 1, items: { type: "string" } }, signal: { type: "string" }, exit: { type: "string" } } },
+                },
+              },
+            },
+          }),
         ],
       },
       response: {
@@ -342,10 +371,16 @@ export function protocolSchema(): Schema {
             properties: {
               type: { const: "reset" },
               id: { $ref: "#/$defs/id" },
-              released: { type: "object", required: ["fds", "mappings", "processes"], additionalProperties: false, properties: { fds: { type: "integer" }, mappings: { type: "integer" }, processes: { type: "integer" } } },
+              released,
             },
           },
           { type: "object", required: ["type", "id"], additionalProperties: false, properties: { type: { const: "bye" }, id: { $ref: "#/$defs/id" } } },
+          since14("results", ["results"], "since 1.4: the answer to a batch", {
+            results: { type: "array", maxItems: MAX_BATCH_STEPS, items: { $ref: "#/$defs/result" } },
+            stopped: { type: "string" },
+            released,
+            error: { type: "object", required: ["kind", "message"], additionalProperties: false, properties: { kind: { enum: ["unsupported", "protocol", "internal", "unavailable"] }, message: { type: "string" } } },
+          }),
           {
             type: "object",
             required: ["type", "id", "kind", "message"],

@@ -4,7 +4,8 @@
 import type { Readable, Writable } from "node:stream";
 import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver } from "../../spec/driver/contract.js";
 import { boundedLines, LineTooLong, MAX_LINE_BYTES } from "./lines.js";
-import { opFromWire, resultToWire } from "./wire.js";
+import { batchReplyToWire, batchStepsFromWire, opFromWire, resultToWire } from "./wire.js";
+import { batchLimit, MAX_BATCH_STEPS, runBatch } from "../../spec/driver/batch.js";
 
 export async function serveDriver(open: () => Promise<Driver>, input: Readable = process.stdin, output: Writable = process.stdout, maxLine = MAX_LINE_BYTES): Promise<void> {
   const send = (msg: object) => output.write(JSON.stringify(msg) + "\n");
@@ -37,13 +38,31 @@ async function answer(line: string, open: () => Promise<Driver>, session: { driv
           return "stop";
         }
         session.driver ??= await open();
-        send({ type: "hello", id, ...session.driver.handshake });
+        // Any driver served here runs batches (through its own call when it has no batch of its own).
+        send({ type: "hello", id, ...session.driver.handshake, batch: { maxSteps: batchLimit(session.driver.handshake) || MAX_BATCH_STEPS } });
         return undefined;
       }
       case "call": {
         if (!session.driver) throw new DriverFailure("protocol", "call before hello");
         const result = await session.driver.call(opFromWire(msg.op));
         send({ type: "result", id, result: resultToWire(result) });
+        return undefined;
+      }
+      case "batch": {
+        const d = session.driver;
+        if (!d) throw new DriverFailure("protocol", "batch before hello");
+        const max = batchLimit(d.handshake) || MAX_BATCH_STEPS;
+        const steps = batchStepsFromWire(msg.steps, max);
+        const reply = d.batch !== undefined ? await d.batch(steps) : await runBatch((op) => d.call(op), steps, max);
+        // reset: the runner's next reset, done now when every step ran (one message fewer per case)
+        if (msg.reset === true && reply.results.length === steps.length && reply.error === undefined) {
+          try {
+            reply.released = (await d.reset()).released;
+          } catch {
+            /* not said: the runner then sends its reset, which reports this */
+          }
+        }
+        send({ type: "results", id, ...batchReplyToWire(reply) });
         return undefined;
       }
       case "reset": {

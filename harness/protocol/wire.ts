@@ -4,6 +4,7 @@
 import { DriverFailure, type ExitInfo, type FieldValue, type Op, type OpResult, type OutValue } from "../../spec/driver/contract.js";
 import { OPS, type ParamSpec } from "../../spec/driver/ops.js";
 import { errnoProblem, handshakeNameProblems, signalProblem } from "../../spec/driver/names.js";
+import { refPathProblem, type BatchExpect, type BatchRef, type BatchReply, type BatchStep } from "../../spec/driver/batch.js";
 
 export type WireInt = number | string;
 
@@ -193,4 +194,108 @@ export function replyNameProblems(msg: Record<string, unknown>, runnerVersion: s
   if (msg.type !== "result" || typeof msg.result !== "object" || msg.result === null) return [];
   const r = msg.result as Record<string, unknown>;
   return [r.errno === undefined ? undefined : errnoProblem(r.errno), r.signal === undefined ? undefined : signalProblem(r.signal)].filter((p): p is string => p !== undefined);
+}
+
+// ---- batched calls (contract 1.4, spec/driver/batch.ts) ----
+
+/** Remove the value at a reference's path from a wire op (the driver puts the referenced value there). */
+function dropAt(op: Record<string, unknown>, path: string): void {
+  const keys = path.split(".");
+  let at: Record<string, unknown> = op;
+  for (const k of keys.slice(0, -1)) {
+    if (typeof at[k] !== "object" || at[k] === null) return;
+    at = at[k] as Record<string, unknown>;
+  }
+  delete at[keys.at(-1)!];
+}
+
+export function batchStepToWire(s: BatchStep): Record<string, unknown> {
+  const op = opToWire(s.op);
+  const refs = Object.entries(s.refs ?? {});
+  for (const [path] of refs) dropAt(op, path);
+  const wireRefs = Object.fromEntries(refs.map(([path, r]) => [path, { ref: r.ref, field: r.field, ...(r.add !== undefined && r.add !== 0n ? { add: intToWire(r.add) } : {}) }]));
+  return { op, ...(refs.length > 0 ? { refs: wireRefs } : {}), expect: s.expect };
+}
+
+function expectFromWire(v: unknown, what: string): BatchExpect {
+  if (v === undefined) return {};
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new DriverFailure("protocol", `${what}: expected an object`);
+  const e = v as Record<string, unknown>;
+  const out: BatchExpect = {};
+  for (const k of Object.keys(e)) if (!["errno", "signal", "exit"].includes(k)) throw new DriverFailure("protocol", `${what}: unknown field ${k}`);
+  if (e.errno !== undefined) {
+    if (!Array.isArray(e.errno) || e.errno.length === 0 || !e.errno.every((x) => typeof x === "string")) throw new DriverFailure("protocol", `${what}.errno: expected a non-empty list of errno names`);
+    out.errno = e.errno as string[];
+  }
+  for (const k of ["signal", "exit"] as const) {
+    if (e[k] === undefined) continue;
+    if (typeof e[k] !== "string") throw new DriverFailure("protocol", `${what}.${k}: expected a string`);
+    out[k] = e[k] as string;
+  }
+  return out;
+}
+
+/** A batch request's steps; each referenced parameter is checked to be absent from its op and decoded as a placeholder 0. */
+export function batchStepsFromWire(v: unknown, maxSteps: number): BatchStep[] {
+  if (!Array.isArray(v)) throw new DriverFailure("protocol", "batch: steps: expected a list");
+  // bounded before anything is decoded
+  if (v.length > maxSteps) throw new DriverFailure("protocol", `batch: ${v.length} steps; a batch holds at most ${maxSteps}`);
+  return v.map((raw, i) => {
+    const what = `batch: step ${i}`;
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new DriverFailure("protocol", `${what}: expected an object`);
+    const s = raw as Record<string, unknown>;
+    for (const k of Object.keys(s)) if (!["op", "refs", "expect"].includes(k)) throw new DriverFailure("protocol", `${what}: unknown field ${k}`);
+    if (typeof s.op !== "object" || s.op === null || Array.isArray(s.op)) throw new DriverFailure("protocol", `${what}: op: expected an object`);
+    const op = { ...(s.op as Record<string, unknown>) };
+    let refs: Record<string, BatchRef> | undefined;
+    if (s.refs !== undefined) {
+      if (typeof s.refs !== "object" || s.refs === null || Array.isArray(s.refs)) throw new DriverFailure("protocol", `${what}: refs: expected an object`);
+      refs = {};
+      for (const [path, r] of Object.entries(s.refs as Record<string, unknown>)) {
+        if (typeof r !== "object" || r === null || Array.isArray(r)) throw new DriverFailure("protocol", `${what}: refs.${path}: expected {ref, field, add?}`);
+        const { ref, field, add, ...rest } = r as Record<string, unknown>;
+        if (Object.keys(rest).length > 0) throw new DriverFailure("protocol", `${what}: refs.${path}: unknown field ${Object.keys(rest)[0]}`);
+        const problem = refPathProblem(String(op.op), path);
+        if (problem !== undefined) throw new DriverFailure("protocol", `${what}: refs: ${problem}`);
+        // a placeholder 0 at the path, so the op decodes; the driver puts the referenced value there
+        const [param, ...fields] = path.split(".");
+        let at: Record<string, unknown> = op;
+        for (const k of [param!, ...fields].slice(0, -1)) {
+          if (at[k] === undefined) at[k] = {};
+          if (typeof at[k] !== "object" || at[k] === null || Array.isArray(at[k])) throw new DriverFailure("protocol", `${what}: refs.${path}: ${k} is not a struct in op`);
+          at = at[k] = { ...(at[k] as Record<string, unknown>) };
+        }
+        const last = [param!, ...fields].at(-1)!;
+        if (at[last] !== undefined) throw new DriverFailure("protocol", `${what}: ${path} is given both in op and in refs`);
+        at[last] = 0;
+        refs[path] = { ref: ref as number, field: field as string, ...(add !== undefined ? { add: intFromWire(add, `${what}: refs.${path}.add`) } : {}) };
+      }
+    }
+    return { op: opFromWire(op), ...(refs !== undefined ? { refs } : {}), expect: expectFromWire(s.expect, `${what}: expect`) };
+  });
+}
+
+export function batchReplyToWire(r: BatchReply): Record<string, unknown> {
+  return { results: r.results.map(resultToWire), ...(r.stopped !== undefined ? { stopped: r.stopped } : {}), ...(r.error !== undefined ? { error: r.error } : {}), ...(r.released !== undefined ? { released: r.released } : {}) };
+}
+
+/** A driver's batch reply, checked against the steps it answers. */
+export function batchReplyFromWire(msg: Record<string, unknown>, sent: number): BatchReply {
+  if (!Array.isArray(msg.results)) throw new DriverFailure("protocol", "batch reply: results: expected a list");
+  const results = msg.results.map((r) => resultFromWire(r));
+  if (results.length > sent) throw new DriverFailure("protocol", `batch reply: ${results.length} results for ${sent} steps`);
+  const reply: BatchReply = { results };
+  if (msg.stopped !== undefined) reply.stopped = String(msg.stopped);
+  if (msg.error !== undefined) {
+    const e = msg.error as { kind?: unknown; message?: unknown };
+    const kind = e.kind === "unsupported" || e.kind === "protocol" || e.kind === "unavailable" ? e.kind : "internal";
+    reply.error = { kind, message: String(e.message) };
+    if (results.length === sent) throw new DriverFailure("protocol", "batch reply: an error after the last step");
+  }
+  if (msg.released !== undefined) {
+    if (results.length < sent) throw new DriverFailure("protocol", "batch reply: a reset after a batch that did not run to its end");
+    reply.released = msg.released as BatchReply["released"];
+  }
+  if (results.length < sent && reply.error === undefined && reply.stopped === undefined) throw new DriverFailure("protocol", `batch reply: ${results.length} results for ${sent} steps, and no word on why it stopped`);
+  return reply;
 }

@@ -3,6 +3,7 @@
 // described for other languages in CONTRACT.md.
 import type { ProfileName } from "../index.js";
 import { OPS, type OpName, type ParamKind } from "./ops.js";
+import type { BatchReply, BatchStep } from "./batch.js";
 
 export const CONTRACT_VERSION = "1.4";
 
@@ -81,6 +82,8 @@ export interface Handshake {
    */
   operations?: OpName[];
   host: HostFacts;
+  /** since 1.4: the driver runs batched calls (spec/driver/batch.ts) of at most maxSteps steps */
+  batch?: { maxSteps: number };
 }
 
 export interface ResetReport {
@@ -99,6 +102,8 @@ export interface Driver {
   abort(reason?: string): void;
   /** A driver in another process: why it failed while idle (after its last reply), if it did. */
   readonly failedIdle?: DriverFailure;
+  /** since 1.4, when the handshake states `batch`: several steps in one request (spec/driver/batch.ts) */
+  batch?(steps: BatchStep[], thenReset?: boolean): Promise<BatchReply>;
 }
 
 /** Why a driver could not answer. The runner maps these to CRASH, TIMEOUT and ERROR. */

@@ -6,6 +6,7 @@ import { loadSpec, type ProfileName, type Spec } from "../../../spec/index.js";
 import { DriverFailure, type Driver, type Handshake, type Op, type OpOf, type OpResult, type ResetReport } from "../../../spec/driver/contract.js";
 import { CONTRACT_VERSION } from "../../../spec/driver/contract.js";
 import { OPS, type OpName } from "../../../spec/driver/ops.js";
+import { MAX_BATCH_STEPS, runBatch, type BatchReply, type BatchStep } from "../../../spec/driver/batch.js";
 import { accessProgram, checkLength, hypercallProgram, littleEndian } from "./guest-code.js";
 import { guestProgram, resume } from "./program-ops.js";
 import { doIoctl, type IoctlContext } from "./ioctl.js";
@@ -69,7 +70,7 @@ export class LinuxDriver implements Driver {
     // Before every KVM_RUN: the host memory behind the case's memslots is still the case's (or unmapped).
     const guard = (slots: { slot: bigint; userspaceAddr: bigint; size: bigint }[]) =>
       session.requireOwnedRanges(slots.map((s) => ({ addr: s.userspaceAddr, len: s.size, what: `KVM_RUN: memslot ${s.slot}'s host memory` })));
-    this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: timeout, guard });
+    this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: timeout, guard, hypercallsStall: hypercallsHang });
     this.ioctlContext = { spec, profile, session: this.session, runner: this.runner, pageSize };
     this.pipeContext = { spec, session: this.session };
     this.mm = new MmOperations(spec, session, pageSize);
@@ -85,7 +86,7 @@ export class LinuxDriver implements Driver {
     const timeout = options.guestTimeoutMs ?? 500;
     const { features, host, hypercallsHang } = new Prober(spec, profile, systemFd).probe(timeout);
     features.push(...ioFeatures(spec), ...procMemFeatures(), ...limitsFeatures(spec), ...numaFeatures());
-    const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, operations: LINUX_OPERATIONS, host };
+    const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, operations: LINUX_OPERATIONS, host, batch: { maxSteps: MAX_BATCH_STEPS } };
     return new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options, hypercallsHang);
   }
 
@@ -93,6 +94,11 @@ export class LinuxDriver implements Driver {
     if (this.broken) throw new DriverFailure("crash", this.broken);
     if (op.process !== undefined && op.process !== 0n) throw new DriverFailure("unsupported", "the linux driver cannot fork (Node cannot fork safely), so there is only process 0");
     return this.execute(op);
+  }
+
+  /** Batched calls (contract 1.4): the steps in order, each as `call` would run it. */
+  batch(steps: BatchStep[]): Promise<BatchReply> {
+    return runBatch((op) => this.call(op), steps);
   }
 
   private result(r: libc.Sys): OpResult {

@@ -61,6 +61,8 @@ export interface GuestProgram {
   steps?: StepRecord;
   /** how long KVM_RUN may run this program (and resume it) before the watchdog stops it, when not the runner's default */
   timeoutMs?: number;
+  /** guest addresses (RIP) of the program's hypercall instructions: where a vCPU stalls on a host with quirk Q4 */
+  hypercallRips?: bigint[];
 }
 
 /** Where a guest_program records its progress: a byte counting completed steps, and each read's bytes. */
@@ -259,7 +261,8 @@ export function hypercallProgram(nr: bigint, args: bigint[], vendor: Vendor): Gu
   const { image, tables } = longModeImage();
   const regs: Record<string, bigint> = { rax: BigInt.asUintN(64, nr) };
   args.forEach((a, i) => (regs[HYPERCALL_ARG_REGISTERS[i]!] = BigInt.asUintN(64, a)));
-  return { ...longModeProgram(image, tables, [...(vendor === "amd" ? VMMCALL : VMCALL), HLT], regs), result: { register: "rax", len: 8 } };
+  const program = longModeProgram(image, tables, [...(vendor === "amd" ? VMMCALL : VMCALL), HLT], regs);
+  return { ...program, result: { register: "rax", len: 8 }, hypercallRips: [program.regs.rip!] };
 }
 
 /** The smallest program: halt at once (probing). */

@@ -78,11 +78,14 @@ export function stepsProgram(steps: ProgramStep[], vendor: Vendor = "intel"): Gu
   const { image, tables } = longModeImage();
   const code: number[] = [];
   const reads: StepRecord["reads"] = [];
+  const hypercalls: number[] = [];
   for (const [i, s] of steps.entries()) {
     const slot = SLOTS + 8 * i;
     if (s.kind === "hypercall") {
       const args = s.args.flatMap((a, n) => [0x48, MOV_ARG[HYPERCALL_ARG_REGISTERS[n]!], ...imm(a, 8)]);
-      code.push(...MOV_RAX(s.nr), ...args, ...HYPERCALL_INSN[vendor], ...STORE_RDI[8]!, ...imm(BigInt(slot), 4));
+      code.push(...MOV_RAX(s.nr), ...args);
+      hypercalls.push(code.length);
+      code.push(...HYPERCALL_INSN[vendor], ...STORE_RDI[8]!, ...imm(BigInt(slot), 4));
       reads.push({ step: i, offset: SCRATCH_OFFSET + slot, len: 8 });
     } else if (s.kind === "access") {
       const linear = linearOf(s.gpa, s.len, i);
@@ -100,7 +103,7 @@ export function stepsProgram(steps: ProgramStep[], vendor: Vendor = "intel"): Gu
   }
   code.push(...HALT_LOOP);
   const program = longModeProgram(image, tables, code, { rdi: DRIVER_GPA + BigInt(SCRATCH_OFFSET) });
-  return { ...program, steps: { count: steps.length, progressOffset: SCRATCH_OFFSET + PROGRESS, reads } };
+  return { ...program, steps: { count: steps.length, progressOffset: SCRATCH_OFFSET + PROGRESS, reads }, hypercallRips: hypercalls.map((at) => program.regs.rip! + BigInt(at)) };
 }
 
 /** out.step and, once the program halted after its last step, out.data, from the driver region's bytes. */

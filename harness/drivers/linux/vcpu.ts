@@ -62,7 +62,16 @@ export interface RunnerOptions {
    * memory has appeared there since the slot was created.
    */
   guard?: (memslots: CaseMemslot[]) => void;
+  /**
+   * The probe saw a hypercall never complete (HOST-NOTES Q4): a program with hypercalls
+   * runs in short slices and ends as soon as an interrupted slice finds the vCPU on one
+   * of them, instead of at its watchdog.
+   */
+  hypercallsStall?: boolean;
 }
+
+/** The slice of a program that may stall on a hypercall (Q4): the guest's steps before it take microseconds. */
+const STALL_SLICE_MS = 1;
 
 export class GuestRunner {
   private readonly vms = new Map<number, VmState>();
@@ -307,6 +316,26 @@ export class GuestRunner {
     }
   }
 
+  /**
+   * KVM_RUN of a loaded program. On a host where hypercalls stall (Q4) a program with
+   * hypercalls runs in slices: an interrupted slice that left the vCPU on a hypercall
+   * instruction ends the run there, with the same outcome (EINTR, KVM_EXIT_INTR) the full
+   * watchdog would give, since the guest makes no progress past it; otherwise the guest
+   * goes on until the program's time is up.
+   */
+  private kvmRunProgram(fd: number, run: bigint, program: GuestProgram, timeoutMs = this.o.timeoutMs): { ret: bigint; errno: number } {
+    const rips = this.o.hypercallsStall ? program.hypercallRips : undefined;
+    if (rips === undefined || rips.length === 0) return this.kvmRun(fd, run, 0n, timeoutMs);
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - performance.now();
+      // whole milliseconds: the watchdog's timer takes integral nanoseconds
+      const r = this.kvmRun(fd, run, 0n, Math.max(1, Math.min(STALL_SLICE_MS, Math.floor(left))));
+      if (r.ret >= 0n || this.o.spec.errnoName(r.errno) !== "EINTR" || left <= STALL_SLICE_MS) return r;
+      if (rips.includes(this.getRegister(fd, "rip"))) return r;
+    }
+  }
+
   private guard(vcpu: VcpuState | undefined): void {
     if (vcpu && this.o.guard) this.o.guard([...vcpu.vm.memslots.values()]);
   }
@@ -367,7 +396,7 @@ export class GuestRunner {
     this.settle(vcpu, fd, run);
     libc.copyToAddress(region, program.image);
     this.setRegisters(fd, program);
-    const r = this.kvmRun(fd, run, 0n, timeoutMs);
+    const r = this.kvmRunProgram(fd, run, program, timeoutMs);
     vcpu.ran = true;
     vcpu.loaded = program;
     return this.outcome(fd, vcpu, run, region, r);
@@ -384,7 +413,7 @@ export class GuestRunner {
       throw new DriverFailure("unsupported", "resume: the vCPU has no guest_program loaded (resume continues a guest_program after an exit)");
     this.guard(vcpu);
     this.fillPendingRead(vcpu.run, vcpu.lastExit, data);
-    const r = this.kvmRun(fd, vcpu.run, 0n, vcpu.loaded.timeoutMs);
+    const r = this.kvmRunProgram(fd, vcpu.run, vcpu.loaded, vcpu.loaded.timeoutMs);
     return this.outcome(fd, vcpu, vcpu.run, vcpu.vm.region, r);
   }
 
