@@ -27,35 +27,41 @@ const KILLS = (existsSync(KILLS_FILE) ? JSON.parse(readFileSync(KILLS_FILE, "utf
 
 type Settled = { ok: true; failed: string[] } | { ok: false; error: unknown };
 
-/** Hands the jobs, in order, to the workers as each becomes free; every job's result is kept settled. */
-async function checkAll(jobs: MutantJob[], width: number): Promise<Map<string, Settled>> {
-  const results = new Map<string, Settled>();
+/**
+ * Hands the jobs, in order, to the workers as each becomes free. Returns at once, with a promise of
+ * every job's result (kept settled), so that each test waits for its own mutant under its own timeout.
+ */
+function checkAll(jobs: MutantJob[], width: number): Map<string, Promise<Settled>> {
+  const settle = new Map<string, (s: Settled) => void>();
+  const results = new Map(jobs.map((j) => [j.name, new Promise<Settled>((resolve) => settle.set(j.name, resolve))]));
   const pending = [...jobs];
   const env = { ...process.env };
   delete env.NODE_V8_COVERAGE;
-  const one = (): Promise<void> =>
-    new Promise((resolve) => {
-      const worker: ChildProcess = fork(join(PROJECT_ROOT, "dist", "test", "mutants", "worker.js"), [], { env, execArgv: [], stdio: ["ignore", "inherit", "pipe", "ipc"] });
-      let stderr = "";
-      let current: MutantJob | undefined;
-      worker.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-      const next = () => {
-        current = pending.shift();
-        if (current) worker.send(current);
-        else worker.disconnect();
-      };
-      worker.on("message", (m: MutantResult | { ready: true }) => {
-        if ("ready" in m) return next();
-        results.set(m.name, "error" in m ? { ok: false, error: new Error(m.error) } : { ok: true, failed: m.failed });
-        next();
-      });
-      worker.on("exit", (code, signal) => {
-        // A worker that dies takes its job with it: say so for that job, and the others go on elsewhere.
-        if (current && !results.has(current.name)) results.set(current.name, { ok: false, error: new Error(`the mutant worker ended (${signal ?? code}) while checking it:\n${stderr}`) });
-        resolve();
-      });
+  const one = (): void => {
+    const worker: ChildProcess = fork(join(PROJECT_ROOT, "dist", "test", "mutants", "worker.js"), [], { env, execArgv: [], stdio: ["ignore", "inherit", "pipe", "ipc"] });
+    let stderr = "";
+    let current: MutantJob | undefined;
+    worker.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const next = () => {
+      current = pending.shift();
+      if (current) worker.send(current);
+      else worker.disconnect();
+    };
+    worker.on("message", (m: MutantResult | { ready: true }) => {
+      if ("ready" in m) return next();
+      settle.get(m.name)?.("error" in m ? { ok: false, error: new Error(m.error) } : { ok: true, failed: m.failed });
+      current = undefined;
+      next();
     });
-  await Promise.all(Array.from({ length: Math.min(width, jobs.length) }, one));
+    worker.on("exit", (code, signal) => {
+      // A worker that dies takes its job with it: say so for that job; the others go on in the other worker.
+      if (current) settle.get(current.name)?.({ ok: false, error: new Error(`the mutant worker ended (${signal ?? code}) while checking it:\n${stderr}`) });
+      // With no worker left, the jobs nobody took are reported, not waited for.
+      if (--alive === 0) for (const j of pending.splice(0)) settle.get(j.name)?.({ ok: false, error: new Error(`no mutant worker was left to check it:\n${stderr}`) });
+    });
+  };
+  let alive = Math.min(width, jobs.length);
+  for (let i = 0; i < alive; i++) one();
   return results;
 }
 
@@ -72,36 +78,37 @@ function expectKilled(name: string, failed: string[]): void {
 
 describe("mutants of the reference implementation", function () {
   this.timeout(180000);
-  let results: Map<string, Settled>;
+  let results: Map<string, Promise<Settled>>;
   const UNMUTATED = "(unmutated)";
   const unmutatedJobs: MutantJob[] = MUTANT_CONFIGS.map((c) => ({ name: `${UNMUTATED} ${configLabel(c)}`, file: "vm/attributes.js", search: "vm.mmu.zap(asId", replace: "vm.mmu.zap(asId", firstFailure: false, configs: [configLabel(c)] }));
-  const unmutatedFailures = () => unmutatedJobs.flatMap((j) => outcome(results.get(j.name)));
+  const unmutatedFailures = async () => (await Promise.all(unmutatedJobs.map((j) => results.get(j.name)))).flatMap(outcome);
 
-  before(async () => {
+  before(() => {
     const jobs = [...unmutatedJobs, ...MUTANTS.map((m) => ({ name: m.name, file: m.file, search: m.search, replace: m.replace, firstFailure: true, ...(KILLS[m.name] ? { first: KILLS[m.name] } : {}) }))];
-    results = await checkAll(jobs, Math.max(1, Math.min(2, availableParallelism())));
+    results = checkAll(jobs, Math.max(1, Math.min(2, availableParallelism())));
   });
 
   // PRIVMEM_CTS_WRITE_KILLS=1: keep the case that killed each mutant, to be run first next time.
-  after(() => {
+  after(async () => {
     if (process.env.PRIVMEM_CTS_WRITE_KILLS === undefined) return;
     const kills: Record<string, string> = {};
     for (const m of MUTANTS) {
-      const s = results.get(m.name);
+      const s = await results.get(m.name);
       if (s?.ok && s.failed[0] !== undefined) kills[m.name] = s.failed[0];
     }
     writeFileSync(KILLS_FILE, JSON.stringify(kills, null, 2) + "\n");
   });
 
-  it("the unmutated copy passes every case (so a failure below is the mutant's doing)", () => {
-    expect(unmutatedFailures()).to.deep.equal([]);
+  it("the unmutated copy passes every case (so a failure below is the mutant's doing)", async () => {
+    expect(await unmutatedFailures()).to.deep.equal([]);
   });
 
-  it("a mutant that no case notices is reported (the unmutated copy is one)", () => {
-    expect(() => expectKilled(UNMUTATED, unmutatedFailures())).to.throw(`no case noticed the mutant ${UNMUTATED}`);
+  it("a mutant that no case notices is reported (the unmutated copy is one)", async () => {
+    const failed = await unmutatedFailures();
+    expect(() => expectKilled(UNMUTATED, failed)).to.throw(`no case noticed the mutant ${UNMUTATED}`);
   });
 
   for (const m of MUTANTS) {
-    it(`kills ${m.name}: ${m.why}`, () => expectKilled(m.name, outcome(results.get(m.name))));
+    it(`kills ${m.name}: ${m.why}`, async () => expectKilled(m.name, outcome(await results.get(m.name))));
   }
 });
