@@ -1,7 +1,7 @@
 // npm run mutation (mutation/run.mjs): StrykerJS on reference-impl/ with the command test
 // runner. The mocha runner's peer range (mocha < 12) excludes this project's mocha 12, and
 // the suites are not mocha tests anyway: each mutant is one run of every suite against the
-// reference on three configurations (test/mutants/run-suites.ts), stopping at the first
+// reference on the configurations of test/mutants/suite-run.ts, stopping at the first
 // failing case. Stryker instruments every mutant into the TypeScript sources of a sandbox
 // (mutation switching), buildCommand compiles them once, and the active mutant is chosen per
 // run through an environment variable. See mutation/README.md.

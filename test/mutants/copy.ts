@@ -1,8 +1,8 @@
-// A copy of the compiled project with one patch applied to the reference model, for the
-// tests that show a broken model is caught (test/mutants.test.ts, test/captures.test.ts).
+// Copies of the compiled project with one patch applied to the reference model, for the
+// tests that show a broken model is caught (test/mutants.test.ts, test/captures.test.ts, ...).
 import { cpSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { PROJECT_ROOT } from "../../spec/paths.js";
 
 /** The copy's folder; `file` is relative to dist/reference-impl/, `search` must occur there exactly once. */
@@ -11,6 +11,31 @@ export function mutatedCopy(file: string, search: string, replace: string, extra
   for (const part of ["package.json", "spec", "suites", ...extraParts]) cpSync(join(PROJECT_ROOT, part), join(dir, part), { recursive: true, preserveTimestamps: true });
   linkTree(join(PROJECT_ROOT, "dist"), join(dir, "dist"));
   symlinkSync(join(PROJECT_ROOT, "node_modules"), join(dir, "node_modules"));
+  patch(dir, file, search, replace);
+  return dir;
+}
+
+/** Where a model copy's in-process adapter is (import it for its openReference). */
+export const MODEL_ADAPTER = join("dist", "harness", "drivers", "reference.js");
+
+/**
+ * A copy of the model alone, for loading a broken model into a process that already has the spec and
+ * the suites: dist/reference-impl/ and the in-process adapter (MODEL_ADAPTER) hard-linked into a new
+ * folder, so importing the adapter from there loads new module instances of every model file; dist/spec
+ * is a symbolic link, and ESM resolves links to the real path, so the copy shares the project's spec
+ * modules (reference-impl imports nothing else). The patch is applied as in mutatedCopy.
+ */
+export function mutatedModel(file: string, search: string, replace: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "pmc-model-"));
+  linkTree(join(PROJECT_ROOT, "dist", "reference-impl"), join(dir, "dist", "reference-impl"));
+  mkdirSync(dirname(join(dir, MODEL_ADAPTER)), { recursive: true });
+  linkSync(join(PROJECT_ROOT, MODEL_ADAPTER), join(dir, MODEL_ADAPTER));
+  symlinkSync(join(PROJECT_ROOT, "dist", "spec"), join(dir, "dist", "spec"));
+  patch(dir, file, search, replace);
+  return dir;
+}
+
+function patch(dir: string, file: string, search: string, replace: string): void {
   const path = join(dir, "dist", "reference-impl", file);
   const text = readFileSync(path, "utf8");
   const at = text.indexOf(search);
@@ -20,7 +45,6 @@ export function mutatedCopy(file: string, search: string, replace: string, extra
   }
   rmSync(path); // a hard link to the project's file: the patch goes to a new file
   writeFileSync(path, text.slice(0, at) + replace + text.slice(at + search.length));
-  return dir;
 }
 
 /**
