@@ -58,8 +58,9 @@ describe("GmemFile.checkInvariants on a broken model", () => {
 
   it("checks its interval map too", () => {
     const { file } = bound();
-    // An empty range cannot be set through the map's own methods: break a node by hand.
-    (file.bindings.all()[0] as { end: number }).end = 1;
+    // An empty range cannot be set through the map's own methods: break its storage by hand
+    // (all() returns copies; the ranges live in per-chunk arrays, reference-impl/lib/interval-map.ts).
+    (file.bindings as unknown as { chunks: { ends: number[] }[] }).chunks[0]!.ends[0] = 1;
     expect(() => file.checkInvariants()).to.throw(/interval map: empty range/);
   });
 });
