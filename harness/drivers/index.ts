@@ -12,7 +12,7 @@ import { readCaptureHeader } from "../capture/capture.js";
 import { DriverUnavailable, type Driver } from "../../spec/driver/contract.js";
 import { ChildProcessDriver, splitCommand } from "../protocol/child.js";
 import type { DriverChoice } from "../runner/runner.js";
-import { openReference } from "./reference.js";
+import { openReferenceInProcess } from "./reference.js";
 
 export const DEFAULT_REFERENCE_PROFILE: ProfileName = "linux-7.2";
 export const DEFAULT_REFERENCE_HOST = "full";
@@ -110,7 +110,7 @@ export function driverChoice(spec: string, opts: DriverOptions = {}): DriverChoi
     return {
       label: "reference",
       reproArgs: ["--profile", p, "--host", hostName],
-      open: async () => openReference({ profile: p, host: model, ...(opts.checkInvariants ? { checkInvariants: true } : {}) }),
+      open: async () => openReferenceInProcess({ profile: p, host: model, ...(opts.checkInvariants ? { checkInvariants: true } : {}) }),
     };
   }
   if (opts.host !== undefined) throw new UsageError("--host only applies to the reference driver");

@@ -11,6 +11,18 @@ export interface InProcessDriver extends Driver {
   resetSync(): ResetReport;
 }
 
+/**
+ * The reference for a run in this process: the same driver without batches. A batch saves
+ * round trips to a driver in another process; in process there are none to save, and planning
+ * batches cost the runner more than the model spends on the steps (the served reference,
+ * `privmem-cts serve`, offers them; test/harness/batch.test.ts holds both to the same verdicts).
+ */
+export function openReferenceInProcess(options: ReferenceOptions): Driver {
+  const { batch: _batch, handshake, ...rest } = openReference(options);
+  const { batch: _limit, ...plain } = handshake;
+  return { ...rest, handshake: plain };
+}
+
 export function openReference(options: ReferenceOptions): InProcessDriver {
   const kernel = new ReferenceKernel(loadSpec(), options);
   let broken: string | undefined;

@@ -27,6 +27,9 @@ export function ktapLine(n: number, result: Pick<CaseResult, "id" | "outcome" | 
   }
 }
 
+/** At most this long between a line and its write: a run streams, without one write per line. */
+const FLUSH_MS = 100;
+
 export class KtapReporter implements Reporter {
   private areas: { area: string; count: number }[] = [];
   private areaIndex = -1;
@@ -35,6 +38,11 @@ export class KtapReporter implements Reporter {
   private areaAllSkipped = true;
   /** whether the document ended early with "Bail out!" (an interrupted run) */
   bailedOut = false;
+  /** lines not written yet: a fast driver's lines go out together, a slow driver's as they come */
+  private pending: string[] = [];
+  private flushedAt = performance.now();
+  /** writes what is pending when no further line comes soon (a slow case next) */
+  private timer: NodeJS.Timeout | undefined;
 
   /** prefix indents the whole document, to nest it under a parent (several runs in one KTAP stream) */
   constructor(
@@ -43,7 +51,17 @@ export class KtapReporter implements Reporter {
   ) {}
 
   private w(line: string): void {
-    this.out.write(this.prefix + line + "\n");
+    this.pending.push(this.prefix + line + "\n");
+    if (performance.now() - this.flushedAt >= FLUSH_MS) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+  }
+
+  private flush(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length > 0) this.out.write(this.pending.join(""));
+    this.pending = [];
+    this.flushedAt = performance.now();
   }
 
   begin(info: RunInfo, plan: { id: string; area: string }[]): void {
@@ -55,6 +73,7 @@ export class KtapReporter implements Reporter {
     this.w("KTAP version 1");
     if (info.skippedRun !== undefined) {
       this.w(`1..0 # SKIP ${clean(info.skippedRun)}`);
+      this.flush();
       return;
     }
     this.w(`1..${this.areas.length}`);
@@ -102,11 +121,13 @@ export class KtapReporter implements Reporter {
     if (_info.interrupted) {
       const done = this.areas.slice(0, Math.max(this.areaIndex, 0)).reduce((n, a) => n + a.count, 0) + (current ? this.inArea : 0);
       if (done < planned) {
+        this.flush();
         this.out.write(`Bail out! the run was interrupted: ${done} of ${planned} cases finished, the rest were not run\n`);
         this.bailedOut = true;
       }
       else this.w("# the run was interrupted after its last case");
     }
     this.w(`# Totals: pass:${s.PASS} fail:${s.FAIL} xfail:${s.XFAIL} xpass:${s.XPASS} skip:${s.SKIP} error:${s.ERROR} timeout:${s.TIMEOUT} crash:${s.CRASH}`);
+    this.flush();
   }
 }

@@ -216,7 +216,8 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
     return { info, results, summary, exitCode: EXIT_OK, unusedExpectations: [] };
   }
 
-  const reproBase = ["npx", "privmem-cts", "run", "--driver", opts.driver.label, ...opts.driver.reproArgs];
+  // quoted once: only the case id differs between two cases' repro commands
+  const reproBase = ["npx", "privmem-cts", "run", "--driver", opts.driver.label, ...opts.driver.reproArgs, "--filter"].map(shellQuote).join(" ");
   const session = new DriverSession(opts.driver, driver, { timeoutMs: opts.timeoutMs, breakAfter: opts.breakAfter ?? DEFAULT_BREAK_AFTER, signal: opts.signal, runCase });
   const onAbort = () => session.abort("the run was interrupted");
   opts.signal?.addEventListener("abort", onAbort);
@@ -294,7 +295,7 @@ function orderCases(spec: Spec, selected: CaseDef[], seed: number | undefined): 
 }
 
 /** A case's result: its verdict as the expectations file classifies it, with a command that repeats it. */
-function caseResult(c: CaseDef, area: string, verdict: CaseVerdict, applied: ReturnType<Expectations["classify"]>, ms: number, reproBase: string[], trace: TraceEntry[] | undefined): CaseResult {
+function caseResult(c: CaseDef, area: string, verdict: CaseVerdict, applied: ReturnType<Expectations["classify"]>, ms: number, reproBase: string, trace: TraceEntry[] | undefined): CaseResult {
   const message = [verdict.message, applied.note].filter((m) => m !== undefined).join(" — ");
   return {
     id: c.id,
@@ -306,7 +307,7 @@ function caseResult(c: CaseDef, area: string, verdict: CaseVerdict, applied: Ret
     durationMs: Math.round(ms * 1000) / 1000,
     ...(message ? { message } : {}),
     ...(applied.outcome !== verdict.outcome ? { actual: { outcome: verdict.outcome, ...(verdict.message ? { message: verdict.message } : {}) } } : {}),
-    repro: [...reproBase, "--filter", `=${c.id}`].map(shellQuote).join(" "),
+    repro: `${reproBase} ${shellQuote(`=${c.id}`)}`,
     ...(trace ? { trace } : {}),
   };
 }
