@@ -50,6 +50,14 @@ function isTerm(src: string): boolean {
   return depth === 0 && /^[A-Za-z0-9_\s*/%]*$/.test(outside) && /\S/.test(src);
 }
 
+/** Each operation's parameters as buildOp walks them, listed once. */
+const params = new Map<string, [string, ParamSpec][]>();
+function paramsOf(op: StepDef["op"]): [string, ParamSpec][] {
+  let list = params.get(op);
+  if (list === undefined) params.set(op, (list = Object.entries(OPS[op].params) as [string, ParamSpec][]));
+  return list;
+}
+
 interface Planned {
   step: StepDef;
   outcome: Outcome;
@@ -138,12 +146,15 @@ export class CaseRun implements Scope {
   }
 
   private fields(v: unknown): FieldValues {
-    const conv = (x: unknown): FieldValues[string] => {
-      if (Array.isArray(x)) return x.map(conv);
-      if (typeof x === "object" && x !== null) return this.fields(x);
-      return this.value(x as ParamValue);
-    };
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, conv(x)]));
+    const out: [string, FieldValues[string]][] = [];
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out.push([k, this.field(x)]);
+    return Object.fromEntries(out);
+  }
+
+  private field(x: unknown): FieldValues[string] {
+    if (Array.isArray(x)) return x.map((y) => this.field(y));
+    if (typeof x === "object" && x !== null) return this.fields(x);
+    return this.value(x as ParamValue);
   }
 
   private arg(p: ParamSpec, v: unknown): unknown {
@@ -163,7 +174,7 @@ export class CaseRun implements Scope {
   buildOp(step: StepDef, refs?: Record<string, BatchRef>): Op {
     const op: Record<string, unknown> = { op: step.op };
     if (step.args.process !== undefined) op.process = this.value(step.args.process as ParamValue);
-    for (const [name, p] of Object.entries(OPS[step.op].params) as [string, ParamSpec][]) {
+    for (const [name, p] of paramsOf(step.op)) {
       const v = step.args[name];
       if (v === undefined) continue;
       const ref = refs !== undefined && p.kind === "int" ? this.pendingRef(v) : undefined;

@@ -38,8 +38,19 @@ export function matchData(actual: OutValue | undefined, spec: DataMatch, scope: 
   if ("hex" in spec) return Buffer.from(actual).toString("hex") === spec.hex.toLowerCase() ? undefined : `bytes ${spec.hex}`;
   const fill = Number(evalValue(spec.fill, scope) & 0xffn);
   if (actual.length === 0) return `bytes all 0x${fill.toString(16)} (got none)`;
+  if (allBytes(actual, fill)) return undefined;
   const bad = actual.findIndex((b) => b !== fill);
-  return bad < 0 ? undefined : `every byte 0x${fill.toString(16)} (byte ${bad} is 0x${actual[bad]!.toString(16)})`;
+  return `every byte 0x${fill.toString(16)} (byte ${bad} is 0x${actual[bad]!.toString(16)})`;
+}
+
+/** A filled buffer per byte value, as long as the longest compared yet. */
+const filled = new Map<number, Buffer>();
+
+/** Whether every byte is `fill`: one native comparison (pages of data are checked in most steps). */
+function allBytes(actual: Uint8Array, fill: number): boolean {
+  let f = filled.get(fill);
+  if (f === undefined || f.length < actual.length) filled.set(fill, (f = Buffer.alloc(Math.max(actual.length, 4096), fill)));
+  return Buffer.from(actual.buffer, actual.byteOffset, actual.length).equals(f.subarray(0, actual.length));
 }
 
 function isTextMatch(s: unknown): s is TextMatch {

@@ -15,6 +15,15 @@ export class OperationAbsent extends SkipCase {
 
 /** The driver, refusing (OperationAbsent) the operations its handshake does not offer; the driver itself when it offers all. */
 export function gateOperations(driver: Driver): Driver {
+  let gated = gatedDrivers.get(driver);
+  if (gated === undefined) gatedDrivers.set(driver, (gated = gate(driver)));
+  return gated;
+}
+
+/** One gate per driver, made at its first case (a run's cases share their driver). */
+const gatedDrivers = new WeakMap<Driver, Driver>();
+
+function gate(driver: Driver): Driver {
   const offered = offeredOperations(driver.handshake);
   return {
     get handshake() {

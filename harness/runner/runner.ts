@@ -167,8 +167,9 @@ export function skipReason(spec: Spec, c: CaseDef, hs: Handshake): string | unde
   }
   // A step list (fixture steps included) names its operations; a scenario is skipped when it calls one (runCase).
   const offered = offeredOperations(hs);
-  const absent = [...new Set((c.steps ?? []).map((s) => s.op))].filter((op) => !offered.has(op));
-  if (absent.length > 0) return `needs operation${absent.length > 1 ? "s" : ""} ${absent.join(", ")}, the driver does not offer ${absent.length > 1 ? "them" : "it"}`;
+  let absent: string[] | undefined;
+  for (const s of c.steps ?? []) if (!offered.has(s.op) && !(absent ??= []).includes(s.op)) absent.push(s.op);
+  if (absent !== undefined) return `needs operation${absent.length > 1 ? "s" : ""} ${absent.join(", ")}, the driver does not offer ${absent.length > 1 ? "them" : "it"}`;
   return undefined;
 }
 
