@@ -33,6 +33,7 @@ export class DriverSession {
   private throughReset: Driver | undefined;
   /** a failure between cases, told with the next case that runs */
   private betweenCases: string | undefined;
+  private readonly deadline = new Deadline();
 
   constructor(
     private readonly choice: DriverChoice,
@@ -81,6 +82,7 @@ export class DriverSession {
 
   /** Close the driver at the end of the run (abort it when the run was interrupted). */
   async close(): Promise<void> {
+    this.deadline.stop();
     try {
       if (this.opts.signal?.aborted) this.driver?.abort("the run was interrupted");
       else await this.driver?.close();
@@ -100,7 +102,7 @@ export class DriverSession {
       }
       const d = this.driver;
       const body = this.opts.runCase(spec, c, d, trace);
-      return { verdict: await withTimeout(body, c.timeoutMs ?? this.opts.timeoutMs, () => d.abort("case timed out")), started, inherited };
+      return { verdict: await this.deadline.race(body, c.timeoutMs ?? this.opts.timeoutMs, () => d.abort("case timed out")), started, inherited };
     } catch (err) {
       let v = failureVerdict(err);
       if (!started) v = { ...v, message: `the driver could not start: ${v.message ?? ""}` };
@@ -124,7 +126,7 @@ export class DriverSession {
     const d = this.driver;
     if (d === undefined) return undefined;
     try {
-      await withTimeout(d.reset(), this.opts.timeoutMs, () => d.abort("reset timed out"));
+      await this.deadline.race(d.reset(), this.opts.timeoutMs, () => d.abort("reset timed out"));
       // A driver process that dies right after answering the reset failed during the reset:
       // that is this case's session, not the next case's. One turn of the event loop whose
       // poll does not block lets an exit or a closed stdout that has already arrived be seen
@@ -150,18 +152,74 @@ function withNote(v: CaseVerdict, note: string): CaseVerdict {
   return { ...v, message: [v.message, note].filter(Boolean).join("; ") };
 }
 
-export async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onTimeout();
-      reject(new DriverFailure("timeout", `the case did not finish within ${ms} ms`));
+/**
+ * The session's time limits: one timer for every case and reset of the run. A race sets a
+ * deadline; the timer, when it fires, times out the race in flight if its deadline has passed
+ * and otherwise waits for what is left. Two timers set and cleared per case cost more than the
+ * reference's work on a case; a driver that answers in process never lets the timer fire at all.
+ */
+export class Deadline {
+  private timer: NodeJS.Timeout | undefined;
+  private deadline = 0;
+  /** when the pending timer fires */
+  private timerAt = 0;
+  /** times out the race in flight (undefined between races) */
+  private expire: (() => void) | undefined;
+
+  /** p, or a timeout failure (after onTimeout) when p has not settled within ms. */
+  race<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const expire = () => {
+        settled = true;
+        this.expire = undefined;
+        onTimeout();
+        reject(new DriverFailure("timeout", `the case did not finish within ${ms} ms`));
+      };
+      this.expire = expire;
+      this.deadline = performance.now() + ms;
+      // a pending timer that fires later than this race's deadline (a case with a shorter limit) is set again
+      if (this.timer !== undefined && this.timerAt > this.deadline) this.stopTimer();
+      if (this.timer === undefined) this.arm(ms);
+      const done = () => {
+        settled = true;
+        if (this.expire === expire) this.expire = undefined;
+      };
+      p.then(
+        (v) => {
+          if (settled) return;
+          done();
+          resolve(v);
+        },
+        (err: unknown) => {
+          if (settled) return;
+          done();
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** Stop the timer (the session is over). */
+  stop(): void {
+    this.stopTimer();
+    this.expire = undefined;
+  }
+
+  private stopTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(ms: number): void {
+    this.timerAt = performance.now() + ms;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.expire === undefined) return;
+      const left = this.deadline - performance.now();
+      if (left <= 0) this.expire();
+      else this.arm(Math.ceil(left));
     }, ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -16,6 +16,8 @@ import { KtapReporter } from "../../harness/reporters/ktap.js";
 import { Expectations } from "../../harness/runner/expectations.js";
 import { run, type CaseResult, type DriverChoice, type RunInfo } from "../../harness/runner/runner.js";
 import { emptySummary } from "../../harness/runner/outcomes.js";
+import { Deadline } from "../../harness/runner/driver-session.js";
+import { DriverFailure } from "../../spec/driver/contract.js";
 
 const noNames = { name: () => undefined, ref: () => undefined };
 
@@ -110,5 +112,65 @@ describe("the reference run's fast paths", function () {
     expect(lines.at(-2)).to.equal("# Totals: pass:39 fail:1 xfail:0 xpass:0 skip:0 error:0 timeout:0 crash:0");
     // grouped: far fewer writes than lines
     expect(writes).to.be.lessThan(lines.length / 4);
+  });
+
+  describe("one timer for a session's time limits (Deadline)", () => {
+    const never = () => new Promise<never>(() => {});
+    const settle = async <T>(p: Promise<T>) => p.then((v) => ({ v }), (err: unknown) => ({ err }));
+
+    it("a race that does not settle in time fails with a timeout after onTimeout; one that settles keeps its value (control)", async () => {
+      const d = new Deadline();
+      try {
+        let aborted = 0;
+        expect(await d.race(Promise.resolve(7), 40, () => aborted++)).to.equal(7);
+        const t0 = performance.now();
+        const r = await settle(d.race(never(), 40, () => aborted++));
+        expect(performance.now() - t0).to.be.at.least(35);
+        expect((r as { err: unknown }).err).to.be.instanceOf(DriverFailure);
+        expect(((r as { err: DriverFailure }).err).kind).to.equal("timeout");
+        expect(((r as { err: Error }).err).message).to.equal("the case did not finish within 40 ms");
+        expect(aborted).to.equal(1);
+      } finally {
+        d.stop();
+      }
+    });
+
+    it("a rejection is passed on as it is", async () => {
+      const d = new Deadline();
+      try {
+        const boom = new Error("boom");
+        expect(await settle(d.race(Promise.reject(boom), 1000, () => {}))).to.deep.equal({ err: boom });
+      } finally {
+        d.stop();
+      }
+    });
+
+    it("a later race with a shorter limit times out on its own limit, not the pending timer's", async () => {
+      const d = new Deadline();
+      try {
+        await d.race(Promise.resolve(1), 60000, () => {});
+        const t0 = performance.now();
+        await settle(d.race(never(), 50, () => {}));
+        expect(performance.now() - t0).to.be.within(45, 5000);
+      } finally {
+        d.stop();
+      }
+    });
+
+    it("the timer re-arms for what is left when it fires before the race in flight is due", async () => {
+      const d = new Deadline();
+      try {
+        // the first race arms the timer for 40 ms; the second, started 25 ms later with 60 ms, is due at 85 ms
+        await settle(d.race(new Promise((r) => setTimeout(r, 25)), 40, () => {}));
+        const t0 = performance.now();
+        let aborted = false;
+        const r = await settle(d.race(never(), 60, () => (aborted = true)));
+        expect(aborted).to.equal(true);
+        expect(performance.now() - t0).to.be.at.least(55);
+        expect(((r as { err: DriverFailure }).err).kind).to.equal("timeout");
+      } finally {
+        d.stop();
+      }
+    });
   });
 });
