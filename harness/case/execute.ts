@@ -114,7 +114,8 @@ export class CaseRun implements Scope {
   }
 
   interpolate = (s: string): string =>
-    s.replace(/\$\{([a-z_][a-z0-9_]*)\}/g, (_m, n: string) => {
+    // most strings (errno names, exit reasons) hold no ${...} at all
+    !s.includes("${") ? s : s.replace(/\$\{([a-z_][a-z0-9_]*)\}/g, (_m, n: string) => {
       const v = this.c.params[n];
       if (v === undefined) throw new CaseError(`\${${n}} is not a parameter of this case`);
       return String(v);
@@ -146,9 +147,14 @@ export class CaseRun implements Scope {
   }
 
   private fields(v: unknown): FieldValues {
-    const out: [string, FieldValues[string]][] = [];
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out.push([k, this.field(x)]);
-    return Object.fromEntries(out);
+    const out: FieldValues = {};
+    const src = v as Record<string, unknown>;
+    for (const k of Object.keys(src)) {
+      // a key named __proto__ is kept as a field, as Object.fromEntries would keep it
+      if (k === "__proto__") Object.defineProperty(out, k, { value: this.field(src[k]), enumerable: true, writable: true, configurable: true });
+      else out[k] = this.field(src[k]);
+    }
+    return out;
   }
 
   private field(x: unknown): FieldValues[string] {

@@ -47,8 +47,13 @@ function bits(v: bigint): number {
   return (v < 0n ? -v : v).toString(16).length * 4;
 }
 
+const TWO_64 = 1n << 64n;
+const MINUS_TWO_64 = -TWO_64;
+const TWO_32 = 1n << 32n;
+const MINUS_TWO_32 = -TWO_32;
+
 function bounded(v: bigint, src: string): bigint {
-  if (v >= -(1n << 64n) && v < 1n << 64n) return v;
+  if (v >= MINUS_TWO_64 && v < TWO_64) return v;
   if (bits(v) > MAX_VALUE_BITS) throw new ExprError(`a value wider than ${MAX_VALUE_BITS} bits in "${src.slice(0, 200)}"`);
   return v;
 }
@@ -153,7 +158,8 @@ export function evaluate(node: Node, scope: Scope, src = ""): bigint {
         case "+": return bounded(x + y, src);
         case "-": return bounded(x - y, src);
         case "*":
-          if (bits(x) + bits(y) > MAX_VALUE_BITS + 8) throw new ExprError(`a value wider than ${MAX_VALUE_BITS} bits in "${src.slice(0, 200)}"`);
+          // two factors within 32 bits cannot make a wide product: their widths are not worked out
+          if (!(x < TWO_32 && x > MINUS_TWO_32 && y < TWO_32 && y > MINUS_TWO_32) && bits(x) + bits(y) > MAX_VALUE_BITS + 8) throw new ExprError(`a value wider than ${MAX_VALUE_BITS} bits in "${src.slice(0, 200)}"`);
           return x * y;
         case "/":
         case "%":

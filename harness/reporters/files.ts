@@ -145,7 +145,7 @@ export class JsonlReporter implements Reporter {
   }
 
   caseDone(r: CaseResult): void {
-    if (this.fd !== undefined) writeSync(this.fd, JSON.stringify({ type: "case", ...(this.withTrace ? r : publicCase(r)) }) + "\n");
+    if (this.fd !== undefined) writeSync(this.fd, JSON.stringify({ type: "case", ...(this.withTrace || r.trace === undefined ? r : publicCase(r)) }) + "\n");
   }
 
   end(): void {
