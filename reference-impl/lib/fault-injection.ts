@@ -19,6 +19,7 @@ export class FaultInjector {
 
   /** The operation is over: an injection it observed is spent. */
   endOperation(): void {
+    if (this.used.size === 0) return;
     for (const fault of this.used.keys()) this.armed.delete(fault);
     this.used.clear();
   }

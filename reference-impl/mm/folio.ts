@@ -12,6 +12,15 @@ export interface FolioOwner {
 
 let nextFolioId = 1;
 
+/** Zeros to compare with, as long as the longest write seen yet. */
+let zeros = Buffer.alloc(4096);
+
+/** Whether every byte is 0: one native comparison (a byte loop was a hot spot of whole runs). */
+function allZero(bytes: Uint8Array): boolean {
+  if (zeros.length < bytes.length) zeros = Buffer.alloc(bytes.length);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).equals(zeros.subarray(0, bytes.length));
+}
+
 export class Folio {
   readonly id = nextFolioId++;
   private data: Uint8Array | null = null;
@@ -36,7 +45,7 @@ export class Folio {
 
   write(offset: number, bytes: Uint8Array): void {
     if (this.data === null) {
-      if (bytes.every((b) => b === 0)) return;
+      if (allZero(bytes)) return;
       this.data = new Uint8Array(this.size);
     }
     this.data.set(bytes, offset);
