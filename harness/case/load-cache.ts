@@ -16,7 +16,7 @@ import type { CaseDef } from "./types.js";
 import { readInputFile } from "./input-files.js";
 
 /** Bump when the entry's shape changes. */
-const FORMAT = "privmem-cts suites cache 1";
+const FORMAT = "privmem-cts suites cache 2";
 const CACHE_DIR = join(PROJECT_ROOT, "dist", ".cache");
 /** The compiled code that loading runs: a change to any of it makes every entry stale. */
 const CODE_DIRS = [join("dist", "spec"), join("dist", "harness", "case"), join("dist", "harness", "protocol")];
@@ -28,7 +28,9 @@ interface Entry {
   key: string;
   items: CachedItem[];
   /** the step lists, kept once: the cases of one definition share theirs (a case's `steps` is an index here) */
-  steps: unknown[];
+  steps: number[][];
+  /** the steps, each kept once: a list holds indexes here (a fixture's steps recur in every case that uses it) */
+  stepTable: unknown[];
   /** the code suites' cases without their bodies, as they were when the entry was checked */
   scenarioCases: unknown[];
 }
@@ -115,7 +117,8 @@ export class SuitesCache {
     try {
       const entry = JSON.parse(readFileSync(this.file, "utf8")) as Entry;
       if (entry.key !== key) return undefined;
-      for (const item of entry.items) if ("cases" in item) for (const c of item.cases) if (c.steps !== undefined) c.steps = entry.steps[c.steps as unknown as number] as CaseDef["steps"];
+      const lists = entry.steps.map((list) => list.map((i) => entry.stepTable[i]));
+      for (const item of entry.items) if ("cases" in item) for (const c of item.cases) if (c.steps !== undefined) c.steps = lists[c.steps as unknown as number] as CaseDef["steps"];
       return entry;
     } catch {
       return undefined;
@@ -134,12 +137,22 @@ export class SuitesCache {
     const steps = new Map<unknown, number>();
     const shared = (list: unknown) => steps.get(list) ?? (steps.set(list, steps.size), steps.size - 1);
     const kept = items.map((item) => ("cases" in item ? { ...item, cases: item.cases.map((c) => (c.steps === undefined ? c : { ...c, steps: shared(c.steps) })) } : item));
-    const entry = { key, items: kept, steps: [...steps.keys()], scenarioCases: scenarioCases.map(checkedPart) };
+    const lists = [...steps.keys()] as unknown[][];
+    const table = new Map<string, number>();
+    const stepTable: unknown[] = [];
+    const stepIndex = (step: unknown) => {
+      const text = JSON.stringify(step);
+      let i = table.get(text);
+      if (i === undefined) table.set(text, (i = stepTable.push(step) - 1));
+      return i;
+    };
+    const entry: Entry = { key, items: kept as CachedItem[], steps: lists.map((list) => list.map(stepIndex)), stepTable, scenarioCases: scenarioCases.map(checkedPart) };
     let text: string;
     try {
       text = JSON.stringify(entry);
       const back = JSON.parse(text) as Entry;
-      if (!isDeepStrictEqual(back.items, kept) || !isDeepStrictEqual(back.steps, entry.steps) || !isDeepStrictEqual(back.scenarioCases, entry.scenarioCases)) return;
+      const backLists = back.steps.map((list) => list.map((i) => back.stepTable[i]));
+      if (!isDeepStrictEqual(back.items, kept) || !isDeepStrictEqual(backLists, lists) || !isDeepStrictEqual(back.scenarioCases, entry.scenarioCases)) return;
     } catch {
       return;
     }
