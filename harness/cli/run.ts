@@ -5,7 +5,7 @@ import { EXPECTATIONS_DIR, SUITES_DIR } from "../../spec/paths.js";
 import { driverChoice, hostLabel, REFERENCE_MATRIX } from "../drivers/index.js";
 import { compileFilters } from "../case/query.js";
 import { Expectations } from "../runner/expectations.js";
-import { run, type CaseResult, type Reporter, type RunInfo, type RunOutcome } from "../runner/runner.js";
+import { run, suiteRevision, type CaseResult, type Reporter, type RunInfo, type RunOutcome } from "../runner/runner.js";
 import { KtapReporter } from "../reporters/ktap.js";
 import { claimOutDir, JsonlReporter, JsonReporter, JunitReporter, junitXml, writeReportFile } from "../reporters/files.js";
 import { clauseCoverage, COVERAGE_JSON, CoverageReporter } from "../reporters/coverage.js";
@@ -163,6 +163,8 @@ export async function cmdRun(argv: string[]): Promise<number> {
   if (nested && o.reporter === "ktap") process.stdout.write(`KTAP version 1\n1..${configs.length}\n`);
   let exitCode = EXIT_OK;
   const merged: MatrixRun[] = [];
+  // the suites as loaded above: read and hashed once for every configuration
+  const revision = suiteRevision(files);
   for (const [i, { cfg, choice }] of choices.entries()) {
     if (stop.signal.aborted) break;
     const label = nested ? `${cfg.profile ?? "default"}@${cfg.host === undefined ? "default" : hostLabel(cfg.host)}` : choice.label;
@@ -185,6 +187,7 @@ export async function cmdRun(argv: string[]): Promise<number> {
       reporters,
       keepTrace: o.trace || capture !== undefined,
       suiteFiles: files,
+      suiteRevision: revision,
       signal: stop.signal,
     });
     if (nested && ktap && !ktap.bailedOut) {

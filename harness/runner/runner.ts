@@ -91,6 +91,8 @@ export interface RunOptions {
   /** keep each case's operation trace in its result (agreement reports) */
   keepTrace?: boolean;
   suiteFiles: string[];
+  /** suiteRevision(suiteFiles), when the caller has it already (the configurations of one --matrix run share it) */
+  suiteRevision?: string;
   /** consecutive driver failures at start or reset after which the remaining cases are not run (default 3) */
   breakAfter?: number;
   /** stop early (SIGINT, SIGTERM): the cases not run yet are left out, the reports are written */
@@ -271,7 +273,7 @@ function runInfo(opts: RunOptions, hs: Handshake, startedAt: string, unavailable
     profile: unavailable === undefined ? hs.profile : "-",
     features: hs.features,
     host: hs.host,
-    suiteRevision: suiteRevision(opts.suiteFiles),
+    suiteRevision: opts.suiteRevision ?? suiteRevision(opts.suiteFiles),
     seed: opts.seed ?? null,
     filters: opts.filters,
     expectations: opts.expectations.file ?? null,
