@@ -1,5 +1,6 @@
 // StrykerJS test-runner plugin "privmem-suites" (stryker.config.mjs, mutation/README.md). A test is one
-// case on one configuration of suite-run.ts MUTANT_CONFIGS ("<profile>@<host> <case id>"), or one
+// case on one configuration of the reference matrix ("<profile>@<host> <case id>": every host model
+// and profile `npm run cts` runs, more than npm test's mutant configurations), or one
 // broken-model unit test of the model's invariant checks ("mocha <title>"). Everything runs in the
 // worker process, so the spec and suites load once per worker, and with per-test coverage a mutant
 // runs only the cases that reach its code.
@@ -27,6 +28,7 @@ import {
 import type { MutantCoverage } from "@stryker-mutator/api/core";
 import type { CaseDef } from "../../harness/case/types.js";
 import type * as SuiteRun from "./suite-run.js";
+import type { ProfileName } from "../../spec/profiles.js";
 
 /** The unit tests that kill a mutant making one of the model's invariant checks too lax. */
 const UNIT_TESTS = ["vm-invariants", "invariants", "gmem-invariants"].map((n) => `dist/test/reference-impl/${n}.test.js`);
@@ -49,6 +51,7 @@ interface Loaded {
   cases: CaseDef[];
   files: string[];
   suiteRun: typeof SuiteRun;
+  matrix: { profile: ProfileName; host: string }[];
 }
 
 interface Outcome {
@@ -75,15 +78,16 @@ export class SuiteTestRunner implements TestRunner {
 
   private load(): Promise<Loaded> {
     return (this.loaded ??= (async () => {
-      const [{ loadSpec }, { SUITES_DIR }, { loadSuites }, suiteRun] = await Promise.all([
+      const [{ loadSpec }, { SUITES_DIR }, { loadSuites }, suiteRun, { REFERENCE_MATRIX }] = await Promise.all([
         import(sandbox("dist/spec/index.js")) as Promise<typeof import("../../spec/index.js")>,
         import(sandbox("dist/spec/paths.js")) as Promise<typeof import("../../spec/paths.js")>,
         import(sandbox("dist/harness/case/load.js")) as Promise<typeof import("../../harness/case/load.js")>,
         import(sandbox("dist/test/mutants/suite-run.js")) as Promise<typeof SuiteRun>,
+        import(sandbox("dist/harness/drivers/index.js")) as Promise<typeof import("../../harness/drivers/index.js")>,
       ]);
       const spec = loadSpec();
       const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
-      return { spec, cases, files, suiteRun };
+      return { spec, cases, files, suiteRun, matrix: REFERENCE_MATRIX };
     })());
   }
 
@@ -136,13 +140,13 @@ export class SuiteTestRunner implements TestRunner {
 
   /** The cases in `filter` (every one without it), configuration by configuration; with `bail`, until one differs from `baseline`. */
   private async cases(filter: Set<string> | undefined, bail: boolean, baseline?: Record<string, string>): Promise<Outcome[]> {
-    const { spec, cases, files, suiteRun } = await this.load();
+    const { spec, cases, files, suiteRun, matrix } = await this.load();
     const outcomes: Outcome[] = [];
     const stop = new AbortController();
-    for (const cfg of suiteRun.MUTANT_CONFIGS) {
+    for (const cfg of matrix) {
       if (stop.signal.aborted) break;
       const label = suiteRun.configLabel(cfg);
-      const chosen = cases.filter(suiteRun.inConfig(cfg)).filter((c) => filter === undefined || filter.has(`${label} ${c.id}`));
+      const chosen = filter === undefined ? cases : cases.filter((c) => filter.has(`${label} ${c.id}`));
       if (chosen.length === 0) continue;
       // The runner reports no case start: the plan's order says which case runs after which.
       const track = (id: string | undefined) => {
