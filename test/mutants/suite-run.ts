@@ -11,7 +11,8 @@ import type { CaseDef } from "../../harness/case/types.js";
 import { driverChoice } from "../../harness/drivers/index.js";
 import type { openReference } from "../../harness/drivers/reference.js";
 import { Expectations } from "../../harness/runner/expectations.js";
-import { run } from "../../harness/runner/runner.js";
+import { run, type Reporter } from "../../harness/runner/runner.js";
+import { compileFilters } from "../../harness/case/query.js";
 
 export type OpenModel = typeof openReference;
 
@@ -70,10 +71,6 @@ export async function failingCases(spec: Spec, loaded: { cases: CaseDef[]; files
   const stop = new AbortController();
   for (const cfg of order) {
     if (stop.signal.aborted) break;
-    const options = { profile: cfg.profile, host: cfg.host, ...(opts.checkInvariants ? { checkInvariants: true } : {}) };
-    const choice = driverChoice("reference", options);
-    const open = opts.open;
-    const driver = open === undefined ? choice : { ...choice, open: async () => open(options) };
     const reporter = {
       caseDone(c: { id: string; outcome: string }): void {
         if (c.outcome === "PASS" || c.outcome === "SKIP") return;
@@ -81,7 +78,28 @@ export async function failingCases(spec: Spec, loaded: { cases: CaseDef[]; files
         if (opts.firstFailure) stop.abort();
       },
     };
-    await run({ spec, cases: loaded.cases, driver, filters: cfg.filters ?? [], timeoutMs: 10000, expectations: Expectations.none(), reporters: [reporter], suiteFiles: loaded.files, signal: stop.signal });
+    await runConfig(spec, loaded.cases.filter(inConfig(cfg)), loaded.files, cfg, { ...opts, reporter, signal: stop.signal });
   }
   return failed;
+}
+
+/** The cases of `cases` a configuration runs (its filters). */
+export const inConfig = (cfg: { filters?: string[] }): ((c: CaseDef) => boolean) => {
+  const select = compileFilters(cfg.filters ?? []);
+  return (c) => select(c.id);
+};
+
+/** Run these cases against the model on one configuration (test/mutants/stryker-runner.ts runs a few cases at a time). */
+export async function runConfig(
+  spec: Spec,
+  cases: CaseDef[],
+  files: string[],
+  cfg: { profile: ProfileName; host: string },
+  opts: { open?: OpenModel; checkInvariants?: boolean; reporter: Reporter; signal?: AbortSignal },
+): Promise<void> {
+  const options = { profile: cfg.profile, host: cfg.host, ...(opts.checkInvariants ? { checkInvariants: true } : {}) };
+  const choice = driverChoice("reference", options);
+  const open = opts.open;
+  const driver = open === undefined ? choice : { ...choice, open: async () => open(options) };
+  await run({ spec, cases, driver, filters: [], timeoutMs: 10000, expectations: Expectations.none(), reporters: [opts.reporter], suiteFiles: files, ...(opts.signal ? { signal: opts.signal } : {}) });
 }

@@ -64,3 +64,47 @@ describe("GmemFile.checkInvariants on a broken model", () => {
     expect(() => file.checkInvariants()).to.throw(/interval map: empty range/);
   });
 });
+
+// GmemInode.checkInvariants and GmemAttributes.checkInvariants (in-place conversion, conv-v7 on
+// the full-inplace host): no host page table maps a page that is private now, and the per-page
+// attributes store no zero (inode.ts, attributes.ts).
+describe("GmemInode.checkInvariants on a broken model (in-place conversion)", () => {
+  const SHARED_MMAP = 3n; // GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED
+
+  /** A SW_PROTECTED VM's guest_memfd of two pages, all shared, mapped and written by the host at page 1. */
+  function mapped() {
+    const s = new Session("conv-v7", "full-inplace");
+    const fd = s.vm("KVM_X86_SW_PROTECTED_VM");
+    const g = s.gmem(fd, 2n * PAGE, SHARED_MMAP);
+    const map = s.mapShared(g, 2n).ret;
+    s.ok("store", { addr: map + PAGE, data: new Uint8Array([0x5a]) });
+    const vm = [...s.k.machine.vms][0]! as Vm;
+    const inode = [...vm.gmemFiles][0]!.inode;
+    expect(inode.attributes, "conv-v7 on full-inplace keeps attributes in guest_memfd").to.not.equal(null);
+    expect(() => inode.checkInvariants()).to.not.throw();
+    return { s, fd, inode, map, pid: [...s.k.machine.processes.keys()][0] };
+  }
+
+  it("fires on a private page that a host page table still maps", () => {
+    const { inode, map, pid } = mapped();
+    // The broken conversion: page 1 made private without unmapping it from the host.
+    inode.attributes!.assign(1, 2, 8n);
+    expect(() => inode.checkInvariants()).to.throw(`guest_memfd ${inode.ino}: private page 1 is mapped by process ${pid} at page ${map / PAGE + 1n}`);
+  });
+
+  it("does not fire for another file's page mapped at an index that is private here", () => {
+    const { s, fd, inode } = mapped();
+    // A second guest_memfd, all shared, mapped and written at its page 0; page 0 of the first is private.
+    const other = s.gmem(fd, 1n * PAGE, SHARED_MMAP);
+    const map2 = s.mapShared(other, 1n).ret;
+    s.ok("store", { addr: map2, data: new Uint8Array([0x6b]) });
+    inode.attributes!.assign(0, 1, 8n);
+    expect(() => inode.checkInvariants()).to.not.throw();
+  });
+
+  it("checks its attribute ranges: a zero stored is an error", () => {
+    const { inode } = mapped();
+    (inode.attributes as unknown as { store: { set(s: number, e: number, v: bigint): void } }).store.set(0, 1, 0n);
+    expect(() => inode.checkInvariants()).to.throw(/^guest_memfd attributes \(by page\): value 0 stored at 0/);
+  });
+});
