@@ -22,6 +22,7 @@ import { ioFeatures, isProcFdPath, pipeOperation, refuseWait, reopen, type PipeC
 import { procMemFeatures, procMemOperation } from "./proc-mem.js";
 import { numaFeatures, numaOperation } from "./numa.js";
 import * as libc from "./libc.js";
+import { flushCallLog, logCaseStart, logNodeCall } from "./call-log.js";
 import { F_DUPFD, F_DUPFD_CLOEXEC, FALLOC_FL_PUNCH_HOLE, MADV_HWPOISON, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_SOFT_OFFLINE, MADV_WILLNEED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE_ANONYMOUS, MAP_SHARED, MPOL_F_ADDR, O_RDWR_CLOEXEC, PROT_READ, PROT_WRITE } from "./uapi.js";
 
 export const LINUX_DRIVER_VERSION = "0.1.0";
@@ -87,7 +88,9 @@ export class LinuxDriver implements Driver {
     const { features, host, hypercallsHang } = new Prober(spec, profile, systemFd).probe(timeout);
     features.push(...ioFeatures(spec), ...procMemFeatures(), ...limitsFeatures(spec), ...numaFeatures());
     const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, operations: LINUX_OPERATIONS, host, batch: { maxSteps: MAX_BATCH_STEPS } };
-    return new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options, hypercallsHang);
+    const driver = new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options, hypercallsHang);
+    logCaseStart();
+    return driver;
   }
 
   async call(op: Op): Promise<OpResult> {
@@ -388,7 +391,9 @@ export class LinuxDriver implements Driver {
 
   private fdinfo(fd: bigint): OpResult {
     try {
+      logNodeCall("readlink", `/proc/self/fd/${fd}`);
       const link = readlinkSync(`/proc/self/fd/${fd}`);
+      logNodeCall("readfile", `/proc/self/fdinfo/${fd}`);
       const info = readFileSync(`/proc/self/fdinfo/${fd}`, "utf8");
       const flags = /^flags:\s*([0-7]+)$/m.exec(info)?.[1] ?? "0";
       const pos = /^pos:\s*(\d+)$/m.exec(info)?.[1] ?? "0";
@@ -472,6 +477,7 @@ export class LinuxDriver implements Driver {
     this.runner.releaseAll();
     restoreLimits();
     const released = this.session.release();
+    logCaseStart();
     return { released: { ...released, processes: 0 } };
   }
 
@@ -479,6 +485,7 @@ export class LinuxDriver implements Driver {
     if (this.broken) return;
     await this.reset();
     libc.close(BigInt(this.systemFd));
+    flushCallLog();
     this.broken = "closed";
   }
 

@@ -3,8 +3,10 @@
 // arithmetic; struct arguments are Buffers whose bytes come from spec/codec.ts.
 import koffi from "koffi";
 import { O_CLOEXEC, O_RDONLY, SYS_GET_MEMPOLICY, SYS_MBIND } from "./uapi.js";
+import { logIovec, withCallLog } from "./call-log.js";
 
-const lib = koffi.load("libc.so.6");
+// every call recorded for bench/replay.c when PRIVMEM_CTS_CALL_LOG is set (call-log.ts)
+const lib = withCallLog(koffi.load("libc.so.6"));
 
 /** A raw system call outcome: ret as the C function returned it, errno when it failed. */
 export interface Sys {
@@ -241,6 +243,7 @@ function iovecs(parts: Buffer[]): Buffer {
     iov.writeBigUInt64LE(p.length > 0 ? BigInt(koffi.address(p) as bigint) : 0n, 16 * i);
     iov.writeBigUInt64LE(BigInt(p.length), 16 * i + 8);
   });
+  logIovec(iov, parts);
   return iov;
 }
 
