@@ -10,6 +10,8 @@ import { line } from "./stats.js";
 import { buildAnchor } from "./anchor.js";
 import { buildReplay } from "./replay.js";
 import { loadavg } from "node:os";
+import { readFileSync } from "node:fs";
+import type { DriverChoice } from "../harness/runner/runner.js";
 import { EXPECTATIONS_DIR, SUITES_DIR } from "../spec/paths.js";
 import { loadSuites } from "../harness/case/load.js";
 import { driverChoice } from "../harness/drivers/index.js";
@@ -99,9 +101,14 @@ export async function benchLinuxRun(rounds = Number(process.env["PRIVMEM_CTS_BEN
   const spec = loadSpec();
   const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
   const runDriver = async () => {
+    const child = { cpu: 0 };
+    const choice = cpuCounted(driverChoice("linux", {}), child);
+    const c0 = process.cpuUsage();
     const t = performance.now();
-    const r = await run({ spec, cases, driver: driverChoice("linux", {}), filters: [], timeoutMs: 10000, expectations: expectationsFor(), reporters: [], suiteFiles: files });
-    return { r, seconds: (performance.now() - t) / 1000 };
+    const r = await run({ spec, cases, driver: choice, filters: [], timeoutMs: 10000, expectations: expectationsFor(), reporters: [], suiteFiles: files });
+    const seconds = (performance.now() - t) / 1000;
+    const c = process.cpuUsage(c0);
+    return { r, seconds, cpuSeconds: (c.user + c.system) / 1e6 + child.cpu };
   };
   const replay = buildReplay();
   const anchor = buildAnchor(spec, PROFILE);
@@ -116,35 +123,38 @@ export async function benchLinuxRun(rounds = Number(process.env["PRIVMEM_CTS_BEN
         delete process.env["PRIVMEM_CTS_CALL_LOG"];
       }
     }
-    const ratios: number[] = [];
+    const ratios = { forked: [] as number[], oneProcess: [] as number[], cpu: [] as number[] };
     const load = () => loadavg().map((l) => l.toFixed(2)).join("/");
     line("linux run: load average at start", { load: load() });
     for (let i = 0; i < rounds; i++) {
-      const rep = typeof replay === "string" ? undefined : replay.run();
-      const { r, seconds } = await runDriver();
-      const executed = r.results.length - r.summary.SKIP;
-      const perCase = seconds / Math.max(1, executed);
-      if (rep !== undefined) {
-        const repPerCase = rep.seconds / Math.max(1, rep.cases);
-        ratios.push(perCase / repPerCase);
-        line(`replay anchor, round ${i + 1}`, { cases: rep.cases, calls: rep.calls, msPerCase: repPerCase * 1000, mismatches: rep.mismatches, crashed: rep.crashed, lazyTimers: rep.lazyTimers });
+      const forked = typeof replay === "string" ? undefined : replay.run();
+      const single = typeof replay === "string" ? undefined : replay.run(true);
+      const { r, seconds, cpuSeconds } = await runDriver();
+      const executed = Math.max(1, r.results.length - r.summary.SKIP);
+      const perCase = seconds / executed;
+      const figures: Record<string, string | number> = {};
+      for (const [name, rep] of [["forked", forked], ["oneProcess", single]] as const) {
+        if (rep === undefined) continue;
+        const per = rep.seconds / Math.max(1, rep.cases);
+        line(`replay anchor, ${name === "forked" ? "one forked child per case" : "all cases in one process"}, round ${i + 1}`, { cases: rep.cases, calls: rep.calls, msPerCase: per * 1000, cpuMsPerCase: (rep.cpuSeconds / Math.max(1, rep.cases)) * 1000, mismatches: rep.mismatches, crashed: rep.crashed });
         for (const m of rep.firstMismatches) console.log(`  replay mismatch: ${m}`);
+        ratios[name].push(perCase / per);
+        figures[name === "forked" ? "vsForked" : "vsOneProcess"] = `${(perCase / per).toFixed(2)}x`;
       }
-      line(`linux driver: whole run, round ${i + 1}`, {
-        executed,
-        seconds,
-        msPerExecutedCase: perCase * 1000,
-        ...(ratios.length === i + 1 ? { vsReplay: `${ratios[i]!.toFixed(2)}x` } : {}),
-        pass: r.summary.PASS,
-        xfail: r.summary.XFAIL,
-        skip: r.summary.SKIP,
-        fail: r.summary.FAIL,
-        error: r.summary.ERROR,
-      });
+      if (single !== undefined) {
+        const cpuRatio = cpuSeconds / executed / (single.cpuSeconds / Math.max(1, single.cases));
+        ratios.cpu.push(cpuRatio);
+        figures["cpuVsOneProcess"] = `${cpuRatio.toFixed(2)}x`;
+      }
+      line(`linux driver: whole run, round ${i + 1}`, { executed, seconds, msPerExecutedCase: perCase * 1000, cpuMsPerExecutedCase: (cpuSeconds / executed) * 1000, ...figures });
+      line(`linux driver: outcomes, round ${i + 1}`, { pass: r.summary.PASS, xfail: r.summary.XFAIL, skip: r.summary.SKIP, fail: r.summary.FAIL, error: r.summary.ERROR });
     }
-    if (ratios.length > 0) {
-      const s = [...ratios].sort((a, b) => a - b);
-      line("linux driver vs replay anchor (same calls)", { rounds: s.length, min: `${s[0]!.toFixed(2)}x`, median: `${s[Math.floor(s.length / 2)]!.toFixed(2)}x`, max: `${s[s.length - 1]!.toFixed(2)}x`, load: load() });
+    const range = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return `${s[0]!.toFixed(2)}x / ${s[Math.floor(s.length / 2)]!.toFixed(2)}x / ${s[s.length - 1]!.toFixed(2)}x`;
+    };
+    if (ratios.forked.length > 0) {
+      line("linux driver vs replay (min / median / max)", { rounds: ratios.forked.length, wallVsForked: range(ratios.forked), wallVsOneProcess: range(ratios.oneProcess), cpuVsOneProcess: range(ratios.cpu), load: load() });
     }
     if (typeof anchor === "string") console.log(`fixed-call anchor: skipped (${anchor})`);
     else
@@ -156,6 +166,34 @@ export async function benchLinuxRun(rounds = Number(process.env["PRIVMEM_CTS_BEN
   } finally {
     if (typeof replay !== "string") replay.dispose();
     if (typeof anchor !== "string") anchor.dispose();
+  }
+}
+
+/** The choice, its drivers' processes' CPU time (read just before each closes) added to `into.cpu`. */
+function cpuCounted(choice: DriverChoice, into: { cpu: number }): DriverChoice {
+  return {
+    ...choice,
+    open: async () => {
+      const d = await choice.open();
+      const pid = (d as { pid?: number }).pid;
+      if (pid === undefined) return d;
+      const close = d.close.bind(d);
+      d.close = async () => {
+        into.cpu += processCpuSeconds(pid);
+        return close();
+      };
+      return d;
+    },
+  };
+}
+
+/** utime + stime of a process from /proc (clock ticks of 10 ms, as on every Linux this runs on). */
+function processCpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
   }
 }
 

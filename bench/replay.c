@@ -5,7 +5,9 @@
  * per case, in order, with the same arguments. What the C side cannot do the same
  * way is stated in bench/README.md; every call whose result differs from the
  * recorded one is counted and reported.
- *   replay LOG...
+ *   replay [--one-process] LOG...
+ * --one-process: every case in this process, one after the other, as the driver
+ * runs them (no fork, no exit: the recorded reset calls release each case).
  * Prints one JSON line: {"cases":N,"calls":M,"seconds":S,"mismatches":K,...}.
  */
 #define _GNU_SOURCE
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -243,7 +246,12 @@ static void note_mismatch(int ci, int i, const struct call *c, long got, int err
 		snprintf(stats->first[stats->nfirst++], 200, "case %d call %d %s: recorded %#lx, got %#lx (errno %d)", ci, i, c->name, (long)c->ret, got, got == -1 ? err : 0);
 }
 
-static long replay_one(const struct call *c, int *timers_rec, timer_t *timers_got, int *ntimers)
+/* recorded timer id -> this process's: per child, or for the whole run in one process */
+static int timers_rec[8];
+static timer_t timers_got[8];
+static int ntimers;
+
+static long replay_one(const struct call *c)
 {
 	long a[8] = { 0 };
 	uint64_t cells[8];
@@ -279,9 +287,9 @@ static long replay_one(const struct call *c, int *timers_rec, timer_t *timers_go
 		break;
 	case S_TIMER_ID: {
 		int j = 0;
-		while (j < *ntimers && timers_rec[j] != (int)a[0])
+		while (j < ntimers && timers_rec[j] != (int)a[0])
 			j++;
-		if (j == *ntimers && j < 8) {
+		if (j == ntimers && j < 8) {
 			/* the driver created its watchdog timer in an earlier case: so does this child, once */
 			struct sigevent s = { 0 };
 			s.sigev_signo = SIGUSR2;
@@ -289,7 +297,7 @@ static long replay_one(const struct call *c, int *timers_rec, timer_t *timers_go
 			s._sigev_un._tid = getpid();
 			timer_create(CLOCK_MONOTONIC, &s, &timers_got[j]);
 			timers_rec[j] = (int)a[0];
-			(*ntimers)++;
+			ntimers++;
 			stats->lazy_timers++;
 		}
 		a[0] = (long)timers_got[j];
@@ -317,12 +325,12 @@ static long replay_one(const struct call *c, int *timers_rec, timer_t *timers_go
 	long r = c->fn(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
 	if (c->isint)
 		r = (int)r;
-	if (c->special == S_TIMER_CREATE && r == 0 && *ntimers < 8) {
+	if (c->special == S_TIMER_CREATE && r == 0 && ntimers < 8) {
 		for (int i = 0; i < c->nargs; i++)
 			if (c->a[i].kind == A_OUT) {
-				timers_rec[*ntimers] = (int)c->a[i].v;
-				memcpy(&timers_got[*ntimers], &cells[i], sizeof(timer_t));
-				(*ntimers)++;
+				timers_rec[ntimers] = (int)c->a[i].v;
+				memcpy(&timers_got[ntimers], &cells[i], sizeof(timer_t));
+				ntimers++;
 			}
 	}
 	return r;
@@ -331,13 +339,11 @@ static long replay_one(const struct call *c, int *timers_rec, timer_t *timers_go
 static int replay_case(int ci)
 {
 	const struct kase *k = &cases[ci];
-	int timers_rec[8];
-	timer_t timers_got[8];
-	int ntimers = 0, bad = 0;
+	int bad = 0;
 	for (int i = 0; i < k->ncalls; i++) {
 		const struct call *c = &k->calls[i];
 		errno = 0;
-		long got = replay_one(c, timers_rec, timers_got, &ntimers);
+		long got = replay_one(c);
 		if (c->special != S_NOCHECK && (uint64_t)got != (c->isint ? (uint64_t)(long)(int)c->ret : c->ret)) {
 			note_mismatch(ci, i, c, got, errno);
 			bad = 1;
@@ -379,8 +385,13 @@ static void nothing(int sig)
 
 int main(int argc, char **argv)
 {
+	int one_process = argc > 1 && !strcmp(argv[1], "--one-process");
+	if (one_process) {
+		argv++;
+		argc--;
+	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s LOG...\n", argv[0]);
+		fprintf(stderr, "usage: %s [--one-process] LOG...\n", argv[0]);
 		return 2;
 	}
 	arena_size = 0;
@@ -404,12 +415,26 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR2, &sa, NULL);
 	long calls = 0;
 	int replayed = 0;
-	double seconds = 0;
+	double seconds = 0, self_cpu = 0;
 	for (int ci = 0; ci < ncases; ci++) {
 		if (cases[ci].ncalls == 0)
 			continue;
 		hold_fds(&cases[ci]);
 		struct timespec t0, t1;
+		if (one_process) {
+			struct rusage r0, r1;
+			getrusage(RUSAGE_SELF, &r0);
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			replay_case(ci);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			getrusage(RUSAGE_SELF, &r1);
+			seconds += (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+			self_cpu += (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) + (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1e6 + (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
+				    (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
+			calls += cases[ci].ncalls;
+			replayed++;
+			continue;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		pid_t pid = fork();
 		if (pid < 0)
@@ -428,7 +453,10 @@ int main(int argc, char **argv)
 		calls += cases[ci].ncalls;
 		replayed++;
 	}
-	printf("{\"cases\":%d,\"calls\":%ld,\"seconds\":%.6f,\"mismatches\":%ld,\"mismatchCases\":%ld,\"lazyTimers\":%ld,\"crashed\":%ld,\"firstMismatches\":[", replayed, calls, seconds, stats->mismatches,
+	struct rusage ru;
+	getrusage(RUSAGE_CHILDREN, &ru);
+	double cpu = one_process ? self_cpu : ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	printf("{\"cases\":%d,\"calls\":%ld,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"mismatches\":%ld,\"mismatchCases\":%ld,\"lazyTimers\":%ld,\"crashed\":%ld,\"firstMismatches\":[", replayed, calls, seconds, cpu, stats->mismatches,
 	       stats->mismatch_cases, stats->lazy_timers, stats->crashed);
 	for (int i = 0; i < stats->nfirst; i++)
 		printf("%s\"%s\"", i ? "," : "", stats->first[i]);

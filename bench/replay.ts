@@ -13,6 +13,8 @@ export interface ReplayResult {
   calls: number;
   /** seconds of the forked children, fork to reaped */
   seconds: number;
+  /** CPU seconds (user + system) of the forked children */
+  cpuSeconds: number;
   /** calls whose result differed from the recorded one (then the replay was not faithful there) */
   mismatches: number;
   mismatchCases: number;
@@ -25,8 +27,8 @@ export interface ReplayResult {
 export interface Replay {
   /** where the driver child writes its call log: set PRIVMEM_CTS_CALL_LOG to it for the recorded run */
   readonly logDir: string;
-  /** replay every log in logDir once */
-  run(): ReplayResult;
+  /** replay every log in logDir once: one forked child per case, or every case in one process */
+  run(oneProcess?: boolean): ReplayResult;
   dispose(): void;
 }
 
@@ -45,10 +47,10 @@ export function buildReplay(): Replay | string {
   execFileSync("mkdir", [logDir]);
   return {
     logDir,
-    run(): ReplayResult {
+    run(oneProcess = false): ReplayResult {
       const logs = readdirSync(logDir).filter((f) => f.endsWith(".log")).sort().map((f) => join(logDir, f));
       if (logs.length === 0) throw new Error("replay: the recorded run wrote no call log");
-      return JSON.parse(execFileSync(exe, logs, { encoding: "utf8", maxBuffer: 1 << 20 })) as ReplayResult;
+      return JSON.parse(execFileSync(exe, [...(oneProcess ? ["--one-process"] : []), ...logs], { encoding: "utf8", maxBuffer: 1 << 20 })) as ReplayResult;
     },
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
