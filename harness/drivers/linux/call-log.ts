@@ -24,7 +24,7 @@ const iovecParts = new WeakMap<Buffer, Buffer[]>();
 
 const hex = (v: bigint): string => BigInt.asUintN(64, v).toString(16);
 
-function arg(v: unknown): string {
+export function arg(v: unknown): string {
   if (typeof v === "bigint" || typeof v === "number") return "x" + hex(BigInt(v));
   if (typeof v === "string") return "s" + Buffer.from(v).toString("hex");
   if (v === null || v === undefined) return "x0";
@@ -43,7 +43,7 @@ function arg(v: unknown): string {
 }
 
 /** The symbol, whether it returns a C int, and how many fixed parameters a variadic function has. */
-function signature(args: unknown[]): { symbol: string; int: boolean; fixed: number | undefined } {
+export function signature(args: unknown[]): { symbol: string; int: boolean; fixed: number | undefined } {
   if (args.length === 1) {
     const m = /^\s*(\S+)\s+(\w+)\s*\((.*)\)\s*$/.exec(String(args[0]));
     if (!m) throw new Error(`call log: cannot read the prototype ${String(args[0])}`);
