@@ -1,11 +1,10 @@
 // The replay anchor (bench/replay.c): the libc calls the linux driver child made
 // for each case of a recorded run (harness/drivers/linux/call-log.ts), issued
 // again from C, one forked child per case. Built with this machine's gcc at bench time.
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../spec/paths.js";
+import { buildC } from "./anchor.js";
 
 export interface ReplayResult {
   /** cases replayed (those that made at least one call) */
@@ -34,17 +33,11 @@ export interface Replay {
 
 /** Build the replayer, or say why it cannot be built. */
 export function buildReplay(): Replay | string {
-  const gcc = spawnSync("gcc", ["--version"], { encoding: "utf8" });
-  if (gcc.error || gcc.status !== 0) return "gcc is not available on this machine";
-  const dir = mkdtempSync(join(tmpdir(), "pmc-replay-"));
-  const exe = join(dir, "replay");
-  const built = spawnSync("gcc", ["-O2", "-o", exe, join(PROJECT_ROOT, "bench", "replay.c")], { encoding: "utf8" });
-  if (built.status !== 0) {
-    rmSync(dir, { recursive: true, force: true });
-    return `gcc could not build bench/replay.c: ${built.stderr.trim()}`;
-  }
+  const built = buildC("replay");
+  if (typeof built === "string") return built;
+  const { dir, exe } = built;
   const logDir = join(dir, "log");
-  execFileSync("mkdir", [logDir]);
+  mkdirSync(logDir);
   return {
     logDir,
     run(oneProcess = false): ReplayResult {
