@@ -108,7 +108,7 @@ export async function benchLinuxRun(rounds = Number(process.env["PRIVMEM_CTS_BEN
     const r = await run({ spec, cases, driver: choice, filters: [], timeoutMs: 10000, expectations: expectationsFor(), reporters: [], suiteFiles: files });
     const seconds = (performance.now() - t) / 1000;
     const c = process.cpuUsage(c0);
-    return { r, seconds, cpuSeconds: (c.user + c.system) / 1e6 + child.cpu };
+    return { r, seconds, cpuSeconds: (c.user + c.system) / 1e6 + child.cpu, runnerCpu: (c.user + c.system) / 1e6, childCpu: child.cpu };
   };
   const replay = buildReplay();
   const anchor = buildAnchor(spec, PROFILE);
@@ -129,7 +129,7 @@ export async function benchLinuxRun(rounds = Number(process.env["PRIVMEM_CTS_BEN
     for (let i = 0; i < rounds; i++) {
       const forked = typeof replay === "string" ? undefined : replay.run();
       const single = typeof replay === "string" ? undefined : replay.run(true);
-      const { r, seconds, cpuSeconds } = await runDriver();
+      const { r, seconds, cpuSeconds, runnerCpu, childCpu } = await runDriver();
       const executed = Math.max(1, r.results.length - r.summary.SKIP);
       const perCase = seconds / executed;
       const figures: Record<string, string | number> = {};
@@ -147,6 +147,7 @@ export async function benchLinuxRun(rounds = Number(process.env["PRIVMEM_CTS_BEN
         figures["cpuVsOneProcess"] = `${cpuRatio.toFixed(2)}x`;
       }
       line(`linux driver: whole run, round ${i + 1}`, { executed, seconds, msPerExecutedCase: perCase * 1000, cpuMsPerExecutedCase: (cpuSeconds / executed) * 1000, ...figures });
+      line(`linux driver: CPU ms per executed case, round ${i + 1}`, { runner: (runnerCpu / executed) * 1000, driverChild: (childCpu / executed) * 1000 });
       line(`linux driver: outcomes, round ${i + 1}`, { pass: r.summary.PASS, xfail: r.summary.XFAIL, skip: r.summary.SKIP, fail: r.summary.FAIL, error: r.summary.ERROR });
     }
     const range = (xs: number[]) => {
