@@ -10,15 +10,16 @@
 //     arg: x<hex u64> an integer or address | s<hex> a C string | b<hex> a buffer's bytes
 //          | v<hex>.<hex>... an iovec array over buffers of these bytes | o<hex> an out cell (8 bytes; its value after the call) | e<signo>,<notify> a
 //          thread-directed sigevent (the replayer puts in its own tid)
-// Case boundaries: "case" (after the probe and after every reset), then
-// "fd <n> <k|o>" for every fd open in the driver then (k: /dev/kvm, o: other), so
-// the replayer can hold the same fd numbers and the kernel hands out the same ones.
+// Case boundaries: "case" (after the probe and after every reset), then, just before
+// the case's first call, "fd <n> <k|o>" for every fd open in the driver (k: /dev/kvm,
+// o: other), so the replayer can hold the same fd numbers and the kernel hands out the same ones.
 import { appendFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 
 const DIR = process.env["PRIVMEM_CTS_CALL_LOG"];
 const FILE = DIR === undefined ? undefined : join(DIR, `${process.pid}.log`);
 let pending: string[] = [];
+let fdsDue = false;
 /** iovec arrays built over Node buffers: their addresses mean nothing to the replayer, their contents do */
 const iovecParts = new WeakMap<Buffer, Buffer[]>();
 
@@ -61,6 +62,7 @@ function recorded(f: Fn, sig: ReturnType<typeof signature>): Fn {
     // variadic calls pass (type, value) pairs after the fixed parameters: keep the values
     const values = sig.fixed === undefined ? a : [...a.slice(0, sig.fixed), ...a.slice(sig.fixed).filter((_, i) => i % 2 === 1)];
     const before = values.map(arg);
+    if (fdsDue) logFds();
     const ret = f(...a);
     const after = before.map((s, i) => (s === "o" ? "o" + hex(BigInt((values[i] as unknown[])[0] as bigint)) : s));
     pending.push(`${sig.symbol} ${sig.int ? "i" : "l"} ${hex(BigInt(ret as number | bigint))} ${after.join(" ")}`);
@@ -84,13 +86,22 @@ export function logIovec(iov: Buffer, parts: Buffer[]): void {
 
 /** A call the driver makes through Node rather than libc (fdinfo's readlink and read of /proc/self/fdinfo). */
 export function logNodeCall(symbol: "readlink" | "readfile", path: string): void {
-  if (FILE !== undefined) pending.push(`@${symbol} l 0 ${arg(path)}`);
+  if (FILE === undefined) return;
+  if (fdsDue) logFds();
+  pending.push(`@${symbol} l 0 ${arg(path)}`);
 }
 
-/** A new case starts: flush the last one's calls and record the fds the driver holds now. */
+/** A new case starts: flush the last one's calls; the fds are listed just before its first call. */
 export function logCaseStart(): void {
   if (FILE === undefined) return;
-  const lines = [...pending, "case"];
+  appendFileSync(FILE, [...pending, "case"].join("\n") + "\n");
+  pending = [];
+  fdsDue = true;
+}
+
+/** The fds the driver holds right now (Node may open and close some of its own between cases). */
+function logFds(): void {
+  fdsDue = false;
   for (const name of readdirSync("/proc/self/fd")) {
     let link: string;
     try {
@@ -98,10 +109,8 @@ export function logCaseStart(): void {
     } catch {
       continue; // the directory's own fd, closed by now
     }
-    lines.push(`fd ${name} ${link === "/dev/kvm" ? "k" : "o"}`);
+    pending.push(`fd ${name} ${link === "/dev/kvm" ? "k" : "o"}`);
   }
-  appendFileSync(FILE, lines.join("\n") + "\n");
-  pending = [];
 }
 
 /** Write what is still pending (the driver is closing). */
