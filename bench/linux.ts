@@ -110,7 +110,7 @@ export async function benchLinuxRun(rounds = Number(process.env["PRIVMEM_CTS_BEN
     const c = process.cpuUsage(c0);
     return { r, seconds, cpuSeconds: (c.user + c.system) / 1e6 + child.cpu, runnerCpu: (c.user + c.system) / 1e6, childCpu: child.cpu };
   };
-  const replay = buildReplay();
+  const replay = buildReplay({ createVm: spec.ioctl("KVM_CREATE_VM", PROFILE)!.request, createVcpu: spec.ioctl("KVM_CREATE_VCPU", PROFILE)!.request });
   const anchor = buildAnchor(spec, PROFILE);
   try {
     if (typeof replay === "string") console.log(`replay anchor: skipped (${replay}); the linux driver's figures are printed without a ratio`);
@@ -136,7 +136,7 @@ export async function benchLinuxRun(rounds = Number(process.env["PRIVMEM_CTS_BEN
       for (const [name, rep] of [["forked", forked], ["oneProcess", single]] as const) {
         if (rep === undefined) continue;
         const per = rep.seconds / Math.max(1, rep.cases);
-        line(`replay anchor, ${name === "forked" ? "one forked child per case" : "all cases in one process"}, round ${i + 1}`, { cases: rep.cases, calls: rep.calls, msPerCase: per * 1000, cpuMsPerCase: (rep.cpuSeconds / Math.max(1, rep.cases)) * 1000, mismatches: rep.mismatches, crashed: rep.crashed });
+        line(`replay anchor, ${name === "forked" ? "one forked child per case" : "all cases in one process"}, round ${i + 1}`, { cases: rep.cases, calls: rep.calls, msPerCase: per * 1000, cpuMsPerCase: (rep.cpuSeconds / Math.max(1, rep.cases)) * 1000, mismatches: rep.mismatches, crashed: rep.crashed, unheldKvm: rep.unheldKvm });
         for (const m of rep.firstMismatches) console.log(`  replay mismatch: ${m}`);
         ratios[name].push(perCase / per);
         figures[name === "forked" ? "vsForked" : "vsOneProcess"] = `${(perCase / per).toFixed(2)}x`;

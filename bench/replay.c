@@ -5,7 +5,7 @@
  * per case, in order, with the same arguments. What the C side cannot do the same
  * way is stated in bench/README.md; every call whose result differs from the
  * recorded one is counted and reported.
- *   replay [--one-process] LOG...
+ *   replay [--one-process] [--kvm-requests=CREATE_VM,CREATE_VCPU (hex, from spec/)] LOG...
  * --one-process: every case in this process, one after the other, as the driver
  * runs them (no fork, no exit: the recorded reset calls release each case).
  * Prints one JSON line: {"cases":N,"calls":M,"seconds":S,"mismatches":K,...}.
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -354,27 +355,52 @@ static int replay_case(int ci)
 	return 0;
 }
 
-/* The parent holds the fd numbers the driver held at the case's start (/dev/kvm where it held /dev/kvm). */
+/* The parent holds the fd numbers the driver held at the case's start: /dev/kvm, a VM and a
+ * vCPU where the driver held them (its idle VM, harness/drivers/linux/ballast.ts), /dev/null
+ * for the rest. VMs and vCPUs need the request numbers (--kvm-requests); without them they
+ * are held as /dev/null and counted. */
 static int held[1024];
+static unsigned long req_create_vm, req_create_vcpu;
+static long unheld_kvm;
+
+static int open_kind(char kind, int last_vm)
+{
+	if (kind == 'v' && req_create_vm) {
+		int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+		int vm = kvm < 0 ? -1 : ioctl(kvm, req_create_vm, 0);
+		if (kvm >= 0)
+			close(kvm);
+		return vm;
+	}
+	if (kind == 'c' && req_create_vcpu && last_vm >= 0)
+		return ioctl(last_vm, req_create_vcpu, 0);
+	if (kind == 'v' || kind == 'c')
+		unheld_kvm++;
+	return open(kind == 'k' ? "/dev/kvm" : "/dev/null", O_RDWR);
+}
+
 static void hold_fds(const struct kase *k)
 {
 	char want[1024] = { 0 };
 	for (int i = 0; i < k->nfds; i++)
 		if (k->fds[i] > 2 && k->fds[i] < 1024)
 			want[k->fds[i]] = k->kinds[i];
+	int last_vm = -1;
 	for (int fd = 3; fd < 1024; fd++) {
 		if (held[fd] && held[fd] != want[fd]) {
 			close(fd);
 			held[fd] = 0;
 		}
 		if (want[fd] && !held[fd]) {
-			int t = open(want[fd] == 'k' ? "/dev/kvm" : "/dev/null", O_RDWR);
+			int t = open_kind(want[fd], last_vm);
 			if (t >= 0 && t != fd) {
 				dup2(t, fd);
 				close(t);
 			}
 			held[fd] = want[fd];
 		}
+		if (held[fd] == 'v')
+			last_vm = fd;
 	}
 }
 
@@ -385,13 +411,19 @@ static void nothing(int sig)
 
 int main(int argc, char **argv)
 {
-	int one_process = argc > 1 && !strcmp(argv[1], "--one-process");
-	if (one_process) {
+	int one_process = 0;
+	while (argc > 1 && !strncmp(argv[1], "--", 2)) {
+		if (!strcmp(argv[1], "--one-process"))
+			one_process = 1;
+		else if (sscanf(argv[1], "--kvm-requests=%lx,%lx", &req_create_vm, &req_create_vcpu) != 2) {
+			fprintf(stderr, "unknown option %s\n", argv[1]);
+			return 2;
+		}
 		argv++;
 		argc--;
 	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s [--one-process] LOG...\n", argv[0]);
+		fprintf(stderr, "usage: %s [--one-process] [--kvm-requests=CREATE_VM,CREATE_VCPU] LOG...\n", argv[0]);
 		return 2;
 	}
 	arena_size = 0;
@@ -456,8 +488,8 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	getrusage(RUSAGE_CHILDREN, &ru);
 	double cpu = one_process ? self_cpu : ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-	printf("{\"cases\":%d,\"calls\":%ld,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"mismatches\":%ld,\"mismatchCases\":%ld,\"lazyTimers\":%ld,\"crashed\":%ld,\"firstMismatches\":[", replayed, calls, seconds, cpu, stats->mismatches,
-	       stats->mismatch_cases, stats->lazy_timers, stats->crashed);
+	printf("{\"cases\":%d,\"calls\":%ld,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"mismatches\":%ld,\"mismatchCases\":%ld,\"lazyTimers\":%ld,\"unheldKvm\":%ld,\"crashed\":%ld,\"firstMismatches\":[", replayed, calls, seconds, cpu, stats->mismatches,
+	       stats->mismatch_cases, stats->lazy_timers, unheld_kvm, stats->crashed);
 	for (int i = 0; i < stats->nfirst; i++)
 		printf("%s\"%s\"", i ? "," : "", stats->first[i]);
 	printf("]}\n");

@@ -19,6 +19,8 @@ export interface ReplayResult {
   mismatchCases: number;
   /** watchdog timers a child created because the driver had created its own in an earlier case */
   lazyTimers: number;
+  /** VMs and vCPUs the driver held that the replayer could not (no request numbers): held as /dev/null */
+  unheldKvm: number;
   crashed: number;
   firstMismatches: string[];
 }
@@ -31,8 +33,8 @@ export interface Replay {
   dispose(): void;
 }
 
-/** Build the replayer, or say why it cannot be built. */
-export function buildReplay(): Replay | string {
+/** Build the replayer, or say why it cannot be built. `kvm`: KVM_CREATE_VM and KVM_CREATE_VCPU's numbers, to hold the VM the driver holds. */
+export function buildReplay(kvm?: { createVm: number; createVcpu: number }): Replay | string {
   const built = buildC("replay");
   if (typeof built === "string") return built;
   const { dir, exe } = built;
@@ -43,7 +45,8 @@ export function buildReplay(): Replay | string {
     run(oneProcess = false): ReplayResult {
       const logs = readdirSync(logDir).filter((f) => f.endsWith(".log")).sort().map((f) => join(logDir, f));
       if (logs.length === 0) throw new Error("replay: the recorded run wrote no call log");
-      return JSON.parse(execFileSync(exe, [...(oneProcess ? ["--one-process"] : []), ...logs], { encoding: "utf8", maxBuffer: 1 << 20 })) as ReplayResult;
+      const requests = kvm === undefined ? [] : [`--kvm-requests=${kvm.createVm.toString(16)},${kvm.createVcpu.toString(16)}`];
+      return JSON.parse(execFileSync(exe, [...(oneProcess ? ["--one-process"] : []), ...requests, ...logs], { encoding: "utf8", maxBuffer: 1 << 20 })) as ReplayResult;
     },
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };

@@ -64,10 +64,14 @@ describe("linux driver: call log for the replay anchor", function () {
       const exe = join(dir, "replay");
       const built = spawnSync("gcc", ["-O2", "-o", exe, join(PROJECT_ROOT, "bench", "replay.c")], { encoding: "utf8" });
       expect(built.status, built.stderr).to.equal(0);
+      expect(text).to.match(/^fd \d+ v$/m, "the driver's idle VM (ballast.ts) is listed for the replayer to hold");
+      const hex = (name: string) => spec.ioctl(name, "linux-6.18")!.request.toString(16);
+      const requests = `--kvm-requests=${hex("KVM_CREATE_VM")},${hex("KVM_CREATE_VCPU")}`;
       for (const mode of [[], ["--one-process"]]) {
-        const out = spawnSync(exe, [...mode, ...logs], { encoding: "utf8" });
+        const out = spawnSync(exe, [...mode, requests, ...logs], { encoding: "utf8" });
         expect(out.status, out.stderr).to.equal(0);
-        const r = JSON.parse(out.stdout) as { cases: number; calls: number; mismatches: number; crashed: number };
+        const r = JSON.parse(out.stdout) as { cases: number; calls: number; mismatches: number; crashed: number; unheldKvm: number };
+        expect(r.unheldKvm).to.equal(0);
         expect(r.cases).to.be.at.least(1);
         expect(r.calls).to.be.at.least(6);
         expect(r.mismatches, out.stdout).to.equal(0);

@@ -11,8 +11,9 @@
 //          | v<hex>.<hex>... an iovec array over buffers of these bytes | o<hex> an out cell (8 bytes; its value after the call) | e<signo>,<notify> a
 //          thread-directed sigevent (the replayer puts in its own tid)
 // Case boundaries: "case" (after the probe and after every reset), then, just before
-// the case's first call, "fd <n> <k|o>" for every fd open in the driver (k: /dev/kvm,
-// o: other), so the replayer can hold the same fd numbers and the kernel hands out the same ones.
+// the case's first call, "fd <n> <k|v|c|o>" for every fd open in the driver (/dev/kvm,
+// a VM, a vCPU, other), so the replayer can hold the same fd numbers, and VMs and vCPUs
+// alive as the driver does, and the kernel hands out the same numbers.
 import { appendFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 
@@ -99,6 +100,9 @@ export function logCaseStart(): void {
   fdsDue = true;
 }
 
+/** k: /dev/kvm, v: a VM, c: a vCPU, o: anything else */
+const fdKind = (link: string): string => (link === "/dev/kvm" ? "k" : link === "anon_inode:kvm-vm" ? "v" : link.startsWith("anon_inode:kvm-vcpu") ? "c" : "o");
+
 /** The fds the driver holds right now (Node may open and close some of its own between cases). */
 function logFds(): void {
   fdsDue = false;
@@ -109,7 +113,7 @@ function logFds(): void {
     } catch {
       continue; // the directory's own fd, closed by now
     }
-    pending.push(`fd ${name} ${link === "/dev/kvm" ? "k" : "o"}`);
+    pending.push(`fd ${name} ${fdKind(link)}`);
   }
 }
 

@@ -23,6 +23,7 @@ import { procMemFeatures, procMemOperation } from "./proc-mem.js";
 import { numaFeatures, numaOperation } from "./numa.js";
 import * as libc from "./libc.js";
 import { flushCallLog, logCaseStart, logNodeCall } from "./call-log.js";
+import { Ballast } from "./ballast.js";
 import { F_DUPFD, F_DUPFD_CLOEXEC, FALLOC_FL_PUNCH_HOLE, MADV_HWPOISON, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_SOFT_OFFLINE, MADV_WILLNEED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE_ANONYMOUS, MAP_SHARED, MPOL_F_ADDR, O_RDWR_CLOEXEC, PROT_READ, PROT_WRITE } from "./uapi.js";
 
 export const LINUX_DRIVER_VERSION = "0.1.0";
@@ -52,6 +53,8 @@ export class LinuxDriver implements Driver {
   private broken: string | undefined;
   private readonly hypercallTimeoutMs: number;
   private readonly mm: MmOperations;
+  /** an idle VM and vCPU held for the driver's life, so KVM's static keys do not flip at every case (ballast.ts) */
+  private ballast: Ballast | undefined;
 
   private constructor(
     private readonly spec: Spec,
@@ -89,6 +92,7 @@ export class LinuxDriver implements Driver {
     features.push(...ioFeatures(spec), ...procMemFeatures(), ...limitsFeatures(spec), ...numaFeatures());
     const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, operations: LINUX_OPERATIONS, host, batch: { maxSteps: MAX_BATCH_STEPS } };
     const driver = new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options, hypercallsHang);
+    driver.ballast = Ballast.create(spec, profile, systemFd);
     logCaseStart();
     return driver;
   }
@@ -484,6 +488,7 @@ export class LinuxDriver implements Driver {
   async close(): Promise<void> {
     if (this.broken) return;
     await this.reset();
+    this.ballast?.release();
     libc.close(BigInt(this.systemFd));
     flushCallLog();
     this.broken = "closed";
