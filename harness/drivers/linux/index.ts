@@ -48,7 +48,7 @@ export async function openLinux(options: LinuxOptions = {}): Promise<Driver> {
   const reason = kvmUnavailableReason();
   if (reason !== undefined) throw new DriverUnavailable(reason);
   // The child lives for one run and spends it in system calls: V8's optimising tiers cost it more CPU
-  // (compiling hot functions anew in every child, about 0.3 s a run) than they save. Extra node
+  // (compiling hot functions anew in every child: about 0.3 s of CPU a run here) than they save. Extra node
   // options for the child alone: PRIVMEM_CTS_LINUX_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=DIR").
   const nodeArgs = process.env["PRIVMEM_CTS_LINUX_NODE_ARGS"]?.split(" ").filter((a) => a !== "") ?? [];
   const args = [...CHILD_NODE_OPTIONS, ...nodeArgs, LINUX_MAIN];
