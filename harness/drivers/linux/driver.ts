@@ -19,7 +19,7 @@ import { HYPERCALL_BOUND_MS, Prober, parseProfileOption } from "./probe.js";
 import { DEFAULT_LIMITS, kernelFd, Session, type Limits } from "./session.js";
 import { GuestRunner } from "./vcpu.js";
 import { ioFeatures, isProcFdPath, pipeOperation, refuseWait, reopen, type PipeContext } from "./pipes.js";
-import { procMemFeatures, procMemOperation } from "./proc-mem.js";
+import { procMemFeatures, procMemOperation, type ProcMemContext } from "./proc-mem.js";
 import { numaFeatures, numaOperation } from "./numa.js";
 import * as libc from "./libc.js";
 import { flushCallLog, logCaseStart, logNodeCall } from "./call-log.js";
@@ -50,6 +50,7 @@ export class LinuxDriver implements Driver {
   private readonly runner: GuestRunner;
   private readonly ioctlContext: IoctlContext;
   private readonly pipeContext: PipeContext;
+  private readonly procMemContext: ProcMemContext;
   private broken: string | undefined;
   private readonly hypercallTimeoutMs: number;
   private readonly mm: MmOperations;
@@ -77,6 +78,7 @@ export class LinuxDriver implements Driver {
     this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: timeout, guard, hypercallsStall: hypercallsHang });
     this.ioctlContext = { spec, profile, session: this.session, runner: this.runner, pageSize };
     this.pipeContext = { spec, session: this.session };
+    this.procMemContext = { ...this.pipeContext, readBytes: session.limits.readBytes };
     this.mm = new MmOperations(spec, session, pageSize);
   }
 
@@ -119,7 +121,7 @@ export class LinuxDriver implements Driver {
 
   private execute(op: Op): OpResult {
     // /proc/self/mem reaches the driver's own memory: only checked pread/pwrite go through (proc-mem.ts)
-    const procMem = procMemOperation({ ...this.pipeContext, readBytes: this.session.limits.readBytes }, op);
+    const procMem = procMemOperation(this.procMemContext, op);
     if (procMem !== undefined) return procMem;
     if (isFileIoOp(op)) return fileIoOperation(this.ioctlContext, op);
     switch (op.op) {
