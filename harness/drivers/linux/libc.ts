@@ -202,11 +202,17 @@ export class ThreadTimer {
     return new ThreadTimer(BigInt(out[0]!));
   }
 
-  /** Fire once after ms milliseconds; 0 disarms. */
+  /**
+   * Fire after ms milliseconds, and every ms milliseconds after that until disarmed; 0
+   * disarms. The repeats matter: a signal that lands before the thread has entered
+   * KVM_RUN (preempted between arming and the ioctl, as happens on a loaded machine) is
+   * handled in user space and leaves nothing pending, so a guest that never halts
+   * would run on; the next signal stops it.
+   */
   arm(ms: number): void {
     const sec = Math.floor(ms / 1000);
     const nsec = (ms % 1000) * 1_000_000;
-    timerSettime(this.id, 0, { intervalSec: 0, intervalNsec: 0, valueSec: sec, valueNsec: nsec }, null);
+    timerSettime(this.id, 0, { intervalSec: sec, intervalNsec: nsec, valueSec: sec, valueNsec: nsec }, null);
   }
 
   disarm(): void {
