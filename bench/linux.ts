@@ -8,6 +8,10 @@ import { LinuxDriver } from "../harness/drivers/linux/driver.js";
 import type { Driver, Op } from "../spec/driver/contract.js";
 import { line } from "./stats.js";
 import { buildAnchor } from "./anchor.js";
+import { buildReplay } from "./replay.js";
+import { loadavg } from "node:os";
+import { readFileSync } from "node:fs";
+import type { DriverChoice } from "../harness/runner/runner.js";
 import { EXPECTATIONS_DIR, SUITES_DIR } from "../spec/paths.js";
 import { loadSuites } from "../harness/case/load.js";
 import { driverChoice } from "../harness/drivers/index.js";
@@ -82,46 +86,115 @@ export async function benchLinux(n = 5000): Promise<void> {
 
 /**
  * The linux driver per executed case over the whole run (every suite, as `npx
- * privmem-cts run --driver linux` runs it), against the C anchor measured in the
- * same bench run, before and after the driver's run (the smaller of the two).
+ * privmem-cts run --driver linux` runs it), against the replay anchor: the same
+ * libc calls, recorded from a run of the driver and issued again from C, one
+ * forked child per case (bench/replay.c). Rounds alternate anchor and driver, so
+ * each ratio compares runs made seconds apart on this shared machine. The old
+ * fixed-call anchor (bench/anchor.c) is printed too, for what it is.
  */
-export async function benchLinuxRun(anchorCases = 300): Promise<void> {
+export async function benchLinuxRun(rounds = Number(process.env["PRIVMEM_CTS_BENCH_ROUNDS"] ?? 3), anchorCases = 300): Promise<void> {
   const reason = kvmUnavailableReason();
   if (reason !== undefined) {
     console.log(`linux run: skipped (${reason})`);
     return;
   }
   const spec = loadSpec();
-  const anchor = buildAnchor(spec, PROFILE);
-  if (typeof anchor === "string") console.log(`C anchor: skipped (${anchor}); the linux driver's figures are printed without a ratio`);
-  try {
-    const before = typeof anchor === "string" ? undefined : anchor.perCase(anchorCases);
-    const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
+  const { cases, files } = await loadSuites(spec, [SUITES_DIR]);
+  const runDriver = async () => {
+    const child = { cpu: 0 };
+    const choice = cpuCounted(driverChoice("linux", {}), child);
+    const c0 = process.cpuUsage();
     const t = performance.now();
-    const r = await run({ spec, cases, driver: driverChoice("linux", {}), filters: [], timeoutMs: 10000, expectations: expectationsFor(), reporters: [], suiteFiles: files });
+    const r = await run({ spec, cases, driver: choice, filters: [], timeoutMs: 10000, expectations: expectationsFor(), reporters: [], suiteFiles: files });
     const seconds = (performance.now() - t) / 1000;
-    const after = typeof anchor === "string" ? undefined : anchor.perCase(anchorCases);
-    const executed = r.results.length - r.summary.SKIP;
-    const perCase = seconds / Math.max(1, executed);
-    const hypercall = r.results.filter((x) => x.outcome !== "SKIP" && /hypercall|map_gpa_range/.test(x.id));
-    const rest = (seconds * 1000 - hypercall.reduce((a, x) => a + x.durationMs, 0)) / 1000 / Math.max(1, executed - hypercall.length);
-    const anchorPerCase = before !== undefined && after !== undefined ? Math.min(before, after) : undefined;
-    if (anchorPerCase !== undefined) line("C anchor: one forked child per case", { cases: anchorCases, msPerCaseBefore: before! * 1000, msPerCaseAfter: after! * 1000 });
-    line("linux driver: whole run", {
-      cases: r.results.length,
-      executed,
-      seconds,
-      msPerExecutedCase: perCase * 1000,
-      ...(anchorPerCase !== undefined ? { vsAnchor: `${(perCase / anchorPerCase).toFixed(1)}x` } : {}),
-    });
-    line("linux driver: without the hypercall cases", {
-      executed: executed - hypercall.length,
-      msPerExecutedCase: rest * 1000,
-      ...(anchorPerCase !== undefined ? { vsAnchor: `${(rest / anchorPerCase).toFixed(1)}x` } : {}),
-    });
-    line("linux driver: outcomes", { pass: r.summary.PASS, skip: r.summary.SKIP, xfail: r.summary.XFAIL, fail: r.summary.FAIL, error: r.summary.ERROR });
+    const c = process.cpuUsage(c0);
+    return { r, seconds, cpuSeconds: (c.user + c.system) / 1e6 + child.cpu, runnerCpu: (c.user + c.system) / 1e6, childCpu: child.cpu };
+  };
+  const replay = buildReplay({ createVm: spec.ioctl("KVM_CREATE_VM", PROFILE)!.request, createVcpu: spec.ioctl("KVM_CREATE_VCPU", PROFILE)!.request });
+  const anchor = buildAnchor(spec, PROFILE);
+  try {
+    if (typeof replay === "string") console.log(`replay anchor: skipped (${replay}); the linux driver's figures are printed without a ratio`);
+    else {
+      // The recorded run: not timed (recording costs), only its calls are kept.
+      process.env["PRIVMEM_CTS_CALL_LOG"] = replay.logDir;
+      try {
+        await runDriver();
+      } finally {
+        delete process.env["PRIVMEM_CTS_CALL_LOG"];
+      }
+    }
+    const ratios = { forked: [] as number[], oneProcess: [] as number[], cpu: [] as number[] };
+    const load = () => loadavg().map((l) => l.toFixed(2)).join("/");
+    line("linux run: load average at start", { load: load() });
+    for (let i = 0; i < rounds; i++) {
+      const forked = typeof replay === "string" ? undefined : replay.run();
+      const single = typeof replay === "string" ? undefined : replay.run(true);
+      const { r, seconds, cpuSeconds, runnerCpu, childCpu } = await runDriver();
+      const executed = Math.max(1, r.results.length - r.summary.SKIP);
+      const perCase = seconds / executed;
+      const figures: Record<string, string | number> = {};
+      for (const [name, rep] of [["forked", forked], ["oneProcess", single]] as const) {
+        if (rep === undefined) continue;
+        const per = rep.seconds / Math.max(1, rep.cases);
+        line(`replay anchor, ${name === "forked" ? "one forked child per case" : "all cases in one process"}, round ${i + 1}`, { cases: rep.cases, calls: rep.calls, msPerCase: per * 1000, cpuMsPerCase: (rep.cpuSeconds / Math.max(1, rep.cases)) * 1000, mismatches: rep.mismatches, crashed: rep.crashed, unheldKvm: rep.unheldKvm });
+        for (const m of rep.firstMismatches) console.log(`  replay mismatch: ${m}`);
+        ratios[name].push(perCase / per);
+        figures[name === "forked" ? "vsForked" : "vsOneProcess"] = `${(perCase / per).toFixed(2)}x`;
+      }
+      if (single !== undefined) {
+        const cpuRatio = cpuSeconds / executed / (single.cpuSeconds / Math.max(1, single.cases));
+        ratios.cpu.push(cpuRatio);
+        figures["cpuVsOneProcess"] = `${cpuRatio.toFixed(2)}x`;
+      }
+      line(`linux driver: whole run, round ${i + 1}`, { executed, seconds, msPerExecutedCase: perCase * 1000, cpuMsPerExecutedCase: (cpuSeconds / executed) * 1000, ...figures });
+      line(`linux driver: CPU ms per executed case, round ${i + 1}`, { runner: (runnerCpu / executed) * 1000, driverChild: (childCpu / executed) * 1000 });
+      line(`linux driver: outcomes, round ${i + 1}`, { pass: r.summary.PASS, xfail: r.summary.XFAIL, skip: r.summary.SKIP, fail: r.summary.FAIL, error: r.summary.ERROR });
+    }
+    const range = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return `${s[0]!.toFixed(2)}x / ${s[Math.floor(s.length / 2)]!.toFixed(2)}x / ${s[s.length - 1]!.toFixed(2)}x`;
+    };
+    if (ratios.forked.length > 0) {
+      line("linux driver vs replay (min / median / max)", { rounds: ratios.forked.length, wallVsForked: range(ratios.forked), wallVsOneProcess: range(ratios.oneProcess), cpuVsOneProcess: range(ratios.cpu), load: load() });
+    }
+    if (typeof anchor === "string") console.log(`fixed-call anchor: skipped (${anchor})`);
+    else
+      line("fixed-call anchor (not the cases' calls)", {
+        cases: anchorCases,
+        msPerCase: anchor.perCase(anchorCases) * 1000,
+        calls: "open /dev/kvm, 4 CHECK_EXTENSION, CREATE_VM, one memslot set and deleted",
+      });
   } finally {
+    if (typeof replay !== "string") replay.dispose();
     if (typeof anchor !== "string") anchor.dispose();
+  }
+}
+
+/** The choice, its drivers' processes' CPU time (read just before each closes) added to `into.cpu`. */
+function cpuCounted(choice: DriverChoice, into: { cpu: number }): DriverChoice {
+  return {
+    ...choice,
+    open: async () => {
+      const d = await choice.open();
+      const pid = (d as { pid?: number }).pid;
+      if (pid === undefined) return d;
+      const close = d.close.bind(d);
+      d.close = async () => {
+        into.cpu += processCpuSeconds(pid);
+        return close();
+      };
+      return d;
+    },
+  };
+}
+
+/** utime + stime of a process from /proc (clock ticks of 10 ms, as on every Linux this runs on). */
+function processCpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
   }
 }
 

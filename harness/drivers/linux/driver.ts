@@ -19,9 +19,11 @@ import { HYPERCALL_BOUND_MS, Prober, parseProfileOption } from "./probe.js";
 import { DEFAULT_LIMITS, kernelFd, Session, type Limits } from "./session.js";
 import { GuestRunner } from "./vcpu.js";
 import { ioFeatures, isProcFdPath, pipeOperation, refuseWait, reopen, type PipeContext } from "./pipes.js";
-import { procMemFeatures, procMemOperation } from "./proc-mem.js";
+import { procMemFeatures, procMemOperation, type ProcMemContext } from "./proc-mem.js";
 import { numaFeatures, numaOperation } from "./numa.js";
 import * as libc from "./libc.js";
+import { flushCallLog, logCaseStart, logNodeCall } from "./call-log.js";
+import { Ballast } from "./ballast.js";
 import { F_DUPFD, F_DUPFD_CLOEXEC, FALLOC_FL_PUNCH_HOLE, MADV_HWPOISON, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_SOFT_OFFLINE, MADV_WILLNEED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE_ANONYMOUS, MAP_SHARED, MPOL_F_ADDR, O_RDWR_CLOEXEC, PROT_READ, PROT_WRITE } from "./uapi.js";
 
 export const LINUX_DRIVER_VERSION = "0.1.0";
@@ -48,9 +50,12 @@ export class LinuxDriver implements Driver {
   private readonly runner: GuestRunner;
   private readonly ioctlContext: IoctlContext;
   private readonly pipeContext: PipeContext;
+  private readonly procMemContext: ProcMemContext;
   private broken: string | undefined;
   private readonly hypercallTimeoutMs: number;
   private readonly mm: MmOperations;
+  /** an idle VM and vCPU held for the driver's life, so KVM's static keys do not flip at every case (ballast.ts) */
+  private ballast: Ballast | undefined;
 
   private constructor(
     private readonly spec: Spec,
@@ -73,6 +78,7 @@ export class LinuxDriver implements Driver {
     this.runner = new GuestRunner({ spec, profile, systemFd, timeoutMs: timeout, guard, hypercallsStall: hypercallsHang });
     this.ioctlContext = { spec, profile, session: this.session, runner: this.runner, pageSize };
     this.pipeContext = { spec, session: this.session };
+    this.procMemContext = { ...this.pipeContext, readBytes: session.limits.readBytes };
     this.mm = new MmOperations(spec, session, pageSize);
   }
 
@@ -87,7 +93,10 @@ export class LinuxDriver implements Driver {
     const { features, host, hypercallsHang } = new Prober(spec, profile, systemFd).probe(timeout);
     features.push(...ioFeatures(spec), ...procMemFeatures(), ...limitsFeatures(spec), ...numaFeatures());
     const handshake: Handshake = { contractVersion: CONTRACT_VERSION, name: "linux", version: LINUX_DRIVER_VERSION, profile, features, operations: LINUX_OPERATIONS, host, batch: { maxSteps: MAX_BATCH_STEPS } };
-    return new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options, hypercallsHang);
+    const driver = new LinuxDriver(spec, profile, systemFd, host.pageSize, handshake, options, hypercallsHang);
+    driver.ballast = Ballast.create(spec, profile, systemFd);
+    logCaseStart();
+    return driver;
   }
 
   async call(op: Op): Promise<OpResult> {
@@ -112,7 +121,7 @@ export class LinuxDriver implements Driver {
 
   private execute(op: Op): OpResult {
     // /proc/self/mem reaches the driver's own memory: only checked pread/pwrite go through (proc-mem.ts)
-    const procMem = procMemOperation({ ...this.pipeContext, readBytes: this.session.limits.readBytes }, op);
+    const procMem = procMemOperation(this.procMemContext, op);
     if (procMem !== undefined) return procMem;
     if (isFileIoOp(op)) return fileIoOperation(this.ioctlContext, op);
     switch (op.op) {
@@ -388,7 +397,9 @@ export class LinuxDriver implements Driver {
 
   private fdinfo(fd: bigint): OpResult {
     try {
+      logNodeCall("readlink", `/proc/self/fd/${fd}`);
       const link = readlinkSync(`/proc/self/fd/${fd}`);
+      logNodeCall("readfile", `/proc/self/fdinfo/${fd}`);
       const info = readFileSync(`/proc/self/fdinfo/${fd}`, "utf8");
       const flags = /^flags:\s*([0-7]+)$/m.exec(info)?.[1] ?? "0";
       const pos = /^pos:\s*(\d+)$/m.exec(info)?.[1] ?? "0";
@@ -472,13 +483,16 @@ export class LinuxDriver implements Driver {
     this.runner.releaseAll();
     restoreLimits();
     const released = this.session.release();
+    logCaseStart();
     return { released: { ...released, processes: 0 } };
   }
 
   async close(): Promise<void> {
     if (this.broken) return;
     await this.reset();
+    this.ballast?.release();
     libc.close(BigInt(this.systemFd));
+    flushCallLog();
     this.broken = "closed";
   }
 

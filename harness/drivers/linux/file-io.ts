@@ -67,8 +67,10 @@ function fcntlLock(ctx: FileIoContext, op: OpOf<"fcntl_lock">): OpResult {
   return { ret: r.ret, out: ctx.spec.codec.decode("flock", buf) as { [k: string]: OutValue } };
 }
 
+const FILE_IO_OPS: ReadonlySet<string> = new Set(["readv", "writev", "preadv2", "pwritev2", "posix_fadvise", "readahead", "syncfs", "sync_file_range", "flock", "fcntl_lock", "fchown", "futimens"]);
+
 export function isFileIoOp(op: Op): op is FileIoOp {
-  return ["readv", "writev", "preadv2", "pwritev2", "posix_fadvise", "readahead", "syncfs", "sync_file_range", "flock", "fcntl_lock", "fchown", "futimens"].includes(op.op);
+  return FILE_IO_OPS.has(op.op);
 }
 
 export function fileIoOperation(ctx: FileIoContext, op: FileIoOp): OpResult {

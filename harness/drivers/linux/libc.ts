@@ -3,8 +3,10 @@
 // arithmetic; struct arguments are Buffers whose bytes come from spec/codec.ts.
 import koffi from "koffi";
 import { O_CLOEXEC, O_RDONLY, SYS_GET_MEMPOLICY, SYS_MBIND } from "./uapi.js";
+import { logIovec, withCallLog } from "./call-log.js";
 
-const lib = koffi.load("libc.so.6");
+// every call recorded for bench/replay.c when PRIVMEM_CTS_CALL_LOG is set (call-log.ts)
+const lib = withCallLog(koffi.load("libc.so.6"));
 
 /** A raw system call outcome: ret as the C function returned it, errno when it failed. */
 export interface Sys {
@@ -200,11 +202,17 @@ export class ThreadTimer {
     return new ThreadTimer(BigInt(out[0]!));
   }
 
-  /** Fire once after ms milliseconds; 0 disarms. */
+  /**
+   * Fire after ms milliseconds, and every ms milliseconds after that until disarmed; 0
+   * disarms. The repeats matter: a signal that lands before the thread has entered
+   * KVM_RUN (preempted between arming and the ioctl, as happens on a loaded machine) is
+   * handled in user space and leaves nothing pending, so a guest that never halts
+   * would run on; the next signal stops it.
+   */
   arm(ms: number): void {
     const sec = Math.floor(ms / 1000);
     const nsec = (ms % 1000) * 1_000_000;
-    timerSettime(this.id, 0, { intervalSec: 0, intervalNsec: 0, valueSec: sec, valueNsec: nsec }, null);
+    timerSettime(this.id, 0, { intervalSec: sec, intervalNsec: nsec, valueSec: sec, valueNsec: nsec }, null);
   }
 
   disarm(): void {
@@ -241,6 +249,7 @@ function iovecs(parts: Buffer[]): Buffer {
     iov.writeBigUInt64LE(p.length > 0 ? BigInt(koffi.address(p) as bigint) : 0n, 16 * i);
     iov.writeBigUInt64LE(BigInt(p.length), 16 * i + 8);
   });
+  logIovec(iov, parts);
   return iov;
 }
 
