@@ -127,7 +127,7 @@ describe("GunyahRm.checkInvariants on a broken model", () => {
 
   function lent() {
     const s = new Session("linux-7.2", "arm64-gunyah");
-    const { vcpu, gmap } = arm64GmemVm(s, 0n);
+    const { vm: vmFd, vcpu, gmap } = arm64GmemVm(s, 0n);
     const kernel = (s.k as unknown as { kernel: Kernel }).kernel;
     const rm = kernel.gunyah!;
     const vm = [...kernel.vms][0]!;
@@ -137,7 +137,7 @@ describe("GunyahRm.checkInvariants on a broken model", () => {
     expect(() => rm.checkInvariants(new Map())).to.not.throw();
     const where = `Gunyah: inode ${inode.ino} page 1 lent to VM ${vm.id} at gfn ${Number(ARM64_GPA / PAGE) + 1}: `;
     const fires = (what: string, hostMapped = new Map<Folio, bigint>()) => expect(() => rm.checkInvariants(hostMapped)).to.throw(InvariantViolation, where + what);
-    return { s, gmap, rm, vm, inode, folio: inode.cachedPage(1)!, fires };
+    return { s, vmFd, vcpu, gmap, rm, vm, inode, folio: inode.cachedPage(1)!, fires };
   }
 
   it("fires on a lent page guest_memfd no longer has", () => {
@@ -180,5 +180,26 @@ describe("GunyahRm.checkInvariants on a broken model", () => {
     inode.files.clear();
     fires("the VM has no file of the inode");
     for (const f of files) inode.files.add(f);
+  });
+
+  it("fires on a guest_memfd page the guest maps that is not lent to its VM at that gfn", () => {
+    const { rm, vm, inode } = lent();
+    const gfn = Number(ARM64_GPA / PAGE) + 1;
+    const real = rm.lentTo(inode, 1)!;
+    const says = (l: typeof real | undefined) => {
+      sinon.restore();
+      sinon.stub(rm, "lentTo").returns(l);
+      expect(() => rm.checkInvariants(new Map())).to.throw(InvariantViolation, `Gunyah: VM ${vm.id} maps gfn ${gfn}, page 1 of inode ${inode.ino}, which is not lent to it there`);
+    };
+    says(undefined);
+    says({ ...real, vm: {} as Vm });
+    says({ ...real, gfnDelta: real.gfnDelta + 1 });
+  });
+
+  it("looks at guest_memfd pages only: the guest's mapping of an anonymous memslot is nobody's lend", () => {
+    const { s, vmFd, vcpu, rm } = lent();
+    expect(s.slot(vmFd, { slot: 2n, guest_phys_addr: 0x20000000n, memory_size: PAGE, userspace_addr: s.anon(1n) }).errno).to.equal(undefined);
+    expect(s.ok("guest", { vcpu, access: "write", gpa: 0x20000000n, len: 1n, data: new Uint8Array([3]) }).exit?.reason).to.equal("KVM_EXIT_SYSTEM_EVENT");
+    expect(() => rm.checkInvariants(new Map())).to.not.throw();
   });
 });
