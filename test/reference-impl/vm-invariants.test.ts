@@ -179,6 +179,9 @@ describe("GunyahRm.checkInvariants on a broken model", () => {
     expect(() => rm.checkInvariants(new Map())).to.not.throw();
     inode.files.clear();
     fires("the VM has no file of the inode");
+    inode.files.add({ vm: {} } as (typeof files)[0]);
+    fires("the VM has no file of the inode");
+    inode.files.clear();
     for (const f of files) inode.files.add(f);
   });
 
