@@ -4,6 +4,7 @@
 //   npm run mutation                          every folder of reference-impl/, one Stryker run each
 //   npm run mutation -- --mutate reference-impl/guest_memfd/inode.ts    one file (options go to Stryker)
 //   npm run mutation -- --score-only          re-score the last report without running Stryker
+//   npm run mutation -- --folders reference-impl/mm,reference-impl/lib    only these folders
 // A run instruments only the files it mutates, and instrumented code runs several times slower, so
 // the whole model is measured folder by folder; each folder's report is kept as
 // reports/mutation/<folder>.json (folder path with "-" for "/").
@@ -29,12 +30,15 @@ function stryker(args) {
   return r.status === 0;
 }
 
-const args = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const at = argv.indexOf("--folders");
+const only = at < 0 ? undefined : argv[at + 1].split(",").map((f) => f.replace(/\/$/, ""));
+const args = at < 0 ? argv : [...argv.slice(0, at), ...argv.slice(at + 2)];
 let ok = true;
 if (args.includes("--score-only")) ok = scoreReport({ writeReadme: true });
 else if (args.includes("--mutate") || args.some((a) => a.startsWith("--mutate="))) ok = stryker(args) && scoreReport({ writeReadme: true });
 else {
-  for (const folder of folders()) {
+  for (const folder of only ?? folders()) {
     console.log(`\n== ${folder}`);
     if (!stryker([...args, "--mutate", `${folder}/*.ts`])) {
       ok = false;

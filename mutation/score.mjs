@@ -64,18 +64,26 @@ export function scoreReport({ writeReadme }) {
     const kept = existsSync(SCORES) ? JSON.parse(readFileSync(SCORES, "utf8")) : {};
     for (const r of rows) kept[r.file] = { score: pct(r), killed: r.detected, survived: r.undetected, equivalent: r.equivalent, notValid: r.invalid, measured: when };
     writeFileSync(SCORES, JSON.stringify(kept, null, 2) + "\n");
-    const all = ["| file | score | killed | survived | equivalent | not valid | measured |", "|---|---|---|---|---|---|---|"];
-    for (const [file, k] of Object.entries(kept).sort()) all.push(`| \`${file}\` | ${k.score} | ${k.killed} | ${k.survived} | ${k.equivalent} | ${k.notValid} | ${k.measured} |`);
-    if (existsSync(README)) {
-      const text = readFileSync(README, "utf8");
-      const begin = "<!-- score:begin -->";
-      const end = "<!-- score:end -->";
-      const a = text.indexOf(begin);
-      const b = text.indexOf(end);
-      if (a >= 0 && b > a) writeFileSync(README, `${text.slice(0, a + begin.length)}\nWritten by \`npm run mutation\` (mutation/scores.json): the last score measured for each file; files not listed were not measured yet.\n\n${all.join("\n")}\n${text.slice(b)}`);
-    }
+    writeTable(kept);
   }
   return true;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) process.exit(scoreReport({ writeReadme: false }) ? 0 : 1);
+/** The table of mutation/README.md, from the kept scores (several runs, or merged branches). */
+export function writeTable(kept = JSON.parse(readFileSync(SCORES, "utf8"))) {
+  const all = ["| file | score | killed | survived | equivalent | not valid | measured |", "|---|---|---|---|---|---|---|"];
+  for (const [file, k] of Object.entries(kept).sort()) all.push(`| \`${file}\` | ${k.score} | ${k.killed} | ${k.survived} | ${k.equivalent} | ${k.notValid} | ${k.measured} |`);
+  if (!existsSync(README)) return;
+  const text = readFileSync(README, "utf8");
+  const begin = "<!-- score:begin -->";
+  const end = "<!-- score:end -->";
+  const a = text.indexOf(begin);
+  const b = text.indexOf(end);
+  if (a >= 0 && b > a) writeFileSync(README, `${text.slice(0, a + begin.length)}\nWritten by \`npm run mutation\` (mutation/scores.json): the last score measured for each file; files not listed were not measured yet.\n\n${all.join("\n")}\n${text.slice(b)}`);
+}
+
+// node mutation/score.mjs: score the last report; --table: rewrite mutation/README.md's table from mutation/scores.json
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes("--table")) writeTable();
+  else process.exit(scoreReport({ writeReadme: false }) ? 0 : 1);
+}

@@ -32,7 +32,7 @@ import type { ProfileName } from "../../spec/profiles.js";
 
 /** The unit tests that kill a mutant making one of the model's invariant checks too lax. */
 const UNIT_TESTS = ["vm-invariants", "invariants", "gmem-invariants"].map((n) => `dist/test/reference-impl/${n}.test.js`);
-/** Each test's verdict on the unmutated model, written by the dry run for every worker to read. */
+/** Each test's verdict on the unmutated model, written by the dry run for every worker to read (in the sandbox). */
 const BASELINE = ".privmem-baseline.json";
 /** Coverage while a configuration's model opens or closes: every case of that configuration depends on it. */
 const SETUP = "<setup>";
@@ -66,6 +66,13 @@ const sandbox = (path: string) => pathToFileURL(join(process.cwd(), path)).href;
 
 export class SuiteTestRunner implements TestRunner {
   static inject = tokens();
+  private readonly baselineFile: string;
+  /** the labels ("<profile>@<host>") of the configurations to run: every one of the matrix by default */
+  private readonly configs: string[] | undefined;
+  constructor(options: { baselineFile?: string; configs?: string[] } = {}) {
+    this.baselineFile = options.baselineFile ?? BASELINE;
+    this.configs = options.configs;
+  }
   private loaded?: Promise<Loaded>;
   private mochaRuns = 0;
   /** attribute coverage to the running test (dry run only: mutant runs need none) */
@@ -98,7 +105,7 @@ export class SuiteTestRunner implements TestRunner {
       // Before the model loads: each instrumented file keeps the object its first coverage call finds.
       if (this.tracking) ns().mutantCoverage ??= { static: {}, perTest: {} };
       const outcomes = [...(await this.unitTests(undefined, false)), ...(await this.cases(undefined, false))];
-      writeFileSync(BASELINE, JSON.stringify(Object.fromEntries(outcomes.map((o) => [o.id, o.verdict]))));
+      writeFileSync(this.baselineFile, JSON.stringify(Object.fromEntries(outcomes.map((o) => [o.id, o.verdict]))));
       const failed = outcomes.filter((o) => o.verdict === "FAIL" && o.id.startsWith("mocha "));
       if (failed.length > 0) return { status: DryRunStatus.Error, errorMessage: `unit tests fail on the unmutated model: ${failed.map((f) => f.id).join(", ")}` };
       const tests: TestResult[] = outcomes.map((o) => ({ id: o.id, name: `${o.id} (${o.verdict})`, timeSpentMs: o.ms, status: TestStatus.Success }));
@@ -119,7 +126,7 @@ export class SuiteTestRunner implements TestRunner {
     s.hitCount = options.hitLimit === undefined ? undefined : 0;
     try {
       const filter = options.testFilter === undefined ? undefined : new Set(options.testFilter);
-      const baseline = JSON.parse(readFileSync(BASELINE, "utf8")) as Record<string, string>;
+      const baseline = JSON.parse(readFileSync(this.baselineFile, "utf8")) as Record<string, string>;
       const bail = !options.disableBail;
       const outcomes = [...(await this.unitTests(filter, bail))];
       const unitKill = outcomes.find((o) => o.verdict === "FAIL");
@@ -146,6 +153,7 @@ export class SuiteTestRunner implements TestRunner {
     for (const cfg of matrix) {
       if (stop.signal.aborted) break;
       const label = suiteRun.configLabel(cfg);
+      if (this.configs !== undefined && !this.configs.includes(label)) continue;
       const chosen = filter === undefined ? cases : cases.filter((c) => filter.has(`${label} ${c.id}`));
       if (chosen.length === 0) continue;
       // The runner reports no case start: the plan's order says which case runs after which.
@@ -206,7 +214,7 @@ export class SuiteTestRunner implements TestRunner {
 }
 
 /** Coverage recorded while a configuration's model opened or closed goes to every case of that configuration. */
-function spreadSetup(coverage: MutantCoverage, outcomes: Outcome[]): MutantCoverage {
+export function spreadSetup(coverage: MutantCoverage, outcomes: Outcome[]): MutantCoverage {
   const perTest = { ...coverage.perTest };
   for (const key of Object.keys(perTest).filter((k) => k.endsWith(` ${SETUP}`))) {
     const label = key.slice(0, -SETUP.length - 1);

@@ -4,6 +4,10 @@
 import { expect } from "chai";
 import sinon from "sinon";
 import type { Vm } from "../../reference-impl/vm/vm.js";
+import type { Kernel } from "../../reference-impl/kernel.js";
+import { InvariantViolation } from "../../reference-impl/lib/invariants.js";
+import type { Folio } from "../../reference-impl/mm/folio.js";
+import { arm64GmemVm, GPA as ARM64_GPA } from "./arm64-gmem-vm.js";
 import { PAGE, Session } from "./session.js";
 
 const GPA = 0x100000n;
@@ -113,5 +117,92 @@ describe("Vm.checkInvariants on a broken model", () => {
     expect(() => vm.checkInvariants()).to.not.throw();
     sinon.stub(vm.memslots[0]!.at(GFN)!.restricted!, "backs").returns(false);
     fires(vm, "not the restricted file's page at index 1");
+  });
+});
+
+// GunyahRm.checkInvariants (arch/arm64/gunyah/rm.ts) on a broken model: page 1 of the binding
+// is lent, so the message's gfn (GPA / PAGE + 1) tells gfn = index + gfnDelta from index - gfnDelta.
+describe("GunyahRm.checkInvariants on a broken model", () => {
+  afterEach(() => sinon.restore());
+
+  function lent() {
+    const s = new Session("linux-7.2", "arm64-gunyah");
+    const { vm: vmFd, vcpu, gmap } = arm64GmemVm(s, 0n);
+    const kernel = (s.k as unknown as { kernel: Kernel }).kernel;
+    const rm = kernel.gunyah!;
+    const vm = [...kernel.vms][0]!;
+    const inode = [...vm.gmemFiles][0]!.inode;
+    expect(s.ok("guest", { vcpu, access: "write", gpa: ARM64_GPA + PAGE, len: 1n, data: new Uint8Array([9]) }).exit?.reason).to.equal("KVM_EXIT_SYSTEM_EVENT");
+    expect(rm.lentTo(inode, 1)).to.not.equal(undefined);
+    expect(() => rm.checkInvariants(new Map())).to.not.throw();
+    const where = `Gunyah: inode ${inode.ino} page 1 lent to VM ${vm.id} at gfn ${Number(ARM64_GPA / PAGE) + 1}: `;
+    const fires = (what: string, hostMapped = new Map<Folio, bigint>()) => expect(() => rm.checkInvariants(hostMapped)).to.throw(InvariantViolation, where + what);
+    return { s, vmFd, vcpu, gmap, rm, vm, inode, folio: inode.cachedPage(1)!, fires };
+  }
+
+  it("fires on a lent page guest_memfd no longer has", () => {
+    const { inode, fires } = lent();
+    sinon.stub(inode, "cachedPage").returns(undefined);
+    fires("guest_memfd no longer has the page");
+  });
+
+  it("fires on a lent page a process maps", () => {
+    const { folio, fires } = lent();
+    fires("process 42 maps it", new Map([[folio, 42n]]));
+  });
+
+  it("fires on a lent page a GUP pin holds", () => {
+    const { s, gmap, rm, fires } = lent();
+    // Broken: the pin's host fault does not reclaim the page.
+    sinon.stub(rm, "hostFault").returns("ok");
+    expect(() => s.call("pin_user_pages", { addr: gmap + PAGE, len: PAGE })).to.throw(InvariantViolation);
+    fires("a GUP pin holds it");
+  });
+
+  it("fires on a lent page still in the direct map", () => {
+    const { rm, fires } = lent();
+    sinon.stub(rm.lib, "inDirectMap").returns(true);
+    fires("still in the kernel's direct map");
+  });
+
+  it("fires on a lent page the library holds accessible", () => {
+    const { rm, fires } = lent();
+    sinon.stub(rm.lib, "accessibleCount").returns(1);
+    fires("the library lets the host map it");
+  });
+
+  it("fires on a page lent to a VM that has no file of the inode, and not while one of its files is there", () => {
+    const { rm, inode, fires } = lent();
+    const files = [...inode.files];
+    // Another VM's file beside the lending VM's one: the lending VM still has a file.
+    inode.files.add({ vm: {} } as (typeof files)[0]);
+    expect(() => rm.checkInvariants(new Map())).to.not.throw();
+    inode.files.clear();
+    fires("the VM has no file of the inode");
+    inode.files.add({ vm: {} } as (typeof files)[0]);
+    fires("the VM has no file of the inode");
+    inode.files.clear();
+    for (const f of files) inode.files.add(f);
+  });
+
+  it("fires on a guest_memfd page the guest maps that is not lent to its VM at that gfn", () => {
+    const { rm, vm, inode } = lent();
+    const gfn = Number(ARM64_GPA / PAGE) + 1;
+    const real = rm.lentTo(inode, 1)!;
+    const says = (l: typeof real | undefined) => {
+      sinon.restore();
+      sinon.stub(rm, "lentTo").returns(l);
+      expect(() => rm.checkInvariants(new Map())).to.throw(InvariantViolation, `Gunyah: VM ${vm.id} maps gfn ${gfn}, page 1 of inode ${inode.ino}, which is not lent to it there`);
+    };
+    says(undefined);
+    says({ ...real, vm: {} as Vm });
+    says({ ...real, gfnDelta: real.gfnDelta + 1 });
+  });
+
+  it("looks at guest_memfd pages only: the guest's mapping of an anonymous memslot is nobody's lend", () => {
+    const { s, vmFd, vcpu, rm } = lent();
+    expect(s.slot(vmFd, { slot: 2n, guest_phys_addr: 0x20000000n, memory_size: PAGE, userspace_addr: s.anon(1n) }).errno).to.equal(undefined);
+    expect(s.ok("guest", { vcpu, access: "write", gpa: 0x20000000n, len: 1n, data: new Uint8Array([3]) }).exit?.reason).to.equal("KVM_EXIT_SYSTEM_EVENT");
+    expect(() => rm.checkInvariants(new Map())).to.not.throw();
   });
 });

@@ -119,5 +119,15 @@ export class GunyahRm {
           invariant(this.lib.accessibleCount(inode, index) === 0, () => `${where}: the library lets the host map it`);
           invariant([...inode.files].some((f) => f.vm === value.vm), () => `${where}: the VM has no file of the inode`);
         }
+    // The converse: the guest reaches a guest_memfd page only while it is lent to it at that
+    // gfn (a reclaim unmaps it from the guest, gunyah_vm_reclaim_folio()).
+    for (const vm of this.kernel.vms)
+      for (const { gfn } of vm.mmu.mappings()) {
+        const slot = vm.memslots[0]!.at(gfn);
+        if (slot?.gmem?.file == null) continue;
+        const index = slot.gmem.pgoff + (gfn - slot.baseGfn);
+        const l = this.lentTo(slot.gmem.file.inode, index);
+        invariant(l?.vm === vm && index + l.gfnDelta === gfn, () => `Gunyah: VM ${vm.id} maps gfn ${gfn}, page ${index} of inode ${slot.gmem!.file!.inode.ino}, which is not lent to it there`);
+      }
   }
 }
