@@ -114,4 +114,11 @@ describe("Vm.checkInvariants on a broken model", () => {
     sinon.stub(vm.memslots[0]!.at(GFN)!.restricted!, "backs").returns(false);
     fires(vm, "not the restricted file's page at index 1");
   });
+
+  it("fires on a VM memory attribute the VM does not support, naming the per-gfn store", () => {
+    const { vm } = mapped("shared-in-protected");
+    // Written past the ioctl's checks: bit 0 is not a supported attribute (only PRIVATE, bit 3).
+    vm.attributes!.assign(GFN, GFN + 1, 1n);
+    expect(() => vm.checkInvariants()).to.throw(`VM memory attributes (by gfn): value 1 stored at ${GFN} is not a supported non-zero value`);
+  });
 });
