@@ -118,6 +118,45 @@ describe("Vm.checkInvariants on a broken model", () => {
     sinon.stub(vm.memslots[0]!.at(GFN)!.restricted!, "backs").returns(false);
     fires(vm, "not the restricted file's page at index 1");
   });
+
+  it("fires on a VM memory attribute the VM does not support, naming the per-gfn store", () => {
+    const { vm } = mapped("shared-in-protected");
+    // Written past the ioctl's checks: bit 0 is not a supported attribute (only PRIVATE, bit 3).
+    vm.attributes!.assign(GFN, GFN + 1, 1n);
+    expect(() => vm.checkInvariants()).to.throw(`VM memory attributes (by gfn): value 1 stored at ${GFN} is not a supported non-zero value`);
+  });
+
+  describe("Memslots.checkInvariants (one address space's index by id and by gfn)", () => {
+    const slotOf = (vm: Vm) => vm.memslots[0]!.at(GFN)!;
+
+    it("fires when the ids and the ranges differ in number", () => {
+      const { vm } = mapped("anon");
+      vm.memslots[0]!.byId.set(99, slotOf(vm));
+      expect(() => vm.checkInvariants()).to.throw("memslots: 2 ids but 1 ranges");
+    });
+
+    it("fires on a range whose slot is not the one its id names", () => {
+      const { vm } = mapped("anon");
+      const slot = slotOf(vm);
+      vm.memslots[0]!.byId.set(slot.id, Object.create(slot) as typeof slot);
+      expect(() => vm.checkInvariants()).to.throw(`memslot ${slot.id} indexed at [${GFN}, ${GFN + 2})`);
+    });
+
+    it("fires on a slot indexed at a start that is not its base gfn (its end still matching)", () => {
+      const { vm } = mapped("anon");
+      const slot = slotOf(vm);
+      sinon.stub(slot, "endGfn").get(() => GFN + 2);
+      slot.baseGfn = GFN + 1;
+      expect(() => vm.memslots[0]!.checkInvariants()).to.throw(`memslot ${slot.id} indexed at [${GFN}, ${GFN + 2})`);
+    });
+
+    it("fires on a slot indexed at an end that is not its own", () => {
+      const { vm } = mapped("anon");
+      const slot = slotOf(vm);
+      sinon.stub(slot, "endGfn").get(() => GFN + 3);
+      expect(() => vm.memslots[0]!.checkInvariants()).to.throw(`memslot ${slot.id} indexed at [${GFN}, ${GFN + 2})`);
+    });
+  });
 });
 
 // GunyahRm.checkInvariants (arch/arm64/gunyah/rm.ts) on a broken model: page 1 of the binding
