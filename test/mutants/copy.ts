@@ -27,7 +27,8 @@ export const MODEL_ADAPTER = join("dist", "harness", "drivers", "reference.js");
  */
 export function mutatedModel(file: string, search: string, replace: string): string {
   const dir = mkdtempSync(join(tmpdir(), "pmc-model-"));
-  linkTree(join(PROJECT_ROOT, "dist", "reference-impl"), join(dir, "dist", "reference-impl"));
+  // Modules only: the source maps would double the links to make and remove for each mutant.
+  linkTree(join(PROJECT_ROOT, "dist", "reference-impl"), join(dir, "dist", "reference-impl"), (name) => name.endsWith(".js"));
   mkdirSync(dirname(join(dir, MODEL_ADAPTER)), { recursive: true });
   linkSync(join(PROJECT_ROOT, MODEL_ADAPTER), join(dir, MODEL_ADAPTER));
   symlinkSync(join(PROJECT_ROOT, "dist", "spec"), join(dir, "dist", "spec"));
@@ -52,12 +53,12 @@ function patch(dir: string, file: string, search: string, replace: string): void
  * which symlinks would not give), copied where links cannot be made. Nothing writes into these
  * files in place: the suites cache replaces its file by renaming, and the patch removes the link first.
  */
-function linkTree(from: string, to: string): void {
+function linkTree(from: string, to: string, keep: (name: string) => boolean = () => true): void {
   mkdirSync(to, { recursive: true });
   for (const e of readdirSync(from, { withFileTypes: true })) {
     const [src, dst] = [join(from, e.name), join(to, e.name)];
-    if (e.isDirectory()) linkTree(src, dst);
-    else
+    if (e.isDirectory()) linkTree(src, dst, keep);
+    else if (keep(e.name))
       try {
         linkSync(src, dst);
       } catch {
