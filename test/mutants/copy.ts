@@ -1,6 +1,6 @@
 // Copies of the compiled project with one patch applied to the reference model, for the
 // tests that show a broken model is caught (test/mutants.test.ts, test/captures.test.ts, ...).
-import { cpSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { PROJECT_ROOT } from "../../spec/paths.js";
@@ -9,9 +9,15 @@ import { PROJECT_ROOT } from "../../spec/paths.js";
 export function mutatedCopy(file: string, search: string, replace: string, extraParts: string[] = []): string {
   const dir = mkdtempSync(join(tmpdir(), "pmc-mutant-"));
   for (const part of ["package.json", "spec", "suites", ...extraParts]) cpSync(join(PROJECT_ROOT, part), join(dir, part), { recursive: true, preserveTimestamps: true });
-  linkTree(join(PROJECT_ROOT, "dist"), join(dir, "dist"));
+  // without the source maps: half the files to link and remove, and no test reads them
+  linkTree(join(PROJECT_ROOT, "dist"), join(dir, "dist"), (name) => !name.endsWith(".map"));
   symlinkSync(join(PROJECT_ROOT, "node_modules"), join(dir, "node_modules"));
-  patch(dir, file, search, replace);
+  try {
+    patch(dir, file, search, replace);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return dir;
 }
 
@@ -19,30 +25,57 @@ export function mutatedCopy(file: string, search: string, replace: string, extra
 export const MODEL_ADAPTER = join("dist", "harness", "drivers", "reference.js");
 
 /**
- * A copy of the model alone, for loading a broken model into a process that already has the spec and
- * the suites: dist/reference-impl/ and the in-process adapter (MODEL_ADAPTER) hard-linked into a new
- * folder, so importing the adapter from there loads new module instances of every model file; dist/spec
- * is a symbolic link, and ESM resolves links to the real path, so the copy shares the project's spec
- * modules (reference-impl imports nothing else). The patch is applied as in mutatedCopy.
+ * Copies of the model alone, one after another, for loading broken models into a process that already
+ * has the spec and the suites: dist/reference-impl/'s modules and the in-process adapter (MODEL_ADAPTER)
+ * hard-linked into a new folder, so importing the adapter from there loads new module instances of
+ * every model file; dist/spec is a symbolic link, and ESM resolves links to the real path, so the copy
+ * shares the project's spec modules (reference-impl imports nothing else); the project's package.json
+ * says, as in the project, that the .js files are ES modules. The patch is applied as in mutatedCopy.
+ * Each copy after the first is the previous one renamed (new module paths, so new module instances;
+ * the model imports nothing lazily) with the previous patch undone: a few file operations per copy
+ * instead of linking and removing every file.
  */
-export function mutatedModel(file: string, search: string, replace: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "pmc-model-"));
-  linkTree(join(PROJECT_ROOT, "dist", "reference-impl"), join(dir, "dist", "reference-impl"));
-  mkdirSync(dirname(join(dir, MODEL_ADAPTER)), { recursive: true });
-  linkSync(join(PROJECT_ROOT, MODEL_ADAPTER), join(dir, MODEL_ADAPTER));
-  symlinkSync(join(PROJECT_ROOT, "dist", "spec"), join(dir, "dist", "spec"));
-  patch(dir, file, search, replace);
-  return dir;
+export class ModelCopies {
+  private readonly base = mkdtempSync(join(tmpdir(), "pmc-model-"));
+  private dir: string | undefined;
+  private patched: string | undefined;
+  private made = 0;
+
+  /** The next copy's folder, patched; the previous copy's folder is gone. */
+  next(file: string, search: string, replace: string): string {
+    const dir = join(this.base, String(this.made++));
+    if (this.dir === undefined) {
+      linkTree(join(PROJECT_ROOT, "dist", "reference-impl"), join(dir, "dist", "reference-impl"), (name) => name.endsWith(".js"));
+      mkdirSync(dirname(join(dir, MODEL_ADAPTER)), { recursive: true });
+      linkSync(join(PROJECT_ROOT, MODEL_ADAPTER), join(dir, MODEL_ADAPTER));
+      symlinkSync(join(PROJECT_ROOT, "dist", "spec"), join(dir, "dist", "spec"));
+      linkSync(join(PROJECT_ROOT, "package.json"), join(dir, "package.json"));
+    } else {
+      renameSync(this.dir, dir);
+      if (this.patched !== undefined) {
+        const path = join(dir, "dist", "reference-impl", this.patched);
+        rmSync(path);
+        linkSync(join(PROJECT_ROOT, "dist", "reference-impl", this.patched), path);
+      }
+    }
+    this.dir = dir;
+    this.patched = undefined;
+    patch(dir, file, search, replace);
+    this.patched = file;
+    return dir;
+  }
+
+  /** Removes the copies' folder. */
+  close(): void {
+    rmSync(this.base, { recursive: true, force: true });
+  }
 }
 
 function patch(dir: string, file: string, search: string, replace: string): void {
   const path = join(dir, "dist", "reference-impl", file);
   const text = readFileSync(path, "utf8");
   const at = text.indexOf(search);
-  if (at < 0 || text.indexOf(search, at + 1) >= 0) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`the mutant's search text must occur exactly once in ${file}; the model has changed: update the mutant`);
-  }
+  if (at < 0 || text.indexOf(search, at + 1) >= 0) throw new Error(`the mutant's search text must occur exactly once in ${file}; the model has changed: update the mutant`);
   rmSync(path); // a hard link to the project's file: the patch goes to a new file
   writeFileSync(path, text.slice(0, at) + replace + text.slice(at + search.length));
 }
@@ -52,12 +85,12 @@ function patch(dir: string, file: string, search: string, replace: string): void
  * which symlinks would not give), copied where links cannot be made. Nothing writes into these
  * files in place: the suites cache replaces its file by renaming, and the patch removes the link first.
  */
-function linkTree(from: string, to: string): void {
+function linkTree(from: string, to: string, keep: (name: string) => boolean = () => true): void {
   mkdirSync(to, { recursive: true });
   for (const e of readdirSync(from, { withFileTypes: true })) {
     const [src, dst] = [join(from, e.name), join(to, e.name)];
-    if (e.isDirectory()) linkTree(src, dst);
-    else
+    if (e.isDirectory()) linkTree(src, dst, keep);
+    else if (keep(e.name))
       try {
         linkSync(src, dst);
       } catch {

@@ -1,5 +1,5 @@
 // The suites a mutant of the model must fail, run in this process against a model given as its
-// in-process adapter's openReference (the project's own, or a mutated copy's: copy.ts mutatedModel).
+// in-process adapter's openReference (the project's own, or a mutated copy's: copy.ts ModelCopies).
 // Every suite against the reference on four configurations (three x86: two TDP hosts and a
 // shadow-MMU host, one s390), the conversion suites on conv-v7 and conv-v8 with per-VM attributes
 // off, the poisoned-page suites on poison-rfc-v2, the pre-merge series' suites, and the arm64

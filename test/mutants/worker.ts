@@ -1,15 +1,14 @@
 // A process that checks mutants of the model one after another for test/mutants.test.ts, started
 // with an IPC channel (child_process.fork). It loads the spec and the suites once; each mutant's
-// model is loaded as new module instances from its own patched copy (copy.ts mutatedModel), so no
+// model is loaded as new module instances from its own patched copy (copy.ts ModelCopies), so no
 // mutant sees another's code or state. Receives MutantJob messages, answers each with a MutantResult,
 // and ends when the channel closes.
-import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadSpec } from "../../spec/index.js";
 import { SUITES_DIR } from "../../spec/paths.js";
 import { loadSuites } from "../../harness/case/load.js";
-import { MODEL_ADAPTER, mutatedModel } from "./copy.js";
+import { MODEL_ADAPTER, ModelCopies } from "./copy.js";
 import { failingCases, type OpenModel } from "./suite-run.js";
 
 export interface MutantJob {
@@ -31,14 +30,12 @@ export type MutantResult = { name: string; failed: string[] } | { name: string; 
 const spec = loadSpec();
 const loaded = await loadSuites(spec, [SUITES_DIR]);
 
+const copies = new ModelCopies();
+
 async function check(job: MutantJob): Promise<string[]> {
-  const dir = mutatedModel(job.file, job.search, job.replace);
-  try {
-    const { openReference } = (await import(pathToFileURL(join(dir, MODEL_ADAPTER)).href)) as { openReference: OpenModel };
-    return await failingCases(spec, loaded, { open: openReference, firstFailure: job.firstFailure, ...(job.first ? { first: job.first } : {}), ...(job.configs ? { configs: job.configs } : {}) });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const dir = copies.next(job.file, job.search, job.replace);
+  const { openReference } = (await import(pathToFileURL(join(dir, MODEL_ADAPTER)).href)) as { openReference: OpenModel };
+  return await failingCases(spec, loaded, { open: openReference, firstFailure: job.firstFailure, ...(job.first ? { first: job.first } : {}), ...(job.configs ? { configs: job.configs } : {}) });
 }
 
 // One job at a time, in the order they come.
@@ -54,5 +51,8 @@ process.on("message", (job: MutantJob) => {
     process.send!(result);
   });
 });
-process.on("disconnect", () => process.exit(0));
+process.on("disconnect", () => {
+  copies.close();
+  process.exit(0);
+});
 process.send!({ ready: true });
