@@ -1,4 +1,4 @@
-// KVM_SEV_SNP_LAUNCH_UPDATE through kvm_gmem_populate (HW-SNP-016..020): what KVM
+// KVM_SEV_SNP_LAUNCH_UPDATE through kvm_gmem_populate (HW-SNP-016..020, 023): what KVM
 // requires of the attributes and of the RMP, what it writes back into the user's struct,
 // and what the guest finds once launched. The update runs between LAUNCH_START and
 // LAUNCH_FINISH (snpGuest's beforeFinish); the source pages are a mapping filled with
@@ -148,6 +148,27 @@ export default defineSuite({
         });
         expectVc(t, await privateAccess(t, g, G), "the page");
         expectPvalidate(t, await pvalidate(t, g, G, true), 0n, 0n, "PVALIDATE(1)");
+      },
+    },
+    {
+      name: "zero_len",
+      title: "LAUNCH_UPDATE with len 0 on a PRIVATE page fails with EINVAL in the parameter checks (before kvm_gmem_populate): the struct is not written back and the page is not launched: the guest finds it unvalidated (#VC)",
+      clauses: ["HW-SNP-023"],
+      requires: REQUIRES,
+      control: "hw:snp:launch:update_pages",
+      variants: { type: TYPES },
+      async run(t, _self, v) {
+        const P = t.pageSize;
+        const g = await snpGuest(t, {
+          async beforeFinish(g: SnpGuest) {
+            const src = await source(t, 1n);
+            await setPrivate(t, g, G, P, true);
+            const r = await launchUpdate(t, g, { gfn: GFN, uaddr: src, len: 0n, type: String(v.type) });
+            t.EXPECT_ERRNO(r.r, "EINVAL", "LAUNCH_UPDATE with len 0");
+            expectProgress(t, r, { gfn: GFN, uaddr: src, len: 0n }, "the struct, unchanged");
+          },
+        });
+        expectVc(t, await privateAccess(t, g, G), "the page");
       },
     },
   ],
