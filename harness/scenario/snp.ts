@@ -135,14 +135,15 @@ export function pscEntry(gfn: bigint, op: bigint, huge = false, curPage = 0n): b
 }
 
 /** KVM_SEV_SNP_LAUNCH_UPDATE with struct kvm_sev_snp_launch_update at scratch + 3/4 page; returns the result and the struct as KVM left it. */
-export async function launchUpdate(t: TestContext, g: SnpGuest, p: { gfn: bigint; uaddr: bigint; len: bigint; type: string }, sevFd = g.sev): Promise<{ r: OpResult; gfn: bigint; uaddr: bigint; len: bigint }> {
+export async function launchUpdate(t: TestContext, g: SnpGuest, p: { gfn: bigint; uaddr: bigint; len: bigint; type: string; rawType?: bigint; flags?: bigint }, sevFd = g.sev): Promise<{ r: OpResult; gfn: bigint; uaddr: bigint; len: bigint }> {
   const at = g.scratch + (3n * t.pageSize) / 4n;
   const body = new Uint8Array(64);
   const view = new DataView(body.buffer);
   view.setBigUint64(0, p.gfn, true);
   view.setBigUint64(8, p.uaddr, true);
   view.setBigUint64(16, p.len, true);
-  view.setUint8(24, Number(t.c(p.type)));
+  view.setUint8(24, Number(p.rawType ?? t.c(p.type)));
+  view.setUint16(26, Number(p.flags ?? 0n), true);
   await ok(t, t.call({ op: "store", addr: at, data: body }), "write struct kvm_sev_snp_launch_update");
   const r = await t.call({ op: "ioctl", fd: g.vm, request: "KVM_MEMORY_ENCRYPT_OP", arg: { id: t.c("KVM_SEV_SNP_LAUNCH_UPDATE"), data_u64: at, sev_fd: sevFd } });
   const back = await t.call({ op: "load", addr: at, len: 24n });

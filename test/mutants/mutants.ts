@@ -636,4 +636,11 @@ export const MUTANTS: Mutant[] = [
     search: 'case "within_size": {',
     replace: 'case "within_size": return true; case "never-used": {',
   },
+  {
+    name: "snp-launch-update-len-zero",
+    why: "SNP_LAUNCH_UPDATE without 6.18's !params.len check: a len of 0 reaches kvm_gmem_populate and ends in EIO instead of the EINVAL of the parameter checks (HW-SNP-023)",
+    file: "arch/x86/snp/launch.js",
+    search: "params.len === 0n || ",
+    replace: "",
+  },
 ];

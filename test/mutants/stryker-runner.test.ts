@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MutantRunStatus } from "@stryker-mutator/api/test-runner";
 import type { Mutant } from "@stryker-mutator/api/core";
+import sinon from "sinon";
+import { DriverUnavailable } from "../../spec/driver/contract.js";
 import { spreadSetup, SuiteTestRunner } from "./stryker-runner.js";
 
 const A = "linux-7.2@full gmem:create:valid_size:size=PAGE_SIZE";
@@ -37,6 +39,15 @@ describe("Stryker test-runner plugin", function () {
     expect(result).to.include({ status: MutantRunStatus.Killed });
     expect(result).to.have.property("killedBy").that.deep.equals([B]);
     expect(result).to.have.property("failureMessage").that.matches(/^PASS became SKIP/);
+  });
+
+  it("a configuration whose model does not open kills the mutant with its cases' verdicts gone", async () => {
+    writeFileSync(baseline, JSON.stringify({ [A]: "PASS" }));
+    const open = sinon.fake.rejects(new DriverUnavailable("the model threw while it opened"));
+    const result = await run(new SuiteTestRunner({ baselineFile: baseline, open }), [A]);
+    expect(open.callCount).to.equal(1);
+    expect(result).to.include({ status: MutantRunStatus.Killed, failureMessage: "PASS became NOT RUN: the configuration did not run this case" });
+    expect(result).to.have.property("killedBy").that.deep.equals([A]);
   });
 
   it("the dry run records every case's verdict as the baseline", async function () {

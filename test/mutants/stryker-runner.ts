@@ -69,9 +69,12 @@ export class SuiteTestRunner implements TestRunner {
   private readonly baselineFile: string;
   /** the labels ("<profile>@<host>") of the configurations to run: every one of the matrix by default */
   private readonly configs: string[] | undefined;
-  constructor(options: { baselineFile?: string; configs?: string[] } = {}) {
+  /** another model (tests): the sandbox's by default */
+  private readonly open: SuiteRun.OpenModel | undefined;
+  constructor(options: { baselineFile?: string; configs?: string[]; open?: SuiteRun.OpenModel } = {}) {
     this.baselineFile = options.baselineFile ?? BASELINE;
     this.configs = options.configs;
+    this.open = options.open;
   }
   private loaded?: Promise<Loaded>;
   private mochaRuns = 0;
@@ -176,9 +179,18 @@ export class SuiteTestRunner implements TestRunner {
         },
       };
       try {
-        await suiteRun.runConfig(spec, chosen, files, cfg, { checkInvariants: true, reporter, signal: stop.signal });
+        await suiteRun.runConfig(spec, chosen, files, cfg, { checkInvariants: true, reporter, signal: stop.signal, ...(this.open ? { open: this.open } : {}) });
       } finally {
         delete ns().currentTestId;
+      }
+      // A model that no longer opens (the runner calls the driver unavailable) runs no case: each is a changed verdict.
+      if (stop.signal.aborted) continue;
+      const reported = new Set(outcomes.map((o) => o.id));
+      for (const c of chosen) {
+        const id = `${label} ${c.id}`;
+        if (reported.has(id)) continue;
+        outcomes.push({ id, verdict: "NOT RUN", message: "the configuration did not run this case", ms: 0 });
+        if (bail && baseline !== undefined && baseline[id] !== "NOT RUN") stop.abort();
       }
     }
     return outcomes;

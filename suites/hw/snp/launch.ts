@@ -1,4 +1,4 @@
-// KVM_SEV_SNP_LAUNCH_UPDATE through kvm_gmem_populate (HW-SNP-016..020): what KVM
+// KVM_SEV_SNP_LAUNCH_UPDATE through kvm_gmem_populate (HW-SNP-016..020, 023..025): what KVM
 // requires of the attributes and of the RMP, what it writes back into the user's struct,
 // and what the guest finds once launched. The update runs between LAUNCH_START and
 // LAUNCH_FINISH (snpGuest's beforeFinish); the source pages are a mapping filled with
@@ -148,6 +148,74 @@ export default defineSuite({
         });
         expectVc(t, await privateAccess(t, g, G), "the page");
         expectPvalidate(t, await pvalidate(t, g, G, true), 0n, 0n, "PVALIDATE(1)");
+      },
+    },
+    {
+      name: "bad_params",
+      title: "LAUNCH_UPDATE on a PRIVATE page with len 0, a len that is not a multiple of 4096, non-zero flags, or a type KVM does not accept (2, the firmware's VMSA type; 7) fails with EINVAL before kvm_gmem_populate: the struct is not written back and the page is not launched: the guest finds it unvalidated (#VC)",
+      clauses: ["HW-SNP-023"],
+      requires: REQUIRES,
+      control: "hw:snp:launch:update_pages",
+      variants: { bad: { len_zero: "len_zero", len_unaligned: "len_unaligned", flags: "flags", type_vmsa: "type_vmsa", type_unknown: "type_unknown" } },
+      async run(t, _self, v) {
+        const P = t.pageSize;
+        const len = v.bad === "len_zero" ? 0n : v.bad === "len_unaligned" ? P + 0x800n : P;
+        const rawType = v.bad === "type_vmsa" ? 2n : v.bad === "type_unknown" ? 7n : undefined;
+        const flags = v.bad === "flags" ? 1n : 0n;
+        const g = await snpGuest(t, {
+          async beforeFinish(g: SnpGuest) {
+            const src = await source(t, 2n);
+            await setPrivate(t, g, G, 2n * P, true);
+            const r = await launchUpdate(t, g, { gfn: GFN, uaddr: src, len, type: "KVM_SEV_SNP_PAGE_TYPE_NORMAL", rawType, flags });
+            t.EXPECT_ERRNO(r.r, "EINVAL", `LAUNCH_UPDATE with ${String(v.bad)}`);
+            expectProgress(t, r, { gfn: GFN, uaddr: src, len }, "the struct, unchanged");
+          },
+        });
+        expectVc(t, await privateAccess(t, g, G), "the page");
+      },
+    },
+    {
+      name: "not_gmem_slot",
+      title: "LAUNCH_UPDATE whose gfn_start is in no memslot, or in a memslot without KVM_MEM_GUEST_MEMFD, fails with EINVAL and the struct unchanged",
+      clauses: ["HW-SNP-024"],
+      requires: REQUIRES,
+      control: "hw:snp:launch:update_pages",
+      variants: { at: { no_slot: "no_slot", plain_slot: "plain_slot" } },
+      async run(t, _self, v) {
+        const P = t.pageSize;
+        const G2 = 0x20000000n;
+        await snpGuest(t, {
+          async beforeFinish(g: SnpGuest) {
+            const src = await source(t, 1n);
+            if (v.at === "plain_slot")
+              t.ASSERT_OK(await t.call({ op: "ioctl", fd: g.vm, request: "KVM_SET_USER_MEMORY_REGION2", arg: { slot: 2n, flags: 0n, guest_phys_addr: G2, memory_size: P, userspace_addr: src, guest_memfd_offset: 0n, guest_memfd: 0n } }), "memslot 2, no guest_memfd");
+            const r = await launchUpdate(t, g, { gfn: G2 >> 12n, uaddr: src, len: P, type: "KVM_SEV_SNP_PAGE_TYPE_NORMAL" });
+            t.EXPECT_ERRNO(r.r, "EINVAL", "LAUNCH_UPDATE");
+            expectProgress(t, r, { gfn: G2 >> 12n, uaddr: src, len: P }, "the struct, unchanged");
+          },
+        });
+      },
+    },
+    {
+      name: "bad_source",
+      title: "LAUNCH_UPDATE of a NORMAL page whose source address is not mapped fails with EIO (error 0: the firmware was never reached) and the struct unchanged; the page is not launched: the guest finds it unvalidated (#VC)",
+      clauses: ["HW-SNP-025"],
+      requires: REQUIRES,
+      control: "hw:snp:launch:update_pages",
+      async run(t) {
+        const P = t.pageSize;
+        let src = 0n;
+        const g = await snpGuest(t, {
+          async beforeFinish(g: SnpGuest) {
+            src = await source(t, 1n);
+            t.ASSERT_OK(await t.call({ op: "munmap", addr: src, len: P }), "munmap the source");
+            await setPrivate(t, g, G, P, true);
+            const r = await launchUpdate(t, g, { gfn: GFN, uaddr: src, len: P, type: "KVM_SEV_SNP_PAGE_TYPE_NORMAL" });
+            expectEio(t, r, "LAUNCH_UPDATE from an unmapped source");
+            expectProgress(t, r, { gfn: GFN, uaddr: src, len: P }, "the struct, unchanged");
+          },
+        });
+        expectVc(t, await privateAccess(t, g, G), "the page");
       },
     },
   ],

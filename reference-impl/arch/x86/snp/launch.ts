@@ -41,7 +41,7 @@ export function snpLaunchUpdate(ctx: SyscallContext, vm: Vm, sev: SevState, cmd:
   const params = readUserStruct(ctx, cmd.data_u64 as bigint, "kvm_sev_snp_launch_update");
   const { K, page } = ctx.kernel;
   const type = params.type as bigint;
-  if (!page.aligned(params.len as bigint) || params.flags !== 0n || !K.snpPageTypes.includes(type)) fail("EINVAL");
+  if (params.len === 0n || !page.aligned(params.len as bigint) || params.flags !== 0n || !K.snpPageTypes.includes(type)) fail("EINVAL");
   const gfn = params.gfn_start as bigint;
   const slot = gfn > BigInt(vm.maxGfn) ? undefined : vm.memslots[0]!.at(Number(gfn));
   if (slot === undefined || (slot.flags & K.mem.GUEST_MEMFD) === 0n) fail("EINVAL");
