@@ -13,7 +13,7 @@ describe("profiles diff: history", () => {
     expect(d.history!.map((s) => `${s.from}>${s.to}`)).to.deep.equal(["upm-v9>upm-v10", "upm-v10>rfc-v11", "rfc-v11>linux-6.8", "linux-6.8>linux-6.18"]);
     const first = d.history![0]!;
     expect(first.changed.map((c) => c.id)).to.include.members(["RMEM-005", "RMEM-012", "RMEM-024", "RMEM-027"]);
-    expect(first.removed.map((c) => c.id)).to.deep.equal(["RMEM-011", "RMEM-019"]);
+    expect(first.removed.map((c) => c.id)).to.deep.equal(["RMEM-011", "RMEM-019", "RMEM-029", "RMEM-030"]);
     expect(d.history![2]!.changed.map((c) => c.id)).to.include("EXIT-001");
   });
 
