@@ -2,9 +2,14 @@
 // its message, when the model is broken the way it guards against (the mutation runner runs this
 // file so a mutant that makes a check too lax is killed; mutation/README.md, file.ts).
 import { expect } from "chai";
+import sinon from "sinon";
+import { SAFE_REFS } from "../../reference-impl/arch/arm64/pkvm/gmem-library.js";
+import type { Kernel } from "../../reference-impl/kernel.js";
+import { InvariantViolation } from "../../reference-impl/lib/invariants.js";
 import type { GmemFile } from "../../reference-impl/guest_memfd/file.js";
 import type { Memslot } from "../../reference-impl/vm/memslots.js";
 import type { Vm } from "../../reference-impl/vm/vm.js";
+import { arm64GmemVm, GPA as ARM_GPA } from "./arm64-gmem-vm.js";
 import { PAGE, Session } from "./session.js";
 
 const GPA = 0x100000n;
@@ -107,4 +112,69 @@ describe("GmemInode.checkInvariants on a broken model (in-place conversion)", ()
     (inode.attributes as unknown as { store: { set(s: number, e: number, v: bigint): void } }).store.set(0, 1, 0n);
     expect(() => inode.checkInvariants()).to.throw(/^guest_memfd attributes \(by page\): value 0 stored at 0/);
   });
+});
+
+// Pkvm.checkInvariants (arch/arm64/pkvm/pkvm.ts): a protected guest's page is either shared with
+// the host and accessible in the guest_memfd library, or owned by the guest alone and then
+// inaccessible, unmapped, unpinned and out of the direct map. Each check fires, with its message.
+describe("Pkvm.checkInvariants on a broken model (arm64-pkvm)", () => {
+  const kernelOf = (s: Session): Kernel => (s.k as unknown as { kernel: Kernel }).kernel;
+
+  /** A protected VM whose guest wrote its first page (donated: OWNED); `shared`: then shared it back. */
+  function guestPage(shared: boolean) {
+    const s = new Session("linux-7.2", "arm64-pkvm");
+    const { vcpu, gmap } = arm64GmemVm(s, s.c("KVM_VM_TYPE_ARM_PROTECTED"));
+    s.ok("guest", { vcpu, access: "write", gpa: ARM_GPA, len: 1n, data: new Uint8Array([0xab]) });
+    if (shared) expect(s.ok("guest_arch", { vcpu, action: "pkvm:share", gpa: ARM_GPA }).out).to.deep.equal({ status: 0n });
+    const kernel = kernelOf(s);
+    const pkvm = kernel.pkvm!;
+    const vm = [...kernel.vms][0]!;
+    const inode = [...vm.gmemFiles][0]!.inode;
+    const folio = inode.cachedPage(0)!;
+    expect(() => pkvm.checkInvariants(new Map())).to.not.throw();
+    const where = `pKVM: VM ${vm.id} gfn ${Number(ARM_GPA / PAGE)} (inode ${inode.ino} page 0)`;
+    return { s, vcpu, gmap, pkvm, inode, folio, where };
+  }
+
+  it("fires on a guest page that guest_memfd no longer caches", () => {
+    const { pkvm, inode, where } = guestPage(false);
+    sinon.stub(inode, "cachedPage").returns(undefined);
+    expect(() => pkvm.checkInvariants(new Map())).to.throw(`${where}: the guest holds a page guest_memfd no longer has`);
+  });
+
+  it("fires on a shared page that guest_memfd keeps inaccessible", () => {
+    const { pkvm, where } = guestPage(true);
+    sinon.stub(pkvm.lib, "accessibleCount").returns(0);
+    expect(() => pkvm.checkInvariants(new Map())).to.throw(`${where}: shared with the host, but guest_memfd keeps it inaccessible`);
+  });
+
+  it("fires on a guest-owned page that guest_memfd lets the host map", () => {
+    const { pkvm, where } = guestPage(false);
+    sinon.stub(pkvm.lib, "accessibleCount").returns(1);
+    expect(() => pkvm.checkInvariants(new Map())).to.throw(`${where}: owned by the guest alone, but guest_memfd lets the host map it`);
+  });
+
+  it("fires on a guest-owned page that a host page table maps", () => {
+    const { pkvm, folio, where } = guestPage(false);
+    expect(() => pkvm.checkInvariants(new Map([[folio, 42n]]))).to.throw(`${where}: owned by the guest, but process 42 maps it (the host stage-2 must not)`);
+  });
+
+  it("fires on a guest-owned page that a GUP pin holds", () => {
+    const { s, vcpu, gmap, pkvm, where } = guestPage(true);
+    s.ok("load", { addr: gmap, len: 1n });
+    s.ok("pin_user_pages", { addr: gmap, len: PAGE });
+    // The broken library: it does not see the pin's reference, so MEM_UNSHARE goes through.
+    sinon.stub(pkvm.lib, "refCount").returns(SAFE_REFS);
+    expect(() => s.call("guest_arch", { vcpu, action: "pkvm:unshare", gpa: ARM_GPA })).to.throw(InvariantViolation, `${where}: owned by the guest, but a GUP pin holds it (references beyond ${SAFE_REFS})`);
+  });
+
+  it("fires on a guest-owned page back in the direct map", () => {
+    const { pkvm, folio, where } = guestPage(false);
+    expect(pkvm.lib.inDirectMap(folio)).to.equal(false);
+    pkvm.lib.forget(folio);
+    expect(pkvm.lib.inDirectMap(folio)).to.equal(true);
+    expect(() => pkvm.checkInvariants(new Map())).to.throw(`${where}: owned by the guest, but still in the kernel's direct map`);
+  });
+
+  afterEach(() => sinon.restore());
 });
