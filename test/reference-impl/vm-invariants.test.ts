@@ -406,7 +406,7 @@ describe("TDX Secure EPT guards and checkTdxInvariants on a broken model", () =>
     t.td.sept.leaves.set(TD_GFN, TD_GFN + 1, { ...t.leaf, state: "pending" });
     expect(septGuestAccess(t.td, vcpu, TD_GFN, spte, TD_GPA)?.out).to.deep.include({ ve_gpa: TD_GPA });
     t.td.attributes = TDX_TD_ATTR_SEPT_VE_DISABLE;
-    expect(() => septGuestAccess(t.td, vcpu, TD_GFN, spte, TD_GPA)).to.throw(DriverFailure, "kvm_vm_dead()");
+    expect(() => septGuestAccess(t.td, vcpu, TD_GFN, spte, TD_GPA)).to.throw(DriverFailure, "kvm_vm_dead()").with.property("kind", "unsupported");
     t.td.sept.leaves.delete(TD_GFN, TD_GFN + 1);
     expect(() => septGuestAccess(t.td, vcpu, TD_GFN, spte, TD_GPA)).to.throw(InvariantViolation, `VM ${t.vm.id} gfn ${TD_GFN}: mapped private in the mirror root but FREE in the Secure EPT`);
   });
