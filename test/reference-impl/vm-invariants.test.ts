@@ -6,7 +6,13 @@ import sinon from "sinon";
 import type { Vm } from "../../reference-impl/vm/vm.js";
 import type { Kernel } from "../../reference-impl/kernel.js";
 import { InvariantViolation } from "../../reference-impl/lib/invariants.js";
-import type { Folio } from "../../reference-impl/mm/folio.js";
+import { Folio, type FolioOwner } from "../../reference-impl/mm/folio.js";
+import { DriverFailure } from "../../spec/driver/contract.js";
+import { TDX_TD_ATTR_SEPT_VE_DISABLE } from "../../reference-impl/arch/x86/tdx/abi.js";
+import { checkTdxInvariants, septGuestAccess, septRemovePrivateSpte } from "../../reference-impl/arch/x86/tdx/mirror.js";
+import { SecureEpt } from "../../reference-impl/arch/x86/tdx/sept.js";
+import type { X86VmType } from "../../reference-impl/arch/x86/vm-types.js";
+import { TdxState } from "../../reference-impl/arch/x86/tdx.js";
 import { arm64GmemVm, GPA as ARM64_GPA } from "./arm64-gmem-vm.js";
 import { PAGE, Session } from "./session.js";
 
@@ -243,5 +249,165 @@ describe("GunyahRm.checkInvariants on a broken model", () => {
     expect(s.slot(vmFd, { slot: 2n, guest_phys_addr: 0x20000000n, memory_size: PAGE, userspace_addr: s.anon(1n) }).errno).to.equal(undefined);
     expect(s.ok("guest", { vcpu, access: "write", gpa: 0x20000000n, len: 1n, data: new Uint8Array([3]) }).exit?.reason).to.equal("KVM_EXIT_SYSTEM_EVENT");
     expect(() => rm.checkInvariants(new Map())).to.not.throw();
+  });
+});
+
+// The TDX Secure EPT's guards (sept.ts) and checkTdxInvariants (tdx/mirror.ts) on a broken model.
+describe("TDX Secure EPT guards and checkTdxInvariants on a broken model", () => {
+  afterEach(() => sinon.restore());
+  const TD_GPA = 0x10000000n;
+  const TD_GFN = Number(TD_GPA / PAGE);
+  const page = () => new Folio({ kind: "guest_memfd" } as FolioOwner, 0, Number(PAGE));
+
+  it("AUG and ADD refuse a leaf that is not FREE", () => {
+    const sept = new SecureEpt();
+    sept.aug(5, page());
+    expect(() => sept.aug(5, page())).to.throw(InvariantViolation, "TDH.MEM.PAGE.AUG of gfn 5: the leaf is not FREE");
+    expect(() => sept.add(5, page(), new Uint8Array(1))).to.throw(InvariantViolation, "TDH.MEM.PAGE.ADD of gfn 5: the leaf is not FREE");
+    expect(() => sept.add(6, page(), new Uint8Array(1))).to.not.throw();
+  });
+
+  it("BLOCK keeps the accept state (MAPPED -> BLOCKED, PENDING -> PENDING_BLOCKED) and refuses a FREE or blocked leaf", () => {
+    const sept = new SecureEpt();
+    sept.aug(1, page());
+    sept.add(2, page(), new Uint8Array(1));
+    sept.track();
+    expect(sept.block(1)).to.deep.include({ state: "pending-blocked", blockedEpoch: 1 });
+    expect(sept.block(2)).to.deep.include({ state: "blocked", blockedEpoch: 1 });
+    for (const [gfn, what] of [[1, "pending-blocked"], [2, "blocked"], [3, "FREE"]] as const)
+      expect(() => sept.block(gfn)).to.throw(InvariantViolation, `TDH.MEM.RANGE.BLOCK of gfn ${gfn}: leaf is ${what}`);
+    // A blocked leaf cannot be accepted: an EPT violation the host resolves.
+    expect([sept.accept(1, 0), sept.accept(2, 0), sept.accept(3, 0)]).to.deep.equal(["violation", "violation", "violation"]);
+    expect(() => sept.checkInvariants()).to.throw(InvariantViolation, "S-EPT leaf of gfn 1 left pending-blocked");
+  });
+
+  it("ACCEPT at 2M over 4K leaves is a size mismatch, of an empty 2M range a violation", () => {
+    const sept = new SecureEpt();
+    sept.aug(513, page());
+    expect(sept.accept(512, 1)).to.equal("size-mismatch");
+    expect(sept.accept(1024, 1)).to.equal("violation");
+    expect(sept.accept(513, 0)).to.equal("accepted");
+    expect(sept.accept(513, 0)).to.equal("already-accepted");
+  });
+
+  it("REMOVE needs a blocked leaf and, once the TD has run, TLB tracking past the BLOCK", () => {
+    const sept = new SecureEpt();
+    const folio = page();
+    sept.add(1, folio, new Uint8Array(1));
+    expect(() => sept.remove(1, false)).to.throw(InvariantViolation, "TDH.MEM.PAGE.REMOVE of gfn 1: leaf is mapped, not blocked");
+    expect(() => sept.remove(2, false)).to.throw(InvariantViolation, "TDH.MEM.PAGE.REMOVE of gfn 2: leaf is FREE, not blocked");
+    sept.block(1);
+    expect(() => sept.remove(1, true)).to.throw(InvariantViolation, "TDH.MEM.PAGE.REMOVE of gfn 1: TLB tracking not done since it was blocked");
+    // Before finalization no vCPU ran: no tracking needed.
+    expect(sept.remove(1, false)).to.equal(folio);
+    sept.add(1, folio, new Uint8Array(1));
+    sept.block(1);
+    sept.track();
+    expect(sept.remove(1, true)).to.equal(folio);
+    expect(sept.removals).to.equal(2);
+    expect(sept.leaf(1)).to.equal(undefined);
+  });
+
+  it("checkInvariants fires on a leaf wider than 4K and on a leaf left blocked", () => {
+    const wide = new SecureEpt();
+    wide.leaves.set(4, 6, { state: "mapped", folio: page() });
+    expect(() => wide.checkInvariants()).to.throw(InvariantViolation, "S-EPT leaf [4, 6) is not 4K");
+    const blocked = new SecureEpt();
+    blocked.add(4, page(), new Uint8Array(1));
+    expect(() => blocked.checkInvariants()).to.not.throw();
+    blocked.block(4);
+    expect(() => blocked.checkInvariants()).to.throw(InvariantViolation, "S-EPT leaf of gfn 4 left blocked");
+  });
+
+  it("a zap of a private leaf removes it (tracking only once the TD is runnable) and clears the page; a premapped gfn with no leaf is skipped", () => {
+    const td = new TdxState();
+    td.state = "initialized";
+    expect(() => septRemovePrivateSpte(td, 1), "premapped, never ADDed").to.not.throw();
+    const folio = page();
+    td.sept.add(1, folio, new Uint8Array([9]));
+    septRemovePrivateSpte(td, 1);
+    expect([td.sept.leaf(1), td.sept.epoch, td.sept.removals, folio.read(0, 1)[0]]).to.deep.equal([undefined, 0, 1, 0]);
+    td.state = "runnable";
+    td.sept.aug(2, folio);
+    septRemovePrivateSpte(td, 2);
+    expect([td.sept.leaf(2), td.sept.epoch, td.sept.removals]).to.deep.equal([undefined, 1, 2]);
+    expect(() => septRemovePrivateSpte(td, 3), "a runnable TD has no premapped gfn").to.throw(InvariantViolation, "TDH.MEM.RANGE.BLOCK of gfn 3: leaf is FREE");
+  });
+
+  /** A finalized TD (and a default VM beside it) whose guest accepted the private page at TD_GPA. */
+  function acceptedTd(s = new Session("linux-7.2", "full")) {
+    s.vm();
+    const fd = s.vm("KVM_X86_TDX_VM");
+    s.initConfidential(fd, "KVM_X86_TDX_VM");
+    const vcpu = s.vcpu(fd);
+    expect(s.tdxOp(vcpu, "KVM_TDX_INIT_VCPU").errno).to.equal(undefined);
+    expect(s.slot(fd, { slot: 0n, flags: 4n, guest_phys_addr: TD_GPA, memory_size: PAGE, userspace_addr: s.anon(1n), guest_memfd: s.gmem(fd, PAGE) }).errno).to.equal(undefined);
+    expect(s.tdxOp(fd, "KVM_TDX_FINALIZE_VM").errno).to.equal(undefined);
+    s.ok("ioctl", { fd, request: "KVM_SET_MEMORY_ATTRIBUTES", arg: { address: TD_GPA, size: PAGE, attributes: PRIVATE } });
+    expect(s.call("guest_arch", { vcpu, action: "tdx:accept", gpa: TD_GPA }).out?.status).to.equal(0n);
+    const vm = [...s.k.machine.vms].at(-1)! as Vm;
+    const td = (vm.type as X86VmType).tdx!;
+    const leaf = td.sept.leaf(TD_GFN)!;
+    expect(leaf.state).to.equal("mapped");
+    const check = () => checkTdxInvariants(td, vm);
+    expect(check).to.not.throw();
+    return { s, vm, vcpu, td, leaf, check, fires: (what: string) => expect(check).to.throw(InvariantViolation, `VM ${vm.id} gfn ${TD_GFN}: ${what}`) };
+  }
+
+  it("fires on a mirror root and a Secure EPT that disagree", () => {
+    const t = acceptedTd();
+    const spte = t.vm.mmu.mappings()[0]!.spte;
+    sinon.stub(t.vm.mmu, "mappings").returns([{ gfn: TD_GFN, spte }, { gfn: TD_GFN, spte: { ...spte, isPrivate: false } }] as ReturnType<typeof t.vm.mmu.mappings>);
+    t.fires("mapped both in the shared root and in the mirror root");
+    sinon.restore();
+    const other = page();
+    t.td.sept.leaves.set(TD_GFN, TD_GFN + 1, { ...t.leaf, folio: other });
+    t.fires(`the Secure EPT maps page ${other.id}, the mirror root page ${t.leaf.folio.id}`);
+    t.td.sept.leaves.delete(TD_GFN, TD_GFN + 1);
+    t.fires("mapped in the mirror root but FREE in the Secure EPT");
+  });
+
+  it("fires on a Secure EPT leaf KVM does not mirror, whose gfn is shared, or whose page is freed, foreign or host-mapped", () => {
+    const t = acceptedTd();
+    const mappings = sinon.stub(t.vm.mmu, "mappings").returns([]);
+    t.fires("mapped in the Secure EPT but not in KVM's mirror root (a zap skipped the removal)");
+    mappings.restore();
+    const isPrivate = sinon.stub(t.vm, "isPrivate").returns(false);
+    t.fires("in the Secure EPT while its attribute is shared");
+    isPrivate.restore();
+    t.leaf.folio.freed = true;
+    t.fires("the Secure EPT maps a freed page");
+    t.leaf.folio.freed = false;
+    sinon.stub(t.leaf.folio, "owner").value({ kind: "shmem" });
+    t.fires("the Secure EPT maps a shmem page");
+    sinon.restore();
+    for (const f of t.vm.gmemFiles) sinon.stub(f.inode, "cachedPage").returns(undefined);
+    t.fires("the Secure EPT maps a page of no guest_memfd of this VM");
+    sinon.restore();
+    const [proc] = t.s.k.machine.processes.values();
+    sinon.stub(proc!.mm.ptes, "all").returns([{ start: 0, end: 1, value: { folio: t.leaf.folio } }] as ReturnType<typeof proc.mm.ptes.all>);
+    t.fires(`page ${t.leaf.folio.id} is in the Secure EPT and mapped by a process`);
+  });
+
+  it("fires on a page in the Secure EPT of two TDs, not on two TDs with their own pages", () => {
+    const a = acceptedTd();
+    const b = acceptedTd(a.s);
+    expect(a.check).to.not.throw();
+    expect(b.check).to.not.throw();
+    b.td.sept.leaves.set(TD_GFN + 7, TD_GFN + 8, { state: "mapped", folio: a.leaf.folio });
+    a.fires(`page ${a.leaf.folio.id} is also in the Secure EPT of VM ${b.vm.id} at gfn ${TD_GFN + 7}`);
+  });
+
+  it("a guest access through a private mapping with no Secure EPT leaf is a model bug; a PENDING one under SEPT_VE_DISABLE is unsupported", () => {
+    const t = acceptedTd();
+    const spte = t.vm.mmu.mappings()[0]!.spte;
+    const vcpu = { vm: t.vm } as Parameters<typeof septGuestAccess>[1];
+    expect(septGuestAccess(t.td, vcpu, TD_GFN, spte, TD_GPA), "an accepted page").to.equal(undefined);
+    t.td.sept.leaves.set(TD_GFN, TD_GFN + 1, { ...t.leaf, state: "pending" });
+    expect(septGuestAccess(t.td, vcpu, TD_GFN, spte, TD_GPA)?.out).to.deep.include({ ve_gpa: TD_GPA });
+    t.td.attributes = TDX_TD_ATTR_SEPT_VE_DISABLE;
+    expect(() => septGuestAccess(t.td, vcpu, TD_GFN, spte, TD_GPA)).to.throw(DriverFailure, "kvm_vm_dead()").with.property("kind", "unsupported");
+    t.td.sept.leaves.delete(TD_GFN, TD_GFN + 1);
+    expect(() => septGuestAccess(t.td, vcpu, TD_GFN, spte, TD_GPA)).to.throw(InvariantViolation, `VM ${t.vm.id} gfn ${TD_GFN}: mapped private in the mirror root but FREE in the Secure EPT`);
   });
 });
