@@ -3,7 +3,7 @@
 // not killable by any case because no uAPI-visible behaviour changes. Each entry names the
 // file, line, mutator and replacement, and says why; an entry that matches no surviving mutant
 // is reported as stale (the model changed: look again).
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -79,7 +79,11 @@ export function writeTable(kept = JSON.parse(readFileSync(SCORES, "utf8"))) {
   const end = "<!-- score:end -->";
   const a = text.indexOf(begin);
   const b = text.indexOf(end);
-  if (a >= 0 && b > a) writeFileSync(README, `${text.slice(0, a + begin.length)}\nWritten by \`npm run mutation\` (mutation/scores.json): the last score measured for each file; files not listed were not measured yet.\n\n${all.join("\n")}\n${text.slice(b)}`);
+  const files = readdirSync(join(ROOT, "reference-impl"), { recursive: true }).filter((f) => String(f).endsWith(".ts")).length;
+  const rows = Object.values(kept);
+  const high = rows.filter((k) => parseFloat(k.score) >= 90).length;
+  const summary = `${rows.length} of the ${files} files of reference-impl/ measured; ${high} at 90% or more.`;
+  if (a >= 0 && b > a) writeFileSync(README, `${text.slice(0, a + begin.length)}\nWritten by \`npm run mutation\` (mutation/scores.json): the last score measured for each file; files not listed were not measured yet. ${summary}\n\n${all.join("\n")}\n${text.slice(b)}`);
 }
 
 // node mutation/score.mjs: score the last report; --table: rewrite mutation/README.md's table from mutation/scores.json
