@@ -21,6 +21,14 @@ export function blockingStdio(): BlockingStdio | undefined {
   return isBlocking(0) && isBlocking(1) ? new BlockingStdio(0, 1) : undefined;
 }
 
+/** An error that asks for the call again: a signal (EINTR), or a descriptor someone made non-blocking after all (EAGAIN: after a millisecond). */
+function retry(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "EAGAIN") Atomics.wait(PAUSE, 0, 0, 1);
+  return code === "EINTR" || code === "EAGAIN";
+}
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 export class BlockingStdio implements AsyncIterable<Buffer> {
   private done = false;
   private readonly buf = Buffer.allocUnsafe(64 * 1024);
@@ -37,7 +45,7 @@ export class BlockingStdio implements AsyncIterable<Buffer> {
       try {
         n = readSync(this.input, this.buf, 0, this.buf.length, null);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "EINTR") continue;
+        if (retry(err)) continue;
         throw err;
       }
       if (n === 0) return;
@@ -54,7 +62,13 @@ export class BlockingStdio implements AsyncIterable<Buffer> {
   /** The whole text, before returning (write(2) on a stream socket may take part of it). */
   write(text: string): boolean {
     const bytes = Buffer.from(text);
-    for (let off = 0; off < bytes.length; ) off += writeSync(this.output, bytes, off);
+    for (let off = 0; off < bytes.length; ) {
+      try {
+        off += writeSync(this.output, bytes, off);
+      } catch (err) {
+        if (!retry(err)) throw err;
+      }
+    }
     return true;
   }
 }
