@@ -252,6 +252,21 @@ static int timers_rec[8];
 static timer_t timers_got[8];
 static int ntimers;
 
+/* The clock the driver created a recorded timer on (its watchdog has a CPU-time and a wall-time timer). */
+static clockid_t recorded_clock(int id)
+{
+	for (int ci = 0; ci < ncases; ci++)
+		for (int i = 0; i < cases[ci].ncalls; i++) {
+			const struct call *c = &cases[ci].calls[i];
+			if (c->special != S_TIMER_CREATE)
+				continue;
+			for (int j = 0; j < c->nargs; j++)
+				if (c->a[j].kind == A_OUT && (int)c->a[j].v == id)
+					return (clockid_t)c->a[0].v;
+		}
+	return CLOCK_MONOTONIC;
+}
+
 static long replay_one(const struct call *c)
 {
 	long a[8] = { 0 };
@@ -296,7 +311,7 @@ static long replay_one(const struct call *c)
 			s.sigev_signo = SIGUSR2;
 			s.sigev_notify = SIGEV_THREAD_ID;
 			s._sigev_un._tid = getpid();
-			timer_create(CLOCK_MONOTONIC, &s, &timers_got[j]);
+			timer_create(recorded_clock((int)a[0]), &s, &timers_got[j]);
 			timers_rec[j] = (int)a[0];
 			ntimers++;
 			stats->lazy_timers++;

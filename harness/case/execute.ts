@@ -234,7 +234,8 @@ export class CaseRun implements Scope {
     for (let i = 0; i < steps.length; i++) {
       // Steps that need nothing of the runner in between go to the driver together (contract 1.4).
       const plan = limit > 1 ? this.planBatch(steps, i, limit) : [];
-      if (plan.length > 1) {
+      // the last step alone goes as a batch too: the reset that follows rides in its reply
+      if (plan.length > 1 || (plan.length === 1 && i + 1 === steps.length)) {
         // a batch that ends the case may reset the session after its last step (the runner resets next anyway)
         const reply = await this.driver.batch!(plan.map((p) => p.batch), i + plan.length === steps.length);
         for (let k = 0; k < reply.results.length; k++) {

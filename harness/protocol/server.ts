@@ -1,13 +1,13 @@
 // Serve a Driver over the JSON-lines protocol on stdio: the other end of
 // child-process and remote transports. Used by `privmem-cts serve` (the reference)
 // and by the linux driver's child process.
-import type { Readable, Writable } from "node:stream";
 import { compatibleContract, CONTRACT_VERSION, DriverFailure, DriverUnavailable, type Driver } from "../../spec/driver/contract.js";
 import { boundedLines, LineTooLong, MAX_LINE_BYTES } from "./lines.js";
 import { batchReplyToWire, batchStepsFromWire, opFromWire, resultToWire } from "./wire.js";
 import { batchLimit, MAX_BATCH_STEPS, runBatch } from "../../spec/driver/batch.js";
 
-export async function serveDriver(open: () => Promise<Driver>, input: Readable = process.stdin, output: Writable = process.stdout, maxLine = MAX_LINE_BYTES): Promise<void> {
+/** input: process.stdin or any source of chunks that can be told to stop; output: anything with write (process.stdout) */
+export async function serveDriver(open: () => Promise<Driver>, input: AsyncIterable<Buffer | string> & { destroy(): void } = process.stdin, output: { write(text: string): unknown } = process.stdout, maxLine = MAX_LINE_BYTES): Promise<void> {
   const send = (msg: object) => output.write(JSON.stringify(msg) + "\n");
   const session: { driver?: Driver } = {};
   try {

@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { serveDriver } from "../../protocol/server.js";
 import { LinuxDriver } from "./driver.js";
+import { blockingStdio } from "./stdio.js";
 
 const { values } = parseArgs({
   options: {
@@ -18,9 +19,14 @@ if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0)) {
   process.exit(2);
 }
 
-await serveDriver(async () =>
-  LinuxDriver.open({
-    ...(values.profile !== undefined ? { profile: values.profile } : {}),
-    ...(timeout !== undefined ? { guestTimeoutMs: timeout } : {}),
-  }),
+// Blocking stdio when spawn() left it so (it does): no event loop turn per message.
+const stdio = blockingStdio();
+await serveDriver(
+  async () =>
+    LinuxDriver.open({
+      ...(values.profile !== undefined ? { profile: values.profile } : {}),
+      ...(timeout !== undefined ? { guestTimeoutMs: timeout } : {}),
+    }),
+  stdio ?? process.stdin,
+  stdio ?? process.stdout,
 );

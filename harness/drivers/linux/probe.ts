@@ -74,8 +74,8 @@ export interface ProbeResult {
   hypercallsHang: boolean;
 }
 
-/** How long the probe lets its hypercall program run: a hypercall that completes takes microseconds. */
-export const HYPERCALL_PROBE_MS = 50;
+/** How long (the thread's CPU time, watchdog.ts) the probe lets its hypercall program run: a hypercall that completes takes microseconds. */
+export const HYPERCALL_PROBE_MS = 10;
 /**
  * The watchdog for hypercall programs on a host whose probe saw a hypercall never
  * complete (Q4): the guest makes no progress, so the outcome (EINTR,

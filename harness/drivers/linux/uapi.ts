@@ -18,6 +18,7 @@ const signal = (name: string): number => spec.signalNumber(name)!;
 export const O_RDONLY = value("O_RDONLY");
 export const O_CLOEXEC = value("O_CLOEXEC");
 export const O_RDWR_CLOEXEC = value("O_RDWR") | O_CLOEXEC;
+export const O_NONBLOCK = value("O_NONBLOCK");
 export const PROT_READ = value("PROT_READ");
 export const PROT_WRITE = value("PROT_WRITE");
 export const PROT_EXEC = value("PROT_EXEC");

@@ -9,6 +9,7 @@ import { DRIVER_GPA, DRIVER_REGION_SIZE, DRIVER_SLOT, toBytes, type GuestProgram
 import { stepsOut } from "./guest-program.js";
 import * as libc from "./libc.js";
 import { KVM_MAX_CPUID_ENTRIES, MAP_SHARED, MFD_CLOEXEC, PROT_RW, SIGUSR2 } from "./uapi.js";
+import { WALL_CAP_FACTOR, Watchdog } from "./watchdog.js";
 
 /** The watchdog's signal: the driver installs a no-op handler, so it only interrupts KVM_RUN. */
 const WATCHDOG_SIGNAL = SIGUSR2;
@@ -54,7 +55,7 @@ export interface RunnerOptions {
   spec: Spec;
   profile: ProfileName;
   systemFd: number;
-  /** how long a guest program may run before the watchdog interrupts KVM_RUN */
+  /** how long (the thread's CPU time; wall time up to WALL_CAP_FACTOR times it) a guest program may run before the watchdog interrupts KVM_RUN */
   timeoutMs: number;
   /**
    * Called with the case's memslots of the VM before every KVM_RUN: a guest
@@ -80,7 +81,7 @@ export class GuestRunner {
   private readonly runLayout: { exitReason: number; immediateExit: number; mmioData: number; hypercallRet: number; size: number };
   private readonly ioDirection: { IN: bigint | undefined; OUT: bigint | undefined };
   private supportedCpuid: Buffer | undefined;
-  private timer: libc.ThreadTimer | undefined;
+  private watchdog: Watchdog | undefined;
   private runSize = 0;
   /** every mapping the runner made (code regions, kvm_run), address -> length, until it unmaps it */
   private readonly mapped = new Map<bigint, bigint>();
@@ -209,8 +210,8 @@ export class GuestRunner {
   /** releaseAll() and stop the watchdog timer for good (a runner used only for probing). */
   dispose(): void {
     this.releaseAll();
-    this.timer?.delete();
-    this.timer = undefined;
+    this.watchdog?.delete();
+    this.watchdog = undefined;
   }
 
   // ---- set-up --------------------------------------------------------------
@@ -296,23 +297,27 @@ export class GuestRunner {
 
   // ---- running -------------------------------------------------------------
 
-  private armWatchdog(timeoutMs: number): libc.ThreadTimer {
-    if (!this.timer) {
+  /** A budget of `cpuMs` of the thread's CPU time (capped in wall time), or with `cpuMs` undefined a slice of `wallMs`. */
+  private armWatchdog(cpuMs: number | undefined, wallMs: number): Watchdog {
+    if (!this.watchdog) {
       if (process.listenerCount(WATCHDOG_SIGNAL_NAME) === 0) process.on(WATCHDOG_SIGNAL_NAME, () => {});
-      this.timer = libc.ThreadTimer.create(WATCHDOG_SIGNAL);
+      this.watchdog = Watchdog.create(WATCHDOG_SIGNAL);
     }
-    this.timer.arm(timeoutMs);
-    return this.timer;
+    this.watchdog.arm(cpuMs, wallMs);
+    return this.watchdog;
   }
 
-  /** KVM_RUN once under the watchdog; exit_reason is cleared first so a stale reason is never reported. */
-  private kvmRun(fd: number, run: bigint | undefined, arg = 0n, timeoutMs = this.o.timeoutMs): { ret: bigint; errno: number } {
+  /**
+   * KVM_RUN once under the watchdog (a budget of timeoutMs, or a wall-time slice of
+   * sliceMs); exit_reason is cleared first so a stale reason is never reported.
+   */
+  private kvmRun(fd: number, run: bigint | undefined, arg = 0n, timeoutMs = this.o.timeoutMs, sliceMs?: number): { ret: bigint; errno: number } {
     if (run !== undefined) libc.copyToAddress(run + BigInt(this.runLayout.exitReason), new Uint8Array(4));
-    const timer = this.armWatchdog(timeoutMs);
+    const watchdog = sliceMs === undefined ? this.armWatchdog(timeoutMs, timeoutMs * WALL_CAP_FACTOR) : this.armWatchdog(undefined, sliceMs);
     try {
       return libc.ioctlValue(BigInt(fd), this.request("KVM_RUN"), arg);
     } finally {
-      timer.disarm();
+      watchdog.disarm();
     }
   }
 
@@ -326,13 +331,14 @@ export class GuestRunner {
   private kvmRunProgram(fd: number, run: bigint, program: GuestProgram, timeoutMs = this.o.timeoutMs): { ret: bigint; errno: number } {
     const rips = this.o.hypercallsStall ? program.hypercallRips : undefined;
     if (rips === undefined || rips.length === 0) return this.kvmRun(fd, run, 0n, timeoutMs);
-    const deadline = performance.now() + timeoutMs;
+    // the budget in the thread's CPU time, as the watchdog counts it, capped in wall time
+    const cpuEnd = libc.threadCpuMs() + timeoutMs;
+    const wallEnd = performance.now() + timeoutMs * WALL_CAP_FACTOR;
     for (;;) {
-      const left = deadline - performance.now();
-      // whole milliseconds: the watchdog's timer takes integral nanoseconds
-      const r = this.kvmRun(fd, run, 0n, Math.max(1, Math.min(STALL_SLICE_MS, Math.floor(left))));
-      if (r.ret >= 0n || this.o.spec.errnoName(r.errno) !== "EINTR" || left <= STALL_SLICE_MS) return r;
+      const r = this.kvmRun(fd, run, 0n, timeoutMs, STALL_SLICE_MS);
+      if (r.ret >= 0n || this.o.spec.errnoName(r.errno) !== "EINTR") return r;
       if (rips.includes(this.getRegister(fd, "rip"))) return r;
+      if (libc.threadCpuMs() >= cpuEnd || performance.now() >= wallEnd) return r;
     }
   }
 
