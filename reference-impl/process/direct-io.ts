@@ -29,7 +29,6 @@ function isDirect(ctx: SyscallContext, fd: bigint): boolean {
 /** pin_user_pages_fast() over [addr, addr + len): every page, or EFAULT. */
 function pinBuffer(ctx: SyscallContext, addr: bigint, len: number, write: boolean): { folio: Folio; offset: number; n: number }[] {
   const { page } = ctx.kernel;
-  if (!accessOk(ctx.kernel, addr, BigInt(len))) fail("EFAULT");
   const pages: { folio: Folio; offset: number; n: number }[] = [];
   for (let done = 0; done < len; ) {
     const at = BigInt.asUintN(64, addr) + BigInt(done);
@@ -43,20 +42,26 @@ function pinBuffer(ctx: SyscallContext, addr: bigint, len: number, write: boolea
   return pages;
 }
 
-function checkDirect(ctx: SyscallContext, fd: bigint, len: bigint, offset: bigint, write: boolean): void {
+/**
+ * The checks in the kernel's order: pread64/pwrite64 (offset, fd), vfs_read/vfs_write (access
+ * mode, access_ok), then iomap_dio_rw(): a read at or past the end of the file is over (true:
+ * nothing to do) before the alignment is checked and the buffer pinned.
+ */
+function checkDirect(ctx: SyscallContext, fd: bigint, addr: bigint, len: bigint, offset: bigint, write: boolean): boolean {
   if (len < 0n || len > 65536n) throw new DriverFailure("protocol", `${write ? "pwrite_user" : "pread_user"} of ${len} bytes (at most 65536)`);
   if (asS64(offset) < 0n) fail("EINVAL");
   const f = ctx.process.files.get(fd);
   if (!(f.fmode & (write ? FMODE_WRITE : FMODE_READ))) fail("EBADF");
+  if (!accessOk(ctx.kernel, addr, len)) fail("EFAULT");
+  if (!write && offset >= f.inode.size) return true;
   if (len % LOGICAL_BLOCK !== 0n || offset % LOGICAL_BLOCK !== 0n) fail("EINVAL");
+  return false;
 }
 
 /** pread_user: O_DIRECT files go through the pinned buffer, every other file through copy_to_user. */
 export function preadUser(ctx: SyscallContext, fd: bigint, addr: bigint, len: bigint, offset: bigint): bigint {
   if (!isDirect(ctx, fd)) return sysPreadUser(ctx, fd, addr, len, offset);
-  checkDirect(ctx, fd, len, offset, false);
-  // iomap_dio_rw(): a read at or past the end of the file is over before the buffer is pinned
-  if (offset >= ctx.process.files.get(fd).inode.size) return 0n;
+  if (checkDirect(ctx, fd, addr, len, offset, false)) return 0n;
   const pages = pinBuffer(ctx, addr, Number(len), true);
   const data = sysRead(ctx, fd, len, offset).out!.data as Uint8Array;
   let at = 0;
@@ -71,7 +76,7 @@ export function preadUser(ctx: SyscallContext, fd: bigint, addr: bigint, len: bi
 
 export function pwriteUser(ctx: SyscallContext, fd: bigint, addr: bigint, len: bigint, offset: bigint): bigint {
   if (!isDirect(ctx, fd)) return sysPwriteUser(ctx, fd, addr, len, offset);
-  checkDirect(ctx, fd, len, offset, true);
+  checkDirect(ctx, fd, addr, len, offset, true);
   const pages = pinBuffer(ctx, addr, Number(len), false);
   const data = Buffer.concat(pages.map((p) => p.folio.read(p.offset, p.n)));
   return sysWrite(ctx, fd, new Uint8Array(data), offset);

@@ -3,7 +3,7 @@
 // and vCPU files refuses them from 6.15 (EOPNOTSUPP), shmem applies them. Inode.setMode
 // is the model's setattr: called with the mode unchanged, it is the same gate and
 // updates ctime as a chown does. futimens with both times UTIME_OMIT returns 0 before
-// anything is looked up (do_utimensat); invalid nanoseconds are EINVAL before the fd.
+// anything is looked up (utimensat); invalid nanoseconds are EINVAL after the fd (vfs_utimes).
 import { DriverFailure } from "../../spec/driver/contract.js";
 import { fail } from "../lib/errno.js";
 import type { Inode, SyscallContext, TimeStamp } from "./file.js";
@@ -27,9 +27,9 @@ export function sysFutimens(ctx: SyscallContext, fd: bigint, atime: TimeStamp, m
   const NOW = BigInt(U.NOW!);
   const OMIT = BigInt(U.OMIT!);
   if (atime.nsec === OMIT && mtime.nsec === OMIT) return 0n;
+  const inode = ctx.process.files.get(fd).inode;
   const valid = (ns: bigint) => ns === NOW || ns === OMIT || (ns >= 0n && ns < 1_000_000_000n);
   if (!valid(atime.nsec) || !valid(mtime.nsec)) fail("EINVAL");
-  const inode = ctx.process.files.get(fd).inode;
   setattr(inode);
   const now = ctx.kernel.now();
   const pick = (t: TimeStamp, old: TimeStamp) => (t.nsec === OMIT ? old : t.nsec === NOW ? now : t);

@@ -29,7 +29,7 @@ describe("linux driver: resource limits and capabilities", function () {
     expect(await call({ op: "mlock", addr: await anon(), len: PAGE })).to.deep.equal({ ret: 0n });
   });
 
-  it("refuses what it could not undo or what could break it: other resources, other capabilities, a lower hard limit without CAP_SYS_RESOURCE", async () => {
+  it("refuses what it could not undo or what could break it: other resources, capabilities but CAP_IPC_LOCK and CAP_SYS_RESOURCE, a lower hard limit without CAP_SYS_RESOURCE", async () => {
     const refused = async (op: Op) => {
       try {
         await call(op);
@@ -39,7 +39,8 @@ describe("linux driver: resource limits and capabilities", function () {
       return "answered";
     };
     expect(await refused({ op: "setrlimit", resource: 7n, cur: 16n })).to.equal("unsupported"); // RLIMIT_NOFILE
-    expect(await refused({ op: "drop_capability", cap: K("CAP_SYS_RESOURCE") })).to.equal("unsupported");
+    expect(await refused({ op: "drop_capability", cap: 21n })).to.equal("unsupported"); // CAP_SYS_ADMIN
+    expect(await refused({ op: "setrlimit", resource: 16n, cur: 16n })).to.equal("answered"); // RLIM_NLIMITS: the kernel refuses it, nothing changes
     const sysResource = (BigInt("0x" + /CapEff:\s*([0-9a-f]+)/.exec(readFileSync("/proc/self/status", "utf8"))![1]) >> K("CAP_SYS_RESOURCE")) & 1n;
     expect(await refused({ op: "setrlimit", resource: K("RLIMIT_MEMLOCK"), cur: 0n, max: 0n })).to.equal(sysResource ? "answered" : "unsupported");
   });

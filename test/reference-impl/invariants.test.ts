@@ -101,3 +101,21 @@ describe("reference-impl invariants that span objects", () => {
     expect(() => mmu.map(0, 9, mmu.lookup(0, Number(GPA / PAGE), false)!, before)).to.throw(/an invalidation ran since the fault began/);
   });
 });
+
+describe("FdTable.checkInvariants on a broken model", () => {
+  it("fires on a descriptor whose file was released, or holds no reference", () => {
+    const s = new Session("linux-7.2", "full");
+    const fd = s.ok("memfd_create", { name: "fds", flags: 0n }).ret;
+    const files = s.k.machine.processes.get(0n)!.files;
+    const file = files.get(fd);
+    expect(() => files.checkInvariants()).to.not.throw();
+    file.released = true;
+    expect(() => files.checkInvariants()).to.throw(`fd ${fd} refers to a released file`);
+    file.released = false;
+    const refs = file.refs;
+    file.refs = 0;
+    expect(() => files.checkInvariants()).to.throw(`fd ${fd} refers to a released file`);
+    file.refs = refs;
+    expect(() => s.k.machine.checkInvariants()).to.not.throw();
+  });
+});

@@ -1,6 +1,6 @@
 // setrlimit and drop_capability (contract 1.4) on the driver's own process. Both would
 // outlive the case, so the driver offers only what a case about mlock needs (RLIMIT_MEMLOCK,
-// CAP_IPC_LOCK), remembers what it changed, and puts it back at reset.
+// CAP_IPC_LOCK, CAP_SYS_RESOURCE), remembers what it changed, and puts it back at reset.
 import type { Spec } from "../../../spec/index.js";
 import { DriverFailure, type OpOf, type OpResult } from "../../../spec/driver/contract.js";
 import { readFileSync } from "node:fs";
@@ -27,13 +27,16 @@ function answer(spec: Spec, r: libc.Sys): OpResult {
 
 export function limitsOperation(spec: Spec, op: OpOf<"setrlimit" | "drop_capability">): OpResult {
   if (op.op === "setrlimit") {
-    if (op.resource !== constant(spec, "RLIMIT_MEMLOCK")) throw new DriverFailure("unsupported", `setrlimit: the linux driver sets RLIMIT_MEMLOCK alone (resource ${op.resource} could break the driver itself)`);
+    // a resource at or past RLIM_NLIMITS is refused by do_prlimit() before anything changes
+    const known = BigInt.asUintN(32, op.resource) < constant(spec, "RLIM_NLIMITS");
+    if (known && op.resource !== constant(spec, "RLIMIT_MEMLOCK")) throw new DriverFailure("unsupported", `setrlimit: the linux driver sets RLIMIT_MEMLOCK alone (resource ${op.resource} could break the driver itself)`);
     const now = Buffer.alloc(16);
     const got = libc.prlimit(op.resource, null, now);
     if (got.ret < 0n) return answer(spec, got);
     const max = op.max === undefined ? now.readBigUInt64LE(8) : BigInt.asUintN(64, op.max);
     // a hard limit once lowered comes back only with CAP_SYS_RESOURCE: the driver could not restore it
-    if (max < now.readBigUInt64LE(8) && !effective(spec, "CAP_SYS_RESOURCE"))
+    // (a soft limit above the new hard limit is refused before anything changes)
+    if (max < now.readBigUInt64LE(8) && BigInt.asUintN(64, op.cur) <= max && !effective(spec, "CAP_SYS_RESOURCE"))
       throw new DriverFailure("unsupported", "setrlimit: lowering the hard limit without CAP_SYS_RESOURCE could not be undone at reset (leave max out to keep it)");
     const next = Buffer.alloc(16);
     next.writeBigUInt64LE(BigInt.asUintN(64, op.cur), 0);
@@ -44,7 +47,9 @@ export function limitsOperation(spec: Spec, op: OpOf<"setrlimit" | "drop_capabil
     if (!savedLimits.has(op.resource)) savedLimits.set(op.resource, old);
     return { ret: 0n, out: { cur: old.readBigUInt64LE(0), max: old.readBigUInt64LE(8) } };
   }
-  if (op.cap !== constant(spec, "CAP_IPC_LOCK")) throw new DriverFailure("unsupported", `drop_capability: the linux driver drops CAP_IPC_LOCK alone (capability ${op.cap} could break the driver itself)`);
+  // CAP_SYS_RESOURCE too: reset gives the capabilities back before it restores the limits
+  if (op.cap !== constant(spec, "CAP_IPC_LOCK") && op.cap !== constant(spec, "CAP_SYS_RESOURCE"))
+    throw new DriverFailure("unsupported", `drop_capability: the linux driver drops CAP_IPC_LOCK and CAP_SYS_RESOURCE alone (capability ${op.cap} could break the driver itself)`);
   const data = Buffer.alloc(24);
   const got = libc.capget(capHeader(), data);
   if (got.ret < 0n) return answer(spec, got);

@@ -39,6 +39,18 @@ export type MmOp =
 
 export const MM_OPS: ReadonlySet<string> = new Set(["mremap", "mlock", "mlock2", "munlock", "mincore", "io_uring_register_buffers", "io_uring_unregister_buffers", "userfaultfd", "uffdio_api", "uffdio_register"]);
 
+/**
+ * A buffer the kernel refuses before it touches a page, so nothing of the driver's can be pinned:
+ * longer than 1 GiB (EFAULT) or wrapping past 2^64 (EOVERFLOW) in io_buffer_validate(), or starting
+ * in the kernel's half of the address space (the pin fails: EFAULT).
+ */
+function refusedBeforePinning(addr: bigint, len: bigint, page: bigint): boolean {
+  const base = BigInt.asUintN(64, addr);
+  const size = BigInt.asUintN(64, len);
+  if (base === 0n) return false;
+  return size > 1n << 30n || base + ((size + page - 1n) / page) * page > (1n << 64n) - 1n || base >= 0xffff800000000000n;
+}
+
 export class MmOperations {
   constructor(
     private readonly spec: Spec,
@@ -114,8 +126,10 @@ export class MmOperations {
   /** A ring of one entry, then IORING_REGISTER_BUFFERS of one iovec; a failed registration closes the ring again. */
   private registerBuffers(op: OpOf<"io_uring_register_buffers">): OpResult {
     const s = this.session;
-    s.requireOwnedRange(op.addr, op.len, "io_uring_register_buffers");
-    s.chargePopulate(s.roundUp(op.len), "io_uring_register_buffers");
+    if (!refusedBeforePinning(op.addr, op.len, BigInt(this.pageSize))) {
+      s.requireOwnedRange(op.addr, op.len, "io_uring_register_buffers");
+      s.chargePopulate(s.roundUp(op.len), "io_uring_register_buffers");
+    }
     const ring = libc.ioUringSetup(1, Buffer.alloc(IO_URING_PARAMS_SIZE));
     if (ring.ret < 0n) throw new DriverFailure("unsupported", `io_uring_setup failed with ${this.spec.errnoName(ring.errno)} (the io-uring feature is not offered)`);
     const iov = Buffer.alloc(16);

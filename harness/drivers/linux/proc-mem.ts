@@ -6,7 +6,10 @@
 // - pwrite: [offset, offset + len) must lie wholly inside mappings the case made;
 // - pread: the same, except that parts no one has mapped may be included (the kernel
 //   answers EIO or a short count there), as for process_vm_readv;
-// - every other operation on such a descriptor (read, write, splice, mmap, ...) except
+// - read and write: the same checks at the file position (lseek SEEK_CUR first);
+// - mmap goes to the kernel at an address of its choosing: the file has no mmap method, so
+//   it fails (EPERM with PROT_EXEC, else ENODEV); a mapping made anyway is undone, refused;
+// - every other operation on such a descriptor (splice, vmsplice, ...) except
 //   close, dup, fcntl, lseek, fstat, fstatfs and fdinfo is refused.
 // Refusals are protocol errors. A descriptor is recognised by its kind in the session,
 // which copies made by dup, fcntl or /proc/self/fd/N inherit.
@@ -66,6 +69,22 @@ export function procMemOperation(c: ProcMemContext, op: Op): OpResult | undefine
   if (mem === undefined || HARMLESS.has(op.op)) return undefined;
   const fd = kernelFd(mem);
   switch (op.op) {
+    case "read": {
+      if (op.len < 0n || op.len > BigInt(c.readBytes)) throw new DriverFailure("protocol", `read of /proc/self/mem: ${op.len} bytes (at most ${c.readBytes})`);
+      requireCaseRange(c, "read of /proc/self/mem", position(c, fd), op.len, false);
+      const buf = Buffer.alloc(Number(op.len));
+      const r = libc.read(fd, buf);
+      return r.ret < 0n ? result(c, r) : { ret: r.ret, out: { data: new Uint8Array(buf.subarray(0, Number(r.ret))) } };
+    }
+    case "write":
+      requireCaseRange(c, "write of /proc/self/mem", position(c, fd), BigInt(op.data.length), true);
+      return result(c, libc.write(fd, op.data));
+    case "mmap": {
+      const r = libc.mmap(0n, op.len, op.prot, op.flags & ~BigInt(c.spec.constant("MAP_FIXED", "linux-6.18")!), fd, op.offset);
+      if (r.ret < 0n) return result(c, r);
+      libc.munmap(r.ret, op.len);
+      throw new DriverFailure("protocol", "mmap of /proc/self/mem succeeded (no kernel has an mmap method for it): unmapped again");
+    }
     case "pread": {
       if (op.len < 0n || op.len > BigInt(c.readBytes)) throw new DriverFailure("protocol", `pread of /proc/self/mem: ${op.len} bytes (at most ${c.readBytes})`);
       requireCaseRange(c, "pread of /proc/self/mem", op.offset, op.len, false);
@@ -79,6 +98,13 @@ export function procMemOperation(c: ProcMemContext, op: Op): OpResult | undefine
     default:
       throw new DriverFailure("protocol", `${op.op} on fd ${mem}, a /proc/self/mem descriptor: the driver offers only pread and pwrite of the case's own memory through it`);
   }
+}
+
+/** The descriptor's file position: the address read(2) and write(2) use. */
+function position(c: ProcMemContext, fd: bigint): bigint {
+  const r = libc.lseek(fd, 0n, 1n);
+  if (r.ret < 0n) throw new DriverFailure("protocol", `lseek(SEEK_CUR) of /proc/self/mem failed: ${c.spec.errnoName(r.errno)}`);
+  return r.ret;
 }
 
 /** open:proc-self-mem: the file opens read-write for the driver itself. */

@@ -103,7 +103,7 @@ class VfsOps:
         if name == "tmpfile":
             if op["dir"] not in TMPFILE_DIRS:
                 raise Refusal("protocol", "tmpfile: dir is tmpfs or disk")
-            return self.opened(lambda: os.open(TMPFILE_DIRS[op["dir"]], u32(i("flags")) | self.k("O_TMPFILE"), 0o600))
+            return self.opened(lambda: self.open_as_asked(TMPFILE_DIRS[op["dir"]], u32(i("flags")) | self.k("O_TMPFILE"), 0o600))
         if name in ("splice", "copy_file_range"):
             fin, fout = self.own_fd(i("fd_in"), name), self.own_fd(i("fd_out"), name)
             offs = {"off_in": offset_ptr(op.get("off_in")), "off_out": offset_ptr(op.get("off_out"))}
@@ -189,7 +189,15 @@ class VfsOps:
     def reopen(self, path, flags, mode):
         """open("/proc/self/fd/N"): only for a descriptor the case holds, or one that is not open."""
         self.own_fd(int(PROC_FD.match(path).group(1)), "open " + path)
-        return self.opened(lambda: os.open(path, flags, mode))
+        return self.opened(lambda: self.open_as_asked(path, flags, mode))
+
+    @staticmethod
+    def open_as_asked(path, flags, mode):
+        """os.open, with FD_CLOEXEC only when the flags ask for it (Python's os.open sets it always, PEP 446)."""
+        fd = os.open(path, flags, mode)
+        if not flags & os.O_CLOEXEC:
+            os.set_inheritable(fd, True)
+        return fd
 
     def opened(self, make):
         try:
