@@ -2,7 +2,7 @@
 // mlock_fixup; mm/gup.c: __mm_populate, populate_vma_page_range). Locking marks the
 // VMAs VM_LOCKED (and VM_LOCKONFAULT for MLOCK_ONFAULT) and then faults every page in
 // as get_user_pages would; a page that cannot be faulted in (a private guest_memfd
-// page: SIGBUS) fails the call with ENOMEM (__mlock_posix_error_return turns GUP's
+// page: SIGBUS; any page of a PROT_NONE mapping) fails the call with ENOMEM (__mlock_posix_error_return turns GUP's
 // EFAULT into ENOMEM) after the VMAs were locked. mlock_fixup() skips special VMAs
 // (VM_SPECIAL, hugetlb, DAX, secretmem, droppable); guest_memfd VMAs are none of them.
 // RLIMIT_MEMLOCK (do_mlock, can_do_mlock): without CAP_IPC_LOCK a limit of 0 refuses with
@@ -10,7 +10,7 @@
 // it not counted twice) past the limit fails with ENOMEM; CAP_IPC_LOCK ignores the limit.
 import { fail } from "../lib/errno.js";
 import type { SyscallContext } from "../process/file.js";
-import { PROT_NONE } from "../process/vma.js";
+import type { Vma } from "../process/vma.js";
 import { capable, rlimit } from "../process/rlimit.js";
 
 const MLOCK_ONFAULT = 1n;
@@ -45,8 +45,8 @@ function applyLockFlags(ctx: SyscallContext, start: number, end: number, locked:
 export function populateLocked(ctx: SyscallContext, start: number, end: number, ignoreErrors = true): void {
   const mm = ctx.process.mm;
   for (const { value: vma } of mm.vmas.overlapping(start, end)) {
-    if (vma.locked !== "locked" || vma.prot === PROT_NONE) continue;
-    // populate_vma_page_range(): a write fault for private writable mappings (to break COW), else a read
+    if (vma.locked !== "locked") continue;
+    // populate_vma_page_range(): a write fault for private writable mappings (to break COW), else a read; no FOLL_FORCE for PROT_NONE, whose fault fails
     const write = !vma.shared && (vma.prot & ctx.kernel.K.prot.WRITE) !== 0;
     for (let pg = Math.max(start, vma.start); pg < Math.min(end, vma.end); pg++) {
       const found = mm.fault(pg, write);
@@ -55,6 +55,21 @@ export function populateLocked(ctx: SyscallContext, start: number, end: number, 
       fail(found === "HWPOISON" ? "EHWPOISON" : "ENOMEM");
     }
   }
+}
+
+/**
+ * Pages mm->locked_vm still counts though no VMA is VM_LOCKED there: MREMAP_DONTUNMAP of a
+ * locked range clears VM_LOCKED on the old range without taking its pages off locked_vm
+ * (mm/mremap.c dontunmap_complete), and nothing takes them off later. Per address space.
+ */
+const LEAKED_LOCKED = new WeakMap<object, number>();
+
+/** dontunmap_complete(): the old range loses VM_LOCKED but stays counted in locked_vm. */
+export function unlockKeepingCount(ctx: SyscallContext, vma: Vma): void {
+  if (vma.locked === "") return;
+  const mm = ctx.process.mm;
+  LEAKED_LOCKED.set(mm, (LEAKED_LOCKED.get(mm) ?? 0) + vma.end - vma.start);
+  vma.locked = "";
 }
 
 /** mm->locked_vm: pages of VM_LOCKED VMAs, or those of them inside [start, end) (count_mm_mlock_page_nr). */
@@ -76,7 +91,7 @@ function checkMemlockLimit(ctx: SyscallContext, addr: bigint, len: bigint): void
   const a = BigInt.asUintN(64, addr);
   const pages = page.align64(BigInt.asUintN(64, len) + (a & page.mask)) / BigInt(page.bytes);
   const limit = limitBytes / BigInt(page.bytes);
-  let locked = pages + BigInt(lockedPages(ctx));
+  let locked = pages + BigInt(lockedPages(ctx) + (LEAKED_LOCKED.get(ctx.process.mm) ?? 0));
   if (locked > limit) {
     const start = page.page(a & ~page.mask);
     locked -= BigInt(lockedPages(ctx, start, start + Number(pages)));

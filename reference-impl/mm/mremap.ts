@@ -7,7 +7,7 @@ import { fail } from "../lib/errno.js";
 import type { SyscallContext } from "../process/file.js";
 import { findAddress } from "../process/mman.js";
 import type { Vma } from "../process/vma.js";
-import { populateLocked } from "./mlock.js";
+import { populateLocked, unlockKeepingCount } from "./mlock.js";
 
 const MREMAP_MAYMOVE = 1n;
 const MREMAP_FIXED = 2n;
@@ -110,8 +110,8 @@ function moveVma(ctx: SyscallContext, r: Remap, vma: Vma, to: bigint): bigint {
   if (oldPages > 0)
     for (const { start, value } of mm.privatePages.delete(from, from + oldPages)) mm.privatePages.set(first + (start - from), first + (start - from) + 1, value);
   if (r.flags & MREMAP_DONTUNMAP) {
-    // dontunmap_complete(): the old range stays mapped but unlocked
-    for (const v of mm.vmasIn(from, from + oldPages)) v.locked = "";
+    // dontunmap_complete(): the old range stays mapped but unlocked (still counted in locked_vm)
+    for (const v of mm.vmasIn(from, from + oldPages)) unlockKeepingCount(ctx, v);
   } else if (oldPages > 0) mm.unmap(from, from + oldPages);
   if (moved.locked === "locked" && last > first + oldPages) populateLocked(ctx, first + oldPages, last);
   return to;

@@ -10,15 +10,13 @@ interface Allocated {
   readonly kind: "allocated";
   readonly node: number;
 }
-const ALLOCATED: Allocated[] = [];
-function allocatedOn(node: number): Allocated {
-  return (ALLOCATED[node] ??= { kind: "allocated", node });
-}
 type Slot = Folio | Allocated;
 const isAllocated = (s: Slot): s is Allocated => !(s instanceof Folio);
 
 export class PageCache {
   private readonly pages = new IntervalMap<Slot>({ same: (a, b) => a === b && isAllocated(a) });
+  /** one marker per node, so that adjacent allocated ranges on a node are one range (per cache, not module state that outlives a model) */
+  private readonly markers: Allocated[] = [];
   /** number of allocated pages (st_blocks) */
   private allocated = 0;
 
@@ -65,7 +63,7 @@ export class PageCache {
   /** Mark [start, end) allocated on `node` where it is a hole. */
   fill(start: number, end: number, node = 0): void {
     for (const [s, e] of this.pages.gaps(start, end)) {
-      this.pages.set(s, e, allocatedOn(node));
+      this.pages.set(s, e, (this.markers[node] ??= { kind: "allocated", node }));
       this.allocated += e - s;
     }
   }

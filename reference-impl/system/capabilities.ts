@@ -75,6 +75,11 @@ function x86Extension(kernel: Kernel, n: number): bigint | undefined {
       return 1n << kernel.K.hcMapGpaRange;
     case C.VM_TYPES:
       return vmTypesMask(kernel);
+    // KVM_MAX_VCPUS and KVM_MAX_VCPU_IDS; no VM here lowers its vCPU-id limit (KVM_CAP_MAX_VCPU_ID enable)
+    case C.MAX_VCPUS:
+      return BigInt(kernel.host.maxVcpus);
+    case C.MAX_VCPU_ID:
+      return BigInt(kernel.host.maxVcpuIds);
     case C.S390_UCONTROL:
     case C.S390_PROTECTED:
     case C.ARM_VM_IPA_SIZE:

@@ -6,6 +6,7 @@ import sinon from "sinon";
 import { SAFE_REFS } from "../../reference-impl/arch/arm64/pkvm/gmem-library.js";
 import type { Kernel } from "../../reference-impl/kernel.js";
 import { InvariantViolation } from "../../reference-impl/lib/invariants.js";
+import { PageCache } from "../../reference-impl/mm/page-cache.js";
 import type { GmemFile } from "../../reference-impl/guest_memfd/file.js";
 import type { Memslot } from "../../reference-impl/vm/memslots.js";
 import type { Vm } from "../../reference-impl/vm/vm.js";
@@ -177,4 +178,29 @@ describe("Pkvm.checkInvariants on a broken model (arm64-pkvm)", () => {
   });
 
   afterEach(() => sinon.restore());
+});
+
+// PageCache.checkInvariants (mm/page-cache.ts): st_blocks reads the allocated count, kept apart
+// from the ranges; the check fires when the two disagree and checks the interval map itself.
+describe("PageCache.checkInvariants on a broken model", () => {
+  function cache(): PageCache {
+    const c = new PageCache({ kind: "shmem", ino: 77 }, 4096);
+    c.fill(0, 4);
+    c.findOrCreate(6);
+    expect(c.allocatedPages).to.equal(5);
+    expect(() => c.checkInvariants()).to.not.throw();
+    return c;
+  }
+
+  it("fires on an allocated count that disagrees with the ranges", () => {
+    const c = cache();
+    (c as unknown as { allocated: number }).allocated = 4;
+    expect(() => c.checkInvariants()).to.throw(InvariantViolation, "page cache 77: allocated count 4 != 5");
+  });
+
+  it("checks its interval map too", () => {
+    const c = cache();
+    (c as unknown as { pages: { chunks: { ends: number[] }[] } }).pages.chunks[0]!.ends[0] = 0;
+    expect(() => c.checkInvariants()).to.throw(/interval map: empty range/);
+  });
 });
