@@ -6,6 +6,8 @@ import { defineSuite, type TestContext } from "../../../harness/scenario/index.j
 import { expectDone, expectPvalidate, expectVc, G, privateAccess, pvalidate, setPrivate, SNP_REQUIRES, snpGuest, type SnpGuest } from "../../../harness/scenario/snp.js";
 
 const REQUIRES = [...SNP_REQUIRES, "guest-arch:snp:pvalidate"];
+/** in-place conversion (conv-v7): guest_memfd keeps the attributes, set with KVM_SET_MEMORY_ATTRIBUTES2 */
+const INPLACE_REQUIRES = [...SNP_REQUIRES.filter((f) => f !== "memory-attributes"), "gmem-flag:mmap", "gmem-attributes", "guest-arch:snp:pvalidate"];
 const NOUPDATE = 1n;
 
 /** PVALIDATE(1) of the page at gpa (its private fault assigns it first), then a private write of `byte`. */
@@ -75,6 +77,29 @@ export default defineSuite({
       },
     },
     {
+      name: "second_guest_memfd",
+      title: "a page of a second guest_memfd, bound one page into the file by a second memslot, is assigned at the GPA that memslot gives it: PVALIDATE returns 0 and the guest reads back what it wrote, beside a page of the first guest_memfd at the same file offset",
+      clauses: ["HW-SNP-001", "HW-SNP-026"],
+      requires: REQUIRES,
+      async run(t) {
+        const P = t.pageSize;
+        const g = await snpGuest(t);
+        const G2 = G + 0x100000n;
+        const gmem2 = await t.call({ op: "ioctl", fd: g.vm, request: "KVM_CREATE_GUEST_MEMFD", arg: { size: 4n * P, flags: 0n } });
+        t.ASSERT_OK(gmem2, "a second guest_memfd");
+        const slot2 = { slot: 2n, flags: t.c("KVM_MEM_GUEST_MEMFD"), guest_phys_addr: G2, memory_size: 2n * P, userspace_addr: g.shared, guest_memfd_offset: P, guest_memfd: gmem2.ret };
+        t.ASSERT_OK(await t.call({ op: "ioctl", fd: g.vm, request: "KVM_SET_USER_MEMORY_REGION2", arg: slot2 }), "memslot 2: pages 1 and 2 of the second guest_memfd");
+        await setPrivate(t, g, G, 4n * P, true);
+        await setPrivate(t, g, G2, 2n * P, true);
+        await validateAndWrite(t, g, G + P, 0x11, "page 1 of memslot 1 (file offset 1 page)");
+        await validateAndWrite(t, g, G2, 0x21, "page 0 of memslot 2 (file offset 1 page)");
+        await validateAndWrite(t, g, G2 + P, 0x22, "page 1 of memslot 2 (file offset 2 pages)");
+        expectDone(t, await privateAccess(t, g, G + P), "private read of memslot 1's page", 0x11);
+        expectDone(t, await privateAccess(t, g, G2), "private read of memslot 2's first page", 0x21);
+        expectDone(t, await privateAccess(t, g, G2 + P), "private read of memslot 2's second page", 0x22);
+      },
+    },
+    {
       name: "two_guests",
       title: "two SNP guests of one process, each using the page the other does not (page 0 of one, page 1 of the other), validate and write them and read back their own data",
       clauses: ["HW-SNP-026", "HW-SNP-002"],
@@ -91,6 +116,27 @@ export default defineSuite({
         expectDone(t, await privateAccess(t, b, G + P), "guest B reads its page 1", 0x0b);
         expectPvalidate(t, await pvalidate(t, b, G + P, false), 0n, 0n, "guest B rescinds its page 1");
         expectDone(t, await privateAccess(t, a, G), "guest A still reads its page 0", 0x0a);
+      },
+    },
+    {
+      name: "convert_one_page",
+      title: "in-place conversion of one page to shared gives back that page only: the page after it and another SNP guest's page at the same file offset stay validated with their data",
+      clauses: ["HW-SNP-026", "HW-SNP-022"],
+      requires: INPLACE_REQUIRES,
+      profiles: "conv-v7",
+      async run(t) {
+        const P = t.pageSize;
+        const a = await snpGuest(t, { gmemFlags: t.c("GUEST_MEMFD_FLAG_MMAP") });
+        const b = await snpGuest(t, { gmemFlags: t.c("GUEST_MEMFD_FLAG_MMAP") });
+        await validateAndWrite(t, a, G, 0x10, "guest A's page 0");
+        await validateAndWrite(t, a, G + P, 0x11, "guest A's page 1");
+        await validateAndWrite(t, b, G, 0x20, "guest B's page 0");
+        const convert = await t.call({ op: "ioctl", fd: a.gmem, request: "KVM_SET_MEMORY_ATTRIBUTES2", arg: { offset: 0n, size: P, attributes: 0n } });
+        t.ASSERT_OK(convert, "convert guest A's page 0 to shared");
+        expectDone(t, await privateAccess(t, a, G + P), "guest A reads its page 1", 0x11);
+        expectPvalidate(t, await pvalidate(t, a, G + P, true), 0n, NOUPDATE, "PVALIDATE(1) of guest A's page 1: still validated");
+        expectDone(t, await privateAccess(t, b, G), "guest B reads its page 0", 0x20);
+        expectPvalidate(t, await pvalidate(t, b, G, true), 0n, NOUPDATE, "PVALIDATE(1) of guest B's page 0: still validated");
       },
     },
   ],
