@@ -185,6 +185,14 @@ describe("SEV-SNP invariants on a broken model (the mutation runner runs this fi
     expect(a.check).to.throw(InvariantViolation, `ASID ${a.sev.asid} is given to VM ${a.vm.id} and VM ${b.vm.id}`);
   });
 
+  it("gives no ASID to an SNP VM before KVM_SEV_INIT2: two of them side by side pass", () => {
+    const s = new Session("linux-7.2", "full");
+    s.vm("KVM_X86_SNP_VM");
+    s.vm("KVM_X86_SNP_VM");
+    expect([...s.k.machine.vms].map((vm) => (vm.type as X86VmType).sev?.asid)).to.deep.equal([0, 0]);
+    expect(() => s.k.machine.checkInvariants()).to.not.throw();
+  });
+
   it("fires on a private mapping whose page is not assigned in the RMP", () => {
     const t = snpWithPage();
     t.s.k.machine.rmp.table.delete(t.pfn, t.pfn + 1);

@@ -34,10 +34,12 @@ export default defineSuite({
         expectVc(t, await privateAccess(t, g, G + P, 0x22), "private write to page 1, never validated");
         expectPvalidate(t, await pvalidate(t, g, G + P, true), 0n, 0n, "PVALIDATE(1) of page 1: its bit was clear");
         expectDone(t, await privateAccess(t, g, G + P, 0x22), "private write to page 1");
+        expectDone(t, await privateAccess(t, g, G + P + 0x80n, 0x23), "private write to page 1 at offset 0x80");
         expectDone(t, await privateAccess(t, g, G, 0x11), "private write to page 0");
         expectPvalidate(t, await pvalidate(t, g, G, false), 0n, 0n, "PVALIDATE(0) of page 0");
         expectVc(t, await privateAccess(t, g, G), "private read of page 0 after the rescind");
         expectDone(t, await privateAccess(t, g, G + P), "private read of page 1", 0x22);
+        expectDone(t, await privateAccess(t, g, G + P + 0x80n), "private read of page 1 at offset 0x80", 0x23);
         expectPvalidate(t, await pvalidate(t, g, G + P, true), 0n, NOUPDATE, "PVALIDATE(1) of page 1: still validated");
       },
     },
@@ -120,7 +122,7 @@ export default defineSuite({
     },
     {
       name: "convert_one_page",
-      title: "in-place conversion of one page to shared gives back that page only: the page after it and another SNP guest's page at the same file offset stay validated with their data",
+      title: "in-place conversion of one page to shared gives back that page only: the host writes and reads it, while the pages before and after it and another SNP guest's page at the same file offset stay validated with their data",
       clauses: ["HW-SNP-026", "HW-SNP-022"],
       requires: INPLACE_REQUIRES,
       profiles: "conv-v7",
@@ -128,15 +130,21 @@ export default defineSuite({
         const P = t.pageSize;
         const a = await snpGuest(t, { gmemFlags: t.c("GUEST_MEMFD_FLAG_MMAP") });
         const b = await snpGuest(t, { gmemFlags: t.c("GUEST_MEMFD_FLAG_MMAP") });
-        await validateAndWrite(t, a, G, 0x10, "guest A's page 0");
-        await validateAndWrite(t, a, G + P, 0x11, "guest A's page 1");
-        await validateAndWrite(t, b, G, 0x20, "guest B's page 0");
-        const convert = await t.call({ op: "ioctl", fd: a.gmem, request: "KVM_SET_MEMORY_ATTRIBUTES2", arg: { offset: 0n, size: P, attributes: 0n } });
-        t.ASSERT_OK(convert, "convert guest A's page 0 to shared");
-        expectDone(t, await privateAccess(t, a, G + P), "guest A reads its page 1", 0x11);
-        expectPvalidate(t, await pvalidate(t, a, G + P, true), 0n, NOUPDATE, "PVALIDATE(1) of guest A's page 1: still validated");
-        expectDone(t, await privateAccess(t, b, G), "guest B reads its page 0", 0x20);
-        expectPvalidate(t, await pvalidate(t, b, G, true), 0n, NOUPDATE, "PVALIDATE(1) of guest B's page 0: still validated");
+        for (const i of [0n, 1n, 2n]) await validateAndWrite(t, a, G + i * P, 0x10 + Number(i), `guest A's page ${i}`);
+        await validateAndWrite(t, b, G + P, 0x21, "guest B's page 1");
+        const convert = await t.call({ op: "ioctl", fd: a.gmem, request: "KVM_SET_MEMORY_ATTRIBUTES2", arg: { offset: P, size: P, attributes: 0n } });
+        t.ASSERT_OK(convert, "convert guest A's page 1 to shared");
+        const map = await t.call({ op: "mmap", addr: 0n, len: 4n * P, prot: t.c("PROT_READ") | t.c("PROT_WRITE"), flags: t.c("MAP_SHARED"), fd: a.gmem, offset: 0n });
+        t.ASSERT_OK(map, "mmap guest A's guest_memfd");
+        t.ASSERT_OK(await t.call({ op: "store", addr: map.ret + P, data: new Uint8Array([0x66]) }), "host write to the shared page 1");
+        const back = await t.call({ op: "load", addr: map.ret + P, len: 1n });
+        t.EXPECT(back.out?.data instanceof Uint8Array && back.out.data[0] === 0x66, "the host reads back what it wrote");
+        for (const i of [0n, 2n]) {
+          expectDone(t, await privateAccess(t, a, G + i * P), `guest A reads its page ${i}`, 0x10 + Number(i));
+          expectPvalidate(t, await pvalidate(t, a, G + i * P, true), 0n, NOUPDATE, `PVALIDATE(1) of guest A's page ${i}: still validated`);
+        }
+        expectDone(t, await privateAccess(t, b, G + P), "guest B reads its page 1", 0x21);
+        expectPvalidate(t, await pvalidate(t, b, G + P, true), 0n, NOUPDATE, "PVALIDATE(1) of guest B's page 1: still validated");
       },
     },
   ],
