@@ -10,6 +10,13 @@ const REQUIRES = [...SNP_REQUIRES, "guest-arch:snp:pvalidate"];
 const INPLACE_REQUIRES = [...SNP_REQUIRES.filter((f) => f !== "memory-attributes"), "gmem-flag:mmap", "gmem-attributes", "guest-arch:snp:pvalidate"];
 const NOUPDATE = 1n;
 
+/** A launched SNP guest whose 4-page memslot is all PRIVATE. */
+async function privateGuest(t: TestContext): Promise<SnpGuest> {
+  const g = await snpGuest(t);
+  await setPrivate(t, g, G, 4n * t.pageSize, true);
+  return g;
+}
+
 /** PVALIDATE(1) of the page at gpa (its private fault assigns it first), then a private write of `byte`. */
 async function validateAndWrite(t: TestContext, g: SnpGuest, gpa: bigint, byte: number, what: string): Promise<void> {
   expectPvalidate(t, await pvalidate(t, g, gpa, true), 0n, 0n, `PVALIDATE(1) of ${what}`);
@@ -28,8 +35,7 @@ export default defineSuite({
       requires: REQUIRES,
       async run(t) {
         const P = t.pageSize;
-        const g = await snpGuest(t);
-        await setPrivate(t, g, G, 4n * P, true);
+        const g = await privateGuest(t);
         expectPvalidate(t, await pvalidate(t, g, G, true), 0n, 0n, "PVALIDATE(1) of page 0");
         expectVc(t, await privateAccess(t, g, G + P, 0x22), "private write to page 1, never validated");
         expectPvalidate(t, await pvalidate(t, g, G + P, true), 0n, 0n, "PVALIDATE(1) of page 1: its bit was clear");
@@ -50,8 +56,7 @@ export default defineSuite({
       requires: REQUIRES,
       async run(t) {
         const P = t.pageSize;
-        const g = await snpGuest(t);
-        await setPrivate(t, g, G, 4n * P, true);
+        const g = await privateGuest(t);
         await validateAndWrite(t, g, G + 3n * P, 0x33, "page 3");
         await validateAndWrite(t, g, G, 0x10, "page 0");
         expectDone(t, await privateAccess(t, g, G + 3n * P), "private read of page 3", 0x33);
@@ -65,8 +70,7 @@ export default defineSuite({
       requires: REQUIRES,
       async run(t) {
         const P = t.pageSize;
-        const g = await snpGuest(t);
-        await setPrivate(t, g, G, 4n * P, true);
+        const g = await privateGuest(t);
         await validateAndWrite(t, g, G, 0x10, "page 0");
         await validateAndWrite(t, g, G + P, 0x22, "page 1");
         await setPrivate(t, g, G, P, false);
