@@ -1,5 +1,10 @@
 import { expect } from "chai";
+import sinon from "sinon";
+import { PAGES_PER_2M, ReverseMapTable, type RmpEntry } from "../../reference-impl/arch/x86/snp/rmp.js";
+import { X86VmType } from "../../reference-impl/arch/x86/vm-types.js";
 import { GmemFile } from "../../reference-impl/guest_memfd/file.js";
+import { InvariantViolation } from "../../reference-impl/lib/invariants.js";
+import { Folio } from "../../reference-impl/mm/folio.js";
 import type { Vm } from "../../reference-impl/vm/vm.js";
 import { byte, PAGE, Session } from "./session.js";
 
@@ -117,5 +122,117 @@ describe("FdTable.checkInvariants on a broken model", () => {
     expect(() => files.checkInvariants()).to.throw(`fd ${fd} refers to a released file`);
     file.refs = refs;
     expect(() => s.k.machine.checkInvariants()).to.not.throw();
+  });
+});
+
+describe("SEV-SNP invariants on a broken model (the mutation runner runs this file)", () => {
+  afterEach(() => sinon.restore());
+  /** A 2M-aligned frame number, and a table whose frames BASE.. hold guest_memfd pages. */
+  const BASE = 0x200000;
+  const entry = (e: Partial<RmpEntry> = {}): RmpEntry => ({ asid: 3, delta: 0x10000 - BASE, validated: false, huge: false, immutable: false, ...e });
+  function table(): ReverseMapTable {
+    const rmp = new ReverseMapTable();
+    for (let i = 0; i < 2 * PAGES_PER_2M; i++) rmp.frames.set(BASE + i, new Folio({ kind: "guest_memfd", ino: 1 }, i, 4096));
+    return rmp;
+  }
+  const fires = (rmp: ReverseMapTable, what: string) => expect(() => rmp.checkInvariants()).to.throw(InvariantViolation, what);
+
+  it("RMP: passes a validated 4K entry and an aligned 2M entry at an aligned GPA", () => {
+    const rmp = table();
+    rmp.table.set(BASE, BASE + PAGES_PER_2M, entry({ huge: true }));
+    rmp.table.set(BASE + PAGES_PER_2M, BASE + PAGES_PER_2M + 1, entry({ validated: true }));
+    expect(() => rmp.checkInvariants()).to.not.throw();
+  });
+
+  it("RMP: fires on an entry without an ASID, and on one validated and still immutable", () => {
+    const noAsid = table();
+    noAsid.table.set(BASE + 1, BASE + 2, entry({ asid: 0 }));
+    fires(noAsid, `RMP frames [${BASE + 1}, ${BASE + 2}) (ASID 0): assigned without an ASID`);
+    const both = table();
+    both.table.set(BASE, BASE + 1, entry({ validated: true, immutable: true }));
+    fires(both, `RMP frames [${BASE}, ${BASE + 1}) (ASID 3): validated and still immutable`);
+  });
+
+  it("RMP: fires on a 2M entry that is unaligned, of another length, or at an unaligned GPA", () => {
+    const unaligned = table();
+    unaligned.table.set(BASE + 1, BASE + 1 + PAGES_PER_2M, entry({ huge: true }));
+    fires(unaligned, "a 2M entry that is not one aligned 2M frame range");
+    const short = table();
+    short.table.set(BASE, BASE + PAGES_PER_2M / 2, entry({ huge: true }));
+    fires(short, "a 2M entry that is not one aligned 2M frame range");
+    const gpa = table();
+    gpa.table.set(BASE, BASE + PAGES_PER_2M, entry({ huge: true, delta: 0x10001 - BASE }));
+    fires(gpa, `RMP frames [${BASE}, ${BASE + PAGES_PER_2M}) (ASID 3): a 2M entry at an unaligned GPA`);
+  });
+
+  it("RMP: fires on an assigned frame that holds no page, or whose page was freed", () => {
+    const empty = table();
+    empty.frames.delete(BASE + 5);
+    empty.table.set(BASE + 4, BASE + 6, entry());
+    fires(empty, `RMP frames [${BASE + 4}, ${BASE + 6}) (ASID 3): frame ${BASE + 5} is assigned but holds no page`);
+    const freed = table();
+    const folio = freed.frames.get(BASE + 7)!;
+    folio.freed = true;
+    freed.table.set(BASE + 6, BASE + 8, entry());
+    fires(freed, `frame ${BASE + 7} is assigned but its page ${folio.id} was freed`);
+  });
+
+  /** An SNP guest whose private write assigned one page; its VM, its ASID and the page's frame. */
+  function snpWithPage(s = new Session("linux-7.2", "full")) {
+    const fd = s.vm("KVM_X86_SNP_VM");
+    s.initConfidential(fd, "KVM_X86_SNP_VM");
+    const g = s.gmem(fd, PAGE);
+    s.ok("ioctl", { fd, request: "KVM_SET_USER_MEMORY_REGION2", arg: { slot: 0n, flags: 4n, guest_phys_addr: GPA, memory_size: PAGE, userspace_addr: s.anon(1n), guest_memfd: g } });
+    const vcpu = s.vcpu(fd);
+    s.launchConfidential(fd, "KVM_X86_SNP_VM", [vcpu]);
+    s.ok("ioctl", { fd, request: "KVM_SET_MEMORY_ATTRIBUTES", arg: { address: GPA, size: PAGE, attributes: PRIVATE } });
+    expect(s.write(vcpu, GPA, 1, { private: true }).errno).to.equal(undefined);
+    const vm = [...s.k.machine.vms].at(-1)! as Vm;
+    const sev = (vm.type as X86VmType).sev!;
+    const spte = vm.mmu.lookup(0, Number(GPA / PAGE), true)!;
+    const pfn = s.k.machine.rmp.framedPfn(spte.folio)!;
+    return { s, vm, sev, spte, pfn, check: () => s.k.machine.checkInvariants() };
+  }
+
+  it("passes two SNP guests with their own ASIDs and pages; fires when they share an ASID", () => {
+    const a = snpWithPage();
+    const b = snpWithPage(a.s);
+    expect(a.sev.asid).to.not.equal(b.sev.asid);
+    expect(a.check).to.not.throw();
+    b.sev.asid = a.sev.asid;
+    expect(a.check).to.throw(InvariantViolation, `ASID ${a.sev.asid} is given to VM ${a.vm.id} and VM ${b.vm.id}`);
+  });
+
+  it("gives no ASID to an SNP VM before KVM_SEV_INIT2: two of them side by side pass", () => {
+    const s = new Session("linux-7.2", "full");
+    s.vm("KVM_X86_SNP_VM");
+    s.vm("KVM_X86_SNP_VM");
+    expect([...s.k.machine.vms].map((vm) => (vm.type as X86VmType).sev?.asid)).to.deep.equal([0, 0]);
+    expect(() => s.k.machine.checkInvariants()).to.not.throw();
+  });
+
+  it("fires on a private mapping whose page is not assigned in the RMP", () => {
+    const t = snpWithPage();
+    t.s.k.machine.rmp.table.delete(t.pfn, t.pfn + 1);
+    expect(t.check).to.throw(InvariantViolation, `VM ${t.vm.id} gfn ${Number(GPA / PAGE)}: mapped private, but its page ${t.spte.folio.id} is not assigned in the RMP`);
+  });
+
+  it("fires on a frame assigned to an ASID no live guest has, and on one a process maps", () => {
+    const t = snpWithPage();
+    const rmp = t.s.k.machine.rmp;
+    const e = rmp.lookup(t.pfn).entry!;
+    // a second frame for a guest that is gone (the mapped page keeps its own ASID)
+    const other = new Folio({ kind: "guest_memfd", ino: 99 }, 0, 4096);
+    const pfn = rmp.pfnOf(other);
+    rmp.table.set(pfn, pfn + 1, { ...e, asid: t.sev.asid + 50 });
+    expect(t.check).to.throw(InvariantViolation, `RMP frames [${pfn}, ${pfn + 1}): assigned to ASID ${t.sev.asid + 50}, which no live SNP guest has`);
+    // the same frame assigned to the live guest, and mapped by the process (stubs: a real PTE would
+    // also need a VMA over it, which the mm's own check looks for)
+    rmp.table.set(pfn, pfn + 1, e);
+    expect(t.check).to.not.throw();
+    const [proc] = t.s.k.machine.processes.values();
+    sinon.stub(proc!.mm, "checkInvariants");
+    sinon.stub(proc!.mm.ptes, "all").returns([{ start: 0x7000, end: 0x7001, value: { folio: other, writable: true } }]);
+    expect(t.check).to.throw(InvariantViolation, `RMP frame ${pfn}: assigned to VM ${t.vm.id} and mapped by process ${proc!.pid}'s page tables`);
   });
 });

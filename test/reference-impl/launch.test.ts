@@ -84,13 +84,16 @@ describe("reference-impl arch/x86: SEV-SNP launch", () => {
     const sev = s.ok("open", { path: "/dev/sev", flags: s.c("O_RDWR") }).ret;
     const start = (data: bigint, sev_fd = sev) => s.sevOp(vm, "KVM_SEV_SNP_LAUNCH_START", { data_u64: data, sev_fd }).errno;
     expect(start(policy(s, 0n))).to.equal("EINVAL");
-    expect(start(policy(s, 0x20000n | (1n << 18n)))).to.equal("EINVAL");
-    const flagged = policy(s, 0x20000n);
+    expect(start(policy(s, 0x30000n | (1n << 18n)))).to.equal("EINVAL");
+    // SMT (bit 16) must be set too, and single socket (bit 20) clear (snp_launch_start at 0097f9df996f).
+    expect(start(policy(s, 0x20000n))).to.equal("EINVAL");
+    expect(start(policy(s, 0x130000n))).to.equal("EINVAL");
+    const flagged = policy(s, 0x30000n);
     s.ok("store", { addr: flagged + 24n, data: new Uint8Array([1]) });
     expect(start(flagged)).to.equal("EINVAL");
     expect(start(0n)).to.equal("EFAULT");
-    expect(start(policy(s, 0x20000n), 0xffffffffn)).to.equal("ENOTTY");
-    expect(start(policy(s, 0x20000n), 0n)).to.equal("ENOTTY");
+    expect(start(policy(s, 0x30000n), 0xffffffffn)).to.equal("ENOTTY");
+    expect(start(policy(s, 0x30000n), 0n)).to.equal("ENOTTY");
     const update = (fields: Record<string, bigint>) => {
       const p = s.anon(1n);
       s.ok("store", { addr: p, data: s.k.spec.codec.encode("kvm_sev_snp_launch_update", fields) });

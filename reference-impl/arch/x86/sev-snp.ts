@@ -28,7 +28,7 @@ type Struct = { [field: string]: Decoded };
 
 /** SNP_POLICY_MASK_* (sev.c, from the SEV-SNP firmware ABI): API minor/major, SMT, reserved-must-be-one, debug, single socket */
 const SNP_POLICY_VALID = 0xffffn | (1n << 16n) | (1n << 17n) | (1n << 19n) | (1n << 20n);
-const SNP_POLICY_RSVD_MBO = 1n << 17n;
+const SNP_POLICY_RSVD_MBO = 1n << 17n, SNP_POLICY_SMT = 1n << 16n, SNP_POLICY_SINGLE_SOCKET = 1n << 20n;
 /** GHCB_VERSION_MAX */
 const GHCB_VERSION_MAX = 2n;
 /** sev_supported_vmsa_features: the modelled hosts offer no optional VMSA feature */
@@ -126,7 +126,7 @@ function snpLaunchStart(ctx: SyscallContext, _vm: Vm, sev: SevState, cmd: Struct
   if (sev.snpContext) fail("EINVAL");
   if (params.flags !== 0n) fail("EINVAL");
   const policy = params.policy as bigint;
-  if ((policy & ~SNP_POLICY_VALID) !== 0n || (policy & SNP_POLICY_RSVD_MBO) === 0n) fail("EINVAL");
+  if ((policy & ~SNP_POLICY_VALID) !== 0n || (policy & SNP_POLICY_RSVD_MBO) === 0n || (policy & SNP_POLICY_SMT) === 0n || (policy & SNP_POLICY_SINGLE_SOCKET) !== 0n) fail("EINVAL");
   // snp_context_create(): SNP_GCTX_CREATE goes through sev_fd; KVM reports its failure as ENOTTY.
   if (!isSevDevice(ctx, cmd.sev_fd as bigint)) fail("ENOTTY");
   sev.snpContext = true;

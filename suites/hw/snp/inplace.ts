@@ -2,7 +2,7 @@
 // range to shared gives its pages back to the hypervisor in the RMP before the host maps
 // them; converted back, the guest must validate the page again.
 import { defineSuite } from "../../../harness/scenario/index.js";
-import { expectDone, expectPvalidate, expectVc, G, privateAccess, pvalidate, SNP_REQUIRES, snpGuest } from "../../../harness/scenario/snp.js";
+import { expectDone, expectPvalidate, expectVc, G, launchUpdate, privateAccess, pvalidate, SNP_REQUIRES, snpGuest } from "../../../harness/scenario/snp.js";
 import type { OpResult } from "../../../spec/driver/contract.js";
 
 export default defineSuite({
@@ -36,6 +36,32 @@ export default defineSuite({
         t.ASSERT_OK(await convert(t.c("KVM_MEMORY_ATTRIBUTE_PRIVATE")), "convert to PRIVATE again");
         expectVc(t, await privateAccess(t, g, gpa, 0x5b), "private write after the round trip");
         expectPvalidate(t, await pvalidate(t, g, gpa, true), 0n, 0n, "PVALIDATE(1) after the round trip");
+      },
+    },
+    {
+      name: "zero_page_over_host_data",
+      title: "a page the host wrote while it was shared, converted back to PRIVATE before the launch, is put in place by LAUNCH_UPDATE of type ZERO as zeroes: the guest reads 0, not the host's byte",
+      clauses: ["HW-SNP-016", "HW-SNP-022"],
+      requires: [...SNP_REQUIRES.filter((f) => f !== "memory-attributes"), "gmem-flag:mmap", "gmem-attributes", "guest-arch:snp:pvalidate"],
+      profiles: "conv-v7",
+      async run(t) {
+        const P = t.pageSize;
+        const g = await snpGuest(t, {
+          gmemFlags: t.c("GUEST_MEMFD_FLAG_MMAP"),
+          beforeFinish: async (g) => {
+            const convert = (attributes: bigint) => t.call({ op: "ioctl", fd: g.gmem, request: "KVM_SET_MEMORY_ATTRIBUTES2", arg: { offset: 0n, size: P, attributes } });
+            t.ASSERT_OK(await convert(0n), "convert page 0 to shared");
+            const map = await t.call({ op: "mmap", addr: 0n, len: 4n * P, prot: t.c("PROT_READ") | t.c("PROT_WRITE"), flags: t.c("MAP_SHARED"), fd: g.gmem, offset: 0n });
+            t.ASSERT_OK(map, "mmap the guest_memfd");
+            t.ASSERT_OK(await t.call({ op: "store", addr: map.ret, data: new Uint8Array(Number(P)).fill(0x66) }), "host write while shared");
+            t.ASSERT_OK(await t.call({ op: "munmap", addr: map.ret, len: 4n * P }), "unmap it");
+            t.ASSERT_OK(await convert(t.c("KVM_MEMORY_ATTRIBUTE_PRIVATE")), "convert page 0 to PRIVATE again");
+            const u = await launchUpdate(t, g, { gfn: G / P, uaddr: 0n, len: P, type: "KVM_SEV_SNP_PAGE_TYPE_ZERO" });
+            t.ASSERT_OK(u.r, "LAUNCH_UPDATE of type ZERO");
+          },
+        });
+        expectDone(t, await privateAccess(t, g, G + 7n), "private read of the ZERO page", 0);
+        expectPvalidate(t, await pvalidate(t, g, G, true), 0n, 1n, "PVALIDATE(1): the firmware validated it");
       },
     },
   ],

@@ -133,7 +133,7 @@ export default defineSuite({
     },
     {
       name: "bad_range",
-      title: "with KVM_CAP_EXIT_HYPERCALL enabled, MapGPA of no bytes, of a range that wraps, ends beyond the 48-bit address width, or straddles the shared bit returns TDVMCALL_STATUS_INVALID_OPERAND; of an unaligned GPA or size TDVMCALL_STATUS_ALIGN_ERROR; R11 = gpa and no exit; a valid MapGPA then still exits",
+      title: "with KVM_CAP_EXIT_HYPERCALL enabled, MapGPA of no bytes, of a range that wraps, ends beyond the 48-bit address width or starts at it (even one unaligned byte: the operand is checked before the alignment), or straddles the shared bit returns TDVMCALL_STATUS_INVALID_OPERAND; of an unaligned GPA or size TDVMCALL_STATUS_ALIGN_ERROR; R11 = gpa and no exit; a valid MapGPA then still exits",
       clauses: ["HW-TDX-009"],
       fixture: "td",
       requires: REQUIRES,
@@ -143,6 +143,8 @@ export default defineSuite({
           empty: `${G},0,TDVMCALL_STATUS_INVALID_OPERAND`,
           wraps: `(1<<64)-PAGE_SIZE,2*PAGE_SIZE,TDVMCALL_STATUS_INVALID_OPERAND`,
           beyond_gpaw: `(1<<48)-PAGE_SIZE,2*PAGE_SIZE,TDVMCALL_STATUS_INVALID_OPERAND`,
+          // the first GPA past the width, one byte: the operand check comes before the alignment check
+          at_gpaw: `1<<48,1,TDVMCALL_STATUS_INVALID_OPERAND`,
           straddles_alias: `(1<<47)-PAGE_SIZE,2*PAGE_SIZE,TDVMCALL_STATUS_INVALID_OPERAND`,
           gpa_unaligned: `${G}+8,PAGE_SIZE,TDVMCALL_STATUS_ALIGN_ERROR`,
           size_unaligned: `${G},PAGE_SIZE+8,TDVMCALL_STATUS_ALIGN_ERROR`,
