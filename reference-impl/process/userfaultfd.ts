@@ -57,7 +57,7 @@ export function sysUserfaultfd(ctx: SyscallContext, flags: bigint): bigint {
   const known = BigInt(K.o.CLOEXEC | K.o.NONBLOCK) | UFFD_USER_MODE_ONLY;
   if (f & ~known) fail("EINVAL");
   ctx.process.files.ensureFree();
-  const file = new UserfaultfdFile(anonInode, K.o.RDWR | Number(f & BigInt(K.o.NONBLOCK)));
+  const file = new UserfaultfdFile(anonInode, K.o.RDONLY | Number(f & BigInt(K.o.NONBLOCK)));
   return BigInt(ctx.process.files.install(file, (f & BigInt(K.o.CLOEXEC)) !== 0n));
 }
 

@@ -236,3 +236,91 @@ describe("SEV-SNP invariants on a broken model (the mutation runner runs this fi
     expect(t.check).to.throw(InvariantViolation, `RMP frame ${pfn}: assigned to VM ${t.vm.id} and mapped by process ${proc!.pid}'s page tables`);
   });
 });
+
+// AddressSpace.checkInvariants on a broken model: each check fires, with its message, when the
+// model is broken the way it guards against (the mutation runner runs this file, so a mutant
+// that makes one of these checks too lax is killed; mutation/README.md, address-space.ts).
+describe("AddressSpace.checkInvariants on a broken model", () => {
+  /** Page 0 of a 2-page private anonymous mapping written (a private page and its PTE), page 1 untouched; a 1-page memfd mapped shared and written. */
+  function touched() {
+    const s = new Session("linux-7.2", "full");
+    const anon = s.anon(2n);
+    s.ok("store", { addr: anon, data: new Uint8Array([1]) });
+    const fd = s.ok("memfd_create", { name: "m", flags: 0n }).ret;
+    s.ok("ftruncate", { fd, length: PAGE });
+    const shared = s.mapShared(fd, 1n).ret;
+    s.ok("store", { addr: shared, data: new Uint8Array([2]) });
+    const mm = s.k.machine.processes.get(0n)!.mm;
+    mm.checkInvariants();
+    const [a, sh] = [Number(anon / PAGE), Number(shared / PAGE)];
+    return { s, mm, a, sh, fires: (what: RegExp) => expect(() => mm.checkInvariants()).to.throw(InvariantViolation, what) };
+  }
+
+  for (const side of ["start", "end"] as const) {
+    it(`fires on a VMA whose own ${side} differs from where it is stored`, () => {
+      const { mm, a, fires } = touched();
+      mm.vmas.get(a)!.value[side] += 1;
+      fires(new RegExp(`^VMA \\[\\d+, \\d+\\) stored as \\[${a}, ${a + 2}\\)$`));
+    });
+  }
+
+  it("fires on a VMA whose file was released, and on one whose file has no reference left", () => {
+    const released = touched();
+    const file = released.mm.vmas.get(released.sh)!.value.file!;
+    file.released = true;
+    released.fires(new RegExp(`^VMA at page ${released.sh} maps a released file$`));
+    const unreferenced = touched();
+    unreferenced.mm.vmas.get(unreferenced.sh)!.value.file!.refs = 0;
+    unreferenced.fires(new RegExp(`^VMA at page ${unreferenced.sh} maps a released file$`));
+  });
+
+  it("fires on a freed private page", () => {
+    const { mm, a, fires } = touched();
+    mm.privatePages.get(a)!.value.freed = true;
+    fires(new RegExp(`^freed private page mapped at page ${a}$`));
+  });
+
+  it("fires on a private page outside every VMA, and on one inside a shared mapping", () => {
+    const outside = touched();
+    const page = outside.mm.privatePages.get(outside.a)!.value;
+    outside.mm.privatePages.set(outside.a + 5, outside.a + 6, page);
+    outside.fires(new RegExp(`^private page at page ${outside.a + 5} outside a private mapping$`));
+    const shared = touched();
+    shared.mm.privatePages.set(shared.sh, shared.sh + 1, shared.mm.privatePages.get(shared.a)!.value);
+    shared.fires(new RegExp(`^private page at page ${shared.sh} outside a private mapping$`));
+  });
+
+  it("fires on a PTE spanning two pages", () => {
+    const { mm, a, fires } = touched();
+    mm.ptes.set(a, a + 2, mm.ptes.get(a)!.value);
+    fires(new RegExp(`^PTE \\[${a}, ${a + 2}\\) spans several pages$`));
+  });
+
+  it("fires on a PTE outside every VMA", () => {
+    const { mm, a, fires } = touched();
+    mm.ptes.set(a + 5, a + 6, mm.ptes.get(a)!.value);
+    fires(new RegExp(`^PTE at page ${a + 5} outside every VMA$`));
+  });
+
+  it("fires on a PTE that maps a poisoned page, or a page its mapping no longer holds", () => {
+    const poisoned = touched();
+    poisoned.mm.ptes.get(poisoned.sh)!.value.folio.hwpoison = true;
+    poisoned.fires(new RegExp(`^PTE at page ${poisoned.sh} maps a poisoned page$`));
+    const stale = touched();
+    stale.mm.ptes.set(stale.a, stale.a + 1, { folio: stale.mm.ptes.get(stale.sh)!.value.folio, writable: false });
+    stale.fires(new RegExp(`^PTE at page ${stale.a} is not the page its mapping holds now$`));
+  });
+
+  it("marks the private pages of an unmapped range freed: a stage-2 mapping that a lost MMU notifier left on one is caught", () => {
+    const s = new Session("linux-7.2", "full");
+    const vm = s.vm();
+    const anon = s.anon(1n);
+    s.ok("ioctl", { fd: vm, request: "KVM_SET_USER_MEMORY_REGION2", arg: { slot: 0n, guest_phys_addr: GPA, memory_size: PAGE, userspace_addr: anon } });
+    expect(s.write(s.vcpu(vm), GPA, 7).errno).to.equal(undefined);
+    const mm = s.k.machine.processes.get(0n)!.mm;
+    mm.notifiers.clear();
+    s.k.machine.processes.get(0n)!.mm.unmap(Number(anon / PAGE), Number(anon / PAGE) + 1);
+    const model = [...s.k.machine.vms][0]!;
+    expect(() => model.checkInvariants()).to.throw(InvariantViolation, /: maps a freed page$/);
+  });
+});
