@@ -4,10 +4,12 @@
 // their messages, on each state they rule out. The mutation runner runs this file, so a
 // mutant that makes a guard or a check too lax is killed (mutation/README.md, arch/arm64/cca).
 import { expect } from "chai";
+import sinon from "sinon";
 import { GranuleTable, RmiError } from "../../reference-impl/arch/arm64/cca/granules.js";
 import { Realm } from "../../reference-impl/arch/arm64/cca/realm.js";
 import { RealmVmType } from "../../reference-impl/arch/arm64/cca/vm-type.js";
 import type { Vm } from "../../reference-impl/vm/vm.js";
+import { Spte } from "../../reference-impl/vm/mmu.js";
 import { Folio, type FolioOwner } from "../../reference-impl/mm/folio.js";
 import { InvariantViolation } from "../../reference-impl/lib/invariants.js";
 import { PAGE, Session } from "./session.js";
@@ -197,5 +199,69 @@ describe("Arm CCA realm teardown", () => {
     expect(realm.state).to.equal("DEAD");
     expect(realm.granules.all()).to.deep.equal([]);
     expect([realm.rtt.size, realm.recs.size, realm.rd]).to.deep.equal([0, 0, null]);
+  });
+});
+
+/** A realm VM (cca-v14) with a 2-page guest_memfd slot at GPA, private, page 0 populated and the realm run once. */
+function populatedRealmVm() {
+  const s = new Session("cca-v14", "arm64-cca");
+  const GPA = 0x10000000n;
+  const vm = s.ioctl(s.kvm(), "KVM_CREATE_VM", s.c("KVM_VM_TYPE_ARM_REALM")).ret;
+  const vcpu = s.vcpu(vm);
+  const g = s.gmem(vm, 2n * PAGE);
+  s.slot(vm, { slot: 1n, flags: s.c("KVM_MEM_GUEST_MEMFD"), guest_phys_addr: GPA, memory_size: 2n * PAGE, userspace_addr: s.anon(2n), guest_memfd_offset: 0n, guest_memfd: g });
+  s.ok("ioctl", { fd: vm, request: "KVM_SET_MEMORY_ATTRIBUTES", arg: { address: GPA, size: 2n * PAGE, attributes: s.c("KVM_MEMORY_ATTRIBUTE_PRIVATE") } });
+  const src = s.anon(1n);
+  s.ok("ioctl", { fd: vm, request: "KVM_ARM_RMI_POPULATE", arg: { base: GPA, size: PAGE, source_uaddr: src, flags: 0n, reserved: 0n } });
+  s.ok("guest", { vcpu, access: "read", gpa: GPA, len: 8n, private: true });
+  const realmVm = [...s.k.machine.vms].find((v) => v.type instanceof RealmVmType) as Vm;
+  const type = realmVm.type as RealmVmType;
+  const gfn = Number(GPA / PAGE);
+  const folio = type.realm.entry(gfn).data!;
+  expect(() => type.checkInvariants(realmVm)).to.not.throw();
+  return { s, vcpu, gpa: GPA, vm: realmVm, type, realm: type.realm, gfn, folio, fires: (msg: string) => expect(() => type.checkInvariants(realmVm)).to.throw(InvariantViolation, `realm ${type.realm.id}: ${msg}`) };
+}
+
+describe("Arm CCA realm VM invariants (KVM's stage 2 against the RTT) on a broken model", () => {
+  afterEach(() => sinon.restore());
+
+  it("fires on a shared mapping of a realm granule", () => {
+    const r = populatedRealmVm();
+    r.vm.mmu.map(0, r.gfn + 1, new Spte(r.folio, true, false), r.vm.mmu.invalidateSeq);
+    r.fires(`shared mapping of gfn ${r.gfn + 1} points at a DATA granule`);
+  });
+
+  it("fires on a private mapping whose RTT entry is gone, and on one the RTT maps to another page", () => {
+    const r = populatedRealmVm();
+    r.realm.rtt.delete(r.gfn, r.gfn + 1);
+    r.fires(`private mapping of gfn ${r.gfn} without its RTT entry`);
+    const q = populatedRealmVm();
+    const other = page();
+    q.realm.granules.delegate(other);
+    q.realm.granules.toData(other, q.realm.id, q.gfn + 1);
+    q.realm.rtt.set(q.gfn + 1, q.gfn + 2, { ripas: "RAM", data: other });
+    q.vm.mmu.map(0, q.gfn + 1, new Spte(q.folio, true, true), q.vm.mmu.invalidateSeq);
+    q.fires(`private mapping of gfn ${q.gfn + 1} without its RTT entry`);
+  });
+
+  it("fires on an ASSIGNED gfn whose attribute is shared", () => {
+    const r = populatedRealmVm();
+    sinon.stub(r.vm, "isPrivate").returns(false);
+    r.fires(`gfn ${r.gfn} is ASSIGNED but its attribute is shared`);
+  });
+
+  it("fires on RTT entries KVM does not map, naming each gfn", () => {
+    const r = populatedRealmVm();
+    r.s.ok("guest", { vcpu: r.vcpu, access: "read", gpa: r.gpa + PAGE, len: 8n, private: true });
+    sinon.stub(r.vm.mmu, "mappings").returns([]);
+    r.fires(`RTT entries without KVM's mapping at gfns ${r.gfn}, ${r.gfn + 1}`);
+  });
+
+  it("fires on a process that maps a realm granule", () => {
+    const r = populatedRealmVm();
+    const va = Number(r.s.anon(1n) / PAGE);
+    const proc = [...r.vm.kernel.processes.values()][0]!;
+    proc.mm.ptes.set(va, va + 1, { folio: r.folio, writable: true });
+    expect(() => r.type.checkInvariants(r.vm)).to.throw(InvariantViolation, `process ${proc.pid}: page ${va} maps a DATA granule`);
   });
 });
