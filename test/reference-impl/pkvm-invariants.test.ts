@@ -84,6 +84,37 @@ describe("pKVM page ownership on a broken model", () => {
     h.reclaimGuest(vmA, () => undefined);
   });
 
+  it("reclaims an OWNED page whose folio the file no longer has without touching anything else", () => {
+    const h = new PkvmHyp();
+    h.donateToGuest(vmA, 100, inode, 4);
+    h.reclaimGuest(vmA, () => undefined);
+    expect(h.hostState(inode, 4)).to.equal(OWNED);
+  });
+
+  it("keeps neighbouring pages apart when they differ in state, owner, gfn or file", () => {
+    // Host pages 4 and 5 of one file, guest gfns 100 and 101: each pair differs in one field only.
+    const layouts: [string, (h: PkvmHyp) => void][] = [
+      ["state", (h) => (h.donateToGuest(vmA, 100, inode, 4), h.donateToGuest(vmA, 101, inode, 5), h.guestShareHost(vmA, 100))],
+      ["owner", (h) => (h.donateToGuest(vmA, 100, inode, 4), h.donateToGuest(vmB, 101, inode, 5))],
+      ["host gfn", (h) => (h.donateToGuest(vmA, 100, inode, 4), h.donateToGuest(vmA, 200, inode, 5))],
+      ["guest index", (h) => (h.donateToGuest(vmA, 100, inode, 4), h.donateToGuest(vmA, 101, inode, 9))],
+      ["guest file", (h) => (h.donateToGuest(vmA, 100, inode, 4), h.donateToGuest(vmA, 101, other, 5))],
+    ];
+    for (const [what, build] of layouts) {
+      const h = new PkvmHyp();
+      build(h);
+      expect(() => h.checkInvariants(), what).to.not.throw();
+      const pages = [...h.guestPages()].map((p) => [p.vm.id, p.gfn, p.inode.ino, p.index, p.state]);
+      expect(pages, what).to.have.length(2);
+      for (const [vm, gfn, ino, index, state] of pages) {
+        const v = vm === 1 ? vmA : vmB;
+        expect(h.guestPage(v, gfn!), what).to.deep.equal({ inode: ino === 30 ? inode : other, index });
+        expect(h.guestState(v, gfn!), what).to.equal(state);
+        expect(h.hostState(ino === 30 ? inode : other, index!), what).to.equal(state === OWNED ? NOPAGE : SHARED_BORROWED);
+      }
+    }
+  });
+
   it("checkInvariants fires on a guest entry in a state a guest never holds a page in", () => {
     const h = new PkvmHyp();
     h.donateToGuest(vmA, 100, inode, 4);
@@ -96,6 +127,10 @@ describe("pKVM page ownership on a broken model", () => {
     h.donateToGuest(vmA, 100, inode, 4);
     raw(h).setHost(inode, 4, null);
     expect(() => h.checkInvariants()).to.throw(InvariantViolation, `${where(vmA, 100, 30, 4)}: guest state 0 needs host state 3, the host has 0`);
+    // A page of a file the host has no entry for at all.
+    const f = new PkvmHyp();
+    raw(f).setGuest(vmA, 100, { state: OWNED, inode: other, indexDelta: -96 });
+    expect(() => f.checkInvariants()).to.throw(InvariantViolation, `${where(vmA, 100, 31, 4)}: guest state 0 needs host state 3, the host has 0`);
     const g = new PkvmHyp();
     g.donateToGuest(vmA, 100, inode, 4);
     g.guestShareHost(vmA, 100);
