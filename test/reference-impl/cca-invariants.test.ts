@@ -257,6 +257,19 @@ describe("Arm CCA realm VM invariants (KVM's stage 2 against the RTT) on a broke
     r.fires(`RTT entries without KVM's mapping at gfns ${r.gfn}, ${r.gfn + 1}`);
   });
 
+  it("KVM's unmap of a private mapping finds its page a DATA granule of this realm, else the model is broken", () => {
+    const r = populatedRealmVm();
+    const stray = page();
+    expect(() => r.type.privatePageUnmapped(stray)).to.throw(InvariantViolation, `realm ${r.realm.id}: a private mapping of granule ${stray.id} that is UNDELEGATED`);
+    const foreign = page();
+    r.realm.granules.delegate(foreign);
+    r.realm.granules.toData(foreign, r.realm.id + 1000, r.gfn + 1);
+    expect(() => r.type.privatePageUnmapped(foreign)).to.throw(InvariantViolation, `realm ${r.realm.id}: a private mapping of granule ${foreign.id} that is DATA`);
+    // The realm's own page: unmapped (RIPAS DESTROYED) and given back to the host.
+    r.type.privatePageUnmapped(r.folio);
+    expect([r.realm.entry(r.gfn).ripas, r.realm.granules.kindOf(r.folio.id)]).to.deep.equal(["DESTROYED", "UNDELEGATED"]);
+  });
+
   it("fires on a process that maps a realm granule", () => {
     const r = populatedRealmVm();
     const va = Number(r.s.anon(1n) / PAGE);
