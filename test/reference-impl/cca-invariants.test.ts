@@ -13,6 +13,7 @@ import { Spte } from "../../reference-impl/vm/mmu.js";
 import { Folio, type FolioOwner } from "../../reference-impl/mm/folio.js";
 import { InvariantViolation } from "../../reference-impl/lib/invariants.js";
 import { PAGE, Session } from "./session.js";
+import { GPA, populatedRealm } from "./cca-realm.js";
 
 const page = () => new Folio({ kind: "guest_memfd", ino: 1 } as FolioOwner, 0, Number(PAGE));
 const REALM = 7;
@@ -202,24 +203,14 @@ describe("Arm CCA realm teardown", () => {
   });
 });
 
-/** A realm VM (cca-v14) with a 2-page guest_memfd slot at GPA, private, page 0 populated and the realm run once. */
+/** populatedRealm() (cca-realm.ts) with the handles these tests break. */
 function populatedRealmVm() {
-  const s = new Session("cca-v14", "arm64-cca");
-  const GPA = 0x10000000n;
-  const vm = s.ioctl(s.kvm(), "KVM_CREATE_VM", s.c("KVM_VM_TYPE_ARM_REALM")).ret;
-  const vcpu = s.vcpu(vm);
-  const g = s.gmem(vm, 2n * PAGE);
-  s.slot(vm, { slot: 1n, flags: s.c("KVM_MEM_GUEST_MEMFD"), guest_phys_addr: GPA, memory_size: 2n * PAGE, userspace_addr: s.anon(2n), guest_memfd_offset: 0n, guest_memfd: g });
-  s.ok("ioctl", { fd: vm, request: "KVM_SET_MEMORY_ATTRIBUTES", arg: { address: GPA, size: 2n * PAGE, attributes: s.c("KVM_MEMORY_ATTRIBUTE_PRIVATE") } });
-  const src = s.anon(1n);
-  s.ok("ioctl", { fd: vm, request: "KVM_ARM_RMI_POPULATE", arg: { base: GPA, size: PAGE, source_uaddr: src, flags: 0n, reserved: 0n } });
-  s.ok("guest", { vcpu, access: "read", gpa: GPA, len: 8n, private: true });
-  const realmVm = [...s.k.machine.vms].find((v) => v.type instanceof RealmVmType) as Vm;
+  const { s, vcpu, realm, realmVm } = populatedRealm();
   const type = realmVm.type as RealmVmType;
   const gfn = Number(GPA / PAGE);
-  const folio = type.realm.entry(gfn).data!;
+  const folio = realm.entry(gfn).data!;
   expect(() => type.checkInvariants(realmVm)).to.not.throw();
-  return { s, vcpu, gpa: GPA, vm: realmVm, type, realm: type.realm, gfn, folio, fires: (msg: string) => expect(() => type.checkInvariants(realmVm)).to.throw(InvariantViolation, `realm ${type.realm.id}: ${msg}`) };
+  return { s, vcpu, gpa: GPA, vm: realmVm, type, realm, gfn, folio, fires: (msg: string) => expect(() => type.checkInvariants(realmVm)).to.throw(InvariantViolation, `realm ${realm.id}: ${msg}`) };
 }
 
 describe("Arm CCA realm VM invariants (KVM's stage 2 against the RTT) on a broken model", () => {
