@@ -39,6 +39,8 @@ export const REFERENCE_MATRIX: { profile: ProfileName; host: string }[] = [
   ...(["upm-v9", "upm-v10"] as ProfileName[]).flatMap((profile) => ["full-shmem-huge", "full-shmem-within-size"].map((host) => ({ profile, host }))),
   // The Arm CCA host series (cca-v14, not merged) on an arm64 host with an RMM.
   { profile: "cca-v14", host: "arm64-cca" },
+  // The same kernel on an arm64 host without an RMM: KVM_CAP_ARM_RMI is 0 and the REALM type EINVAL.
+  { profile: "cca-v14", host: "arm64" },
   // Gunyah at EL2 (an out-of-tree design, arch/arm64/gunyah): the arm64 releases with guest_memfd.
   ...(["linux-6.18", "linux-6.19", "linux-7.2"] as ProfileName[]).map((profile) => ({ profile, host: "arm64-gunyah" })),
   ...committedCaptures().map((file) => ({ profile: readCaptureHeader(file).handshake.profile, host: relative(process.cwd(), file) || file })),

@@ -31,7 +31,7 @@ import type * as SuiteRun from "./suite-run.js";
 import type { ProfileName } from "../../spec/profiles.js";
 
 /** The unit tests that kill a mutant making one of the model's invariant checks too lax. */
-const UNIT_TESTS = ["vm-invariants", "invariants", "gmem-invariants"].map((n) => `dist/test/reference-impl/${n}.test.js`);
+const UNIT_TESTS = ["vm-invariants", "invariants", "gmem-invariants", "cca-invariants", "pkvm-invariants"].map((n) => `dist/test/reference-impl/${n}.test.js`);
 /** Each test's verdict on the unmutated model, written by the dry run for every worker to read (in the sandbox). */
 const BASELINE = ".privmem-baseline.json";
 /** Coverage while a configuration's model opens or closes: every case of that configuration depends on it. */
